@@ -1,0 +1,75 @@
+# Two commands set everything up on a fresh machine:
+#   make run   - environment, install, then `bonestore serve` (API :3000, Stripe emulator :12111)
+#   make test  - environment, test tools (SAM CLI, Chromium), lint, type checks, all tests
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# pyenv selects Python 3.13 through .python-version; fall back to any python3.13.
+PYTHON ?= $(shell command -v python3.13 >/dev/null 2>&1 && echo python3.13 || echo python3)
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .sam-venv
+SAM := $(SAM_VENV)/bin/sam
+CHROMIUM := /usr/bin/chromium
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+export PYTHONDONTWRITEBYTECODE :=
+
+.PHONY: help install run test lint typecheck unit integration e2e sam-check openapi bench clean
+
+help:
+	@echo "make run   - install and start the local service (http://127.0.0.1:3000)"
+	@echo "make test  - install test tools, then lint, type-check and run every test"
+	@echo "make bench - cold-start, rules-engine and checkout benchmarks"
+
+$(VENV)/.uv:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(PYTHON) -m uv venv --quiet --python $(PYTHON) $(VENV)
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.uv pyproject.toml
+	$(PYTHON) -m uv pip install --quiet --python $(BIN)/python -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# The SAM CLI pins its own boto3 and pydantic: it lives in its own environment.
+$(SAM): | $(VENV)/.uv
+	$(PYTHON) -m uv venv --quiet --python $(PYTHON) $(SAM_VENV)
+	$(PYTHON) -m uv pip install --quiet --python $(SAM_VENV)/bin/python aws-sam-cli
+
+# Page tests drive Debian's Chromium (Playwright cannot download a browser here).
+$(CHROMIUM):
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
+
+run: install
+	$(BIN)/bonestore serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy shared functions infra
+
+sam-check: install $(SAM)
+	$(SAM) validate --lint --template template.yaml
+	$(BIN)/cfn-lint template.yaml
+	$(SAM) build --template template.yaml --build-dir .aws-sam/build --parallel --cached >/dev/null
+
+unit: install
+	$(BIN)/pytest -m unit -q
+
+test: install $(SAM) $(CHROMIUM)
+	$(MAKE) lint typecheck sam-check
+	SAM_CLI=$(abspath $(SAM)) $(BIN)/pytest -q -n 2
+
+openapi: install
+	$(BIN)/bonestore openapi --output docs/openapi.json
+
+bench: install
+	$(BIN)/python -m bonestore_infra.bench
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

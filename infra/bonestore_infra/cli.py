@@ -1,0 +1,5 @@
+"""The `bonestore` command (placeholder until the CLI lands)."""
+
+
+def main() -> None:
+    raise SystemExit("bonestore: not yet")

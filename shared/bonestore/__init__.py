@@ -1,0 +1,1 @@
+"""bonestore: the store and shipping-rules service (what runs in Lambda)."""

@@ -1,0 +1,95 @@
+"""The product catalog: the product model, the seed data, the public view.
+
+Products are validated with pydantic where they are written (seed, admin);
+the public read path (``public_product``) works on plain stored items so the
+catalog function's cold start does not pay for model construction.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bonestore.money import Money
+
+SKU_PATTERN = r"^[A-Z0-9][A-Z0-9-]{1,63}$"
+Sku = Annotated[str, Field(pattern=SKU_PATTERN)]
+ProductKind = Literal["physical", "digital"]
+# Categories the business sells; rules refer to these by name, lint checks them.
+CATEGORIES = ("supplement", "book", "media", "program")
+
+
+class IngredientAmount(BaseModel):
+    """A daily amount of one ingredient; ``amount`` None means present, amount unknown."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    amount: Annotated[Decimal, Field(ge=0)] | None = None
+    unit: Literal["mg", "mcg", "g", "IU"] | None = None
+
+
+class ProductAttributes(BaseModel):
+    """What the rules may match on. Supplements carry supply_days and ingredients."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    supply_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    ingredients: dict[str, IngredientAmount] = Field(default_factory=dict)
+
+
+class Product(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sku: Sku
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str, Field(max_length=2000)] = ""
+    kind: ProductKind
+    category: Literal["supplement", "book", "media", "program"]
+    price: Money
+    # Units available to sell; None for digital goods, which have no stock.
+    stock: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    attributes: ProductAttributes = Field(default_factory=ProductAttributes)
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _stock_matches_kind(self) -> Product:
+        if self.kind == "physical" and self.stock is None:
+            raise ValueError("a physical product needs stock (0 or more)")
+        if self.kind == "digital" and self.stock is not None:
+            raise ValueError("a digital product has no stock")
+        if self.category == "supplement" and self.attributes.supply_days is None:
+            raise ValueError("a supplement needs attributes.supply_days")
+        return self
+
+    @property
+    def in_stock(self) -> bool:
+        return self.kind == "digital" or (self.stock or 0) > 0
+
+
+@cache
+def seed_catalog() -> tuple[Product, ...]:
+    """The seed catalog from ``data/catalog.yaml`` (the business's table)."""
+    import yaml
+
+    text = resources.files("bonestore").joinpath("data/catalog.yaml").read_text("utf-8")
+    raw = yaml.safe_load(text)
+    return tuple(Product.model_validate(item) for item in raw["products"])
+
+
+def public_product(item: dict[str, Any]) -> dict[str, Any]:
+    """The contract's Product from a stored item (no availability)."""
+    kind = item["kind"]
+    stock = item.get("stock")
+    return {
+        "sku": item["sku"],
+        "name": item["name"],
+        "description": item.get("description", ""),
+        "kind": kind,
+        "category": item["category"],
+        "price": {"amount": int(item["price"]["amount"]), "currency": item["price"]["currency"]},
+        "in_stock": kind == "digital" or (stock is not None and int(stock) > 0),
+    }

@@ -1,0 +1,78 @@
+"""One error hierarchy for the whole service.
+
+Every failure a client can cause is a :class:`BonestoreError` with a stable
+snake_case ``code`` and an HTTP status; :mod:`bonestore.http` turns it into the
+contract's body ``{"error": {"code", "message", "details"?}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BonestoreError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: list[Any] | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.details = details
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class InvalidInput(BonestoreError):
+    """The request is malformed or names something impossible (400)."""
+
+    status = 400
+    code = "invalid_request"
+
+
+class NotFound(BonestoreError):
+    status = 404
+    code = "not_found"
+
+
+class Unauthorized(BonestoreError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(BonestoreError):
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(BonestoreError):
+    status = 409
+    code = "conflict"
+
+
+class Unprocessable(BonestoreError):
+    """Well-formed, but the business says no (e.g. ``not_shippable``)."""
+
+    status = 422
+    code = "unprocessable"
+
+
+class UpstreamUnavailable(BonestoreError):
+    """A dependency (Stripe, DynamoDB) failed; the client may retry."""
+
+    status = 503
+    code = "upstream_unavailable"
