@@ -1,0 +1,74 @@
+"""Catalog function: GET /products, GET /products/{sku} (public).
+
+Cold start is a product metric here (every page view lands on it), so this
+module imports only the resolver and the DynamoDB adapter; the rules engine is
+loaded on the first request that asks for ``?country=``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bonestore.adapters.dynamo import dynamodb_client
+from bonestore.adapters.products import ProductRepository
+from bonestore.catalog import public_product
+from bonestore.config import get_settings
+from bonestore.errors import NotFound
+from bonestore.http import create_app
+
+logger = Logger()
+app = create_app(cors_origin=get_settings().storefront_origin)
+
+
+class Dependencies:
+    """Adapters, created on first use; tests replace them."""
+
+    def __init__(self) -> None:
+        self._products: ProductRepository | None = None
+
+    @property
+    def products(self) -> ProductRepository:
+        if self._products is None:
+            self._products = ProductRepository(dynamodb_client(), get_settings().products_table)
+        return self._products
+
+    @products.setter
+    def products(self, value: ProductRepository) -> None:
+        self._products = value
+
+
+deps = Dependencies()
+
+
+def _with_availability(items: list[dict[str, Any]], country: str | None) -> list[dict[str, Any]]:
+    views = [public_product(item) for item in items]
+    if country is None:
+        return views
+    from bonestore.catalog_availability import availability_for
+
+    for view, item in zip(views, items, strict=True):
+        view["availability"] = availability_for(item, country)
+    return views
+
+
+@app.get("/products")
+def list_products() -> dict[str, Any]:
+    country = app.current_event.get_query_string_value("country")
+    return {"items": _with_availability(deps.products.list(), country)}
+
+
+@app.get("/products/<sku>")
+def get_product(sku: str) -> dict[str, Any]:
+    country = app.current_event.get_query_string_value("country")
+    item = deps.products.get(sku.upper())
+    if item is None:
+        raise NotFound(f"No product with SKU {sku!r}.", code="unknown_sku")
+    return _with_availability([item], country)[0]
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

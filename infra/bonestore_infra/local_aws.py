@@ -1,0 +1,202 @@
+"""The embedded AWS for local runs and tests: moto's server in-process, over real HTTP.
+
+Tables are created from template.yaml's own definitions, so the local key
+schemas and indexes are the deployed ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from bonestore_infra.template import Template
+
+LOCAL_ACCOUNT = "123456789012"
+LOCAL_REGION = "us-east-1"
+LOCAL_STACK = "bonestore-local"
+# Fake credentials: moto accepts anything, and they keep boto3 from looking for real ones.
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+}
+_TABLE_CREATE_KEYS = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "BillingMode",
+    "ProvisionedThroughput",
+    "StreamSpecification",
+)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def ensure_port_free(host: str, port: int, what: str) -> None:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise SystemExit(
+                f"bonestore: port {port} on {host} ({what}) is already in use: {exc.strerror}. "
+                "Stop the other process or choose another port."
+            ) from None
+
+
+class IntrinsicResolver:
+    """Resolves !Ref / !Sub / !GetAtt to local names, like CloudFormation would in AWS."""
+
+    def __init__(self, template: Template, parameters: dict[str, str] | None = None) -> None:
+        self.template = template
+        self.parameters = {
+            name: str(spec.get("Default", ""))
+            for name, spec in template.doc.get("Parameters", {}).items()
+        }
+        self.parameters.update(parameters or {})
+        self.pseudo = {
+            "AWS::Region": LOCAL_REGION,
+            "AWS::AccountId": LOCAL_ACCOUNT,
+            "AWS::StackName": LOCAL_STACK,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+
+    def ref(self, name: str) -> str:
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        return name  # a resource: its local physical name is its logical id
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::Sub":
+                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+
+                def substitute(name: str) -> str:
+                    if name in extra:
+                        return str(self.resolve(extra[name]))
+                    if "." in name:
+                        return f"{self.ref(name.split('.')[0])}-{name.split('.')[1]}"
+                    return self.ref(name)
+
+                import re
+
+                return re.sub(r"\$\{([^}!]+)\}", lambda m: substitute(m.group(1)), text)
+            if key == "Fn::GetAtt":
+                return f"arn:aws:local:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{arg[0]}/{arg[1]}"
+            if key == "Fn::Join":
+                return arg[0].join(str(self.resolve(v)) for v in arg[1])
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+
+@dataclass
+class LocalAws:
+    """A running moto server and the environment that points boto3 at it."""
+
+    endpoint_url: str
+    _server: Any
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": LOCAL_REGION,
+            "AWS_DEFAULT_REGION": LOCAL_REGION,
+            **LOCAL_CREDENTIALS,
+        }
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=LOCAL_REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - moto's dummy credentials
+        )
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def start_local_aws(host: str = "127.0.0.1", port: int = 0) -> LocalAws:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+    port = port or free_port(host)
+    ensure_port_free(host, port, "embedded DynamoDB")
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    return LocalAws(endpoint_url=f"http://{host}:{port}", _server=server)
+
+
+def create_tables(aws: LocalAws, template: Template) -> list[str]:
+    """Create every AWS::DynamoDB::Table of the template (idempotent). Returns the names."""
+    dynamodb = aws.client("dynamodb")
+    existing = set(dynamodb.list_tables().get("TableNames", []))
+    names = []
+    for logical_id, props in template.tables().items():
+        name = props.get("TableName", logical_id)
+        names.append(name)
+        if name in existing:
+            continue
+        kwargs = {k: props[k] for k in _TABLE_CREATE_KEYS if k in props}
+        dynamodb.create_table(TableName=name, **kwargs)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+    return names
+
+
+def create_other_resources(
+    aws: LocalAws, resolver: IntrinsicResolver, stripe_secret: dict[str, str]
+) -> None:
+    """The event bus and the Stripe secret the functions read through Powertools Parameters."""
+    events = aws.client("events")
+    for logical_id in resolver.template.resources_of_type("AWS::Events::EventBus"):
+        try:
+            events.create_event_bus(Name=logical_id)
+        except events.exceptions.ResourceAlreadyExistsException:
+            pass
+    secrets = aws.client("secretsmanager")
+    name = resolver.parameters.get("StripeSecretName", "bonestore/stripe")
+    value = json.dumps(stripe_secret)
+    try:
+        secrets.create_secret(Name=name, SecretString=value)
+    except secrets.exceptions.ResourceExistsException:
+        secrets.put_secret_value(SecretId=name, SecretString=value)
+
+
+def seed_catalog(aws: LocalAws, table: str) -> int:
+    from bonestore.adapters.products import ProductRepository
+    from bonestore.catalog import seed_catalog as seed_products
+
+    return ProductRepository(aws.client("dynamodb"), table).seed(seed_products())
+
+
+def apply_environment(values: dict[str, str]) -> None:
+    os.environ.update(values)

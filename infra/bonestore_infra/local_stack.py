@@ -1,0 +1,148 @@
+"""Everything `bonestore serve` runs, as one object tests can start too.
+
+embedded AWS (moto) -> tables/secret/bus from template.yaml -> seed ->
+Stripe emulator -> local API Gateway routing to the template's handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bonestore_infra.local_aws import (
+    IntrinsicResolver,
+    LocalAws,
+    apply_environment,
+    create_other_resources,
+    create_tables,
+    ensure_port_free,
+    seed_catalog,
+    start_local_aws,
+)
+from bonestore_infra.template import DEFAULT_TEMPLATE, Template
+
+log = logging.getLogger("bonestore_infra.serve")
+
+DEFAULT_WEBHOOK_SECRET = "whsec_bonestore_local_dev"  # documented in the README; local only
+EMULATOR_API_KEY = "sk_test_bonestore_emulator"  # the emulator accepts any sk_test_ key
+
+
+@dataclass
+class StackConfig:
+    host: str = "127.0.0.1"
+    api_port: int = 3000
+    stripe_port: int = 12111
+    dynamodb_port: int = 0
+    template_path: Path = DEFAULT_TEMPLATE
+    stage: str = "dev"
+    seed: bool = True
+    stripe_api_key: str | None = None  # a real sk_test_ key talks to Stripe instead of the emulator
+    webhook_secret: str = field(
+        default_factory=lambda: os.environ.get("STRIPE_WEBHOOK_SECRET") or DEFAULT_WEBHOOK_SECRET
+    )
+    with_stripe: bool = True
+    webhook_retry_delays: tuple[float, ...] = (1, 2, 4, 8, 16)
+
+
+class LocalStack:
+    def __init__(self, config: StackConfig | None = None) -> None:
+        self.config = config or StackConfig()
+        self.template = Template(self.config.template_path)
+        self.resolver = IntrinsicResolver(self.template)
+        self.aws: LocalAws | None = None
+        self.api: Any = None
+        self.stripe: Any = None
+
+    @property
+    def api_url(self) -> str:
+        return str(self.api.url)
+
+    @property
+    def stripe_url(self) -> str | None:
+        return str(self.stripe.url) if self.stripe is not None else None
+
+    def function_environment(self) -> dict[str, str]:
+        """Union of every function's resolved environment (they agree on shared names)."""
+        env: dict[str, str] = {}
+        for fn in self.template.functions().values():
+            for key, value in fn.environment.items():
+                env[key] = str(self.resolver.resolve(value))
+        return env
+
+    def start(self) -> LocalStack:
+        cfg = self.config
+        if cfg.api_port:
+            ensure_port_free(cfg.host, cfg.api_port, "local API")
+        if cfg.with_stripe and cfg.stripe_port:
+            ensure_port_free(cfg.host, cfg.stripe_port, "Stripe emulator")
+        self.aws = start_local_aws(cfg.host, cfg.dynamodb_port)
+        try:
+            self._start_rest()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_rest(self) -> None:
+        from bonestore_infra.dev_auth import verify_token
+        from bonestore_infra.local_api import LocalApi
+
+        cfg = self.config
+        assert self.aws is not None
+        real_stripe = bool(cfg.stripe_api_key and cfg.stripe_api_key.startswith("sk_test_"))
+        apply_environment(self.aws.environment)
+        apply_environment(self.function_environment())
+        create_tables(self.aws, self.template)
+        create_other_resources(
+            self.aws,
+            self.resolver,
+            {
+                "api_key": cfg.stripe_api_key if real_stripe else EMULATOR_API_KEY,
+                "webhook_secret": cfg.webhook_secret,
+            },
+        )
+        if cfg.seed:
+            created = seed_catalog(self.aws, self.resolver.ref("ProductsTable"))
+            log.info("seeded %d products", created)
+        self.api = LocalApi(
+            self.template,
+            host=cfg.host,
+            port=cfg.api_port,
+            stage=cfg.stage,
+            authorizer=verify_token,
+        )
+        if cfg.with_stripe:
+            from bonestore_infra.stripe_emulator import StripeEmulator
+
+            self.stripe = StripeEmulator(
+                host=cfg.host,
+                port=cfg.stripe_port,
+                webhook_url=f"{self.api.url}/webhooks/stripe",
+                webhook_secret=cfg.webhook_secret,
+                retry_delays=cfg.webhook_retry_delays,
+            )
+            self.stripe.start()
+            if not real_stripe:
+                os.environ["STRIPE_API_BASE"] = self.stripe.url
+        _reset_process_caches()
+        self.api.start()
+
+    def stop(self) -> None:
+        for part in (self.api, self.stripe, self.aws):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:
+                    log.exception("error stopping %s", type(part).__name__)
+
+
+def _reset_process_caches() -> None:
+    """Settings and clients are read once per 'cold start'; a new stack is a new cold start."""
+    from bonestore.adapters.dynamo import dynamodb_client
+    from bonestore.config import get_settings
+
+    get_settings.cache_clear()
+    dynamodb_client.cache_clear()

@@ -1,0 +1,69 @@
+"""`bonestore serve`: the whole service on loopback."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve", help="run the API (:3000), the Stripe emulator (:12111) and an embedded DynamoDB"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000, help="API port")
+    parser.add_argument("--stripe-port", type=int, default=12111)
+    parser.add_argument(
+        "--dynamodb-port", type=int, default=8000, help="embedded DynamoDB (moto) port"
+    )
+    parser.add_argument("--template", type=Path, default=None)
+    parser.add_argument("--no-seed", action="store_true", help="start with empty tables")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bonestore_infra.local_stack import LocalStack, StackConfig
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    config = StackConfig(
+        host=args.host,
+        api_port=args.port,
+        stripe_port=args.stripe_port,
+        dynamodb_port=args.dynamodb_port,
+        seed=not args.no_seed,
+        stripe_api_key=os.environ.get("STRIPE_API_KEY"),
+    )
+    if args.template is not None:
+        config.template_path = args.template.resolve()
+    stack = LocalStack(config).start()
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    assert stack.aws is not None
+    print(
+        "bonestore is running:\n"
+        f"  storefront   {stack.api_url}/\n"
+        f"  API          {stack.api_url}  (e.g. {stack.api_url}/products)\n"
+        f"  console      {stack.api_url}/console\n"
+        f"  Stripe       {stack.stripe_url or 'off'}\n"
+        f"  DynamoDB     {stack.aws.endpoint_url}\n"
+        "Press Ctrl-C to stop.",
+        flush=True,
+    )
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping...", flush=True)
+        stack.stop()
+        print("stopped.", flush=True)
+    return 0

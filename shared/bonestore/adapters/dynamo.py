@@ -1,0 +1,70 @@
+"""DynamoDB access through the low-level client (cheaper to load than resources).
+
+The client is created lazily, once per process; boto3 itself honours
+``AWS_ENDPOINT_URL_DYNAMODB`` / ``AWS_ENDPOINT_URL`` for moto or DynamoDB Local.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+@cache
+def dynamodb_client() -> DynamoDBClient:
+    import boto3
+
+    return boto3.client("dynamodb")
+
+
+def _to_dynamo_value(value: Any) -> Any:
+    if isinstance(value, float):  # pragma: no cover - money and amounts are never floats
+        raise TypeError("floats are not stored; use int or Decimal")
+    if isinstance(value, dict):
+        return {k: _to_dynamo_value(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo_value(v) for v in value]
+    return value
+
+
+def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain dict to a DynamoDB item (None values dropped)."""
+    return {k: _serializer.serialize(_to_dynamo_value(v)) for k, v in data.items() if v is not None}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item to plain Python (integral numbers as int, others Decimal)."""
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def scan_all(client: DynamoDBClient, table: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    start_key: dict[str, Any] | None = None
+    while True:
+        page = client.scan(
+            TableName=table, **kwargs, **({"ExclusiveStartKey": start_key} if start_key else {})
+        )
+        for item in page.get("Items", []):
+            yield from_item(item)
+        start_key = page.get("LastEvaluatedKey")
+        if not start_key:
+            return

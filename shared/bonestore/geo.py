@@ -1,0 +1,299 @@
+"""Destinations: the normalized shape of "where to ship", and its validation.
+
+Country and subdivision codes are checked against ISO 3166 (``pycountry``),
+plus the US military "states" AA/AE/AP that ISO does not list. Postal codes
+are validated and put into their country's canonical form where the country
+has one (CA ``H2X 1Y4``, US ``12345`` / ``12345-6789``, GB ``SW1A 1AA``, ...);
+elsewhere they are upper-cased and their spacing collapsed.
+
+``pycountry`` is imported lazily: its data loads in tens of milliseconds,
+which only the first lookup pays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from bonestore.errors import InvalidInput
+
+# The US military "states" (APO/FPO/DPO): used by USPS and Stripe, not in ISO 3166-2.
+US_MILITARY = {
+    "US-AA": "Armed Forces Americas",
+    "US-AE": "Armed Forces Europe",
+    "US-AP": "Armed Forces Pacific",
+}
+
+# Names shown to customers where ISO's is awkward ("Russian Federation").
+_NAME_OVERRIDES = {
+    "RU": "Russia",
+    "FM": "Micronesia",
+    "PS": "Palestine",
+    "CD": "the Democratic Republic of the Congo",
+    "BN": "Brunei",
+    "CZ": "Czechia",
+}
+
+# Canonical postal forms: (pattern on the compact form, formatter). The compact form is the
+# input upper-cased with spaces and dashes removed.
+_CA = re.compile(r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\d[ABCEGHJ-NPRSTV-Z]\d")
+_GB = re.compile(r"(GIR0AA|[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2})")
+_IE = re.compile(r"[AC-FHKNPRTV-Y]\d[\dW][AC-FHKNPRTV-Y\d]{4}")
+_NL = re.compile(r"[1-9]\d{3}[A-Z]{2}")
+
+
+def _split_last3(compact: str) -> str:
+    return f"{compact[:-3]} {compact[-3:]}"
+
+
+def _digits(n: int) -> re.Pattern[str]:
+    return re.compile(rf"\d{{{n}}}")
+
+
+_POSTAL: dict[str, tuple[re.Pattern[str], Any]] = {
+    "US": (re.compile(r"\d{5}(\d{4})?"), lambda c: c if len(c) == 5 else f"{c[:5]}-{c[5:]}"),
+    "PR": (re.compile(r"00[679]\d{2}(\d{4})?"), lambda c: c if len(c) == 5 else f"{c[:5]}-{c[5:]}"),
+    "CA": (_CA, _split_last3),
+    "GB": (_GB, _split_last3),
+    "IE": (_IE, lambda c: f"{c[:3]} {c[3:]}"),
+    "NL": (_NL, lambda c: f"{c[:4]} {c[4:]}"),
+    "JP": (_digits(7), lambda c: f"{c[:3]}-{c[3:]}"),
+    "BR": (_digits(8), lambda c: f"{c[:5]}-{c[5:]}"),
+    "PL": (_digits(5), lambda c: f"{c[:2]}-{c[2:]}"),
+    "SE": (_digits(5), lambda c: f"{c[:3]} {c[3:]}"),
+    # Ukraine: 5 digits; the 6-digit Russian-assigned codes (295000-299999) used in occupied
+    # Crimea/Sevastopol are accepted so that the embargo rules can see them.
+    "UA": (re.compile(r"\d{5}|29[5-9]\d{3}"), str),
+    **{
+        cc: (_digits(n), str)
+        for cc, n in {
+            "AU": 4, "NZ": 4, "CH": 4, "NO": 4, "AT": 4, "BE": 4, "DK": 4, "LU": 4, "HU": 4,
+            "BG": 4, "CY": 4, "SI": 4, "DE": 5, "FR": 5, "IT": 5, "ES": 5, "FI": 5, "EE": 5,
+            "HR": 5, "MX": 5, "CU": 5, "IR": 10, "SG": 6, "IN": 6, "RU": 6, "BY": 6,
+            "IL": 7, "RO": 6,
+        }.items()
+    },
+}  # fmt: skip
+_GENERIC_POSTAL = re.compile(r"[A-Z0-9][A-Z0-9 -]{0,10}[A-Z0-9]|[A-Z0-9]")
+_PO_BOX = re.compile(
+    r"\b(?:p\s*\.?\s*o\s*\.?\s*|post\s*office\s*)box\b|\bpobox\b|\bp\s*\.?\s*o\s*\.?\s*b\s*\.?\s*\d",
+    re.IGNORECASE,
+)
+
+
+class Destination(BaseModel):
+    """Where to ship, normalized (see :func:`normalize_destination`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    country: str
+    subdivision: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    line1: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The contract's Destination: only the fields that are set."""
+        return self.model_dump(exclude_none=True)
+
+
+@cache
+def _country(code: str) -> Any:
+    import pycountry
+
+    return pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
+
+
+@cache
+def _subdivisions(country: str) -> dict[str, str]:
+    """ISO 3166-2 code -> name for one country (plus the US military codes)."""
+    import pycountry
+
+    found = pycountry.subdivisions.get(country_code=country) or []
+    names = {sub.code.upper(): sub.name for sub in found}
+    if country == "US":
+        names.update(US_MILITARY)
+    return names
+
+
+def is_country(code: str) -> bool:
+    return _country(code.upper()) is not None
+
+
+def country_name(code: str) -> str:
+    """The customer-facing name of an ISO 3166-1 alpha-2 country (the code if unknown)."""
+    code = code.upper()
+    if code in _NAME_OVERRIDES:
+        return _NAME_OVERRIDES[code]
+    country = _country(code)
+    if country is None:
+        return code
+    return str(getattr(country, "common_name", None) or country.name)
+
+
+def subdivision_name(code: str) -> str | None:
+    code = code.upper()
+    return _subdivisions(code.split("-", 1)[0]).get(code)
+
+
+def subdivision_country(code: str) -> str | None:
+    """The country of an ISO 3166-2 code (or US military code), None if unknown."""
+    code = code.upper()
+    country = code.split("-", 1)[0]
+    return country if code in _subdivisions(country) else None
+
+
+def is_po_box(line1: str | None) -> bool:
+    """Whether a first address line reads like a PO box ("PO Box 12", "P.O. Box", ...)."""
+    return bool(line1) and _PO_BOX.search(line1 or "") is not None
+
+
+def compact_postal(value: str) -> str:
+    return re.sub(r"[\s-]+", "", value.upper())
+
+
+def canonical_postal_code(country: str, value: str) -> str | None:
+    """The canonical form of a postal code in ``country``, None when it cannot be one."""
+    compact = compact_postal(value.strip())
+    rule = _POSTAL.get(country)
+    if rule is not None:
+        pattern, fmt = rule
+        return str(fmt(compact)) if pattern.fullmatch(compact) else None
+    cleaned = re.sub(r"\s+", " ", value.strip().upper())
+    return cleaned if _GENERIC_POSTAL.fullmatch(cleaned) else None
+
+
+def _invalid(code: str, message: str, field: str, value: Any) -> InvalidInput:
+    return InvalidInput(message, code=code, details=[{"field": field, "value": value}])
+
+
+def _text(raw: Mapping[str, Any], key: str, field: str, max_len: int = 200) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > max_len:
+        raise _invalid(
+            "invalid_destination",
+            f"{key} must be a string of at most {max_len} characters",
+            f"{field}.{key}",
+            value if isinstance(value, str | int | float | bool) else str(value)[:50],
+        )
+    value = " ".join(value.split())
+    return value or None
+
+
+def normalize_destination(raw: Mapping[str, Any], *, field: str = "destination") -> Destination:
+    """Validate and normalize a destination from a client (see module doc).
+
+    Raises :class:`InvalidInput` with ``invalid_country``, ``invalid_subdivision``,
+    ``invalid_postal_code`` or ``invalid_destination``.
+    """
+    if not isinstance(raw, Mapping):
+        raise _invalid("invalid_destination", "destination must be an object", field, None)
+    unknown = sorted(
+        str(k) for k in raw if k not in {"country", "subdivision", "postal_code", "city", "line1"}
+    )
+    if unknown:
+        raise _invalid(
+            "invalid_destination",
+            f"unknown destination field {unknown[0]!r}",
+            f"{field}.{unknown[0]}",
+            None,
+        )
+    country_raw = raw.get("country")
+    if not isinstance(country_raw, str) or _country(country_raw.strip().upper()) is None:
+        raise _invalid(
+            "invalid_country",
+            "country must be an ISO 3166-1 alpha-2 code, like US or CA",
+            f"{field}.country",
+            country_raw
+            if isinstance(country_raw, str | int | float | bool | None)
+            else str(country_raw)[:50],
+        )
+    country = country_raw.strip().upper()
+
+    subdivision = _text(raw, "subdivision", field, 10)
+    if subdivision is not None:
+        code = subdivision.upper().replace(" ", "")
+        if "-" not in code:
+            code = f"{country}-{code}"
+        if code not in _subdivisions(country):
+            raise _invalid(
+                "invalid_subdivision",
+                f"{subdivision!r} is not a subdivision of {country_name(country)}",
+                f"{field}.subdivision",
+                subdivision,
+            )
+        subdivision = code
+
+    postal = _text(raw, "postal_code", field, 20)
+    if postal is not None:
+        canonical = canonical_postal_code(country, postal)
+        if canonical is None:
+            raise _invalid(
+                "invalid_postal_code",
+                f"{postal!r} is not a postal code in {country_name(country)}",
+                f"{field}.postal_code",
+                postal,
+            )
+        postal = canonical
+
+    return Destination(
+        country=country,
+        subdivision=subdivision,
+        postal_code=postal,
+        city=_text(raw, "city", field),
+        line1=_text(raw, "line1", field),
+    )
+
+
+def destination_from_stripe_address(
+    address: Mapping[str, Any] | None, *, line1_fallback: str | None = None
+) -> Destination | None:
+    """A destination from an address Stripe collected; None when it has no usable country.
+
+    Lenient where Stripe is: ``state`` may be a code ("HI", "US-HI") or a name ("Hawaii");
+    an unknown state is dropped (None) and a postal code with no canonical form is kept as
+    Stripe gave it (upper-cased), never guessed at.
+    """
+    if not address:
+        return None
+    country_raw = address.get("country")
+    if not isinstance(country_raw, str) or _country(country_raw.strip().upper()) is None:
+        return None
+    country = country_raw.strip().upper()
+
+    subdivision: str | None = None
+    state = address.get("state")
+    if isinstance(state, str) and state.strip():
+        known = _subdivisions(country)
+        text = " ".join(state.split())
+        code = text.upper()
+        candidates = [code if "-" in code else f"{country}-{code}"]
+        for candidate in candidates:
+            if candidate in known:
+                subdivision = candidate
+        if subdivision is None:
+            by_name = {name.casefold(): sub for sub, name in known.items()}
+            subdivision = by_name.get(text.casefold())
+
+    postal: str | None = None
+    postal_raw = address.get("postal_code")
+    if isinstance(postal_raw, str) and postal_raw.strip():
+        postal = canonical_postal_code(country, postal_raw) or " ".join(postal_raw.upper().split())
+
+    def clean(value: Any) -> str | None:
+        return " ".join(value.split()) or None if isinstance(value, str) else None
+
+    line1 = clean(address.get("line1")) or clean(line1_fallback)
+    return Destination(
+        country=country,
+        subdivision=subdivision,
+        postal_code=postal,
+        city=clean(address.get("city")),
+        line1=line1,
+    )
