@@ -113,7 +113,8 @@ def _subdivisions(country: str) -> dict[str, str]:
     """ISO 3166-2 code -> name for one country (plus the US military codes)."""
     import pycountry
 
-    found = pycountry.subdivisions.get(country_code=country) or []
+    lookup: Any = pycountry.subdivisions.get
+    found = lookup(country_code=country) or []
     names = {sub.code.upper(): sub.name for sub in found}
     if country == "US":
         names.update(US_MILITARY)

@@ -1,0 +1,30 @@
+"""The shipping-eligibility rules: a declarative ruleset (data) and the engine that decides.
+
+See docs/rules.md for the schema and the decision semantics.
+"""
+
+from bonestore.rules.engine import (
+    CartDecision,
+    CartLine,
+    Engine,
+    LineDecision,
+    Reason,
+    ShippingMethodQuote,
+    default_engine,
+)
+from bonestore.rules.loader import RulesetError, load_ruleset
+from bonestore.rules.schema import Rule, Ruleset
+
+__all__ = [
+    "CartDecision",
+    "CartLine",
+    "Engine",
+    "LineDecision",
+    "Reason",
+    "Rule",
+    "Ruleset",
+    "RulesetError",
+    "ShippingMethodQuote",
+    "default_engine",
+    "load_ruleset",
+]

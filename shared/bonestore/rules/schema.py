@@ -1,0 +1,323 @@
+"""The ruleset's schema: what ops write in ``ruleset.yaml`` (see docs/rules.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bonestore.money import Money
+
+RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,80}$")]
+Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,60}$")]
+GroupName = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{2,40}$")]
+MethodId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,30}$")]
+
+# Placeholders a message may use; filled per line (see Engine).
+MESSAGE_FIELDS = frozenset(
+    {"country", "country_name", "subdivision", "sku", "product_name", "max_quantity"}
+)
+LINE_EFFECTS = ("permit", "forbid", "limit", "default")
+METHOD_EFFECTS = ("offer_method", "restrict_method", "surcharge")
+Effect = Literal[
+    "permit", "forbid", "limit", "default", "offer_method", "restrict_method", "surcharge"
+]
+Op = Literal["eq", "ne", "gt", "ge", "lt", "le", "in", "exists"]
+IngredientOp = Literal["present", "eq", "gt", "ge", "lt", "le"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PostalRange(_Strict):
+    """Inclusive range over the compact code (no spaces/dashes; US: the 5-digit ZIP)."""
+
+    from_: Annotated[str, Field(alias="from", min_length=1, max_length=12)]
+    to: Annotated[str, Field(min_length=1, max_length=12)]
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return str(value).upper() if isinstance(value, int) else value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PostalRange:
+        if len(self.from_) != len(self.to):
+            raise ValueError("a postal range's bounds must have the same length")
+        if self.from_ > self.to:
+            raise ValueError(f"postal range {self.from_}-{self.to} ends before it starts")
+        return self
+
+
+class PostalCondition(_Strict):
+    ranges: list[PostalRange] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list)  # regexes, full match on the compact code
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> PostalCondition:
+        if not self.ranges and not self.patterns:
+            raise ValueError("postal_codes needs ranges or patterns")
+        return self
+
+
+class DestinationCondition(_Strict):
+    """Every field given must match; a list matches when any of its entries does."""
+
+    countries: list[str] | None = None  # alpha-2 codes or group names
+    subdivisions: list[str] | None = None  # ISO 3166-2, plus US-AA/US-AE/US-AP
+    postal_codes: PostalCondition | None = None
+    po_box: bool | None = None
+
+    @field_validator("countries", "subdivisions")
+    @classmethod
+    def _upper(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("an empty list never matches; leave the field out instead")
+        return [v.strip().upper() for v in value]
+
+
+class AttributeTest(_Strict):
+    """A product attribute (``supply_days`` or an extra attribute) compared with a value."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,60}$")]
+    op: Op = "exists"
+    value: str | int | Decimal | bool | list[str | int | Decimal] | None = None
+
+    @model_validator(mode="after")
+    def _value_fits(self) -> AttributeTest:
+        if self.op == "exists":
+            if self.value is not None:
+                raise ValueError("op exists takes no value")
+        elif self.op == "in":
+            if not isinstance(self.value, list):
+                raise ValueError("op in needs a list value")
+        elif self.value is None or isinstance(self.value, list):
+            raise ValueError(f"op {self.op} needs a single value")
+        return self
+
+
+class IngredientTest(_Strict):
+    """Matches when any of the named ingredients is present (``present``) or has a daily
+    amount satisfying the comparison. A comparison on an unknown amount is a rule error."""
+
+    any_of: Annotated[
+        list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,60}$")]], Field(min_length=1)
+    ]
+    op: IngredientOp = "present"
+    value: Decimal | None = None
+    unit: Literal["mg", "mcg", "g", "IU"] | None = None
+
+    @model_validator(mode="after")
+    def _value_fits(self) -> IngredientTest:
+        if self.op == "present":
+            if self.value is not None or self.unit is not None:
+                raise ValueError("op present takes no value or unit")
+        elif self.value is None or self.unit is None:
+            raise ValueError(f"op {self.op} needs a value and a unit")
+        return self
+
+
+class ProductCondition(_Strict):
+    kinds: list[Literal["physical", "digital"]] | None = None
+    categories: list[str] | None = None
+    skus: list[str] | None = None
+    attributes: list[AttributeTest] | None = None
+    ingredients: list[IngredientTest] | None = None  # all tests must match
+
+
+class Conditions(_Strict):
+    destination: DestinationCondition = Field(default_factory=DestinationCondition)
+    product: ProductCondition = Field(default_factory=ProductCondition)
+
+
+def _as_utc(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return value
+
+
+class Rule(_Strict):
+    id: RuleId
+    effect: Effect
+    when: Conditions = Field(default_factory=Conditions)
+    effective_from: datetime | None = None  # inclusive
+    effective_until: datetime | None = None  # exclusive
+    code: Code
+    message: Annotated[str, Field(min_length=1, max_length=300)]
+    note: str = ""
+    source: Annotated[str, Field(min_length=1, max_length=500)]
+    # effect parameters
+    max_quantity: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    max_supply_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    method: MethodId | None = None
+    price: Money | None = None
+    free_from: Money | None = None
+    amount: Money | None = None
+
+    @field_validator("effective_from", "effective_until", mode="before")
+    @classmethod
+    def _utc_before(cls, value: Any) -> Any:
+        return _as_utc(value)
+
+    @field_validator("effective_from", "effective_until")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return _as_utc(value)  # type: ignore[no-any-return]
+
+    @model_validator(mode="after")
+    def _params_fit_effect(self) -> Rule:
+        given = {
+            name
+            for name in (
+                "max_quantity",
+                "max_supply_days",
+                "method",
+                "price",
+                "free_from",
+                "amount",
+            )
+            if getattr(self, name) is not None
+        }
+        allowed: dict[str, set[str]] = {
+            "permit": set(),
+            "forbid": set(),
+            "default": set(),
+            "limit": {"max_quantity", "max_supply_days"},
+            "offer_method": {"method", "price", "free_from"},
+            "restrict_method": {"method"},
+            "surcharge": {"method", "amount"},
+        }
+        required: dict[str, set[str]] = {
+            "offer_method": {"method", "price"},
+            "restrict_method": {"method"},
+            "surcharge": {"method", "amount"},
+        }
+        extra = given - allowed[self.effect]
+        if extra:
+            raise ValueError(f"effect {self.effect} does not take {', '.join(sorted(extra))}")
+        missing = required.get(self.effect, set()) - given
+        if missing:
+            raise ValueError(f"effect {self.effect} needs {', '.join(sorted(missing))}")
+        if self.effect == "limit" and len(given) != 1:
+            raise ValueError("effect limit needs exactly one of max_quantity, max_supply_days")
+        if self.effect == "offer_method" and self.when.product != ProductCondition():
+            raise ValueError("offer_method matches the destination only (no product conditions)")
+        if (
+            self.effective_from is not None
+            and self.effective_until is not None
+            and self.effective_until <= self.effective_from
+        ):
+            raise ValueError("effective_until must be after effective_from")
+        if (
+            self.free_from is not None
+            and self.price is not None
+            and self.free_from.currency != self.price.currency
+        ):
+            raise ValueError("free_from and price must use one currency")
+        return self
+
+    def active_at(self, at: datetime) -> bool:
+        if self.effective_from is not None and at < self.effective_from:
+            return False
+        return self.effective_until is None or at < self.effective_until
+
+
+class ShippingMethod(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class Ruleset(_Strict):
+    schema_version: Literal[1] = 1
+    groups: dict[GroupName, list[str]] = Field(default_factory=dict)
+    methods: dict[MethodId, ShippingMethod] = Field(default_factory=dict)
+    rules: list[Rule]
+
+    @field_validator("groups")
+    @classmethod
+    def _upper_groups(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {name: [c.strip().upper() for c in codes] for name, codes in value.items()}
+
+    @model_validator(mode="after")
+    def _references(self) -> Ruleset:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.id in seen:
+                raise ValueError(f"duplicate rule id {rule.id!r}")
+            seen.add(rule.id)
+            for entry in rule.when.destination.countries or []:
+                if len(entry) != 2 and entry not in self.groups:
+                    raise ValueError(f"rule {rule.id}: unknown country group {entry!r}")
+            if rule.method is not None and rule.method not in self.methods:
+                raise ValueError(f"rule {rule.id}: unknown shipping method {rule.method!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _groups_resolve(self) -> Ruleset:
+        for name in self.groups:
+            self.group_countries(name)
+        return self
+
+    def group_countries(self, name: str, _seen: tuple[str, ...] = ()) -> frozenset[str]:
+        """A group's countries; a group may list other groups by name."""
+        if name in _seen:
+            raise ValueError(f"country group {name!r} includes itself")
+        if name not in self.groups:
+            raise ValueError(f"unknown country group {name!r}")
+        out: set[str] = set()
+        for entry in self.groups[name]:
+            out |= {entry} if len(entry) == 2 else self.group_countries(entry, (*_seen, name))
+        return frozenset(out)
+
+    @property
+    def version(self) -> str:
+        """A hash of the content: the same rules (in any order) always give the same version."""
+        return _version(self)
+
+    def countries_of(self, rule: Rule) -> frozenset[str] | None:
+        """The rule's countries with groups expanded; None when it names none (anywhere)."""
+        listed = rule.when.destination.countries
+        if listed is None:
+            return None
+        out: set[str] = set()
+        for entry in listed:
+            out |= {entry} if len(entry) == 2 else self.group_countries(entry)
+        return frozenset(out)
+
+
+_VERSIONS: dict[int, tuple[Ruleset, str]] = {}
+
+
+def _version(ruleset: Ruleset) -> str:
+    cached = _VERSIONS.get(id(ruleset))
+    if cached is not None and cached[0] is ruleset:
+        return cached[1]
+    body = ruleset.model_dump(mode="json", by_alias=True)
+    body["rules"] = sorted(body["rules"], key=lambda r: r["id"])
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    version = f"rs-{digest[:12]}"
+    if len(_VERSIONS) > 64:
+        _VERSIONS.clear()
+    _VERSIONS[id(ruleset)] = (ruleset, version)
+    return version
