@@ -6,6 +6,7 @@ schemas and indexes are the deployed ones.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -126,7 +127,7 @@ class LocalAws:
     def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]
             service,
             endpoint_url=self.endpoint_url,
             region_name=LOCAL_REGION,
@@ -178,10 +179,8 @@ def create_other_resources(
     """The event bus and the Stripe secret the functions read through Powertools Parameters."""
     events = aws.client("events")
     for logical_id in resolver.template.resources_of_type("AWS::Events::EventBus"):
-        try:
+        with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
             events.create_event_bus(Name=logical_id)
-        except events.exceptions.ResourceAlreadyExistsException:
-            pass
     secrets = aws.client("secretsmanager")
     name = resolver.parameters.get("StripeSecretName", "bonestore/stripe")
     value = json.dumps(stripe_secret)

@@ -26,7 +26,8 @@ from bonestore_infra.template import DEFAULT_TEMPLATE, Template
 
 log = logging.getLogger("bonestore_infra.serve")
 
-DEFAULT_WEBHOOK_SECRET = "whsec_bonestore_local_dev"  # documented in the README; local only
+# Documented in the README; local only, never used in AWS.
+DEFAULT_WEBHOOK_SECRET = "whsec_bonestore_local_dev"  # noqa: S105
 EMULATOR_API_KEY = "sk_test_bonestore_emulator"  # the emulator accepts any sk_test_ key
 
 
@@ -100,7 +101,9 @@ class LocalStack:
             self.aws,
             self.resolver,
             {
-                "api_key": cfg.stripe_api_key if real_stripe else EMULATOR_API_KEY,
+                "api_key": cfg.stripe_api_key
+                if real_stripe and cfg.stripe_api_key
+                else EMULATOR_API_KEY,
                 "webhook_secret": cfg.webhook_secret,
             },
         )

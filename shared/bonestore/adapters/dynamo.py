@@ -58,13 +58,12 @@ def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def scan_all(client: DynamoDBClient, table: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
-    start_key: dict[str, Any] | None = None
+    request: dict[str, Any] = {"TableName": table, **kwargs}
     while True:
-        page = client.scan(
-            TableName=table, **kwargs, **({"ExclusiveStartKey": start_key} if start_key else {})
-        )
+        page = client.scan(**request)
         for item in page.get("Items", []):
             yield from_item(item)
         start_key = page.get("LastEvaluatedKey")
         if not start_key:
             return
+        request["ExclusiveStartKey"] = start_key
