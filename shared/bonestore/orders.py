@@ -1,0 +1,90 @@
+"""Orders: identifiers, the status state machine and the timeline. Pure; no I/O.
+
+An order is created ``pending_payment`` with its stock reserved. Stripe's events
+move it along the transitions below and nowhere else, so a duplicate or
+out-of-order event finds the order already past it and changes nothing (it is
+still recorded on the timeline).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from bonestore.errors import Conflict
+
+OrderStatus = Literal[
+    "pending_payment", "paid", "held", "payment_failed", "expired", "refunded", "fulfilled"
+]
+ORDER_STATUSES: tuple[OrderStatus, ...] = (
+    "pending_payment",
+    "paid",
+    "held",
+    "payment_failed",
+    "expired",
+    "refunded",
+    "fulfilled",
+)
+
+# Allowed moves. `held` is an order paid for but refused by the rules at payment:
+# support releases it (-> paid) or refunds it.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending_payment": frozenset({"paid", "held", "payment_failed", "expired"}),
+    "paid": frozenset({"refunded", "fulfilled"}),
+    "held": frozenset({"paid", "refunded"}),
+    "fulfilled": frozenset({"refunded"}),
+    "payment_failed": frozenset(),
+    "expired": frozenset(),
+    "refunded": frozenset(),
+}
+
+# What happens to reserved stock when an order enters a status.
+# release: back to sale; commit: sold (leaves the reserved counter); keep: stays reserved.
+StockEffect = Literal["release", "commit", "keep"]
+STOCK_ON_ENTER: dict[str, StockEffect] = {
+    "paid": "commit",
+    "held": "keep",
+    "payment_failed": "release",
+    "expired": "release",
+    "refunded": "release",
+    "fulfilled": "keep",
+}
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+
+def sources_of(target: str) -> tuple[str, ...]:
+    """Statuses from which ``target`` may be entered."""
+    return tuple(sorted(s for s, targets in TRANSITIONS.items() if target in targets))
+
+
+def check_transition(current: str, target: str) -> None:
+    if target not in TRANSITIONS.get(current, frozenset()):
+        raise InvalidTransition(f"An order cannot go from {current} to {target}.")
+
+
+def new_order_id() -> str:
+    """Time-ordered, unguessable: ``ord_`` + 12 hex of milliseconds + 16 random hex."""
+    return f"ord_{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def timeline_event(kind: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"at": now_iso(), "type": kind, "detail": detail or {}}
+
+
+def order_summary(order: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "order_id": order["order_id"],
+        "status": order["status"],
+        "email": order.get("email"),
+        "created_at": order["created_at"],
+        "amount_total": order["amount_total"],
+    }
