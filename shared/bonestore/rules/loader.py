@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -63,6 +64,17 @@ def _line_of(node: Any, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+def rule_lines(node: Any) -> dict[str, list[int]]:
+    """rule id -> the 1-based lines of its entries in the YAML (more than one: duplicates)."""
+    lines: dict[str, list[int]] = {}
+    rules = next((v for k, v in getattr(node, "value", []) if k.value == "rules"), None)
+    for item in getattr(rules, "value", []):
+        for k, v in getattr(item, "value", []):
+            if getattr(k, "value", None) == "id" and isinstance(v.value, str):
+                lines.setdefault(v.value, []).append(item.start_mark.line + 1)
+    return lines
+
+
 def parse_ruleset(text: str, file: str = "<ruleset>") -> tuple[Ruleset, Any]:
     """Parse and validate; returns the ruleset and the YAML node tree (for positions).
 
@@ -83,6 +95,7 @@ def parse_ruleset(text: str, file: str = "<ruleset>") -> tuple[Ruleset, Any]:
         ruleset = Ruleset.model_validate(raw)
     except ValidationError as exc:
         issues = []
+        ids = rule_lines(node)
         for err in exc.errors():
             loc = tuple(err["loc"])
             rule_id = None
@@ -98,7 +111,12 @@ def parse_ruleset(text: str, file: str = "<ruleset>") -> tuple[Ruleset, Any]:
             message = err["msg"].removeprefix("Value error, ")
             if isinstance(err.get("input"), bool):
                 message += " (YAML reads unquoted NO/YES/ON/OFF as booleans: quote it)"
-            issues.append(Issue("error", file, _line_of(node, loc), rule_id, f"{path}: {message}"))
+            line = _line_of(node, loc)
+            named = re.search(r"rule (?:id )?'?([a-z0-9][a-z0-9-]+)", message)
+            if not loc and named and named.group(1) in ids:
+                rule_id = named.group(1)
+                line = ids[rule_id][-1]
+            issues.append(Issue("error", file, line, rule_id, f"{path}: {message}"))
         raise RulesetError(issues) from exc
     return ruleset, node
 

@@ -1,0 +1,221 @@
+"""``bonestore rules lint|check|diff``: the ruleset's operator tools (docs/rules.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    rules = subparsers.add_parser("rules", help="lint, check and diff shipping rulesets")
+    sub = rules.add_subparsers(dest="rules_command", required=True, metavar="SUBCOMMAND")
+
+    lint = sub.add_parser("lint", help="check a ruleset file (default: the packaged one)")
+    lint.add_argument("file", nargs="?", help="ruleset YAML (default: the packaged default)")
+    lint.add_argument("--strict", action="store_true", help="fail on warnings too")
+    lint.set_defaults(handler=lint_command)
+
+    check = sub.add_parser("check", help="decide one product for one destination")
+    check.add_argument("--country", required=True)
+    check.add_argument("--subdivision")
+    check.add_argument("--postal-code")
+    check.add_argument("--line1")
+    check.add_argument("--sku", required=True, action="append", help="repeat for a cart")
+    check.add_argument("--qty", type=int, default=1)
+    check.add_argument("--at", help="ISO-8601 time (default: now)")
+    check.add_argument("--ruleset", help="ruleset YAML (default: the packaged default)")
+    check.add_argument("--trace", action="store_true", help="show every rule considered")
+    check.add_argument("--json", action="store_true", help="print the /eligibility body")
+    check.set_defaults(handler=check_command)
+
+    diff = sub.add_parser("diff", help="decisions (and recent orders) a ruleset change flips")
+    diff.add_argument("old")
+    diff.add_argument("new")
+    diff.add_argument("--at", help="ISO-8601 time to decide at (default: now)")
+    diff.add_argument("--orders-table", help="DynamoDB orders table to replay")
+    diff.add_argument("--endpoint-url", help="DynamoDB endpoint (local/moto)")
+    diff.add_argument("--days", type=int, default=30, help="how recent an order is (days)")
+    diff.set_defaults(handler=diff_command)
+
+
+def _parse_at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise SystemExit(f"--at: not an ISO-8601 time: {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(file=sys.stdout, width=160, highlight=False)
+
+
+def lint_command(args: argparse.Namespace) -> int:
+    from bonestore.rules.lint import lint_text
+    from bonestore.rules.loader import read_ruleset_text
+
+    try:
+        text, name = read_ruleset_text(args.file)
+    except OSError as exc:
+        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    issues = lint_text(text, name)
+    for issue in issues:
+        print(issue)
+    errors = sum(1 for i in issues if i.severity == "error")
+    warnings = len(issues) - errors
+    print(f"{name}: {errors} error(s), {warnings} warning(s)")
+    return 1 if errors or (args.strict and warnings) else 0
+
+
+def _engine(path: str | None) -> Any:
+    from bonestore.rules import Engine, load_ruleset
+
+    return Engine(load_ruleset(path))
+
+
+def check_command(args: argparse.Namespace) -> int:
+    import json
+
+    from bonestore.catalog import seed_catalog
+    from bonestore.errors import BonestoreError
+    from bonestore.geo import normalize_destination
+    from bonestore.rules import CartLine
+
+    products = {p.sku: p for p in seed_catalog()}
+    unknown = [s for s in args.sku if s.upper() not in products]
+    if unknown:
+        print(f"unknown SKU {unknown[0]!r} (known: {', '.join(products)})", file=sys.stderr)
+        return 2
+    raw = {
+        "country": args.country,
+        "subdivision": args.subdivision,
+        "postal_code": args.postal_code,
+        "line1": args.line1,
+    }
+    try:
+        dest = normalize_destination({k: v for k, v in raw.items() if v is not None})
+        engine = _engine(args.ruleset)
+    except BonestoreError as exc:
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+    if not 1 <= args.qty <= 999:
+        print("--qty must be 1 to 999", file=sys.stderr)
+        return 2
+    lines = [CartLine(products[s.upper()], args.qty) for s in args.sku]
+    decision = engine.decide(lines, dest, _parse_at(args.at), trace=args.trace)
+    if args.json:
+        print(json.dumps(decision.to_json(include_trace=args.trace), indent=2))
+        return 0 if decision.eligible else 1
+
+    from rich.table import Table
+
+    console = _console()
+    where = " ".join(x for x in (dest.country, dest.subdivision, dest.postal_code, dest.line1) if x)
+    console.print(
+        f"[bold]{where}[/] at {decision.evaluated_at}, ruleset {decision.ruleset_version}: "
+        + ("[green]eligible[/]" if decision.eligible else "[red]not eligible[/]")
+    )
+    table = Table("SKU", "qty", "eligible", "max", "reasons")
+    for item in decision.items:
+        reasons = "\n".join(f"{r.rule_id} ({r.code}): {r.message}" for r in item.reasons)
+        table.add_row(
+            item.sku,
+            str(item.quantity),
+            "yes" if item.eligible else "no",
+            "-" if item.max_quantity is None else str(item.max_quantity),
+            reasons or "-",
+        )
+    console.print(table)
+    methods = ", ".join(
+        f"{m.id} {m.price.amount / 100:.2f} {m.price.currency}" for m in decision.shipping_methods
+    )
+    console.print(f"shipping methods: {methods or 'none'}")
+    if args.trace:
+        trace = Table("SKU", "rule", "effect", "result", "detail")
+        for item in decision.items:
+            for step in item.trace or []:
+                trace.add_row(
+                    item.sku, step["rule_id"], step["effect"], step["result"], step["detail"]
+                )
+        console.print(trace)
+    return 0 if decision.eligible else 1
+
+
+def _scan_orders(table: str, endpoint_url: str | None, since: datetime) -> list[dict[str, Any]]:
+    import boto3
+    from boto3.dynamodb.types import TypeDeserializer
+
+    client = boto3.client("dynamodb", endpoint_url=endpoint_url)
+    deserializer = TypeDeserializer()
+    cutoff = since.isoformat().replace("+00:00", "Z")
+    orders = []
+    for page in client.get_paginator("scan").paginate(TableName=table):
+        for item in page.get("Items", []):
+            order = {k: deserializer.deserialize(v) for k, v in item.items()}
+            if str(order.get("created_at", "")) >= cutoff:
+                orders.append(order)
+    return orders
+
+
+def diff_command(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from bonestore.catalog import seed_catalog
+    from bonestore.errors import BonestoreError
+    from bonestore.rules.diff import diff_decisions, diff_orders, probe_destinations
+
+    try:
+        old, new = _engine(args.old), _engine(args.new)
+    except (BonestoreError, OSError) as exc:
+        print(f"cannot load ruleset: {exc}", file=sys.stderr)
+        return 2
+    at = _parse_at(args.at)
+    console = _console()
+    console.print(f"{args.old} ({old.version}) -> {args.new} ({new.version})")
+    products = seed_catalog()
+    destinations = probe_destinations(old, new)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("deciding", total=len(products) * len(destinations))
+        flips = diff_decisions(
+            old, new, products, destinations, at, lambda n: progress.advance(task, n)
+        )
+    if flips:
+        table = Table(
+            "SKU", "destination", "before", "after", title=f"{len(flips)} decision(s) flip"
+        )
+        for flip in flips:
+            table.add_row(flip.sku, flip.where, str(flip.old), str(flip.new))
+        console.print(table)
+    else:
+        console.print("no product/destination decision changes")
+
+    if args.orders_table:
+        since = datetime.now(UTC) - timedelta(days=args.days)
+        orders = _scan_orders(args.orders_table, args.endpoint_url, since)
+        changed = diff_orders(old, new, orders, at)
+        table = Table(
+            "order",
+            "status",
+            "created",
+            "before",
+            "after",
+            title=f"{len(changed)} of {len(orders)} recent order(s) decided differently",
+        )
+        for row in changed:
+            table.add_row(
+                row.order_id,
+                row.status,
+                row.created_at,
+                str(row.old) if row.old else "-",
+                str(row.new) if row.new else f"unreadable: {row.problem}",
+            )
+        console.print(table)
+    return 0

@@ -1,0 +1,181 @@
+"""Previewing a ruleset change: which decisions it flips (``bonestore rules diff``).
+
+Pure: the CLI brings the products, the destinations to probe and the orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from bonestore.catalog import Product
+from bonestore.geo import Destination, canonical_postal_code, subdivision_country
+from bonestore.rules.engine import CartDecision, CartLine, Engine, all_countries
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a change can flip for one cart: eligibility, limit, reasons and methods."""
+
+    eligible: bool
+    max_quantity: int | None
+    rule_ids: tuple[str, ...]
+    methods: tuple[str, ...]
+
+    def __str__(self) -> str:
+        text = "eligible" if self.eligible else f"no ({', '.join(self.rule_ids)})"
+        if self.max_quantity is not None:
+            text += f", max {self.max_quantity}"
+        if self.methods:
+            text += f"; {', '.join(self.methods)}"
+        return text
+
+
+def outcome(decision: CartDecision) -> Outcome:
+    return Outcome(
+        eligible=decision.eligible,
+        max_quantity=min(
+            (i.max_quantity for i in decision.items if i.max_quantity is not None), default=None
+        ),
+        rule_ids=tuple(sorted({r.rule_id for i in decision.items for r in i.reasons})),
+        methods=tuple(f"{m.id} {m.price.amount / 100:.2f}" for m in decision.shipping_methods),
+    )
+
+
+def _flipped(old: Outcome, new: Outcome) -> bool:
+    return (old.eligible, old.max_quantity, old.methods) != (
+        new.eligible,
+        new.max_quantity,
+        new.methods,
+    )
+
+
+@dataclass(frozen=True)
+class Flip:
+    sku: str
+    destination: Destination
+    old: Outcome
+    new: Outcome
+
+    @property
+    def where(self) -> str:
+        d = self.destination
+        return " ".join(x for x in (d.country, d.subdivision, d.postal_code, d.line1) if x)
+
+
+def probe_destinations(*engines: Engine) -> list[Destination]:
+    """Every country, plus every subdivision, postal range start and PO-box line that any of
+    the rulesets names (so sub-country rules are exercised too)."""
+    out = [Destination(country=cc) for cc in all_countries()]
+    extra: set[tuple[str, str | None, str | None, str | None]] = set()
+    for engine in engines:
+        ruleset = engine.ruleset
+        for rule in ruleset.rules:
+            dest = rule.when.destination
+            countries = sorted(ruleset.countries_of(rule) or ())
+            for sub in dest.subdivisions or ():
+                country = subdivision_country(sub)
+                if country is not None:
+                    extra.add((country, sub, None, None))
+            if dest.postal_codes is not None:
+                for country in countries:
+                    for r in dest.postal_codes.ranges:
+                        for bound in (r.from_, r.to):
+                            code = canonical_postal_code(country, bound)
+                            if code is not None:
+                                extra.add((country, None, code, None))
+            if dest.po_box is not None:
+                for country in countries:
+                    extra.add((country, None, None, "PO Box 1"))
+    out.extend(
+        Destination(country=c, subdivision=s, postal_code=p, line1=line)
+        for c, s, p, line in sorted(extra, key=lambda t: tuple(x or "" for x in t))
+    )
+    return out
+
+
+def diff_decisions(
+    old: Engine,
+    new: Engine,
+    products: Sequence[Product],
+    destinations: Sequence[Destination],
+    at: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[Flip]:
+    """Every (product, destination) whose one-unit decision the change flips."""
+    at = at or datetime.now(UTC)
+    flips = []
+    for product in products:
+        line = [CartLine(product, 1)]
+        for dest in destinations:
+            before = outcome(old.decide(line, dest, at))
+            after = outcome(new.decide(line, dest, at))
+            if _flipped(before, after):
+                flips.append(Flip(product.sku, dest, before, after))
+        if progress is not None:
+            progress(len(destinations))
+    return flips
+
+
+@dataclass(frozen=True)
+class OrderFlip:
+    order_id: str
+    status: str
+    created_at: str
+    old: Outcome | None
+    new: Outcome | None
+    problem: str | None = None  # the order could not be read (old/new are None)
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimals back to ints (money is StrictInt), recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else value
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def diff_orders(
+    old: Engine, new: Engine, orders: Iterable[Mapping[str, Any]], at: datetime | None = None
+) -> list[OrderFlip]:
+    """Orders the new ruleset decides differently, each judged at ``at`` (default: the time
+    it was created, with the products as they were at checkout). Orders that cannot be
+    read are listed with ``problem`` set; orders with no destination are skipped."""
+    out: list[OrderFlip] = []
+    for order in orders:
+        order_id = str(order.get("order_id", "?"))
+        status = str(order.get("status", "?"))
+        created = str(order.get("created_at", ""))
+        if order.get("destination") is None:
+            continue
+        try:
+            dest = Destination.model_validate(_plain(order["destination"]))
+            lines = [
+                CartLine(Product.model_validate(_plain(item["product"])), int(item["quantity"]))
+                for item in order.get("items") or []
+            ]
+            when = at or _parse_time(created)
+        except (ValidationError, KeyError, TypeError, ValueError) as exc:
+            problem = str(exc).splitlines()[0]
+            out.append(OrderFlip(order_id, status, created, None, None, problem))
+            continue
+        if not lines:
+            continue
+        before = outcome(old.decide(lines, dest, when))
+        after = outcome(new.decide(lines, dest, when))
+        if _flipped(before, after):
+            out.append(OrderFlip(order_id, status, created, before, after))
+    return out
