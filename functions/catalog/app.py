@@ -7,40 +7,21 @@ loaded on the first request that asks for ``?country=``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bonestore.adapters.dynamo import dynamodb_client
 from bonestore.adapters.products import ProductRepository
 from bonestore.catalog import public_product
 from bonestore.config import get_settings
+from bonestore.deps import product_repository
 from bonestore.errors import NotFound
 from bonestore.http import create_app
 
 logger = Logger()
 app = create_app(cors_origin=get_settings().storefront_origin)
-
-
-class Dependencies:
-    """Adapters, created on first use; tests replace them."""
-
-    def __init__(self) -> None:
-        self._products: ProductRepository | None = None
-
-    @property
-    def products(self) -> ProductRepository:
-        if self._products is None:
-            self._products = ProductRepository(dynamodb_client(), get_settings().products_table)
-        return self._products
-
-    @products.setter
-    def products(self, value: ProductRepository) -> None:
-        self._products = value
-
-
-deps = Dependencies()
 
 
 def _with_availability(items: list[dict[str, Any]], country: str | None) -> list[dict[str, Any]]:
@@ -55,15 +36,19 @@ def _with_availability(items: list[dict[str, Any]], country: str | None) -> list
 
 
 @app.get("/products")
-def list_products() -> dict[str, Any]:
+def list_products(
+    products: Annotated[ProductRepository, Depends(product_repository)],
+) -> dict[str, Any]:
     country = app.current_event.get_query_string_value("country")
-    return {"items": _with_availability(deps.products.list(), country)}
+    return {"items": _with_availability(products.list(), country)}
 
 
 @app.get("/products/<sku>")
-def get_product(sku: str) -> dict[str, Any]:
+def get_product(
+    sku: str, products: Annotated[ProductRepository, Depends(product_repository)]
+) -> dict[str, Any]:
     country = app.current_event.get_query_string_value("country")
-    item = deps.products.get(sku.upper())
+    item = products.get(sku.upper())
     if item is None:
         raise NotFound(f"No product with SKU {sku!r}.", code="unknown_sku")
     return _with_availability([item], country)[0]

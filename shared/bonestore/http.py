@@ -64,6 +64,8 @@ def validation_error_response(errors: list[dict[str, Any]]) -> Response[str]:
     code = "invalid_request"
     details = []
     for error in errors:
+        if error.get("type") == "json_invalid":
+            return error_response(400, "invalid_json", "The request body is not valid JSON.")
         loc = tuple(error.get("loc", ()))
         field = _field_path(loc)
         details.append({"field": field or "body", "message": error.get("msg", "invalid value")})
@@ -72,8 +74,6 @@ def validation_error_response(errors: list[dict[str, Any]]) -> Response[str]:
                 if isinstance(part, str) and part in FIELD_ERROR_CODES:
                     code = FIELD_ERROR_CODES[part]
                     break
-            if error.get("type") == "json_invalid":
-                code = "invalid_json"
     first = details[0] if details else {"field": "body", "message": "invalid request"}
     message = (
         f"{first['field']}: {first['message']}" if first["field"] != "body" else first["message"]

@@ -31,6 +31,20 @@ class ProductRepository:
             return None
         return product
 
+    def get_many(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Active products by SKU, in one BatchGetItem round trip (up to 100 keys)."""
+        keys = [{"sku": {"S": sku}} for sku in dict.fromkeys(skus)]
+        found: dict[str, dict[str, Any]] = {}
+        request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        while request:
+            response = self._client.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(self._table, []):
+                product = from_item(item)
+                if product.get("active", True):
+                    found[product["sku"]] = product
+            request = response.get("UnprocessedKeys") or {}
+        return found
+
     def list(self, *, include_inactive: bool = False) -> list[dict[str, Any]]:
         items = scan_all(self._client, self._table)
         products = [p for p in items if include_inactive or p.get("active", True)]

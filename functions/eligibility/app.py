@@ -1,0 +1,57 @@
+"""Eligibility function: POST /eligibility (public).
+
+Which lines of a cart may ship to a destination, with limits, shipping methods
+and the reasons, decided on the server from the catalog and the ruleset.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bonestore.adapters.products import ProductRepository
+from bonestore.carts import (
+    EligibilityRequest,
+    cart_lines,
+    decision_time,
+    destination_of,
+    load_products,
+)
+from bonestore.config import get_settings
+from bonestore.deps import product_repository
+from bonestore.http import create_app
+from bonestore.rules import default_engine
+
+logger = Logger()
+app = create_app(enable_validation=True, cors_origin=get_settings().storefront_origin)
+
+
+@app.post("/eligibility", summary="Decide what a cart may ship to a destination, and why")
+def check_eligibility(
+    request: Annotated[EligibilityRequest, Body()],
+    products: Annotated[ProductRepository, Depends(product_repository)],
+) -> dict[str, Any]:
+    destination = destination_of(request.destination)
+    catalog = load_products(products, [item.sku for item in request.items])
+    decision = default_engine().decide(
+        cart_lines(request.items, catalog), destination, decision_time(request.at)
+    )
+    logger.info(
+        "eligibility decided",
+        extra={
+            "country": destination.country,
+            "eligible": decision.eligible,
+            "lines": len(request.items),
+            "ruleset_version": decision.ruleset_version,
+        },
+    )
+    return decision.to_json()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

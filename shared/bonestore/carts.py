@@ -1,0 +1,95 @@
+"""Carts as clients send them, and as the rules see them.
+
+The request models are shared by every endpoint that takes a cart
+(``/eligibility``, ``/checkout``, ``/support/eligibility``) so they validate the
+same way and document the same way in the OpenAPI. Products always come from
+the catalog table: nothing a client says about a product is trusted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+
+from bonestore.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from bonestore.adapters.products import ProductRepository
+    from bonestore.catalog import Product
+    from bonestore.geo import Destination
+    from bonestore.rules import CartLine
+
+MAX_LINES = 100
+MAX_QUANTITY = 999
+
+
+class CartItemIn(BaseModel):
+    # Clients may echo prices or names they displayed; they are ignored, never trusted.
+    model_config = ConfigDict(extra="ignore")
+
+    sku: Annotated[str, Field(min_length=1, max_length=64, examples=["TRUEOSTEO-120"])]
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY, examples=[1])]
+
+
+class DestinationIn(BaseModel):
+    """A destination as sent; normalized and checked by ``bonestore.geo``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    country: Annotated[str, Field(min_length=1, max_length=64, examples=["US"])]
+    subdivision: Annotated[str, Field(max_length=64, examples=["US-HI"])] | None = None
+    postal_code: Annotated[str, Field(max_length=32, examples=["96813"])] | None = None
+    city: Annotated[str, Field(max_length=200)] | None = None
+    line1: Annotated[str, Field(max_length=200)] | None = None
+
+
+CartItems = Annotated[list[CartItemIn], Field(min_length=1, max_length=MAX_LINES)]
+
+
+class EligibilityRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    destination: DestinationIn
+    items: CartItems
+    at: Annotated[AwareDatetime | None, Field(examples=["2026-01-31T00:00:00Z"])] = None
+
+
+def destination_of(raw: DestinationIn, *, field: str = "destination") -> Destination:
+    from bonestore.geo import normalize_destination
+
+    return normalize_destination(raw.model_dump(exclude_none=True), field=field)
+
+
+def product_of(item: dict[str, Any]) -> Product:
+    """A stored product item as the model the rules match on."""
+    from bonestore.catalog import Product
+
+    fields = Product.model_fields
+    return Product.model_validate({k: v for k, v in item.items() if k in fields})
+
+
+def load_products(repository: ProductRepository, skus: Sequence[str]) -> dict[str, Product]:
+    """The active products for ``skus`` (one round trip); 400 ``unknown_sku`` naming the missing."""
+    wanted = list(dict.fromkeys(sku.strip().upper() for sku in skus))
+    found = repository.get_many(wanted)
+    missing = [sku for sku in wanted if sku not in found]
+    if missing:
+        raise InvalidInput(
+            f"Unknown product{'s' if len(missing) > 1 else ''}: {', '.join(missing)}.",
+            code="unknown_sku",
+            details=[{"field": "items", "sku": sku} for sku in missing],
+        )
+    return {sku: product_of(item) for sku, item in found.items()}
+
+
+def cart_lines(items: Sequence[CartItemIn], products: dict[str, Product]) -> list[CartLine]:
+    from bonestore.rules import CartLine
+
+    return [CartLine(products[item.sku.strip().upper()], item.quantity) for item in items]
+
+
+def decision_time(at: datetime | None) -> datetime:
+    return at.astimezone(UTC) if at is not None else datetime.now(UTC)
