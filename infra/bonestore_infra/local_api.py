@@ -298,6 +298,14 @@ class LocalApi:
                 path = split.path or "/"
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_BODY_BYTES:
+                    # Drain what the client sends (within reason) so it reads our answer
+                    # instead of a reset connection, as API Gateway answers 413.
+                    remaining = min(length, 4 * MAX_BODY_BYTES)
+                    while remaining > 0:
+                        chunk = self.rfile.read(min(remaining, 1 << 20))
+                        if not chunk:
+                            break
+                        remaining -= len(chunk)
                     self.close_connection = True
                     self._send(
                         413, error_body("payload_too_large", "The request body is too large.")

@@ -1,0 +1,27 @@
+"""Shared fixtures: one local stack per test process, and a tiny JSON HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.helpers import Http
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[Any]:
+    """The whole local service (moto, Stripe emulator, API from template.yaml) on free ports."""
+    from bonestore_infra.local_stack import LocalStack, StackConfig
+
+    stack = LocalStack(
+        StackConfig(api_port=0, stripe_port=0, dynamodb_port=0, webhook_retry_delays=(0.2, 0.5))
+    ).start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def api(local_stack: Any) -> Http:
+    return Http(local_stack.api_url)

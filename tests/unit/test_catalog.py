@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from bonestore.catalog import Product, public_product, seed_catalog
+
+pytestmark = pytest.mark.unit
+
+
+def test_seed_catalog_is_the_policy_table() -> None:
+    products = {p.sku: p for p in seed_catalog()}
+    assert set(products) == {
+        "TRUEOSTEO-120",
+        "D3K2-60",
+        "RESTWELL-60",
+        "BONE-APPETIT-BOOK",
+        "DENSERCISE-DVD",
+        "DENSERCISE-EBOOK",
+        "ORP-EBOOK",
+    }
+    assert products["TRUEOSTEO-120"].price.amount == 4995
+    assert products["ORP-EBOOK"].price.amount == 9700
+    assert products["TRUEOSTEO-120"].attributes.supply_days == 30
+    d3 = products["D3K2-60"].attributes.ingredients["vitamin_d3"]
+    assert (d3.amount, d3.unit) == (5000, "IU")
+    assert "melatonin" in products["RESTWELL-60"].attributes.ingredients
+    assert products["DENSERCISE-EBOOK"].kind == "digital"
+    assert products["DENSERCISE-EBOOK"].stock is None
+
+
+def _product(**overrides: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "sku": "TEST-1",
+        "name": "Test",
+        "kind": "physical",
+        "category": "book",
+        "price": {"amount": 100, "currency": "usd"},
+        "stock": 3,
+    }
+    base.update(overrides)
+    return base
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"stock": None},  # physical goods need stock
+        {"kind": "digital"},  # digital goods have none
+        {"category": "supplement"},  # supplements need supply_days
+        {"price": {"amount": 9.99, "currency": "USD"}},  # money is never a float
+        {"price": {"amount": -1, "currency": "USD"}},
+        {"sku": "lower case"},
+    ],
+)
+def test_invalid_products_are_refused(overrides: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        Product.model_validate(_product(**overrides))
+
+
+def test_public_view_hides_stock_but_says_in_stock() -> None:
+    stored = Product.model_validate(_product(stock=0)).model_dump()
+    view = public_product(stored)
+    assert view["in_stock"] is False
+    assert "stock" not in view
+    assert view["price"] == {"amount": 100, "currency": "USD"}

@@ -1,0 +1,45 @@
+"""One mapping from errors to the contract's body, whatever raised them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bonestore.errors import InvalidInput, NotFound
+from bonestore.http import validation_error_response
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("loc", "code"),
+    [
+        (("body", "items", 0, "quantity"), "invalid_quantity"),
+        (("body", "destination", "country"), "invalid_country"),
+        (("body", "destination", "postal_code"), "invalid_postal_code"),
+        (("body", "items"), "invalid_items"),
+        (("body", "success_url"), "invalid_url"),
+        (("body", "whatever"), "invalid_request"),
+    ],
+)
+def test_validation_errors_get_field_specific_codes(loc: tuple[object, ...], code: str) -> None:
+    response = validation_error_response([{"loc": loc, "msg": "bad", "type": "value_error"}])
+    body = json.loads(response.body)
+    assert response.status_code == 400
+    assert body["error"]["code"] == code
+    assert body["error"]["details"][0]["field"].endswith(str(loc[-1]))
+
+
+def test_invalid_json_is_named_as_such() -> None:
+    response = validation_error_response([{"loc": ("body", 1), "msg": "x", "type": "json_invalid"}])
+    assert json.loads(response.body)["error"]["code"] == "invalid_json"
+
+
+def test_domain_errors_carry_status_code_and_details() -> None:
+    error = InvalidInput("bad sku", code="unknown_sku", details=[{"sku": "X"}])
+    assert error.status == 400
+    assert error.body() == {
+        "error": {"code": "unknown_sku", "message": "bad sku", "details": [{"sku": "X"}]}
+    }
+    assert NotFound("gone").body() == {"error": {"code": "not_found", "message": "gone"}}
