@@ -11,6 +11,7 @@ is definitely false makes the rule not apply, even if another one errors.
 from __future__ import annotations
 
 import bisect
+import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bonestore.catalog import Product
+from bonestore.catalog import Product, ProductAttributes
 from bonestore.geo import (
     Destination,
     canonical_postal_code,
@@ -30,9 +31,11 @@ from bonestore.geo import (
 )
 from bonestore.money import Money
 from bonestore.rules.schema import (
+    MESSAGE_FIELDS,
     AttributeTest,
     IngredientTest,
     PostalCondition,
+    ProductCondition,
     Rule,
     Ruleset,
 )
@@ -99,10 +102,15 @@ class ShippingMethodQuote:
 class CartDecision:
     eligible: bool
     ruleset_version: str
-    evaluated_at: str
+    at: datetime  # the point in time decided for (UTC)
     destination: Destination
     items: list[LineDecision]
     shipping_methods: list[ShippingMethodQuote] = field(default_factory=list)
+
+    @property
+    def evaluated_at(self) -> str:
+        """``at`` as ISO-8601 UTC with a ``Z`` (formatted on demand: it is not free)."""
+        return iso_utc(self.at)
 
     def to_json(self, *, include_trace: bool = False) -> dict[str, Any]:
         """The contract's ``POST /eligibility`` 200 body (+ ``trace`` per line when asked)."""
@@ -125,6 +133,7 @@ def _ts(value: datetime | None) -> float | None:
 
 
 def iso_utc(at: datetime) -> str:
+    """ISO-8601 in UTC with a ``Z``; microseconds only when there are some."""
     at = at.astimezone(UTC)
     spec = "microseconds" if at.microsecond else "seconds"
     return at.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
@@ -149,6 +158,20 @@ class _Compiled:
     attributes: tuple[AttributeTest, ...]
     ingredients: tuple[IngredientTest, ...]
     money: Money | None = None  # offer price / surcharge amount
+    fields: tuple[str, ...] = ()  # placeholders its message uses
+    reasons: dict[tuple[str, ...], Reason] = field(default_factory=dict)
+
+    def reason(self, values: dict[str, str]) -> Reason:
+        """Its reason for these message values (built once per distinct value set)."""
+        key = tuple([values[f] for f in self.fields])
+        found = self.reasons.get(key)
+        if found is None:
+            rule = self.rule
+            message = rule.message.format_map(_Values(values)) if self.fields else rule.message
+            found = Reason.model_construct(rule_id=rule.id, code=rule.code, message=message)
+            if len(self.reasons) < 10_000:
+                self.reasons[key] = found
+        return found
 
     def active(self, ts: float) -> bool:
         return (self.start is None or ts >= self.start) and (self.end is None or ts < self.end)
@@ -212,11 +235,15 @@ def _postal_match(cond: PostalCondition, dest: Destination) -> bool:
     return any(re.fullmatch(p, compact) for p in cond.patterns)
 
 
+_ATTRIBUTE_FIELDS = frozenset(ProductAttributes.model_fields)
+
+
 def _attribute_value(product: Product, name: str) -> Any:
     attrs = product.attributes
-    if name in type(attrs).model_fields:
+    if name in _ATTRIBUTE_FIELDS:
         return getattr(attrs, name)
-    return (attrs.model_extra or {}).get(name)
+    extra = attrs.model_extra
+    return extra.get(name) if extra else None
 
 
 def _compare(op: str, left: Any, right: Any) -> bool:
@@ -228,6 +255,14 @@ def _compare(op: str, left: Any, right: Any) -> bool:
         return bool(left in right)
     if isinstance(left, bool) or isinstance(right, bool):
         raise _RuleError(f"cannot compare {left!r} {op} {right!r}")
+    if isinstance(left, int | Decimal) and isinstance(right, int | Decimal):
+        if op == "gt":
+            return bool(left > right)
+        if op == "ge":
+            return bool(left >= right)
+        if op == "lt":
+            return bool(left < right)
+        return bool(left <= right)
     try:
         lhs, rhs = Decimal(str(left)), Decimal(str(right))
     except ArithmeticError as exc:
@@ -293,24 +328,46 @@ def _compile(ruleset: Ruleset, rule: Rule) -> _Compiled:
         attributes=tuple(p.attributes or ()),
         ingredients=tuple(p.ingredients or ()),
         money=rule.price if rule.effect == "offer_method" else rule.amount,
+        fields=tuple(
+            sorted(
+                {f for _, f, _, _ in string.Formatter().parse(rule.message) if f in MESSAGE_FIELDS}
+            )
+        ),
     )
 
 
 class _Bucket:
     """Rules of one country (or of every country), indexed by their most selective product key."""
 
-    __slots__ = ("by_category", "by_kind", "by_sku", "rest")
+    __slots__ = ("by_attribute", "by_category", "by_ingredient", "by_kind", "by_sku", "rest")
 
     def __init__(self) -> None:
         self.by_sku: dict[str, list[_Compiled]] = {}
+        # A rule whose first ingredient test names ingredients can only match a product that
+        # has one of them (an absent ingredient is a definite "no", never an error).
+        self.by_ingredient: dict[str, list[_Compiled]] = {}
+        # A rule whose first attribute test is ``eq``: attribute name -> value -> rules. A
+        # product without the attribute gets all of them (they must report rule_error).
+        self.by_attribute: dict[str, dict[Any, list[_Compiled]]] = {}
         self.by_category: dict[str, list[_Compiled]] = {}
         self.by_kind: dict[str, list[_Compiled]] = {}
         self.rest: list[_Compiled] = []
 
     def add(self, c: _Compiled) -> None:
+        first_attribute = c.attributes[0] if c.attributes else None
         if c.skus is not None:
             for sku in c.skus:
                 self.by_sku.setdefault(sku, []).append(c)
+        elif c.ingredients:
+            for name in c.ingredients[0].any_of:
+                self.by_ingredient.setdefault(name, []).append(c)
+        elif (
+            first_attribute is not None
+            and first_attribute.op == "eq"
+            and isinstance(first_attribute.value, str | int | Decimal)
+        ):
+            values = self.by_attribute.setdefault(first_attribute.name, {})
+            values.setdefault(first_attribute.value, []).append(c)
         elif c.categories is not None:
             for cat in c.categories:
                 self.by_category.setdefault(cat, []).append(c)
@@ -320,13 +377,40 @@ class _Bucket:
         else:
             self.rest.append(c)
 
-    def candidates(self, product: Product) -> list[_Compiled]:
-        return (
-            self.rest
-            + self.by_kind.get(product.kind, [])
-            + self.by_category.get(product.category, [])
-            + self.by_sku.get(product.sku, [])
-        )
+    def candidates(self, product: Product, out: list[_Compiled]) -> bool:
+        """Adds the rules that can apply to ``product``; True if some may be repeated."""
+        out += self.rest
+        for found in (
+            self.by_kind.get(product.kind),
+            self.by_category.get(product.category),
+            self.by_sku.get(product.sku),
+        ):
+            if found:
+                out += found
+        repeats = False
+        if self.by_ingredient:
+            hits = 0
+            for name in product.attributes.ingredients:
+                found = self.by_ingredient.get(name)
+                if found:
+                    out += found
+                    hits += 1
+            repeats = hits > 1
+        for name, by_value in self.by_attribute.items():
+            value = _attribute_value(product, name)
+            if value is None:
+                for rules in by_value.values():
+                    out += rules
+            else:
+                try:
+                    found = by_value.get(value)
+                except TypeError:  # an unhashable attribute value: consider them all
+                    for rules in by_value.values():
+                        out += rules
+                    continue
+                if found:
+                    out += found
+        return repeats
 
 
 @dataclass(slots=True)
@@ -337,6 +421,10 @@ class _LineBase:
     limits: list[tuple[int, Reason]]  # (max quantity, reason), smallest first
     max_quantity: int | None
     trace: list[dict[str, Any]] | None = None
+
+
+_MethodPlan = list[tuple[str, Rule, int, list["_Compiled"]]]
+_NO_PRODUCT_CONDITION = ProductCondition()
 
 
 @cache
@@ -364,6 +452,7 @@ class Engine:
         self._postal_everywhere = self._po_everywhere = False
         self._method_order = {m: i for i, m in enumerate(ruleset.methods)}
         self._quotes: dict[tuple[str, int, str], ShippingMethodQuote] = {}
+        self._plans: dict[tuple[Any, ...], _MethodPlan] = {}
         boundaries: set[float] = set()
         for rule in ruleset.rules:
             c = _compile(ruleset, rule)
@@ -417,26 +506,15 @@ class Engine:
         )
         return (country, dest.subdivision, postal, po)
 
-    def _line_base(
-        self, product: Product, dest: Destination, dkey: tuple[Any, ...], ts: float, bucket: int
-    ) -> _LineBase:
-        if self._memo_size <= 0:
-            return self._evaluate(product, dest, dkey[3], ts, trace=False)
-        key = (self._product_key(product), dkey, bucket)
-        base = self._memo.get(key)
-        if base is None:
-            base = self._evaluate(product, dest, dkey[3], ts, trace=False)
-            if len(self._memo) >= self._memo_size:
-                self._memo.clear()
-            self._memo[key] = base
-        return base
-
     # ------------------------------------------------------------ evaluation
 
     def _candidates(self, product: Product, country: str) -> list[_Compiled]:
+        found: list[_Compiled] = []
+        repeats = self._global.candidates(product, found)
         bucket = self._by_country.get(country)
-        found = self._global.candidates(product)
-        return found + bucket.candidates(product) if bucket is not None else found
+        if bucket is not None:
+            repeats = bucket.candidates(product, found) or repeats
+        return list(dict.fromkeys(found)) if repeats else found
 
     def _evaluate(
         self, product: Product, dest: Destination, po: bool, ts: float, *, trace: bool
@@ -475,11 +553,12 @@ class Engine:
             if c.effect == "permit":
                 permitted = True
             elif c.effect == "forbid":
-                denials.append(_reason(rule, values))
+                denials.append(c.reason(values))
             elif c.effect == "default":
-                defaults.append(_reason(rule, values))
+                defaults.append(c.reason(values))
             elif limit is not None:
-                limits.append((limit, _reason(rule, {**values, "max_quantity": str(limit)})))
+                values["max_quantity"] = str(limit)
+                limits.append((limit, c.reason(values)))
         if not permitted and not denials:
             denials = sorted(defaults, key=lambda r: r.rule_id) or [
                 Reason(
@@ -515,50 +594,64 @@ class Engine:
             at = datetime.now(UTC)
         elif at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
+        elif at.utcoffset():
+            at = at.astimezone(UTC)
         ts = at.timestamp()
         bucket = bisect.bisect_right(self._boundaries, ts)
         dkey = self._dest_key(destination)
-        totals: dict[str, int] = {}
-        for line in lines:
-            sku = line.product.sku
-            totals[sku] = totals.get(sku, 0) + line.quantity
+        po = dkey[3]
+        skus = [line.product.sku for line in lines]
+        totals: dict[str, int] | None = None
+        if len(set(skus)) != len(skus):  # limits count a product across its lines
+            totals = {}
+            for line in lines:
+                totals[line.product.sku] = totals.get(line.product.sku, 0) + line.quantity
+        memo = self._memo if self._memo_size > 0 and not trace else None
+        pkeys = self._pkeys
         items: list[LineDecision] = []
         all_ok = True
         for line in lines:
             product = line.product
-            if trace:
-                base = self._evaluate(product, destination, dkey[3], ts, trace=True)
+            if memo is None:
+                base = self._evaluate(product, destination, po, ts, trace=trace)
             else:
-                base = self._line_base(product, destination, dkey, ts, bucket)
-            quantity = totals[product.sku]
+                entry = pkeys.get(id(product))
+                pkey = entry[1] if entry is not None and entry[0] is product else None
+                key = (pkey or self._product_key(product), dkey, bucket)
+                base = memo.get(key)  # type: ignore[assignment]
+                if base is None:
+                    base = self._evaluate(product, destination, po, ts, trace=False)
+                    if len(memo) >= self._memo_size:
+                        memo.clear()
+                    memo[key] = base
+            quantity = line.quantity if totals is None else totals[product.sku]
             reasons = base.denials
-            if base.max_quantity is not None and quantity > base.max_quantity:
-                reasons = reasons + [r for limit, r in base.limits if quantity > limit]
+            limit = base.max_quantity
+            if limit is not None and quantity > limit:
+                reasons = reasons + [r for n, r in base.limits if quantity > n]
             ok = not reasons
-            all_ok = all_ok and ok
+            if not ok:
+                all_ok = False
             items.append(
                 LineDecision(
-                    product.sku, line.quantity, ok, base.max_quantity, list(reasons), base.trace
+                    product.sku, line.quantity, ok, limit, list(reasons) if reasons else [], base.trace
                 )
             )
         return CartDecision(
             eligible=all_ok,
             ruleset_version=self.version,
-            evaluated_at=iso_utc(at),
+            at=at,
             destination=destination,
             items=items,
-            shipping_methods=self._methods(lines, destination, dkey[3], ts),
+            shipping_methods=self._methods(lines, destination, dkey, bucket, ts),
         )
 
-    def _methods(
-        self, lines: Sequence[CartLine], dest: Destination, po: bool, ts: float
-    ) -> list[ShippingMethodQuote]:
-        physical = [line for line in lines if line.product.kind == "physical"]
-        if not physical:
-            return []
+    def _method_plan(self, dest: Destination, po: bool, ts: float) -> _MethodPlan:
+        """The methods a destination gets at a time, before looking at the cart."""
         rules = self._method_global + self._method_by_country.get(dest.country, [])
         offers: dict[str, _Compiled] = {}
         restricted: set[str] = set()
+        by_product: dict[str, list[_Compiled]] = {}
         surcharges: dict[str, list[Money]] = {}
         for c in rules:
             if not c.active(ts):
@@ -566,48 +659,73 @@ class Engine:
             method = c.rule.method
             assert method is not None
             try:
-                if c.effect == "restrict_method":
-                    # Restricted when the destination matches and any physical line does
-                    # (a rule that cannot be evaluated restricts: it fails closed).
-                    if c.match(None, dest, po) and any(
-                        _safe_match(c, line.product, dest, po) for line in physical
-                    ):
-                        restricted.add(method)
-                    continue
-                if not c.match(None, dest, po):
-                    continue
+                matched = c.match(None, dest, po)
             except _RuleError:
+                # A restriction or surcharge that cannot be evaluated removes the method
+                # (fails closed); an offer that cannot be evaluated is not made.
                 if c.effect != "offer_method":
                     restricted.add(method)
                 continue
-            if c.effect == "offer_method":
+            if not matched:
+                continue
+            if c.effect == "restrict_method":
+                if c.rule.when.product == _NO_PRODUCT_CONDITION:
+                    restricted.add(method)
+                else:
+                    by_product.setdefault(method, []).append(c)
+            elif c.effect == "offer_method":
                 best = offers.get(method)
                 if best is None or _offer_order(c) > _offer_order(best):
                     offers[method] = c
             else:
                 assert c.money is not None
                 surcharges.setdefault(method, []).append(c.money)
-        quotes = []
+        plan: list[tuple[str, Rule, int, list[_Compiled]]] = []
         for method in sorted(offers, key=lambda m: self._method_order.get(m, 99)):
             if method in restricted:
                 continue
             offer = offers[method].rule
             assert offer.price is not None
+            extra = sum(
+                m.amount for m in surcharges.get(method, []) if m.currency == offer.price.currency
+            )
+            plan.append((method, offer, extra, by_product.get(method, [])))
+        return plan
+
+    def _methods(
+        self,
+        lines: Sequence[CartLine],
+        dest: Destination,
+        dkey: tuple[Any, ...],
+        bucket: int,
+        ts: float,
+    ) -> list[ShippingMethodQuote]:
+        physical = [line for line in lines if line.product.kind == "physical"]
+        if not physical:
+            return []
+        key = (dkey, bucket)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._method_plan(dest, dkey[3], ts)
+            if len(self._plans) >= 10_000:
+                self._plans.clear()
+            self._plans[key] = plan
+        quotes = []
+        for method, offer, extra, by_product in plan:
+            if by_product and any(
+                _safe_match(c, line.product, dest, dkey[3]) for c in by_product for line in physical
+            ):
+                continue
+            assert offer.price is not None
             amount = offer.price.amount
-            if offer.free_from is not None:
-                subtotal = sum(
-                    line.product.price.amount * line.quantity
-                    for line in physical
-                    if line.product.price.currency == offer.free_from.currency
-                )
-                if subtotal >= offer.free_from.amount and all(
-                    line.product.price.currency == offer.free_from.currency for line in physical
-                ):
+            free = offer.free_from
+            if free is not None and all(
+                line.product.price.currency == free.currency for line in physical
+            ):
+                subtotal = sum(line.product.price.amount * line.quantity for line in physical)
+                if subtotal >= free.amount:
                     amount = 0
-            for extra in surcharges.get(method, []):
-                if extra.currency == offer.price.currency:
-                    amount += extra.amount
-            quotes.append(self._quote(method, amount, offer.price.currency))
+            quotes.append(self._quote(method, amount + extra, offer.price.currency))
         return quotes
 
     def _quote(self, method: str, amount: int, currency: str) -> ShippingMethodQuote:
@@ -668,12 +786,8 @@ class _Values(dict[str, str]):
         return "{" + key + "}"
 
 
-def _reason(rule: Rule, values: dict[str, str]) -> Reason:
-    return Reason(rule_id=rule.id, code=rule.code, message=rule.message.format_map(_Values(values)))
-
-
 def _error_reason(rule: Rule, values: dict[str, str]) -> Reason:
-    return Reason(
+    return Reason.model_construct(
         rule_id=rule.id,
         code=RULE_ERROR,
         message=f"We can't confirm that {values['product_name']} may ship to "
