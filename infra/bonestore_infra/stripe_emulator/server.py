@@ -100,7 +100,12 @@ class StripeEmulator:
         self.port = server.server_address[1]
         self._stopping.clear()
         self._threads = [
-            threading.Thread(target=server.serve_forever, name="stripe-emulator", daemon=True),
+            threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="stripe-emulator",
+                daemon=True,
+            ),
             threading.Thread(target=self._sweep, name="stripe-emulator-expiry", daemon=True),
         ]
         for thread in self._threads:

@@ -231,7 +231,7 @@ class Store:
             now = self.now()
             return [
                 self._expire(obj, None)
-                for obj in self._objects.values()
+                for obj in list(self._objects.values())
                 if obj.get("object") == "checkout.session"
                 and obj["status"] == "open"
                 and obj["expires_at"] <= now
