@@ -254,8 +254,17 @@ class OrderRepository:
             ExpressionAttributeValues={":ev": _serialize([event]), ":empty": {"L": []}},
         )
 
-    def update_fields(self, order_id: str, fields: dict[str, Any], *, expected_status: str) -> None:
-        """Set plain fields (e.g. Stripe ids) on an order still in ``expected_status``."""
+    def update_fields(
+        self,
+        order_id: str,
+        fields: dict[str, Any],
+        *,
+        expected_status: str,
+        event: dict[str, Any] | None = None,
+        remove: Sequence[str] = (),
+    ) -> None:
+        """Set plain fields (e.g. Stripe ids) on an order still in ``expected_status``,
+        optionally recording ``event`` on its timeline and removing attributes."""
         names = {"#status": "status"}
         values: dict[str, Any] = {":expected": {"S": expected_status}}
         assignments = []
@@ -263,10 +272,19 @@ class OrderRepository:
             names[f"#f{index}"] = key
             values[f":f{index}"] = _serialize(value)
             assignments.append(f"#f{index} = :f{index}")
+        if event is not None:
+            assignments.append("events = list_append(if_not_exists(events, :empty), :ev)")
+            values[":ev"] = _serialize([event])
+            values[":empty"] = {"L": []}
+        removals = ""
+        if remove:
+            for index, key in enumerate(remove):
+                names[f"#r{index}"] = key
+            removals = " REMOVE " + ", ".join(f"#r{index}" for index in range(len(remove)))
         self._client.update_item(
             TableName=self._orders,
             Key={"order_id": {"S": order_id}},
-            UpdateExpression="SET " + ", ".join(assignments),
+            UpdateExpression="SET " + ", ".join(assignments) + removals,
             ConditionExpression="#status = :expected",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,

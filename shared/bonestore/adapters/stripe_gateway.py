@@ -1,0 +1,131 @@
+"""Stripe behind a small interface: the only module that imports ``stripe`` (lazily).
+
+Every POST carries an ``Idempotency-Key`` so a retry (ours or the SDK's) never
+creates a second session or refund. Any Stripe or network failure leaves as
+:class:`bonestore.errors.UpstreamUnavailable` with code
+``payment_provider_unavailable``: the caller undoes its side and the client may retry.
+``STRIPE_API_BASE`` (local emulator only) points the SDK elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol, TypeVar
+
+from bonestore.errors import UpstreamUnavailable
+
+log = logging.getLogger("bonestore.stripe")
+
+CONNECT_TIMEOUT_SECONDS = 3.0
+READ_TIMEOUT_SECONDS = 8.0
+MAX_NETWORK_RETRIES = 1
+T = TypeVar("T")
+
+
+class PaymentGateway(Protocol):
+    def create_checkout_session(
+        self, params: dict[str, Any], *, idempotency_key: str
+    ) -> dict[str, Any]: ...
+
+    def retrieve_checkout_session(self, session_id: str) -> dict[str, Any]: ...
+
+    def expire_checkout_session(self, session_id: str) -> dict[str, Any]: ...
+
+    def refund(
+        self, payment_intent_id: str, *, idempotency_key: str, metadata: dict[str, str]
+    ) -> dict[str, Any]: ...
+
+
+class StripeGateway:
+    """``PaymentGateway`` over ``stripe.StripeClient`` (created on first use)."""
+
+    def __init__(self, api_key: str | Callable[[], str], api_base: str | None = None) -> None:
+        self._api_key = api_key
+        self._api_base = api_base
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import stripe
+
+            key = self._api_key if isinstance(self._api_key, str) else self._api_key()
+            options: dict[str, Any] = {
+                "max_network_retries": MAX_NETWORK_RETRIES,
+                "http_client": stripe.RequestsClient(
+                    timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
+                ),
+            }
+            if self._api_base:
+                options["base_addresses"] = {"api": self._api_base}
+            self._client = stripe.StripeClient(key, **options)
+        return self._client
+
+    def create_checkout_session(
+        self, params: dict[str, Any], *, idempotency_key: str
+    ) -> dict[str, Any]:
+        with _mapped_errors("create checkout session"):
+            session = self.client.v1.checkout.sessions.create(
+                params=params, options={"idempotency_key": idempotency_key}
+            )
+            return _plain(session)
+
+    def retrieve_checkout_session(self, session_id: str) -> dict[str, Any]:
+        with _mapped_errors("retrieve checkout session"):
+            return _plain(self.client.v1.checkout.sessions.retrieve(session_id))
+
+    def expire_checkout_session(self, session_id: str) -> dict[str, Any]:
+        """Expire an open session; a session already complete or expired is returned as is."""
+        import stripe
+
+        with _mapped_errors("expire checkout session"):
+            try:
+                return _plain(
+                    self.client.v1.checkout.sessions.expire(
+                        session_id, options={"idempotency_key": f"expire-{session_id}"}
+                    )
+                )
+            except stripe.InvalidRequestError:
+                # Not open any more (paid or already expired): tell the caller what it is.
+                return _plain(self.client.v1.checkout.sessions.retrieve(session_id))
+
+    def refund(
+        self, payment_intent_id: str, *, idempotency_key: str, metadata: dict[str, str]
+    ) -> dict[str, Any]:
+        with _mapped_errors("refund"):
+            refund = self.client.v1.refunds.create(
+                params={"payment_intent": payment_intent_id, "metadata": metadata},
+                options={"idempotency_key": idempotency_key},
+            )
+            return _plain(refund)
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)  # type: ignore[no-any-return]
+
+
+@contextmanager
+def _mapped_errors(action: str) -> Iterator[None]:
+    import stripe
+
+    try:
+        yield
+    except stripe.StripeError as exc:
+        status = getattr(exc, "http_status", None)
+        log.warning(
+            "stripe %s failed: %s (status %s, request %s)",
+            action,
+            type(exc).__name__,
+            status,
+            getattr(exc, "request_id", None),
+        )
+        retryable = isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError) or (
+            isinstance(status, int) and status >= 500
+        )
+        raise UpstreamUnavailable(
+            "The payment provider is unavailable; nothing was charged. Please retry.",
+            code="payment_provider_unavailable",
+            status=503 if retryable else 502,
+        ) from exc
