@@ -1,0 +1,148 @@
+"""Admin function: catalog changes (group ops) and the active ruleset (groups support, ops).
+
+Decision (issue #5): ``GET /admin/rules`` is a read with no customer data, and
+support needs the rules to explain a refusal, so support may read it; only ops
+may write (``PUT``/``DELETE /admin/products/{sku}``). Groups are checked from the
+Cognito claims before the request is parsed (401/403 before any 400).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bonestore.adapters.products import ProductRepository
+from bonestore.auth import READ_GROUPS, WRITE_GROUPS, authorize_event, rejection
+from bonestore.catalog import SKU_PATTERN, Product, Sku
+from bonestore.deps import product_repository
+from bonestore.errors import BonestoreError, InvalidInput, NotFound
+from bonestore.http import create_app
+
+logger = Logger()
+app = create_app(enable_validation=True)
+
+POLICY = {
+    ("PUT", "/admin/products/{sku}"): WRITE_GROUPS,
+    ("DELETE", "/admin/products/{sku}"): WRITE_GROUPS,
+    ("GET", "/admin/rules"): READ_GROUPS,
+}
+
+
+class ProductBody(Product):
+    """A product as ops send it: the SKU comes from the path (the body may repeat it)."""
+
+    sku: Sku | None = None  # type: ignore[assignment]
+
+
+def _path_sku(sku: str) -> str:
+    import re
+
+    normalized = sku.strip().upper()
+    if not re.match(SKU_PATTERN, normalized):
+        raise InvalidInput(
+            f"{sku!r} is not a SKU (A-Z, 0-9 and dashes, 2 to 64 characters).",
+            code="invalid_sku",
+        )
+    return normalized
+
+
+def _stored_view(item: dict[str, Any]) -> dict[str, Any]:
+    from bonestore.carts import product_of
+
+    view: dict[str, Any] = product_of(item).model_dump(mode="json")
+    view["reserved"] = int(item.get("reserved", 0))
+    view["updated_at"] = item.get("updated_at")
+    return view
+
+
+@app.put("/admin/products/<sku>", summary="Create or replace a product, stock included")
+def put_product(
+    sku: str,
+    product: Annotated[ProductBody, Body()],
+    products: Annotated[ProductRepository, Depends(product_repository)],
+) -> Response[dict[str, Any]]:
+    path_sku = _path_sku(sku)
+    if product.sku is not None and product.sku != path_sku:
+        raise InvalidInput(
+            f"The body's sku {product.sku!r} does not match the path's {path_sku!r}.",
+            code="sku_mismatch",
+        )
+    validated = Product.model_validate({**product.model_dump(), "sku": path_sku})
+    existed = products.get(path_sku, include_inactive=True) is not None
+    products.put(validated)
+    stored = products.get(path_sku, include_inactive=True) or {}
+    logger.info("product saved", extra={"sku": path_sku, "created": not existed})
+    return Response(
+        status_code=200 if existed else 201,
+        content_type="application/json",
+        body=_stored_view(stored),
+    )
+
+
+@app.delete("/admin/products/<sku>", summary="Deactivate a product (kept for existing orders)")
+def delete_product(
+    sku: str, products: Annotated[ProductRepository, Depends(product_repository)]
+) -> dict[str, Any]:
+    path_sku = _path_sku(sku)
+    if not products.deactivate(path_sku):
+        raise NotFound(f"No product with SKU {path_sku!r}.", code="unknown_sku")
+    logger.info("product deactivated", extra={"sku": path_sku})
+    stored = products.get(path_sku, include_inactive=True) or {}
+    return _stored_view(stored)
+
+
+@app.get("/admin/rules", summary="The active ruleset, its version and its lint result")
+def get_rules(
+    products: Annotated[ProductRepository, Depends(product_repository)],
+) -> dict[str, Any]:
+    from bonestore.carts import product_of
+    from bonestore.rules import default_engine
+    from bonestore.rules.lint import lint_text
+    from bonestore.rules.loader import read_ruleset_text
+
+    ruleset = default_engine().ruleset
+    text, name = read_ruleset_text()
+    catalog = [product_of(item) for item in products.list(include_inactive=True)]
+    issues = lint_text(text, name, catalog or None)
+    errors = sum(1 for issue in issues if issue.severity == "error")
+    return {
+        "version": ruleset.version,
+        "source": name,
+        "schema_version": ruleset.schema_version,
+        "groups": ruleset.groups,
+        "methods": {k: v.model_dump(mode="json") for k, v in ruleset.methods.items()},
+        "rules": [
+            rule.model_dump(mode="json", by_alias=True, exclude_none=True) for rule in ruleset.rules
+        ],
+        "lint": {
+            "ok": errors == 0,
+            "errors": errors,
+            "warnings": len(issues) - errors,
+            "catalog": "live" if catalog else "seed",
+            "issues": [
+                {
+                    "severity": issue.severity,
+                    "line": issue.line,
+                    "rule_id": issue.rule_id,
+                    "message": issue.message,
+                }
+                for issue in issues
+            ],
+        },
+    }
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        principal = authorize_event(event, POLICY)
+    except BonestoreError as exc:
+        return rejection(event, exc)
+    logger.append_keys(staff=principal.username)
+    app.context["principal"] = principal
+    return app.resolve(event, context)

@@ -1,0 +1,120 @@
+"""Support function: order lookups and eligibility with the why, for staff (groups support, ops).
+
+API Gateway's Cognito authorizer has verified the token before we run; the
+handler checks the groups in its claims before anything else (401/403), and every
+read of an order leaves an audit line naming the staff member (bonestore.audit).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bonestore.adapters.orders import OrderRepository
+from bonestore.adapters.products import ProductRepository
+from bonestore.audit import ORDER_READ, ORDER_SEARCH, log_order_access
+from bonestore.auth import READ_GROUPS, Principal, authorize_event, rejection
+from bonestore.carts import (
+    EligibilityRequest,
+    cart_lines,
+    decision_time,
+    destination_of,
+    load_products,
+)
+from bonestore.deps import order_repository, product_repository
+from bonestore.errors import BonestoreError, NotFound
+from bonestore.http import create_app
+
+logger = Logger()
+app = create_app(enable_validation=True)
+
+POLICY = {
+    ("GET", "/support/orders/{order_id}"): READ_GROUPS,
+    ("GET", "/support/orders"): READ_GROUPS,
+    ("POST", "/support/eligibility"): READ_GROUPS,
+}
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+MAX_ORDER_ID = 100
+
+
+def _audit(action: str, order_ids: list[str], **fields: Any) -> None:
+    principal: Principal = app.context["principal"]
+    context = app.current_event.request_context
+    log_order_access(
+        principal,
+        action,
+        order_ids,
+        request_id=context.request_id,
+        source_ip=context.identity.source_ip,
+        **fields,
+    )
+
+
+@app.get("/support/orders/<order_id>", summary="An order, its timeline and its eligibility")
+def get_order(
+    order_id: str, orders: Annotated[OrderRepository, Depends(order_repository)]
+) -> dict[str, Any]:
+    from bonestore.rules import default_engine
+    from bonestore.support import order_view
+
+    order = orders.get(order_id) if 0 < len(order_id) <= MAX_ORDER_ID else None
+    _audit(ORDER_READ, [order_id[:MAX_ORDER_ID]], outcome="ok" if order else "not_found")
+    if order is None:
+        raise NotFound(f"No order with id {order_id[:MAX_ORDER_ID]!r}.", code="order_not_found")
+    return order_view(order, default_engine())
+
+
+@app.get("/support/orders", summary="A customer's orders (email matched case-insensitively)")
+def find_orders(
+    orders: Annotated[OrderRepository, Depends(order_repository)],
+    email: Annotated[
+        str,
+        Query(min_length=3, max_length=254, pattern=EMAIL_PATTERN, description="customer email"),
+    ],
+    limit: Annotated[int, Query(ge=1, le=100, description="page size")] = 20,
+    next_token: Annotated[
+        str | None, Query(max_length=2048, description="from the previous page")
+    ] = None,
+) -> dict[str, Any]:
+    from bonestore.support import summary
+
+    found, token = orders.find_by_email(email, limit=limit, next_token=next_token)
+    _audit(ORDER_SEARCH, [order["order_id"] for order in found], query_email=email)
+    body: dict[str, Any] = {"items": [summary(order) for order in found]}
+    if token:
+        body["next_token"] = token
+    return body
+
+
+@app.post(
+    "/support/eligibility",
+    summary="Decide a cart as POST /eligibility does, with every rule considered and why",
+)
+def explain_eligibility(
+    request: Annotated[EligibilityRequest, Body()],
+    products: Annotated[ProductRepository, Depends(product_repository)],
+) -> dict[str, Any]:
+    from bonestore.rules import default_engine
+    from bonestore.support import explain
+
+    destination = destination_of(request.destination)
+    catalog = load_products(products, [item.sku for item in request.items])
+    decision = default_engine().decide(
+        cart_lines(request.items, catalog), destination, decision_time(request.at), trace=True
+    )
+    return explain(decision)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        principal = authorize_event(event, POLICY)
+    except BonestoreError as exc:
+        return rejection(event, exc)
+    logger.append_keys(staff=principal.username)
+    app.context["principal"] = principal
+    return app.resolve(event, context)

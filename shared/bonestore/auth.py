@@ -1,0 +1,127 @@
+"""Who is calling: the staff principal from the claims API Gateway's Cognito authorizer passes.
+
+API Gateway (REST, Cognito user pool authorizer) verifies the token and hands the
+handler its claims in ``requestContext.authorizer.claims``, every value a string.
+``cognito:groups`` arrives in more than one shape depending on the path it took
+(a JSON list, ``"a,b"``, ``"[a b]"``, ``"a"``); :func:`parse_groups` accepts them all.
+
+Group policy (issue #5): ``support`` and ``ops`` may read (support routes and the
+active ruleset), only ``ops`` may change the catalog. Pure; no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bonestore.errors import BonestoreError, Forbidden, Unauthorized
+
+READ_GROUPS = frozenset({"support", "ops"})
+WRITE_GROUPS = frozenset({"ops"})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A verified caller. ``username`` is what the audit trail records."""
+
+    username: str
+    email: str | None
+    groups: frozenset[str]
+    subject: str | None = None
+
+    def in_any(self, groups: Iterable[str]) -> bool:
+        return not self.groups.isdisjoint(groups)
+
+
+def parse_groups(value: Any) -> frozenset[str]:
+    """``cognito:groups`` as a set, from a list, ``"a,b"``, ``"[a b]"``, ``'["a","b"]'`` or ``"a"``."""
+    if value is None:
+        return frozenset()
+    if isinstance(value, list | tuple | set | frozenset):
+        return frozenset(str(v).strip() for v in value if str(v).strip())
+    text = str(value).strip()
+    if text.startswith("[") and text.endswith("]"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            text = text[1:-1]
+        else:
+            if isinstance(parsed, list):
+                return parse_groups(parsed)
+            text = text[1:-1]
+    parts = text.replace(",", " ").split()
+    return frozenset(p.strip().strip("\"'") for p in parts if p.strip().strip("\"'"))
+
+
+def principal_from_claims(claims: Mapping[str, Any] | None) -> Principal | None:
+    """The principal the claims describe; None when there are none (no authorizer ran)."""
+    if not claims:
+        return None
+    subject = claims.get("sub")
+    username = (
+        claims.get("cognito:username") or claims.get("username") or subject or claims.get("email")
+    )
+    if not username:
+        return None
+    email = claims.get("email")
+    return Principal(
+        username=str(username),
+        email=str(email) if email else None,
+        groups=parse_groups(claims.get("cognito:groups")),
+        subject=str(subject) if subject else None,
+    )
+
+
+def claims_of(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """``requestContext.authorizer.claims`` of an API Gateway REST proxy event, if any."""
+    context = event.get("requestContext") or {}
+    authorizer = context.get("authorizer") if isinstance(context, Mapping) else None
+    if not isinstance(authorizer, Mapping):
+        return None
+    claims = authorizer.get("claims")
+    return claims if isinstance(claims, Mapping) else None
+
+
+def require_group(principal: Principal | None, allowed: Iterable[str]) -> Principal:
+    """The principal, if it belongs to one of ``allowed``.
+
+    Raises :class:`Unauthorized` (401 ``unauthorized``) with no principal and
+    :class:`Forbidden` (403 ``forbidden``) for a principal in none of the groups.
+    """
+    wanted = frozenset(allowed)
+    if principal is None:
+        raise Unauthorized("A valid bearer token is required.")
+    if not principal.in_any(wanted):
+        raise Forbidden(f"This needs a token of group {' or '.join(sorted(wanted))}.")
+    return principal
+
+
+# A route's policy: (HTTP method, API Gateway resource path as in template.yaml) -> groups.
+RoutePolicy = Mapping[tuple[str, str], frozenset[str]]
+
+
+def authorize_event(event: Mapping[str, Any], policy: RoutePolicy) -> Principal:
+    """The caller of an API Gateway REST event, checked against the route's groups.
+
+    Runs before the request is parsed, so a caller without the right group learns
+    nothing about the body it would need (401/403 before any 400). A route missing
+    from ``policy`` needs ``ops`` (default deny to the least privileged).
+    """
+    key = (str(event.get("httpMethod", "")).upper(), str(event.get("resource", "")))
+    principal = principal_from_claims(claims_of(event))
+    return require_group(principal, policy.get(key, WRITE_GROUPS))
+
+
+def rejection(event: Mapping[str, Any], exc: BonestoreError) -> dict[str, Any]:
+    """The Lambda proxy response for a refused caller, shaped by :mod:`bonestore.http`."""
+    from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+    from bonestore.http import error_response
+
+    response = error_response(exc.status, exc.code, exc.message, exc.details)
+    builder: Any = ResponseBuilder(response)
+    built: dict[str, Any] = builder.build(APIGatewayProxyEvent(dict(event)))
+    return built

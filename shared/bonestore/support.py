@@ -1,0 +1,267 @@
+"""The support view of an order: can it ship, and why not? Pure; the caller brings the engine.
+
+Eligibility is shown three ways: ``at_checkout`` and ``at_payment`` are the decisions
+stored on the order when they were made; ``now`` runs the current rules on the
+order's own product snapshots and destination (prices and attributes as sold, not
+as the catalog says today). ``now_differs`` compares ``now`` with the latest stored
+decision (at payment when there is one, else at checkout) on what decides shipping:
+per line eligibility, quantity limits and the rules giving the reasons, and the
+shipping methods' ids. ``changed_by`` names the rules that explain the difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from bonestore.carts import product_of
+from bonestore.geo import Destination
+from bonestore.orders import order_summary
+from bonestore.rules import CartDecision, CartLine, Engine
+
+
+def jsonable(value: Any) -> Any:
+    """Stored values to plain JSON (DynamoDB numbers that are not integers become floats)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def money(value: Any, currency: str | None) -> dict[str, Any] | None:
+    """A stored amount as the contract's Money (stored either as Money or as minor units)."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {"amount": int(value["amount"]), "currency": str(value["currency"]).upper()}
+    return {"amount": int(value), "currency": (currency or "USD").upper()}
+
+
+def summary(order: Mapping[str, Any]) -> dict[str, Any]:
+    """The contract's OrderSummary."""
+    out = order_summary(dict(order))
+    out["amount_total"] = money(order.get("amount_total"), order.get("currency"))
+    return jsonable(out)  # type: ignore[no-any-return]
+
+
+def snapshot_lines(order: Mapping[str, Any]) -> list[CartLine]:
+    """The order's lines with the product as it was sold (raises on an unreadable snapshot)."""
+    return [
+        CartLine(product_of(jsonable(item["product"])), int(item["quantity"]))
+        for item in order.get("items") or []
+    ]
+
+
+def order_destination(order: Mapping[str, Any]) -> Destination | None:
+    """Where the order ships: its destination, else the one the latest stored decision used."""
+    for raw in (
+        order.get("destination"),
+        (order.get("eligibility_at_payment") or {}).get("destination"),
+        (order.get("eligibility_at_checkout") or {}).get("destination"),
+    ):
+        if raw:
+            fields = set(Destination.model_fields)
+            return Destination.model_validate(
+                {k: v for k, v in jsonable(raw).items() if k in fields}
+            )
+    return None
+
+
+def _line_outcome(line: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "eligible": bool(line.get("eligible")),
+        "max_quantity": line.get("max_quantity"),
+        "rule_ids": sorted({str(r.get("rule_id")) for r in line.get("reasons") or []}),
+    }
+
+
+def _method_ids(decision: Mapping[str, Any]) -> list[str]:
+    return sorted(str(m.get("id")) for m in decision.get("shipping_methods") or [])
+
+
+def _matched_limits(line: Mapping[str, Any]) -> list[str]:
+    return sorted(
+        str(step["rule_id"])
+        for step in line.get("trace") or []
+        if step.get("effect") == "limit" and step.get("result") == "match"
+    )
+
+
+def compare_decisions(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """What changed from ``before`` to ``after`` (decision JSON), and which rules changed it.
+
+    Lines are paired by SKU (in order, for repeated SKUs). ``after`` may carry per-line
+    ``trace``; it lets a changed quantity limit be attributed to the limit rules now matching.
+    """
+    differences: list[dict[str, Any]] = []
+    changed_by: set[str] = set()
+    remaining: dict[str, list[Mapping[str, Any]]] = {}
+    for line in before.get("items") or []:
+        remaining.setdefault(str(line.get("sku")), []).append(line)
+    for line in after.get("items") or []:
+        sku = str(line.get("sku"))
+        queue = remaining.get(sku) or []
+        old_line = queue.pop(0) if queue else None
+        new = _line_outcome(line)
+        old = _line_outcome(old_line) if old_line is not None else None
+        if old == new:
+            continue
+        rules = set(new["rule_ids"]) ^ set(old["rule_ids"] if old else [])
+        if old is None or old["max_quantity"] != new["max_quantity"]:
+            rules |= set(_matched_limits(line))
+        changed_by |= rules
+        differences.append({"sku": sku, "before": old, "after": new, "rules": sorted(rules)})
+    for sku, queue in remaining.items():
+        for old_line in queue:
+            differences.append(
+                {"sku": sku, "before": _line_outcome(old_line), "after": None, "rules": []}
+            )
+    old_methods, new_methods = _method_ids(before), _method_ids(after)
+    if old_methods != new_methods:
+        differences.append(
+            {"sku": None, "shipping_methods": {"before": old_methods, "after": new_methods}}
+        )
+    eligible_changed = bool(before.get("eligible")) != bool(after.get("eligible"))
+    return {
+        "differs": bool(differences) or eligible_changed,
+        "changed_by": sorted(changed_by),
+        "differences": differences,
+    }
+
+
+def _describe(decision: Mapping[str, Any] | None) -> str:
+    if decision is None:
+        return "not decided"
+    if decision.get("eligible"):
+        return "eligible"
+    rules = sorted(
+        {
+            str(r.get("rule_id"))
+            for line in decision.get("items") or []
+            for r in line.get("reasons") or []
+        }
+    )
+    return f"not eligible ({', '.join(rules)})" if rules else "not eligible"
+
+
+def eligibility_view(
+    order: Mapping[str, Any], engine: Engine, at: datetime | None = None
+) -> dict[str, Any]:
+    """``{"at_checkout", "at_payment", "now", "now_differs", "changed_by", ...}`` for an order."""
+    at_checkout = jsonable(order.get("eligibility_at_checkout")) or None
+    at_payment = jsonable(order.get("eligibility_at_payment")) or None
+    view: dict[str, Any] = {
+        "at_checkout": at_checkout,
+        "at_payment": at_payment,
+        "now": None,
+        "now_differs": False,
+        "changed_by": [],
+        "compared_with": None,
+        "differences": [],
+        "ruleset_version_now": engine.version,
+    }
+    try:
+        lines = snapshot_lines(order)
+        destination = order_destination(order)
+    except (KeyError, TypeError, ValueError) as exc:
+        view["now_error"] = f"The order's products or destination cannot be read: {exc}"
+        view["summary"] = view["now_error"]
+        return view
+    if not lines:
+        view["now_error"] = "The order has no lines."
+        view["summary"] = view["now_error"]
+        return view
+    if destination is None:
+        view["now_error"] = "The order has no destination to decide for."
+        view["summary"] = view["now_error"]
+        return view
+    decision: CartDecision = engine.decide(lines, destination, at or datetime.now(UTC), trace=True)
+    now = decision.to_json(include_trace=True)
+    view["now"] = now
+    latest_name = "at_payment" if at_payment is not None else "at_checkout"
+    latest = at_payment if at_payment is not None else at_checkout
+    if latest is not None:
+        comparison = compare_decisions(latest, now)
+        view.update(
+            now_differs=comparison["differs"],
+            changed_by=comparison["changed_by"],
+            compared_with=latest_name,
+            differences=comparison["differences"],
+        )
+        if latest.get("ruleset_version") and latest["ruleset_version"] != engine.version:
+            view["ruleset_changed"] = True
+    else:
+        view["ruleset_changed"] = False
+    view.setdefault("ruleset_changed", False)
+    parts = [f"at checkout: {_describe(at_checkout)}"]
+    if at_payment is not None:
+        parts.append(f"at payment: {_describe(at_payment)}")
+    parts.append(f"now: {_describe(now)}")
+    text = "; ".join(parts)
+    if view["now_differs"]:
+        text += " - differs" + (
+            f" because of {', '.join(view['changed_by'])}" if view["changed_by"] else ""
+        )
+    view["summary"] = text
+    return view
+
+
+def order_view(
+    order: Mapping[str, Any], engine: Engine, at: datetime | None = None
+) -> dict[str, Any]:
+    """The contract's ``GET /support/orders/{order_id}`` body, plus extras for support."""
+    currency = order.get("currency")
+    items = []
+    for item in order.get("items") or []:
+        product = jsonable(item.get("product") or {})
+        items.append(
+            {
+                "sku": item.get("sku"),
+                "name": product.get("name"),
+                "kind": product.get("kind"),
+                "category": product.get("category"),
+                "quantity": int(item.get("quantity", 0)),
+                "unit_price": money(item.get("unit_price"), currency),
+                "line_total": money(item.get("line_total"), currency),
+                "product": product,
+            }
+        )
+    view = {
+        "order_id": order["order_id"],
+        "status": order.get("status"),
+        "email": order.get("email"),
+        "created_at": order.get("created_at"),
+        "updated_at": order.get("updated_at"),
+        "items": items,
+        "currency": currency,
+        "amount_subtotal": money(order.get("amount_subtotal"), currency),
+        "shipping": jsonable(order.get("shipping")),
+        "amount_total": money(order.get("amount_total"), currency),
+        "destination": jsonable(order.get("destination")),
+        "stripe_session_id": order.get("stripe_session_id"),
+        "payment_intent_id": order.get("payment_intent_id"),
+        "ruleset_version": order.get("ruleset_version"),
+        "eligibility": eligibility_view(order, engine, at),
+        "events": jsonable(order.get("events") or []),
+    }
+    return view
+
+
+def explain(decision: CartDecision) -> dict[str, Any]:
+    """The ``POST /eligibility`` answer plus ``trace``: per line, every rule considered."""
+    body = decision.to_json()
+    body["trace"] = [
+        {
+            "sku": line.sku,
+            "quantity": line.quantity,
+            "eligible": line.eligible,
+            "rules": list(line.trace or []),
+        }
+        for line in decision.items
+    ]
+    return body
