@@ -405,7 +405,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._json(exc.status, exc.body(), headers)
         except Exception:
             log.exception("Stripe emulator: unhandled error on %s %s", method, self.path)
-            self._json(500, errors.api_error(500).body() | {}, headers)
+            error = StripeError(500, "The emulator hit an internal error.", type="api_error")
+            self._json(500, error.body(), headers)
 
     def _body(self) -> bytes:
         length_header = self.headers.get("Content-Length")
