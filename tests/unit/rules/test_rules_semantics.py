@@ -1,0 +1,450 @@
+"""The decision semantics (docs/rules.md), by example and by property (Hypothesis)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bonestore.catalog import Product, seed_catalog
+from bonestore.geo import Destination
+from bonestore.rules import CartLine, Engine, Ruleset, RulesetError, load_ruleset
+from bonestore.rules.loader import parse_ruleset
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 1, 31, tzinfo=UTC)
+SEED = {p.sku: p for p in seed_catalog()}
+UNKNOWN_D = Product.model_validate(
+    {
+        "sku": "MYSTERY-D",
+        "name": "Mystery D",
+        "kind": "physical",
+        "category": "supplement",
+        "price": {"amount": 1000, "currency": "USD"},
+        "stock": 5,
+        "attributes": {"supply_days": 30, "ingredients": {"vitamin_d3": {}}},
+    }
+)
+NO_SUPPLY = Product.model_validate(
+    {
+        "sku": "PLAIN-BOOK",
+        "name": "Plain book",
+        "kind": "physical",
+        "category": "book",
+        "price": {"amount": 1000, "currency": "USD"},
+        "stock": 5,
+        "attributes": {"binding": "paper"},
+    }
+)
+PRODUCTS = [*SEED.values(), UNKNOWN_D, NO_SUPPLY]
+COUNTRIES = ["US", "CA", "AU", "GB"]
+
+
+def rule(id: str, effect: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": id,
+        "effect": effect,
+        "code": "c_" + effect,
+        "message": "m",
+        "source": "test",
+        **extra,
+    }
+
+
+def ruleset(*rules: dict[str, Any]) -> Ruleset:
+    return Ruleset.model_validate({"rules": list(rules)})
+
+
+def one(rs: Ruleset, product: Product, dest: Destination, qty: int = 1, at: datetime = NOW) -> Any:
+    return Engine(rs).decide([CartLine(product, qty)], dest, at).items[0]
+
+
+US = Destination(country="US")
+PERMIT_ALL = rule("permit-all", "permit")
+
+
+# ------------------------------------------------------------------ by example
+
+
+def test_nothing_permits_means_default_deny() -> None:
+    item = one(
+        ruleset(rule("f-ca", "forbid", when={"destination": {"countries": ["CA"]}})), NO_SUPPLY, US
+    )
+    assert not item.eligible
+    assert [(r.rule_id, r.code) for r in item.reasons] == [("default-deny", "not_permitted")]
+    assert item.reasons[0].message == "Nothing permits shipping Plain book to United States."
+
+
+def test_forbid_overrides_permit() -> None:
+    item = one(ruleset(PERMIT_ALL, rule("no-all", "forbid")), NO_SUPPLY, US)
+    assert [r.rule_id for r in item.reasons] == ["no-all"]
+
+
+def test_every_forbid_that_matches_is_named() -> None:
+    item = one(ruleset(PERMIT_ALL, rule("bb", "forbid"), rule("aa", "forbid")), NO_SUPPLY, US)
+    assert [r.rule_id for r in item.reasons] == ["aa", "bb"]
+
+
+def test_smallest_limit_wins_and_every_exceeded_limit_is_named() -> None:
+    rs = ruleset(
+        PERMIT_ALL, rule("five", "limit", max_quantity=5), rule("two", "limit", max_quantity=2)
+    )
+    assert one(rs, NO_SUPPLY, US, 2).eligible
+    assert one(rs, NO_SUPPLY, US, 2).max_quantity == 2
+    three = one(rs, NO_SUPPLY, US, 3)
+    assert not three.eligible and [r.rule_id for r in three.reasons] == ["two"]
+    six = one(rs, NO_SUPPLY, US, 6)
+    assert [r.rule_id for r in six.reasons] == ["two", "five"]  # smallest limit first
+
+
+def test_days_supply_limit_without_supply_days_is_a_rule_error() -> None:
+    rs = ruleset(PERMIT_ALL, rule("days", "limit", max_supply_days=90))
+    item = one(rs, NO_SUPPLY, US)
+    assert not item.eligible
+    assert [(r.rule_id, r.code) for r in item.reasons] == [("days", "rule_error")]
+    assert one(rs, SEED["TRUEOSTEO-120"], US, 3).eligible
+
+
+def test_unknown_amount_is_a_rule_error_never_a_pass() -> None:
+    rs = ruleset(
+        PERMIT_ALL,
+        rule(
+            "vit-d",
+            "forbid",
+            when={
+                "product": {
+                    "ingredients": [
+                        {"any_of": ["vitamin_d3"], "op": "gt", "value": 1000, "unit": "IU"}
+                    ]
+                }
+            },
+        ),
+    )
+    item = one(rs, UNKNOWN_D, US)
+    assert [(r.rule_id, r.code) for r in item.reasons] == [("vit-d", "rule_error")]
+    assert "contact support" in item.reasons[0].message
+    assert one(rs, SEED["TRUEOSTEO-120"], US).eligible  # 800 IU known: no error
+
+
+def test_a_definite_no_wins_over_an_error() -> None:
+    rs = ruleset(
+        PERMIT_ALL,
+        rule(
+            "au-only",
+            "forbid",
+            when={
+                "destination": {"countries": ["AU"]},
+                "product": {"attributes": [{"name": "supply_days", "op": "gt", "value": 10}]},
+            },
+        ),
+    )
+    assert one(rs, NO_SUPPLY, US).eligible  # not AU: the missing attribute does not matter
+    assert one(rs, NO_SUPPLY, Destination(country="AU")).reasons[0].code == "rule_error"
+
+
+def test_broken_permit_denies() -> None:
+    rs = ruleset(
+        rule(
+            "permit-if",
+            "permit",
+            when={"product": {"attributes": [{"name": "weight", "op": "lt", "value": 5}]}},
+        )
+    )
+    item = one(rs, NO_SUPPLY, US)
+    assert [(r.rule_id, r.code) for r in item.reasons] == [("permit-if", "rule_error")]
+
+
+def test_attribute_comparisons() -> None:
+    def forbid_when(test: dict[str, Any]) -> Ruleset:
+        return ruleset(PERMIT_ALL, rule("tt", "forbid", when={"product": {"attributes": [test]}}))
+
+    assert not one(
+        forbid_when({"name": "binding", "op": "eq", "value": "paper"}), NO_SUPPLY, US
+    ).eligible
+    assert one(
+        forbid_when({"name": "binding", "op": "eq", "value": "cloth"}), NO_SUPPLY, US
+    ).eligible
+    assert not one(
+        forbid_when({"name": "binding", "op": "in", "value": ["x", "paper"]}), NO_SUPPLY, US
+    ).eligible
+    assert not one(forbid_when({"name": "binding", "op": "exists"}), NO_SUPPLY, US).eligible
+    assert one(forbid_when({"name": "color", "op": "exists"}), NO_SUPPLY, US).eligible
+    d3k2 = SEED["D3K2-60"]
+    assert not one(forbid_when({"name": "supply_days", "op": "ge", "value": 60}), d3k2, US).eligible
+    assert one(forbid_when({"name": "supply_days", "op": "lt", "value": 60}), d3k2, US).eligible
+    bad = one(forbid_when({"name": "binding", "op": "gt", "value": 3}), NO_SUPPLY, US)
+    assert bad.reasons[0].code == "rule_error"
+
+
+def test_ingredient_units_convert_within_mass() -> None:
+    rs = ruleset(
+        PERMIT_ALL,
+        rule(
+            "mel",
+            "forbid",
+            when={
+                "product": {
+                    "ingredients": [
+                        {"any_of": ["melatonin"], "op": "ge", "value": 3000, "unit": "mcg"}
+                    ]
+                }
+            },
+        ),
+    )
+    assert not one(rs, SEED["RESTWELL-60"], US).eligible  # 3 mg == 3000 mcg
+
+
+def test_windows_from_inclusive_until_exclusive() -> None:
+    rs = ruleset(
+        PERMIT_ALL,
+        rule("win", "forbid", effective_from="2024-01-01", effective_until="2024-02-01T00:00:00Z"),
+    )
+    at = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
+    assert one(rs, NO_SUPPLY, US, at=at(2023, 12, 31, 23, 59)).eligible
+    assert not one(rs, NO_SUPPLY, US, at=at(2024, 1, 1)).eligible
+    assert not one(rs, NO_SUPPLY, US, at=at(2024, 1, 31, 23, 59)).eligible
+    assert one(rs, NO_SUPPLY, US, at=at(2024, 2, 1)).eligible
+    # a naive time is UTC; another offset is converted
+    assert not one(rs, NO_SUPPLY, US, at=datetime(2024, 1, 15)).eligible
+
+
+def test_memo_respects_time_buckets_and_products() -> None:
+    rs = ruleset(PERMIT_ALL, rule("win", "forbid", effective_from="2024-01-01"))
+    engine = Engine(rs)
+    cart = [CartLine(NO_SUPPLY, 1)]
+    assert engine.decide(cart, US, datetime(2023, 6, 1, tzinfo=UTC)).eligible
+    assert not engine.decide(cart, US, datetime(2024, 6, 1, tzinfo=UTC)).eligible
+    assert engine.decide(cart, US, datetime(2023, 6, 1, tzinfo=UTC)).eligible
+    changed = NO_SUPPLY.model_copy(update={"category": "media"})
+    rs2 = ruleset(PERMIT_ALL, rule("media", "forbid", when={"product": {"categories": ["media"]}}))
+    engine2 = Engine(rs2)
+    assert engine2.decide(cart, US, NOW).eligible
+    assert not engine2.decide([CartLine(changed, 1)], US, NOW).eligible
+
+
+def test_postal_code_from_stripe_that_is_not_canonical_is_a_rule_error() -> None:
+    rs = ruleset(
+        PERMIT_ALL,
+        rule(
+            "ua",
+            "forbid",
+            when={
+                "destination": {
+                    "countries": ["UA"],
+                    "postal_codes": {"ranges": [{"from": "95000", "to": "98999"}]},
+                }
+            },
+        ),
+    )
+    item = one(rs, NO_SUPPLY, Destination(country="UA", postal_code="CRIMEA-1"))
+    assert item.reasons[0].code == "rule_error"
+    assert one(rs, NO_SUPPLY, Destination(country="UA")).eligible  # no postal code: no match
+
+
+def test_postal_patterns_and_us_zip_plus_four() -> None:
+    rs = ruleset(
+        PERMIT_ALL,
+        rule(
+            "ak",
+            "forbid",
+            when={
+                "destination": {
+                    "countries": ["US"],
+                    "postal_codes": {"ranges": [{"from": "99500", "to": "99999"}]},
+                }
+            },
+        ),
+        rule(
+            "sw",
+            "forbid",
+            when={"destination": {"countries": ["GB"], "postal_codes": {"patterns": ["SW1A.*"]}}},
+        ),
+    )
+    assert not one(rs, NO_SUPPLY, Destination(country="US", postal_code="99501-1234")).eligible
+    assert one(rs, NO_SUPPLY, Destination(country="US", postal_code="10001")).eligible
+    assert not one(rs, NO_SUPPLY, Destination(country="GB", postal_code="SW1A 1AA")).eligible
+    assert one(rs, NO_SUPPLY, Destination(country="GB", postal_code="EC1A 1BB")).eligible
+
+
+def test_version_is_a_content_hash_independent_of_order() -> None:
+    a = ruleset(PERMIT_ALL, rule("xx", "forbid"))
+    b = ruleset(rule("xx", "forbid"), PERMIT_ALL)
+    c = ruleset(PERMIT_ALL, rule("xx", "forbid", message="other"))
+    assert a.version == b.version != c.version
+    assert a.version.startswith("rs-") and len(a.version) == 15
+    assert load_ruleset().version == load_ruleset().version
+
+
+@pytest.mark.parametrize(
+    ("text", "needle", "line"),
+    [
+        ("rules: [{id: aa, effect: explode, code: cc, message: m, source: s}]", "effect", 1),
+        ("rules:\n  - id: aa\n    effect: permit\n    code: cc\n    message: m\n", "source", 2),
+        (
+            "rules:\n  - {id: aa, effect: permit, code: cc, message: m, source: s}\n"
+            "  - {id: aa, effect: forbid, code: cc, message: m, source: s}\n",
+            "duplicate rule id 'aa'",
+            3,
+        ),
+        (
+            "rules:\n  - id: aa\n    effect: forbid\n    code: cc\n    message: m\n    source: s\n"
+            "    effective_from: 2024-02-01\n    effective_until: 2024-01-01\n",
+            "effective_until must be after effective_from",
+            2,
+        ),
+        ('groups: {G1X: ["NO"]}\nrules: []\n', "unknown country group", None),
+        ("groups: {NORDIC: [NO]}\nrules: []\n", "quote it", 1),
+        ("rules: [\n", "YAML", None),
+        ("- 1\n", "mapping", 1),
+    ],
+)
+def test_load_errors_have_file_and_line(text: str, needle: str, line: int | None) -> None:
+    if needle == "unknown country group":
+        text = "groups: {G1X: [NORDIC]}\nrules: []\n"
+    with pytest.raises(RulesetError) as info:
+        parse_ruleset(text, "r.yaml")
+    issue = next(i for i in info.value.issues if needle in i.message)
+    assert issue.file == "r.yaml"
+    if line is not None:
+        assert issue.line == line
+
+
+# ------------------------------------------------------------------ properties
+
+COND_COUNTRIES = st.none() | st.lists(
+    st.sampled_from(COUNTRIES), min_size=1, max_size=3, unique=True
+)
+INGREDIENT_TESTS = st.none() | st.sampled_from(
+    [
+        [{"any_of": ["melatonin"]}],
+        [{"any_of": ["vitamin_d3", "vitamin_d"], "op": "gt", "value": 1000, "unit": "IU"}],
+        [{"any_of": ["calcium"], "op": "lt", "value": 5, "unit": "mg"}],  # unknown amount
+    ]
+)
+
+
+@st.composite
+def rules_st(draw: st.DrawFn, prefix: str = "r") -> list[dict[str, Any]]:
+    out = []
+    for i in range(draw(st.integers(0, 8))):
+        effect = draw(st.sampled_from(["permit", "forbid", "limit", "default"]))
+        when: dict[str, Any] = {"destination": {}, "product": {}}
+        countries = draw(COND_COUNTRIES)
+        if countries:
+            when["destination"]["countries"] = countries
+        kinds = draw(st.none() | st.just(["physical"]) | st.just(["digital"]))
+        if kinds:
+            when["product"]["kinds"] = kinds
+        cats = draw(
+            st.none()
+            | st.lists(
+                st.sampled_from(["supplement", "book", "media", "program"]),
+                min_size=1,
+                max_size=2,
+                unique=True,
+            )
+        )
+        if cats:
+            when["product"]["categories"] = cats
+        ingredients = draw(INGREDIENT_TESTS)
+        if ingredients:
+            when["product"]["ingredients"] = ingredients
+        extra: dict[str, Any] = {}
+        if effect == "limit":
+            if draw(st.booleans()):
+                extra["max_quantity"] = draw(st.integers(0, 4))
+            else:
+                extra["max_supply_days"] = draw(st.sampled_from([30, 60, 90]))
+        if draw(st.booleans()):
+            extra["effective_from"] = draw(
+                st.sampled_from(["2020-01-01", "2026-01-31", "2027-01-01"])
+            )
+        out.append(rule(f"{prefix}{i}", effect, when=when, **extra))
+    return out
+
+
+CASES = st.tuples(
+    rules_st(),
+    st.sampled_from(PRODUCTS),
+    st.sampled_from([*COUNTRIES, "CU"]),
+    st.integers(1, 5),
+)
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(CASES, st.randoms(use_true_random=False))
+def test_permuting_rules_never_changes_a_decision(case: Any, rnd: Any) -> None:
+    rules, product, country, qty = case
+    shuffled = list(rules)
+    rnd.shuffle(shuffled)
+    dest = Destination(country=country)
+    lines = [CartLine(product, qty), CartLine(SEED["ORP-EBOOK"], 1)]
+    a = Engine(ruleset(*rules)).decide(lines, dest, NOW, trace=True)
+    b = Engine(ruleset(*shuffled)).decide(lines, dest, NOW, trace=True)
+    assert a.to_json(include_trace=True) == b.to_json(include_trace=True)
+
+
+@SETTINGS
+@given(CASES, st.sampled_from([None, ["AU"], ["US", "CA"]]), st.booleans())
+def test_adding_a_forbid_never_makes_a_line_eligible(
+    case: Any, countries: list[str] | None, physical_only: bool
+) -> None:
+    rules, product, country, qty = case
+    when: dict[str, Any] = {"destination": {"countries": countries} if countries else {}}
+    if physical_only:
+        when["product"] = {"kinds": ["physical"]}
+    dest = Destination(country=country)
+    before = one(ruleset(*rules), product, dest, qty)
+    after = one(ruleset(*rules, rule("extra-forbid", "forbid", when=when)), product, dest, qty)
+    if after.eligible:
+        assert before.eligible
+    assert len(after.reasons) >= len(before.reasons) or not before.reasons
+
+
+@SETTINGS
+@given(CASES, st.sampled_from(["permit", "forbid", "limit", "default"]))
+def test_a_broken_rule_never_permits(case: Any, effect: str) -> None:
+    rules, product, country, qty = case
+    extra = {"max_quantity": 99} if effect == "limit" else {}
+    broken = rule(
+        "broken",
+        effect,
+        when={"product": {"attributes": [{"name": "no_such_attribute", "op": "gt", "value": 1}]}},
+        **extra,
+    )
+    dest = Destination(country=country)
+    before = one(ruleset(*rules), product, dest, qty)
+    after = one(ruleset(*rules, broken), product, dest, qty)
+    assert not after.eligible
+    assert ("broken", "rule_error") in [(r.rule_id, r.code) for r in after.reasons]
+    assert len(after.reasons) >= 1 and (before.eligible or not after.eligible)
+
+
+@SETTINGS
+@given(CASES)
+def test_ineligible_lines_always_have_a_reason(case: Any) -> None:
+    rules, product, country, qty = case
+    item = one(ruleset(*rules), product, Destination(country=country), qty)
+    assert item.eligible == (not item.reasons)
+    if item.max_quantity is not None and qty > item.max_quantity:
+        assert not item.eligible
+
+
+@SETTINGS
+@given(CASES)
+def test_memo_never_changes_a_decision(case: Any) -> None:
+    rules, product, country, qty = case
+    rs = ruleset(*rules)
+    dest = Destination(country=country)
+    lines = [CartLine(product, qty)]
+    warm = Engine(rs)
+    warm.decide(lines, dest, NOW)
+    assert (
+        warm.decide(lines, dest, NOW).to_json()
+        == Engine(rs, memo_size=0).decide(lines, dest, NOW).to_json()
+    )
