@@ -1,0 +1,146 @@
+"""Checkout function: POST /checkout (public).
+
+Prices the cart from the catalog, decides it with the rules, reserves stock together
+with the order record (one transaction), then opens a Stripe Checkout Session. If
+Stripe fails, the reservation is released and the order marked ``payment_failed``
+before the client gets a retryable 503: nothing is left half done.
+
+DynamoDB round trips before Stripe: one BatchGetItem (products), one
+TransactWriteItems (order + stock). ``stripe`` is imported on the first request.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bonestore.adapters.orders import OrderRepository
+from bonestore.adapters.products import ProductRepository
+from bonestore.adapters.secrets import StripeSecrets
+from bonestore.adapters.stripe_gateway import PaymentGateway, StripeGateway
+from bonestore.carts import destination_of, load_products
+from bonestore.checkout import CheckoutRequest, created_body, plan_checkout, shipping_rate_ids
+from bonestore.config import get_settings
+from bonestore.deps import order_repository, product_repository
+from bonestore.errors import BonestoreError
+from bonestore.http import create_app
+from bonestore.orders import new_order_id, timeline_event
+from bonestore.privacy import mask_destination, mask_email
+
+logger = Logger()
+app = create_app(enable_validation=True, cors_origin=get_settings().storefront_origin)
+_gateway: StripeGateway | None = None
+
+
+def payment_gateway() -> PaymentGateway:
+    """One Stripe client per warm instance; the key is read when first needed."""
+    global _gateway
+    if _gateway is None:
+        settings = get_settings()
+        secrets = StripeSecrets(settings.stripe_secret_name)
+        _gateway = StripeGateway(lambda: secrets.keys().api_key, settings.stripe_api_base)
+    return _gateway
+
+
+_ERRORS = {
+    400: {
+        "description": "Invalid request (unknown_sku, invalid_quantity, destination_required...)"
+    },
+    409: {"description": "out_of_stock: details name the SKUs"},
+    422: {"description": "not_shippable: details are the per-line decisions"},
+    503: {"description": "payment_provider_unavailable: nothing was reserved; retry"},
+}
+
+
+@app.post(
+    "/checkout",
+    summary="Reserve stock and open a Stripe Checkout Session for a cart",
+    responses={201: {"description": "Checkout created"}, **_ERRORS},  # type: ignore[dict-item]
+)
+def create_checkout(
+    request: Annotated[CheckoutRequest, Body()],
+    products: Annotated[ProductRepository, Depends(product_repository)],
+    orders: Annotated[OrderRepository, Depends(order_repository)],
+    gateway: Annotated[PaymentGateway, Depends(payment_gateway)],
+) -> Response[str]:
+    from bonestore.rules import default_engine
+
+    settings = get_settings()
+    destination = destination_of(request.destination) if request.destination else None
+    catalog = load_products(products, [item.sku for item in request.items])
+    order_id = new_order_id()
+    plan = plan_checkout(
+        request,
+        catalog,
+        engine=default_engine(),
+        order_id=order_id,
+        now=datetime.now(UTC),
+        expiry_minutes=settings.checkout_expiry_minutes,
+        destination=destination,
+    )
+    orders.create_with_reservation(plan.order)
+    logger.append_keys(order_id=order_id)
+    try:
+        session = gateway.create_checkout_session(
+            plan.session_params, idempotency_key=f"checkout-{order_id}"
+        )
+    except Exception as exc:
+        _release(orders, plan.order, exc)
+        raise
+    try:
+        orders.update_fields(
+            order_id,
+            {
+                "stripe_session_id": session.get("id"),
+                "checkout_url": session.get("url"),
+                "shipping_rate_ids": shipping_rate_ids(session, plan.decision),
+            },
+            expected_status="pending_payment",
+            event=timeline_event("stripe_session_created", {"session_id": session.get("id")}),
+        )
+    except Exception:
+        # The session exists and the order holds the stock; the webhook finds the order
+        # by metadata.order_id, and the sweeper releases it if nobody pays.
+        logger.exception("could not record the Stripe session on the order")
+    logger.info(
+        "checkout created",
+        extra={
+            "email": mask_email(request.email),
+            "destination": mask_destination(plan.order.get("destination")),
+            "lines": len(plan.order["items"]),
+            "ruleset_version": plan.order["ruleset_version"],
+        },
+    )
+    return Response(
+        status_code=201,
+        content_type="application/json",
+        body=json.dumps(created_body(plan, session)),
+    )
+
+
+def _release(orders: OrderRepository, order: dict[str, Any], exc: Exception) -> None:
+    """Stripe failed: release the stock and mark the order failed, before answering."""
+    code = exc.code if isinstance(exc, BonestoreError) else type(exc).__name__
+    stored = {**order, "stock_state": "reserved" if order.get("stock_lines") else "none"}
+    try:
+        orders.transition(
+            order["order_id"],
+            "payment_failed",
+            event=timeline_event("stripe_session_failed", {"error": code}),
+            fields={"failure": code},
+            current=stored,
+        )
+    except Exception:
+        logger.exception("could not release a failed checkout; the sweeper will")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
