@@ -79,6 +79,25 @@ class IntrinsicResolver:
             return self.parameters[name]
         return name  # a resource: its local physical name is its logical id
 
+    def condition(self, name: str) -> bool:
+        """Evaluate one of the template's Conditions with the local parameter values."""
+        return self._evaluate(self.template.doc.get("Conditions", {})[name])
+
+    def _evaluate(self, expr: Any) -> bool:
+        ((key, arg),) = expr.items()
+        if key == "Fn::Equals":
+            left, right = (self.resolve(v) for v in arg)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self._evaluate(arg[0])
+        if key == "Fn::And":
+            return all(self._evaluate(v) for v in arg)
+        if key == "Fn::Or":
+            return any(self._evaluate(v) for v in arg)
+        if key == "Condition":
+            return self.condition(arg)
+        raise ValueError(f"unsupported condition function {key}")
+
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
             ((key, arg),) = value.items()
@@ -101,6 +120,12 @@ class IntrinsicResolver:
                 return f"arn:aws:local:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{arg[0]}/{arg[1]}"
             if key == "Fn::Join":
                 return arg[0].join(str(self.resolve(v)) for v in arg[1])
+            if key == "Fn::If":
+                condition, if_true, if_false = arg
+                return self.resolve(if_true if self.condition(condition) else if_false)
+            if key == "Fn::FindInMap":
+                mapping, top, second = (str(self.resolve(v)) for v in arg[:3])
+                return self.template.doc.get("Mappings", {})[mapping][top][second]
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list):
