@@ -76,7 +76,7 @@ def put_product(
     existed = products.get(path_sku, include_inactive=True) is not None
     products.put(validated)
     stored = products.get(path_sku, include_inactive=True) or {}
-    logger.info("product saved", extra={"sku": path_sku, "created": not existed})
+    logger.info("product saved", extra={"sku": path_sku, "new_product": not existed})
     return Response(
         status_code=200 if existed else 201,
         content_type="application/json",
