@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bonestore.catalog import seed_catalog
+from bonestore.rules.loader import read_ruleset_text
+from bonestore_infra.cli import main
+
+pytestmark = pytest.mark.unit
+
+DEFAULT_TEXT = read_ruleset_text()[0]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_lint_default_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "rules", "lint")
+    assert code == 0
+    assert "0 error(s)" in out
+
+
+def test_lint_file_with_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(DEFAULT_TEXT.replace("[RU, BY]", "[RU, BY, XX]"))
+    code, out, _ = run(capsys, "rules", "lint", str(bad))
+    assert code == 1
+    assert f"{bad}:" in out and "'XX' is not an ISO 3166-1 alpha-2 country" in out
+
+
+def test_lint_strict_fails_on_warnings(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = run(capsys, "rules", "lint", "--strict")
+    assert code == 1  # the default names ingredients no seed product has yet
+
+
+def test_lint_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "rules", "lint", str(tmp_path / "nope.yaml"))
+    assert code == 2 and "cannot read" in err
+
+
+def test_check_canada(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "rules", "check", "--country", "CA", "--sku", "TRUEOSTEO-120")
+    assert code == 1
+    assert "ca-no-supplements-npn" in out and "not eligible" in out
+
+
+def test_check_before_2013(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "rules", "check", "--country", "ca", "--sku", "TRUEOSTEO-120", "--at", "2013-05-31"
+    )
+    assert code == 0 and "eligible" in out and "2013-05-31T00:00:00Z" in out
+
+
+def test_check_json_with_quantity_and_trace(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "rules", "check", "--country", "AU", "--sku", "TRUEOSTEO-120", "--qty", "4",
+        "--json", "--trace", "--at", "2026-01-31T00:00:00Z",
+    )  # fmt: skip
+    body = json.loads(out)
+    assert code == 1
+    assert body["items"][0]["max_quantity"] == 3
+    assert body["items"][0]["reasons"][0]["rule_id"] == "au-three-months-supply"
+    assert any(step["rule_id"] == "au-three-months-supply" for step in body["items"][0]["trace"])
+
+
+def test_check_po_box_and_subdivision(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "rules", "check", "--country", "US", "--subdivision", "HI", "--postal-code",
+        "96813", "--line1", "PO Box 5", "--sku", "DENSERCISE-DVD", "--trace",
+    )  # fmt: skip
+    assert code == 0
+    assert (
+        "standard 5.95 USD" in out
+        and "express" not in out.split("shipping methods:")[1].split("\n")[0]
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--country", "XX", "--sku", "ORP-EBOOK"], "invalid_country"),
+        (["--country", "US", "--sku", "NOPE"], "unknown SKU"),
+        (["--country", "US", "--sku", "ORP-EBOOK", "--qty", "0"], "--qty"),
+        (["--country", "US", "--postal-code", "1", "--sku", "ORP-EBOOK"], "invalid_postal_code"),
+    ],
+)
+def test_check_bad_input(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
+    code, _, err = run(capsys, "rules", "check", *argv)
+    assert code == 2 and needle in err
+
+
+def test_check_with_another_ruleset(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text(DEFAULT_TEXT.replace("countries: [MX, IN]", "countries: [MX]"))
+    code, _, _ = run(
+        capsys,
+        "rules",
+        "check",
+        "--country",
+        "IN",
+        "--sku",
+        "TRUEOSTEO-120",
+        "--ruleset",
+        str(other),
+    )
+    assert code == 0
+
+
+def test_diff_without_orders(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(DEFAULT_TEXT)
+    new.write_text(DEFAULT_TEXT.replace("countries: [MX, IN]", "countries: [MX]"))
+    code, out, _ = run(capsys, "rules", "diff", str(old), str(new))
+    assert code == 0
+    assert "3 decision(s) flip" in out
+    assert "mx-in-no-supplements" in out and "IN" in out
+    code, out, _ = run(capsys, "rules", "diff", str(old), str(old))
+    assert "no product/destination decision changes" in out
+
+
+def test_diff_bad_ruleset(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules: [")
+    code, _, err = run(capsys, "rules", "diff", str(bad), str(bad))
+    assert code == 2 and "cannot load ruleset" in err
+
+
+def _put_order(client: Any, order_id: str, sku: str, qty: int, country: str) -> None:
+    from boto3.dynamodb.types import TypeSerializer
+
+    product = next(p for p in seed_catalog() if p.sku == sku).model_dump(mode="json")
+    item = {
+        "order_id": order_id,
+        "status": "paid",
+        "created_at": "2099-01-01T00:00:00Z",  # recent whatever today is
+        "items": [{"sku": sku, "quantity": qty, "product": product}],
+        "destination": {"country": country},
+    }
+    serializer = TypeSerializer()
+    plain = json.loads(json.dumps(item), parse_float=Decimal)
+    client.put_item(TableName="Orders", Item={k: serializer.serialize(v) for k, v in plain.items()})
+
+
+def test_diff_with_orders_table(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+    from moto import mock_aws
+
+    for key, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }.items():
+        monkeypatch.setenv(key, value)
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(DEFAULT_TEXT)
+    new.write_text(DEFAULT_TEXT.replace("countries: [MX, IN]", "countries: [MX]"))
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        client.create_table(
+            TableName="Orders",
+            KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        _put_order(client, "ord-in", "TRUEOSTEO-120", 1, "IN")
+        _put_order(client, "ord-us", "TRUEOSTEO-120", 1, "US")
+        code, out, _ = run(capsys, "rules", "diff", str(old), str(new), "--orders-table", "Orders")
+    assert code == 0
+    assert "1 of 2 recent order(s) decided differently" in out
+    assert "ord-in" in out and "ord-us" not in out

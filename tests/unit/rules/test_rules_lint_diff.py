@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bonestore.catalog import seed_catalog
+from bonestore.geo import Destination
+from bonestore.rules import Engine, load_ruleset
+from bonestore.rules.diff import diff_decisions, diff_orders, probe_destinations
+from bonestore.rules.lint import lint_text
+from bonestore.rules.loader import read_ruleset_text
+from bonestore.rules.schema import Ruleset
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 1, 31, tzinfo=UTC)
+DEFAULT_TEXT, DEFAULT_NAME = read_ruleset_text()
+
+
+def lint(text: str) -> list[str]:
+    return [f"{i.severity}:{i.rule_id}:{i.line}:{i.message}" for i in lint_text(text, "r.yaml")]
+
+
+def test_default_ruleset_lints_without_errors() -> None:
+    issues = lint_text(DEFAULT_TEXT, DEFAULT_NAME)
+    assert [i for i in issues if i.severity == "error"] == []
+
+
+def test_lint_finds_unknown_codes_categories_placeholders_and_never_matching() -> None:
+    text = DEFAULT_TEXT.replace("[US-AS, US-GU", "[US-XX, CA-QC, US-GU")
+    text = text.replace("categories: [supplement]", "categories: [supplements]", 1)
+    text = text.replace("[RU, BY]", "[RU, BY, XX]")
+    text = text.replace("to {country_name}.", "to {country_nam}.", 1)
+    found = "\n".join(lint(text))
+    assert "'US-XX' is not an ISO 3166-2 subdivision" in found
+    assert "never matches: CA-QC is not in the rule's countries" in found
+    assert "'XX' is not an ISO 3166-1 alpha-2 country" in found
+    assert "unknown category 'supplements'" in found
+    assert "placeholder {country_nam} is unknown" in found
+    assert "error:zone-us-territories-excluded:30:" in found  # file line of the rule
+
+
+def test_lint_warns_about_unknown_catalog_names() -> None:
+    text = """
+rules:
+  - id: odd
+    effect: forbid
+    when:
+      product:
+        skus: [NOPE-1]
+        attributes: [{name: colour, op: eq, value: red}]
+    code: x_y
+    message: m
+    source: s
+"""
+    found = "\n".join(lint(text))
+    assert "warning:odd:3:SKU 'NOPE-1' is not in the seed catalog" in found
+    assert "attribute 'colour' is not used by the seed catalog" in found
+    assert "match no product in the seed catalog" in found
+
+
+def test_lint_postal_ranges_that_can_never_match() -> None:
+    text = """
+rules:
+  - id: ca-range
+    effect: forbid
+    when:
+      destination:
+        countries: [CA]
+        postal_codes: {ranges: [{from: "83000", to: "87999"}]}
+    code: x_y
+    message: m
+    source: s
+"""
+    assert any("never matches: postal range 83000-87999" in m for m in lint(text))
+
+
+def test_lint_reports_schema_errors_with_lines() -> None:
+    text = DEFAULT_TEXT.replace(
+        "effective_until: 2025-07-01", "effective_until: 2025-07-01\n    effective_from: 2026-01-01"
+    )
+    found = lint(text)
+    assert len(found) == 1 and "effective_until must be after effective_from" in found[0]
+    assert ":embargo-syria:" in found[0]
+    dup = DEFAULT_TEXT.replace("id: embargo-iran", "id: embargo-cuba")
+    assert any("duplicate rule id 'embargo-cuba'" in m for m in lint(dup))
+
+
+def test_lint_warns_about_overlapping_offers() -> None:
+    text = DEFAULT_TEXT.replace(
+        "destination: {countries: [EXPRESS_INTERNATIONAL]}",
+        "destination: {countries: [EXPRESS_INTERNATIONAL, US]}",
+    )
+    assert any("the higher price wins" in m for m in lint(text))
+
+
+def engine_from(text: str) -> Engine:
+    import yaml
+
+    return Engine(Ruleset.model_validate(yaml.safe_load(text)))
+
+
+def test_probe_destinations_cover_countries_and_named_places() -> None:
+    dests = probe_destinations(Engine(load_ruleset()))
+    assert Destination(country="CA") in dests
+    assert Destination(country="UA", subdivision="UA-43") in dests
+    assert Destination(country="UA", postal_code="295000") in dests
+    assert Destination(country="US", line1="PO Box 1") in dests
+
+
+def test_diff_lists_flipped_decisions() -> None:
+    old = Engine(load_ruleset())
+    new = engine_from(DEFAULT_TEXT.replace("countries: [MX, IN]", "countries: [MX]"))
+    flips = diff_decisions(old, new, seed_catalog(), probe_destinations(old, new), NOW)
+    assert {(f.sku, f.where) for f in flips} == {
+        ("TRUEOSTEO-120", "IN"),
+        ("D3K2-60", "IN"),
+        ("RESTWELL-60", "IN"),
+    }
+    assert all(not f.old.eligible and f.new.eligible for f in flips)
+    assert "mx-in-no-supplements" in str(flips[0].old)
+    assert diff_decisions(old, old, seed_catalog(), probe_destinations(old), NOW) == []
+
+
+def order(
+    order_id: str, sku: str, qty: int, dest: dict[str, Any] | None, **extra: Any
+) -> dict[str, Any]:
+    product = next(p for p in seed_catalog() if p.sku == sku).model_dump(mode="json")
+    product["price"]["amount"] = Decimal(product["price"]["amount"])  # as DynamoDB returns it
+    if product.get("stock") is not None:
+        product["stock"] = Decimal(product["stock"])
+    return {
+        "order_id": order_id,
+        "status": "paid",
+        "created_at": "2026-01-30T10:00:00Z",
+        "items": [{"sku": sku, "quantity": Decimal(qty), "product": product}],
+        "destination": dest,
+        **extra,
+    }
+
+
+def test_diff_orders() -> None:
+    old = Engine(load_ruleset())
+    new = engine_from(DEFAULT_TEXT.replace("max_supply_days: 90", "max_supply_days: 60"))
+    orders = [
+        order("o-au", "TRUEOSTEO-120", 3, {"country": "AU"}),
+        order("o-us", "TRUEOSTEO-120", 3, {"country": "US"}),
+        order("o-none", "ORP-EBOOK", 1, None),
+        order("o-bad", "TRUEOSTEO-120", 1, {"country": "AU"}, items=[{"sku": "X"}]),
+    ]
+    changed = diff_orders(old, new, orders)
+    by_id = {c.order_id: c for c in changed}
+    assert set(by_id) == {"o-au", "o-bad"}
+    assert by_id["o-au"].old and by_id["o-au"].old.eligible
+    assert by_id["o-au"].new and not by_id["o-au"].new.eligible
+    assert by_id["o-bad"].problem
+
+
+def test_diff_orders_at_their_own_time() -> None:
+    old = Engine(load_ruleset())
+    new = engine_from(
+        DEFAULT_TEXT.replace("effective_from: 2013-06-01", "effective_from: 2026-06-01")
+    )
+    early = order("o-ca", "TRUEOSTEO-120", 1, {"country": "CA"})
+    assert [c.order_id for c in diff_orders(old, new, [early])] == ["o-ca"]
+    assert diff_orders(old, new, [early], at=datetime(2026, 7, 1, tzinfo=UTC)) == []
