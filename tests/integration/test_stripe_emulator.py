@@ -182,7 +182,8 @@ def dev(emu: StripeEmulator, path: str, body: Any = None) -> tuple[int, Any]:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+        with exc:
+            return exc.code, json.loads(exc.read())
 
 
 def raw(
@@ -198,7 +199,8 @@ def raw(
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
+        with exc:
+            return exc.code, dict(exc.headers), exc.read()
 
 
 # -- sessions -------------------------------------------------------------------
@@ -731,7 +733,8 @@ def _post_page(emu: StripeEmulator, session_id: str, form: dict[str, str]) -> tu
         with opener.open(request, timeout=10) as response:
             return response.status, response.headers.get("Location", ""), response.read().decode()
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers.get("Location", ""), exc.read().decode()
+        with exc:
+            return exc.code, exc.headers.get("Location", ""), exc.read().decode()
 
 
 def test_hosted_page_renders_items_and_allowed_countries(
@@ -787,7 +790,8 @@ def test_hosted_page_pays_and_declines(
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(f"{emu.url}/c/pay/{session.id}", timeout=10)
     assert info.value.code == 409
-    assert "already complete" in info.value.read().decode()
+    with info.value as response:
+        assert "already complete" in response.read().decode()
 
 
 def test_hosted_page_billing_only_and_expired(
@@ -825,4 +829,5 @@ def test_hosted_page_billing_only_and_expired(
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(f"{emu.url}/c/pay/{other.id}", timeout=10)
     assert info.value.code == 410
-    assert "expired" in info.value.read().decode()
+    with info.value as response:
+        assert "expired" in response.read().decode()
