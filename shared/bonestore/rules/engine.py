@@ -453,6 +453,7 @@ class Engine:
         self._method_order = {m: i for i, m in enumerate(ruleset.methods)}
         self._quotes: dict[tuple[str, int, str], ShippingMethodQuote] = {}
         self._plans: dict[tuple[Any, ...], _MethodPlan] = {}
+        self._dkeys: dict[int, tuple[Destination, tuple[Any, ...]]] = {}
         boundaries: set[float] = set()
         for rule in ruleset.rules:
             c = _compile(ruleset, rule)
@@ -598,11 +599,18 @@ class Engine:
             at = at.astimezone(UTC)
         ts = at.timestamp()
         bucket = bisect.bisect_right(self._boundaries, ts)
-        dkey = self._dest_key(destination)
+        cached = self._dkeys.get(id(destination))
+        if cached is not None and cached[0] is destination:
+            dkey = cached[1]
+        else:
+            dkey = self._dest_key(destination)
+            if len(self._dkeys) >= 10_000:
+                self._dkeys.clear()
+            self._dkeys[id(destination)] = (destination, dkey)
         po = dkey[3]
-        skus = [line.product.sku for line in lines]
         totals: dict[str, int] | None = None
-        if len(set(skus)) != len(skus):  # limits count a product across its lines
+        if len(lines) > 1 and len({line.product.sku for line in lines}) != len(lines):
+            # limits count a product across its lines
             totals = {}
             for line in lines:
                 totals[line.product.sku] = totals.get(line.product.sku, 0) + line.quantity
@@ -634,7 +642,12 @@ class Engine:
                 all_ok = False
             items.append(
                 LineDecision(
-                    product.sku, line.quantity, ok, limit, list(reasons) if reasons else [], base.trace
+                    product.sku,
+                    line.quantity,
+                    ok,
+                    limit,
+                    list(reasons) if reasons else [],
+                    base.trace,
                 )
             )
         return CartDecision(
