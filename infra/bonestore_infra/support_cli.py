@@ -1,0 +1,341 @@
+"""``bonestore support order|orders|check``: the support API from a terminal.
+
+Talks to a deployed or local API (``--api-url`` / ``BONESTORE_API_URL``, default the
+local server) with a staff bearer token (``--token`` / ``BONESTORE_TOKEN``; locally
+``bonestore dev-token --group support``). Prints readable tables; ``--json`` prints
+the API's body. Exits 1 on an API or connection error, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+DEFAULT_API_URL = "http://127.0.0.1:3000"
+TIMEOUT_SECONDS = 30
+
+
+class CliError(Exception):
+    """A failure to report in one line, with an exit code."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def register(subparsers: Any) -> None:
+    support = subparsers.add_parser("support", help="look up orders and eligibility (staff)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--api-url",
+        default=None,
+        help=f"API base URL (default: $BONESTORE_API_URL or {DEFAULT_API_URL})",
+    )
+    common.add_argument(
+        "--token", default=None, help="staff bearer token (default: $BONESTORE_TOKEN)"
+    )
+    common.add_argument("--json", action="store_true", help="print the API's JSON body")
+    sub = support.add_subparsers(dest="support_command", required=True, metavar="SUBCOMMAND")
+
+    order = sub.add_parser("order", parents=[common], help="one order, with eligibility and why")
+    order.add_argument("order_id")
+    order.set_defaults(handler=order_command)
+
+    orders = sub.add_parser("orders", parents=[common], help="a customer's orders by email")
+    orders.add_argument("--email", required=True)
+    orders.add_argument("--limit", type=int, default=20)
+    orders.add_argument("--next-token", default=None)
+    orders.set_defaults(handler=orders_command)
+
+    check = sub.add_parser(
+        "check", parents=[common], help="may a product ship to a destination, and why"
+    )
+    check.add_argument("--country", required=True)
+    check.add_argument("--sku", required=True, action="append", help="repeat for a cart")
+    check.add_argument("--qty", type=int, default=1, help="quantity of each SKU")
+    check.add_argument("--subdivision")
+    check.add_argument("--postal-code")
+    check.add_argument("--at", help="ISO-8601 time to decide at (default: now)")
+    check.set_defaults(handler=check_command)
+
+
+# ------------------------------------------------------------------ HTTP
+
+
+def _settings(args: argparse.Namespace) -> tuple[str, str]:
+    url = (args.api_url or os.environ.get("BONESTORE_API_URL") or DEFAULT_API_URL).rstrip("/")
+    token = args.token or os.environ.get("BONESTORE_TOKEN")
+    if not token:
+        raise CliError(
+            "no token: pass --token or set BONESTORE_TOKEN "
+            "(locally: export BONESTORE_TOKEN=$(bonestore dev-token --group support))",
+            exit_code=2,
+        )
+    if not url.startswith(("http://", "https://")):
+        raise CliError(f"--api-url must be an http(s) URL, not {url!r}", exit_code=2)
+    return url, token.strip()
+
+
+def call_api(args: argparse.Namespace, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    url, token = _settings(args)
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url + path,
+        data=data,
+        method=method,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            result: dict[str, Any] = json.loads(response.read() or b"{}")
+            return result
+    except urllib.error.HTTPError as exc:
+        raise CliError(_http_error(exc)) from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, ConnectionRefusedError):
+            raise CliError(
+                f"cannot reach the bonestore API at {url}: connection refused "
+                "(is `bonestore serve` running, or is --api-url right?)"
+            ) from None
+        raise CliError(f"cannot reach the bonestore API at {url}: {reason}") from None
+    except TimeoutError:
+        raise CliError(
+            f"the bonestore API at {url} did not answer within {TIMEOUT_SECONDS}s"
+        ) from None
+    except json.JSONDecodeError:
+        raise CliError(f"the API at {url} answered with something that is not JSON") from None
+
+
+def _http_error(exc: urllib.error.HTTPError) -> str:
+    raw = exc.read()
+    try:
+        error = json.loads(raw)["error"]
+        text = f"{exc.code} {error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        text = f"{exc.code} {exc.reason}"
+    if exc.code == 401:
+        text += " (the token is missing, invalid or expired: mint a new one)"
+    elif exc.code == 403:
+        text += " (the token's group may not do this)"
+    return text
+
+
+# ------------------------------------------------------------------ output
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(file=sys.stdout, width=140, highlight=False, soft_wrap=False)
+
+
+def _money(value: Any) -> str:
+    if not isinstance(value, dict):
+        return "-"
+    return f"{value['amount'] / 100:,.2f} {value['currency']}"
+
+
+def _yes_no(value: Any) -> str:
+    return "[green]yes[/green]" if value else "[red]no[/red]"
+
+
+def _reasons(line: dict[str, Any]) -> str:
+    return "\n".join(
+        f"{r['rule_id']} ({r['code']}): {r['message']}" for r in line.get("reasons") or []
+    )
+
+
+def _destination(dest: Any) -> str:
+    if not isinstance(dest, dict):
+        return "-"
+    return " ".join(
+        str(dest[k])
+        for k in ("line1", "city", "subdivision", "postal_code", "country")
+        if dest.get(k)
+    )
+
+
+def _decision_rows(table: Any, name: str, decision: dict[str, Any] | None) -> None:
+    if decision is None:
+        table.add_row(name, "-", "", "", "")
+        return
+    for index, line in enumerate(decision.get("items") or []):
+        table.add_row(
+            name if index == 0 else "",
+            line["sku"],
+            _yes_no(line["eligible"]),
+            "-" if line.get("max_quantity") is None else str(line["max_quantity"]),
+            _reasons(line) or "",
+        )
+
+
+def print_order(body: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    console = _console()
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("Order", body["order_id"])
+    head.add_row("Status", str(body.get("status")))
+    head.add_row("Email", str(body.get("email") or "-"))
+    head.add_row("Created", str(body.get("created_at") or "-"))
+    head.add_row("Total", _money(body.get("amount_total")))
+    head.add_row("Destination", _destination(body.get("destination")))
+    head.add_row("Stripe session", str(body.get("stripe_session_id") or "-"))
+    head.add_row("Payment intent", str(body.get("payment_intent_id") or "-"))
+    console.print(head)
+
+    items = Table(title="Lines", title_justify="left")
+    for column in ("SKU", "Name", "Qty", "Unit price", "Line total"):
+        items.add_column(column)
+    for item in body.get("items") or []:
+        items.add_row(
+            item["sku"],
+            str(item.get("name") or ""),
+            str(item["quantity"]),
+            _money(item.get("unit_price")),
+            _money(item.get("line_total")),
+        )
+    console.print(items)
+
+    eligibility = body.get("eligibility") or {}
+    table = Table(title="Eligibility", title_justify="left")
+    for column in ("When", "SKU", "Eligible", "Max qty", "Reasons"):
+        table.add_column(column)
+    for name in ("at_checkout", "at_payment", "now"):
+        _decision_rows(table, name.replace("_", " "), eligibility.get(name))
+    console.print(table)
+    if eligibility.get("now_error"):
+        console.print(f"[yellow]Now: {eligibility['now_error']}[/yellow]")
+    elif eligibility.get("now_differs"):
+        rules = ", ".join(eligibility.get("changed_by") or []) or "no single rule"
+        compared = str(eligibility.get("compared_with") or "").replace("_", " ")
+        console.print(f"[bold red]Now differs from {compared}[/bold red], changed by: {rules}")
+    else:
+        console.print("[green]Now: same decision as when the order was placed.[/green]")
+
+    events = Table(title="Timeline", title_justify="left")
+    for column in ("At", "Event", "Detail"):
+        events.add_column(column)
+    for event in body.get("events") or []:
+        detail = event.get("detail") or {}
+        events.add_row(
+            str(event.get("at")),
+            str(event.get("type")),
+            ", ".join(f"{k}={v}" for k, v in detail.items()) if isinstance(detail, dict) else "",
+        )
+    console.print(events)
+
+
+def print_orders(body: dict[str, Any], email: str) -> None:
+    from rich.table import Table
+
+    console = _console()
+    items = body.get("items") or []
+    if not items:
+        console.print(f"No orders for {email}.")
+        return
+    table = Table(title=f"Orders for {email}", title_justify="left")
+    for column in ("Order", "Status", "Created", "Total", "Email"):
+        table.add_column(column)
+    for order in items:
+        table.add_row(
+            order["order_id"],
+            order["status"],
+            order["created_at"],
+            _money(order.get("amount_total")),
+            str(order.get("email") or ""),
+        )
+    console.print(table)
+    if body.get("next_token"):
+        console.print(f"More: --next-token {body['next_token']}")
+
+
+def print_check(body: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    console = _console()
+    verdict = "[green]ELIGIBLE[/green]" if body["eligible"] else "[red]NOT ELIGIBLE[/red]"
+    console.print(
+        f"{verdict} to {_destination(body.get('destination'))} "
+        f"(ruleset {body['ruleset_version']}, at {body['evaluated_at']})"
+    )
+    lines = Table(title="Lines", title_justify="left")
+    for column in ("SKU", "Qty", "Eligible", "Max qty", "Reasons"):
+        lines.add_column(column)
+    for line in body.get("items") or []:
+        lines.add_row(
+            line["sku"],
+            str(line["quantity"]),
+            _yes_no(line["eligible"]),
+            "-" if line.get("max_quantity") is None else str(line["max_quantity"]),
+            _reasons(line),
+        )
+    console.print(lines)
+    methods = ", ".join(
+        f"{m['id']} {_money(m['price'])}" for m in body.get("shipping_methods") or []
+    )
+    console.print(f"Shipping methods: {methods or 'none'}")
+    for line in body.get("trace") or []:
+        trace = Table(title=f"Rules considered for {line['sku']}", title_justify="left")
+        for column in ("Rule", "Effect", "Result", "Why"):
+            trace.add_column(column)
+        for step in line.get("rules") or []:
+            trace.add_row(step["rule_id"], step["effect"], step["result"], step.get("detail", ""))
+        console.print(trace)
+
+
+# ------------------------------------------------------------------ commands
+
+
+def _run(args: argparse.Namespace, method: str, path: str, body: Any, show: Any) -> int:
+    try:
+        result = call_api(args, method, path, body)
+    except CliError as exc:
+        print(f"bonestore support: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        show(result)
+    return 0
+
+
+def order_command(args: argparse.Namespace) -> int:
+    path = "/support/orders/" + urllib.parse.quote(args.order_id.strip(), safe="")
+    return _run(args, "GET", path, None, print_order)
+
+
+def orders_command(args: argparse.Namespace) -> int:
+    query = {"email": args.email.strip(), "limit": str(args.limit)}
+    if args.next_token:
+        query["next_token"] = args.next_token
+    path = "/support/orders?" + urllib.parse.urlencode(query)
+    return _run(args, "GET", path, None, lambda body: print_orders(body, args.email.strip()))
+
+
+def check_command(args: argparse.Namespace) -> int:
+    destination: dict[str, Any] = {"country": args.country}
+    if args.subdivision:
+        destination["subdivision"] = args.subdivision
+    if args.postal_code:
+        destination["postal_code"] = args.postal_code
+    body: dict[str, Any] = {
+        "destination": destination,
+        "items": [{"sku": sku, "quantity": args.qty} for sku in args.sku],
+    }
+    if args.at:
+        body["at"] = args.at
+    return _run(args, "POST", "/support/eligibility", body, print_check)

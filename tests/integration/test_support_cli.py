@@ -1,0 +1,138 @@
+"""``bonestore support order|orders|check`` against the local server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from bonestore_infra.cli import main
+from tests.integration.test_support_api import BEFORE_NPN, staff_token, store_order
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def cli(local_stack: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    monkeypatch.setenv("BONESTORE_API_URL", local_stack.api_url)
+    monkeypatch.setenv("BONESTORE_TOKEN", staff_token("support"))
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(["support", *argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_order_shows_lines_eligibility_and_what_changed(cli: Any) -> None:
+    order = store_order([("TRUEOSTEO-120", 1)], {"country": "CA"}, decided_at=BEFORE_NPN)
+    code, out, err = cli("order", order["order_id"])
+    assert code == 0, err
+    assert order["order_id"] in out
+    assert "paid" in out
+    assert "TRUEOSTEO-120" in out
+    assert "49.95 USD" in out
+    for when in ("at checkout", "at payment", "now"):
+        assert when in out
+    assert "Now differs from at payment" in out
+    assert "ca-no-supplements-npn" in out
+    assert "checkout.session.completed" in out
+
+
+def test_order_json_is_the_api_body(cli: Any) -> None:
+    order = store_order([("ORP-EBOOK", 1)], {"country": "US"})
+    code, out, _ = cli("order", order["order_id"], "--json")
+    assert code == 0
+    assert json.loads(out)["order_id"] == order["order_id"]
+
+
+def test_unknown_order_exits_1_with_the_contract_message(cli: Any) -> None:
+    code, out, err = cli("order", "ord_missing")
+    assert code == 1
+    assert out == ""
+    assert "404 order_not_found: No order with id 'ord_missing'." in err
+
+
+def test_orders_by_email(cli: Any) -> None:
+    email = "Cli.Customer.7@Example.com"
+    first = store_order([("ORP-EBOOK", 1)], {"country": "US"}, email=email)
+    second = store_order([("BONE-APPETIT-BOOK", 2)], {"country": "US"}, email=email)
+    code, out, err = cli("orders", "--email", email.lower())
+    assert code == 0, err
+    assert out.index(second["order_id"]) < out.index(first["order_id"])  # newest first
+    code, out, _ = cli("orders", "--email", "nobody-at-all@example.com")
+    assert code == 0 and "No orders for nobody-at-all@example.com" in out
+    code, _, err = cli("orders", "--email", "not-an-email")
+    assert code == 1 and "400 invalid_email" in err
+
+
+def test_check_shows_the_reasons_and_the_rules_considered(cli: Any) -> None:
+    code, out, err = cli("check", "--country", "ca", "--sku", "TRUEOSTEO-120", "--qty", "2")
+    assert code == 0, err
+    assert "NOT ELIGIBLE" in out
+    assert "ca-no-supplements-npn" in out
+    assert "Rules considered for TRUEOSTEO-120" in out
+    assert "zone-international-physical" in out
+
+    code, out, _ = cli(
+        "check", "--country", "us", "--subdivision", "ny", "--postal-code", "10001",
+        "--sku", "DENSERCISE-DVD",
+    )  # fmt: skip
+    assert code == 0 and "ELIGIBLE" in out and "NOT ELIGIBLE" not in out
+    assert "standard" in out
+
+
+def test_check_bad_input_exits_1(cli: Any) -> None:
+    code, _, err = cli("check", "--country", "ZZ", "--sku", "ORP-EBOOK")
+    assert code == 1 and "400 invalid_country" in err
+    code, _, err = cli("check", "--country", "US", "--sku", "NOPE-1")
+    assert code == 1 and "400 unknown_sku" in err
+
+
+def test_token_problems_are_explained(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BONESTORE_TOKEN")
+    code, _, err = cli("order", "ord_x")
+    assert code == 2 and "no token" in err and "BONESTORE_TOKEN" in err
+    code, _, err = cli("order", "ord_x", "--token", staff_token("support", expires_in=-5))
+    assert code == 1 and "401 unauthorized" in err and "expired" in err
+    code, _, err = cli("order", "ord_x", "--token", staff_token("customer"))
+    assert code == 1 and "403 forbidden" in err
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_connection_refused_says_so(cli: Any) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    code, _, err = cli("order", "ord_x", "--api-url", url)
+    assert code == 1
+    assert f"cannot reach the bonestore API at {url}: connection refused" in err
+
+
+def test_the_installed_command_runs(local_stack: Any) -> None:
+    bonestore = os.path.join(os.path.dirname(sys.executable), "bonestore")
+    env = {
+        **os.environ,
+        "BONESTORE_API_URL": local_stack.api_url,
+        "BONESTORE_TOKEN": staff_token("support"),
+    }
+    result = subprocess.run(
+        [bonestore, "support", "check", "--country", "AU", "--sku", "TRUEOSTEO-120", "--qty", "5"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "au-three-months-supply" in result.stdout
