@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -154,6 +155,20 @@ class Shop:
             TableName=self.products_table, Key={"sku": {"S": sku}}, ConsistentRead=True
         )["Item"]
         return from_item(item)
+
+    def clone(self, sku: str, stock: int | None = None, *, suffix: str | None = None) -> str:
+        """A new product like ``sku`` (same kind, category, attributes) with its own stock,
+        so a test's stock figures are its own. Returns the new SKU."""
+        from bonestore.adapters.products import ProductRepository
+        from bonestore.carts import product_of
+        from bonestore.catalog import Product
+
+        base = product_of(self.product(sku))
+        new_sku = f"{sku}-{suffix or uuid.uuid4().hex[:8].upper()}"[:64]
+        data = base.model_dump()
+        data.update(sku=new_sku, stock=stock if base.kind == "physical" else None)
+        ProductRepository(self.dynamodb, self.products_table).put(Product.model_validate(data))
+        return new_sku
 
     def set_stock(self, sku: str, stock: int) -> None:
         self.dynamodb.update_item(
