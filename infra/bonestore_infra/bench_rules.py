@@ -9,6 +9,7 @@ off: every line evaluated against the index). One core, one process.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import time
@@ -184,6 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--carts", type=int, default=100_000, help="carts per run")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per row; the best is shown (less noise)"
+    )
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)  # noqa: S311 - reproducible bench data, not crypto
 
@@ -207,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "p99 µs",
         "mean µs",
         "compile ms",
-        title=f"5-line carts, {args.carts:,} per run, one core",
+        title=f"5-line carts, {args.carts:,} per run (best of {args.repeat}), one core",
     )
     for label, ruleset, catalog in (
         (f"(a) default, {len(default.rules)} rules", default, seed_catalog()),
@@ -223,7 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Warm-up: imports and caches; with the memo on, one pass over the whole workload
             # (2,000 carts x 300 destinations, paired as in the run) fills it: steady state.
             run(engine, cart_list, dests, 6000 if memo else 500)
-            result = run(engine, cart_list, dests, n)
+            result = max(
+                (run(engine, cart_list, dests, n) for _ in range(max(args.repeat, 1))),
+                key=lambda r: r["carts_per_s"],
+            )
             table.add_row(
                 label,
                 "warm" if memo else "off",
@@ -236,7 +243,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(table)
     console.print(
         f"default ruleset load+validate {load_s * 1000:.0f} ms; "
-        f"generated ruleset validate {build_s * 1000:.0f} ms"
+        f"generated ruleset validate {build_s * 1000:.0f} ms; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
+    console.print(
+        "warm: the per-line memo filled by one pass over the workload (a running Lambda); "
+        "off: every line evaluated against the index (a line never seen before)"
     )
     return 0
 

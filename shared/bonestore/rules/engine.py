@@ -11,6 +11,7 @@ is definitely false makes the rule not apply, even if another one errors.
 from __future__ import annotations
 
 import bisect
+import re
 import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -220,8 +221,6 @@ class _Compiled:
 
 
 def _postal_match(cond: PostalCondition, dest: Destination) -> bool:
-    import re
-
     code = dest.postal_code
     if code is None:
         return False

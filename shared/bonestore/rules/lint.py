@@ -2,22 +2,21 @@
 
 Errors fail the lint (and CI): schema errors, duplicate ids, windows that end
 before they start, unknown countries/subdivisions (ISO 3166 via pycountry),
-unknown categories, message placeholders that do not exist, conditions that can
-never match. Warnings flag what may be intended but deserves a look: SKUs,
+unknown categories, conditions that can never match (message placeholders are
+checked by the schema). Warnings flag what may be intended but deserves a look: SKUs,
 attributes and ingredients the seed catalog does not know, product conditions no
 seed product meets, overlapping offers for one method.
 """
 
 from __future__ import annotations
 
-import string
 from collections.abc import Sequence
 from typing import Any
 
 from bonestore.catalog import CATEGORIES, Product, ProductAttributes, seed_catalog
 from bonestore.geo import canonical_postal_code, is_country, subdivision_country
 from bonestore.rules.loader import Issue, RulesetError, parse_ruleset, rule_lines
-from bonestore.rules.schema import MESSAGE_FIELDS, Rule, Ruleset
+from bonestore.rules.schema import Rule, Ruleset
 
 
 def _static_match(rule: Rule, product: Product) -> bool:
@@ -108,14 +107,6 @@ def lint_ruleset(
                     add("warning", rule, f"ingredient {name!r} is in no seed catalog product")
         if rule.effect != "offer_method" and not any(_static_match(rule, p) for p in products):
             add("warning", rule, "its product conditions match no product in the seed catalog")
-        for _, fname, _, _ in string.Formatter().parse(rule.message):
-            if fname is not None and fname not in MESSAGE_FIELDS:
-                add(
-                    "error",
-                    rule,
-                    f"message placeholder {{{fname}}} is unknown "
-                    f"(known: {', '.join(sorted(MESSAGE_FIELDS))})",
-                )
 
     _overlapping_offers(ruleset, add)
     for name in ruleset.groups:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import string
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -175,6 +176,23 @@ class Rule(_Strict):
     price: Money | None = None
     free_from: Money | None = None
     amount: Money | None = None
+
+    @field_validator("message")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        try:
+            parts = list(string.Formatter().parse(value))
+        except ValueError as exc:
+            raise ValueError(f"message: {exc} (write {{{{ and }}}} for literal braces)") from exc
+        for _, name, spec, conversion in parts:
+            if name is None:
+                continue
+            if name not in MESSAGE_FIELDS or spec or conversion:
+                raise ValueError(
+                    f"message placeholder {{{name}}} is unknown "
+                    f"(known: {', '.join(sorted(MESSAGE_FIELDS))})"
+                )
+        return value
 
     @field_validator("effective_from", "effective_until", mode="before")
     @classmethod

@@ -29,18 +29,22 @@ def test_default_ruleset_lints_without_errors() -> None:
     assert [i for i in issues if i.severity == "error"] == []
 
 
-def test_lint_finds_unknown_codes_categories_placeholders_and_never_matching() -> None:
+def test_lint_finds_unknown_codes_categories_and_never_matching() -> None:
     text = DEFAULT_TEXT.replace("[US-AS, US-GU", "[US-XX, CA-QC, US-GU")
     text = text.replace("categories: [supplement]", "categories: [supplements]", 1)
     text = text.replace("[RU, BY]", "[RU, BY, XX]")
-    text = text.replace("to {country_name}.", "to {country_nam}.", 1)
     found = "\n".join(lint(text))
     assert "'US-XX' is not an ISO 3166-2 subdivision" in found
     assert "never matches: CA-QC is not in the rule's countries" in found
     assert "'XX' is not an ISO 3166-1 alpha-2 country" in found
     assert "unknown category 'supplements'" in found
-    assert "placeholder {country_nam} is unknown" in found
     assert "error:zone-us-territories-excluded:30:" in found  # file line of the rule
+
+
+@pytest.mark.parametrize("message", ["to {country_nam}.", "to {country_name!r}.", "a { brace"])
+def test_message_placeholders_are_checked_by_the_schema(message: str) -> None:
+    found = lint(DEFAULT_TEXT.replace("to {country_name}.", message, 1))
+    assert len(found) == 1 and "error:zone-us-physical:" in found[0] and "message" in found[0]
 
 
 def test_lint_warns_about_unknown_catalog_names() -> None:
