@@ -1,0 +1,228 @@
+// The support console: calls the support API same-origin with a pasted staff token.
+// Everything the API returns is put on the page as text (never as HTML).
+"use strict";
+
+(function () {
+  const TOKEN_KEY = "bonestore.staffToken";
+  const $ = (id) => document.getElementById(id);
+  const result = $("result");
+  const errorBox = $("error");
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (key === "class") node.className = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function table(headers, rows, attrs) {
+    return el("table", attrs || {},
+      el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))),
+      el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((c) => el("td", {}, c))))));
+  }
+
+  const money = (m) => (m && typeof m.amount === "number")
+    ? `${(m.amount / 100).toFixed(2)} ${m.currency}` : "-";
+  const yesNo = (v) => el("span", { class: v ? "yes" : "no" }, v ? "yes" : "no");
+  const place = (d) => d ? ["line1", "city", "subdivision", "postal_code", "country"]
+    .filter((k) => d[k]).map((k) => d[k]).join(" ") : "-";
+  const reasons = (line) => (line.reasons || []).map((r) =>
+    el("div", { class: "reason", "data-rule": r.rule_id },
+      el("code", {}, r.rule_id), ` (${r.code}): ${r.message}`));
+
+  function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+
+  function showToken() {
+    $("token-status").textContent = token() ? "Token set for this tab." : "No token yet.";
+  }
+
+  function clear() {
+    errorBox.hidden = true;
+    errorBox.textContent = "";
+    result.replaceChildren();
+  }
+
+  function showError(status, error) {
+    errorBox.hidden = false;
+    let hint = "";
+    if (status === 401) hint = " Paste a new token: it is missing, invalid or expired.";
+    if (status === 403) hint = " This token's group may not do this.";
+    errorBox.replaceChildren(
+      el("strong", {}, `${status} ${error.code}`), `: ${error.message}${hint}`);
+  }
+
+  async function api(method, path, body) {
+    clear();
+    if (!token()) {
+      showError(401, { code: "no_token", message: "Paste a staff token first." });
+      return null;
+    }
+    result.append(el("p", { class: "status" }, "Loading…"));
+    let response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers: { "Authorization": `Bearer ${token()}`, "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      result.replaceChildren();
+      showError(0, { code: "network_error", message: `The API did not answer (${e.message}).` });
+      return null;
+    }
+    let data = null;
+    try { data = await response.json(); } catch (e) { data = null; }
+    result.replaceChildren();
+    if (!response.ok) {
+      const error = (data && data.error) || { code: "http_error", message: response.statusText };
+      showError(response.status, error);
+      return null;
+    }
+    return data;
+  }
+
+  function decisionRows(name, decision) {
+    if (!decision) return [[name, "-", "-", "-", "not decided"]];
+    return (decision.items || []).map((line, i) => [
+      i === 0 ? name : "", line.sku, yesNo(line.eligible),
+      line.max_quantity === null || line.max_quantity === undefined ? "-" : String(line.max_quantity),
+      reasons(line),
+    ]);
+  }
+
+  function traceTables(lines) {
+    return (lines || []).map((line) => el("div", { class: "trace", "data-sku": line.sku },
+      el("h3", {}, `Rules considered for ${line.sku}`),
+      table(["Rule", "Effect", "Result", "Why"], (line.rules || []).map((s) => [
+        el("code", {}, s.rule_id), s.effect,
+        el("span", { class: s.result === "match" ? "match" : "" }, s.result), s.detail || "",
+      ]))));
+  }
+
+  function renderOrder(order) {
+    const e = order.eligibility || {};
+    let verdict;
+    if (e.now_error) {
+      verdict = el("p", { class: "differs", id: "now-verdict" }, `Now: ${e.now_error}`);
+    } else if (e.now_differs) {
+      verdict = el("p", { class: "differs", id: "now-verdict" },
+        `Now differs from ${String(e.compared_with || "").replace("_", " ")}. Changed by: `,
+        (e.changed_by || []).length ? e.changed_by.map((id) => el("code", { class: "changed-by" }, id, " "))
+          : "no single rule");
+    } else {
+      verdict = el("p", { class: "same", id: "now-verdict" },
+        "Now: the same decision as when the order was placed.");
+    }
+    const nowTrace = e.now ? traceTables((e.now.items || []).map((line) => (
+      { sku: line.sku, rules: line.trace || [] }))) : [];
+    result.append(
+      el("h2", {}, "Order ", el("code", { id: "order-title-id" }, order.order_id)),
+      el("dl", {},
+        el("dt", {}, "Status"), el("dd", { id: "order-status" }, order.status),
+        el("dt", {}, "Email"), el("dd", {}, order.email || "-"),
+        el("dt", {}, "Created"), el("dd", {}, order.created_at || "-"),
+        el("dt", {}, "Total"), el("dd", {}, money(order.amount_total)),
+        el("dt", {}, "Destination"), el("dd", {}, place(order.destination)),
+        el("dt", {}, "Stripe session"), el("dd", {}, order.stripe_session_id || "-"),
+        el("dt", {}, "Payment intent"), el("dd", {}, order.payment_intent_id || "-")),
+      el("h3", {}, "Lines"),
+      table(["SKU", "Name", "Qty", "Unit price", "Line total"], (order.items || []).map((i) => [
+        i.sku, i.name || "", String(i.quantity), money(i.unit_price), money(i.line_total)])),
+      el("h3", {}, "Can it ship?"),
+      verdict,
+      table(["When", "SKU", "Eligible", "Max qty", "Why"], [
+        ...decisionRows("at checkout", e.at_checkout),
+        ...decisionRows("at payment", e.at_payment),
+        ...decisionRows("now", e.now),
+      ], { id: "eligibility-table" }),
+      ...nowTrace,
+      el("h3", {}, "Timeline"),
+      table(["At", "Event", "Detail"], (order.events || []).map((ev) => [
+        ev.at, ev.type, ev.detail ? JSON.stringify(ev.detail) : ""])),
+    );
+  }
+
+  async function lookUpOrder(orderId) {
+    const order = await api("GET", `/support/orders/${encodeURIComponent(orderId)}`);
+    if (order) renderOrder(order);
+  }
+
+  function renderOrders(email, page) {
+    const items = page.items || [];
+    result.append(el("h2", {}, `Orders for ${email}`));
+    if (!items.length) {
+      result.append(el("p", { id: "no-orders" }, "No orders for this email."));
+      return;
+    }
+    result.append(table(["Order", "Status", "Created", "Total", "Email"], items.map((o) => [
+      el("button", { class: "link order-link", type: "button", "data-order": o.order_id,
+        onclick: () => { $("order-id").value = o.order_id; lookUpOrder(o.order_id); } }, o.order_id),
+      o.status, o.created_at, money(o.amount_total), o.email || "",
+    ]), { id: "orders-table" }));
+    if (page.next_token) {
+      result.append(el("button", { type: "button", id: "more-orders", class: "secondary",
+        onclick: () => findOrders(email, page.next_token) }, "More"));
+    }
+  }
+
+  async function findOrders(email, nextToken) {
+    const query = new URLSearchParams({ email, limit: "20" });
+    if (nextToken) query.set("next_token", nextToken);
+    const page = await api("GET", `/support/orders?${query}`);
+    if (page) renderOrders(email, page);
+  }
+
+  function renderCheck(body) {
+    result.append(
+      el("p", { class: "verdict", id: "check-verdict" },
+        el("span", { class: body.eligible ? "yes" : "no" }, body.eligible ? "Eligible" : "Not eligible"),
+        ` to ${place(body.destination)}`),
+      el("p", { class: "status" }, `Ruleset ${body.ruleset_version}, decided at ${body.evaluated_at}`),
+      table(["SKU", "Qty", "Eligible", "Max qty", "Why"], (body.items || []).map((l) => [
+        l.sku, String(l.quantity), yesNo(l.eligible),
+        l.max_quantity === null ? "-" : String(l.max_quantity), reasons(l)]), { id: "check-table" }),
+      el("p", {}, "Shipping methods: ", (body.shipping_methods || []).length
+        ? body.shipping_methods.map((m) => `${m.name} (${money(m.price)})`).join(", ") : "none"),
+      ...traceTables(body.trace),
+    );
+  }
+
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = $("token").value.trim().replace(/^Bearer\s+/i, "");
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    $("token").value = "";
+    showToken();
+  });
+  $("token-clear").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    showToken();
+  });
+  $("order-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    lookUpOrder($("order-id").value.trim());
+  });
+  $("orders-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    findOrders($("email").value.trim());
+  });
+  $("check-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const destination = { country: $("country").value.trim() };
+    if ($("subdivision").value.trim()) destination.subdivision = $("subdivision").value.trim();
+    if ($("postal-code").value.trim()) destination.postal_code = $("postal-code").value.trim();
+    const body = await api("POST", "/support/eligibility", {
+      destination,
+      items: [{ sku: $("sku").value.trim(), quantity: Number($("qty").value || "1") }],
+    });
+    if (body) renderCheck(body);
+  });
+  showToken();
+})();
