@@ -41,13 +41,14 @@ def register(subparsers: Any) -> None:
 
 
 def _parse_at(value: str | None) -> datetime | None:
+    from bonestore.rules.diff import parse_time
+
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_time(value)
     except ValueError as exc:
         raise SystemExit(f"--at: not an ISO-8601 time: {value!r}") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _console() -> Any:

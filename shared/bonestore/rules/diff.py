@@ -143,7 +143,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _parse_time(value: str) -> datetime:
+def parse_time(value: str) -> datetime:
+    """An ISO-8601 time ("Z" allowed); a naive one is UTC. Raises ValueError."""
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -167,7 +168,7 @@ def diff_orders(
                 CartLine(Product.model_validate(_plain(item["product"])), int(item["quantity"]))
                 for item in order.get("items") or []
             ]
-            when = at or _parse_time(created)
+            when = at or parse_time(created)
         except (ValidationError, KeyError, TypeError, ValueError) as exc:
             problem = str(exc).splitlines()[0]
             out.append(OrderFlip(order_id, status, created, None, None, problem))

@@ -557,8 +557,7 @@ class Engine:
             elif c.effect == "default":
                 defaults.append(c.reason(values))
             elif limit is not None:
-                values["max_quantity"] = str(limit)
-                limits.append((limit, c.reason(values)))
+                limits.append((limit, c.reason({**values, "max_quantity": str(limit)})))
         if not permitted and not denials:
             denials = sorted(defaults, key=lambda r: r.rule_id) or [
                 Reason(

@@ -179,3 +179,8 @@ def test_diff_with_orders_table(
     assert code == 0
     assert "1 of 2 recent order(s) decided differently" in out
     assert "ord-in" in out and "ord-us" not in out
+
+
+def test_check_bad_time(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit, match="--at: not an ISO-8601 time"):
+        main(["rules", "check", "--country", "US", "--sku", "ORP-EBOOK", "--at", "yesterday"])
