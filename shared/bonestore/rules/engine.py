@@ -11,6 +11,7 @@ is definitely false makes the rule not apply, even if another one errors.
 from __future__ import annotations
 
 import bisect
+import operator
 import re
 import string
 from collections.abc import Iterable, Sequence
@@ -423,6 +424,14 @@ class _LineBase:
 
 
 _MethodPlan = list[tuple[str, Rule, int, list["_Compiled"]]]
+_REASON_ORDER = operator.attrgetter("rule_id", "code")
+_STEP_ORDER = operator.itemgetter("rule_id")
+
+
+def _limit_order(item: tuple[int, Reason]) -> tuple[int, str]:
+    return (item[0], item[1].rule_id)
+
+
 _NO_PRODUCT_CONDITION = ProductCondition()
 
 
@@ -534,7 +543,7 @@ class Engine:
         steps: list[dict[str, Any]] | None = [] if trace else None
         for c in self._candidates(product, dest.country):
             rule = c.rule
-            if not c.active(ts):
+            if (c.start is not None and ts < c.start) or (c.end is not None and ts >= c.end):
                 if steps is not None:
                     steps.append(_step(rule, "inactive", "outside its effective window"))
                 continue
@@ -567,10 +576,12 @@ class Engine:
                     f"{country_name(dest.country)}.",
                 )
             ]
-        limits.sort(key=lambda item: (item[0], item[1].rule_id))
-        denials.sort(key=lambda r: (r.rule_id, r.code))
+        if len(limits) > 1:
+            limits.sort(key=_limit_order)
+        if len(denials) > 1:
+            denials.sort(key=_REASON_ORDER)
         if steps is not None:
-            steps.sort(key=lambda step: step["rule_id"])
+            steps.sort(key=_STEP_ORDER)
         return _LineBase(
             denials=denials,
             limits=limits,
