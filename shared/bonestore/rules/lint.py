@@ -5,7 +5,8 @@ before they start, unknown countries/subdivisions (ISO 3166 via pycountry),
 unknown categories, conditions that can never match (message placeholders are
 checked by the schema). Warnings flag what may be intended but deserves a look: SKUs,
 attributes and ingredients the seed catalog does not know, product conditions no
-seed product meets, overlapping offers for one method.
+seed product meets, overlapping offers for one method, restrictions and surcharges
+where their method is never offered.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def lint_ruleset(
             add("warning", rule, "its product conditions match no product in the seed catalog")
 
     _overlapping_offers(ruleset, add)
+    _methods_never_offered(ruleset, add)
     for name in ruleset.groups:
         if name not in used_groups and not any(name in codes for codes in ruleset.groups.values()):
             add("warning", None, f"group {name} is not used by any rule")
@@ -136,6 +138,25 @@ def _overlapping_offers(ruleset: Ruleset, add: Any) -> None:
                     f"offers {b.method} where {a.id} does too ({', '.join(sorted(shared)[:5])}): "
                     "the higher price wins",
                 )
+
+
+def _methods_never_offered(ruleset: Ruleset, add: Any) -> None:
+    """A restriction or surcharge where its method is never offered can never matter."""
+    offered: dict[str, set[str] | None] = {}
+    for rule in ruleset.rules:
+        if rule.effect == "offer_method" and rule.method is not None:
+            countries = ruleset.countries_of(rule)
+            known = offered.get(rule.method, set())
+            offered[rule.method] = None if countries is None or known is None else known | countries
+    for rule in ruleset.rules:
+        if rule.effect not in ("restrict_method", "surcharge") or rule.method is None:
+            continue
+        where = offered.get(rule.method, set())
+        countries = ruleset.countries_of(rule)
+        if where is None:  # offered everywhere
+            continue
+        if not (where if countries is None else countries & where):
+            add("warning", rule, f"never applies: {rule.method} is not offered where it matches")
 
 
 def _windows_overlap(a: Rule, b: Rule) -> bool:

@@ -101,6 +101,13 @@ def test_lint_warns_about_overlapping_offers() -> None:
     assert any("the higher price wins" in m for m in lint(text))
 
 
+def test_lint_warns_about_method_rules_where_the_method_is_not_offered() -> None:
+    text = DEFAULT_TEXT.replace(
+        "countries: [US]\n        subdivisions: [US-AA, US-AE, US-AP]", "countries: [JP]"
+    )
+    assert any("express-not-military" in m and "never applies" in m for m in lint(text))
+
+
 def engine_from(text: str) -> Engine:
     import yaml
 
