@@ -1,0 +1,173 @@
+"""The template against the code it deploys: handlers, environment, IAM, routes.
+
+All offline: the template is translated by aws-sam-translator; the code is read by
+static analysis (bonestore_infra.template_gates explains how).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bonestore_infra import template_gates as gates
+from bonestore_infra.template import DEFAULT_TEMPLATE, FunctionDef, Template
+
+pytestmark = pytest.mark.unit
+
+TEMPLATE = Template()
+FUNCTION_IDS = sorted(TEMPLATE.functions())
+
+
+@pytest.fixture(scope="module")
+def cfn() -> dict[str, Any]:
+    return gates.transform(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def usages() -> dict[str, gates.CodeUsage]:
+    return {
+        fid: gates.analyze_function(fn)
+        for fid, fn in TEMPLATE.functions().items()
+        if fn.module_path.is_file()
+    }
+
+
+def _function(fid: str) -> FunctionDef:
+    fn = TEMPLATE.functions()[fid]
+    if not fn.module_path.is_file():
+        pytest.fail(f"{fid}: {fn.module_path} does not exist (Handler {fn.handler})")
+    return fn
+
+
+def _report(problems: list[gates.Problem]) -> str:
+    return "\n".join(str(p) for p in problems)
+
+
+def test_every_function_has_seven_route_groups() -> None:
+    assert sorted(
+        [
+            "CatalogFunction",
+            "EligibilityFunction",
+            "CheckoutFunction",
+            "StripeWebhookFunction",
+            "SupportFunction",
+            "AdminFunction",
+            "ReservationSweeperFunction",
+        ]
+    ) == FUNCTION_IDS
+
+
+@pytest.mark.parametrize("fid", FUNCTION_IDS)
+def test_handler_resolves_to_a_callable(fid: str) -> None:
+    problems = gates.check_handler(_function(fid))
+    assert not problems, _report(problems)
+
+
+@pytest.mark.parametrize("fid", FUNCTION_IDS)
+def test_environment_sets_what_the_code_reads(fid: str, usages: dict[str, gates.CodeUsage]) -> None:
+    fn = _function(fid)
+    problems = gates.check_environment(TEMPLATE, fn, usages[fid])
+    assert not problems, _report(problems)
+
+
+@pytest.mark.parametrize("fid", FUNCTION_IDS)
+def test_iam_grants_what_the_code_calls_and_no_more(
+    fid: str, cfn: dict[str, Any], usages: dict[str, gates.CodeUsage]
+) -> None:
+    fn = _function(fid)
+    problems = gates.check_permissions(TEMPLATE, cfn, fn, usages[fid])
+    assert not problems, _report(problems)
+
+
+@pytest.mark.parametrize("fid", FUNCTION_IDS)
+def test_routes_agree_between_template_and_code(fid: str) -> None:
+    problems = gates.check_routes(TEMPLATE, _function(fid))
+    assert not problems, _report(problems)
+
+
+def test_analysis_traces_each_table_to_its_setting(usages: dict[str, gates.CodeUsage]) -> None:
+    catalog = usages["CatalogFunction"]
+    assert set(catalog.tables) == {"products_table"}
+    assert catalog.tables["products_table"] <= gates.DYNAMODB_READ_ACTIONS
+    assert not catalog.reads_secret and not catalog.publishes_events
+    checkout = usages["CheckoutFunction"]
+    assert {"dynamodb:PutItem", "dynamodb:UpdateItem"} <= checkout.tables["orders_table"]
+    assert checkout.reads_secret
+
+
+# --- the gates catch the mistakes they exist for ------------------------------------
+
+
+def _mutated(tmp_path: Path, old: str, new: str, *, within: str | None = None) -> Template:
+    text = DEFAULT_TEMPLATE.read_text("utf-8")
+    start = text.index(f"  {within}:\n") if within else 0
+    at = text.index(old, start)
+    path = tmp_path / "template.yaml"
+    path.write_text(text[:at] + new + text[at + len(old) :], "utf-8")
+    return Template(path)
+
+
+def test_write_policy_on_a_read_only_table_is_caught(
+    tmp_path: Path, usages: dict[str, gates.CodeUsage]
+) -> None:
+    template = _mutated(
+        tmp_path, "DynamoDBReadPolicy", "DynamoDBCrudPolicy", within="CatalogFunction"
+    )
+    fn = template.functions()["CatalogFunction"]
+    problems = gates.check_permissions(
+        template, gates.transform(template), fn, usages["CatalogFunction"]
+    )
+    assert any("only reads ProductsTable" in p.message for p in problems), _report(problems)
+
+
+def test_missing_write_permission_is_caught(
+    tmp_path: Path, usages: dict[str, gates.CodeUsage]
+) -> None:
+    template = _mutated(
+        tmp_path, "DynamoDBCrudPolicy", "DynamoDBReadPolicy", within="AdminFunction"
+    )
+    fn = template.functions()["AdminFunction"]
+    problems = gates.check_permissions(
+        template, gates.transform(template), fn, usages["AdminFunction"]
+    )
+    assert any("dynamodb:PutItem" in p.message for p in problems), _report(problems)
+
+
+def test_unset_environment_variable_is_caught(
+    tmp_path: Path, usages: dict[str, gates.CodeUsage]
+) -> None:
+    template = _mutated(tmp_path, "        ORDERS_TABLE: !Ref OrdersTable\n", "")
+    fn = template.functions()["SupportFunction"]
+    problems = gates.check_environment(template, fn, usages["SupportFunction"])
+    assert [p.message for p in problems] == [
+        "the code reads ORDERS_TABLE, the template does not set it"
+    ]
+
+
+def test_local_only_variable_is_caught(tmp_path: Path, usages: dict[str, gates.CodeUsage]) -> None:
+    template = _mutated(
+        tmp_path,
+        "        POWERTOOLS_SERVICE_NAME: bonestore\n",
+        "        POWERTOOLS_SERVICE_NAME: bonestore\n        STRIPE_API_BASE: http://x\n",
+    )
+    fn = template.functions()["CatalogFunction"]
+    problems = gates.check_environment(template, fn, usages["CatalogFunction"])
+    assert any("STRIPE_API_BASE is local-only" in p.message for p in problems)
+
+
+def test_route_missing_from_the_template_is_caught(tmp_path: Path) -> None:
+    template = _mutated(tmp_path, "Path: /products/{sku}", "Path: /products/{id}")
+    problems = gates.check_routes(template, template.functions()["CatalogFunction"])
+    messages = sorted(p.message for p in problems)
+    assert any("GET /products/{id}" in m for m in messages), messages
+    assert any("serves GET /products/{sku}" in m for m in messages), messages
+
+
+def test_unresolvable_handler_is_reported(tmp_path: Path) -> None:
+    template = _mutated(
+        tmp_path, "Handler: app.lambda_handler", "Handler: app.nope", within="CatalogFunction"
+    )
+    problems = gates.check_handler(template.functions()["CatalogFunction"])
+    assert problems and "no callable 'nope'" in problems[0].message

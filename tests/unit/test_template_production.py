@@ -1,0 +1,209 @@
+"""House rules for template.yaml: what a careful AWS team ships (issue #6)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bonestore_infra import template_gates as gates
+from bonestore_infra.local_aws import IntrinsicResolver
+from bonestore_infra.template import Template
+
+pytestmark = pytest.mark.unit
+
+TEMPLATE = Template()
+RES = TEMPLATE.resources
+GLOBALS = TEMPLATE.globals
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def cfn(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return gates.transform(TEMPLATE, {"Stage": request.param})
+
+
+def _props(logical_id: str) -> dict[str, Any]:
+    props: dict[str, Any] = RES[logical_id].get("Properties", {})
+    return props
+
+
+def test_globals_runtime_tracing_logging() -> None:
+    assert GLOBALS["Runtime"] == "python3.13"
+    assert GLOBALS["Architectures"] == ["arm64"]
+    assert GLOBALS["Tracing"] == "Active"
+    assert GLOBALS["LoggingConfig"]["LogFormat"] == "JSON"
+    assert GLOBALS["AutoPublishAlias"] == "live"
+    env = GLOBALS["Environment"]["Variables"]
+    assert {
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_LOG_LEVEL",
+    } <= set(env)
+
+
+def test_log_level_differs_per_stage() -> None:
+    levels = {
+        stage: IntrinsicResolver(TEMPLATE, {"Stage": stage}).resolve(
+            GLOBALS["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"]
+        )
+        for stage in ("dev", "prod")
+    }
+    assert levels == {"dev": "DEBUG", "prod": "INFO"}
+
+
+def test_layer_builds_for_arm64() -> None:
+    layer = RES["SharedLayer"]
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    assert _props("SharedLayer")["CompatibleArchitectures"] == ["arm64"]
+
+
+@pytest.mark.parametrize("fid", sorted(TEMPLATE.functions()))
+def test_function_has_log_group_size_and_deployment_alarms(fid: str) -> None:
+    props = _props(fid)
+    assert "MemorySize" in props and props["Description"]
+    group = props["LoggingConfig"]["LogGroup"]["Ref"]
+    assert RES[group]["Type"] == "AWS::Logs::LogGroup"
+    assert "RetentionInDays" in RES[group]["Properties"]
+    alarms = {a["Ref"] for a in props["DeploymentPreference"]["Alarms"]}
+    for alarm in alarms:
+        assert RES[alarm]["Type"] == "AWS::CloudWatch::Alarm"
+        assert RES[alarm]["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    kinds = {RES[a]["Properties"]["MetricName"] for a in alarms}
+    assert {"Errors", "Throttles"} <= kinds
+
+
+def test_log_groups_are_not_shared() -> None:
+    groups = [_props(f)["LoggingConfig"]["LogGroup"]["Ref"] for f in TEMPLATE.functions()]
+    assert len(groups) == len(set(groups))
+
+
+def test_canary_in_prod_all_at_once_in_dev(cfn: dict[str, Any]) -> None:
+    groups = [
+        r for r in cfn["Resources"].values() if r["Type"] == "AWS::CodeDeploy::DeploymentGroup"
+    ]
+    assert len(groups) == len(TEMPLATE.functions())
+    for group in groups:
+        config = json.dumps(group["Properties"]["DeploymentConfigName"])
+        assert "Canary10Percent5Minutes" in config and "AllAtOnce" in config
+        assert group["Properties"]["AlarmConfiguration"]["Enabled"] is True
+        assert group["Properties"]["AutoRollbackConfiguration"]["Enabled"] is True
+
+
+def test_webhook_failures_roll_back_the_webhook() -> None:
+    alarms = {a["Ref"] for a in _props("StripeWebhookFunction")["DeploymentPreference"]["Alarms"]}
+    assert "WebhookServerErrorsAlarm" in alarms
+    assert "ApiServerErrorsAlarm" in {a["Ref"] for a in GLOBALS["DeploymentPreference"]["Alarms"]}
+
+
+@pytest.mark.parametrize("table", ["ProductsTable", "OrdersTable", "IdempotencyTable"])
+def test_tables_on_demand(table: str) -> None:
+    assert _props(table)["BillingMode"] == "PAY_PER_REQUEST"
+
+
+@pytest.mark.parametrize("table", ["ProductsTable", "OrdersTable"])
+def test_business_tables_are_recoverable_and_retained_in_prod(table: str) -> None:
+    props = _props(table)
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["DeletionProtectionEnabled"] == {"Fn::If": ["IsProd", True, False]}
+    for attribute in ("DeletionPolicy", "UpdateReplacePolicy"):
+        assert RES[table][attribute] == {"Fn::If": ["IsProd", "Retain", "Delete"]}
+    assert "AWS::LanguageExtensions" in TEMPLATE.doc["Transform"]
+
+
+def test_idempotency_table_expires_records() -> None:
+    assert _props("IdempotencyTable")["TimeToLiveSpecification"] == {
+        "AttributeName": "expiration",
+        "Enabled": True,
+    }
+
+
+def test_staff_routes_need_cognito_and_public_ones_do_not() -> None:
+    for route in TEMPLATE.routes():
+        staff = route.path.startswith(("/support", "/admin"))
+        assert (route.authorizer == "CognitoAuthorizer") == staff, route
+
+
+def test_api_throttles_logs_and_validates() -> None:
+    api = _props("Api")
+    assert api["TracingEnabled"] is True
+    assert "DestinationArn" in api["AccessLogSetting"]
+    settings = api["MethodSettings"][0]
+    assert settings["ResourcePath"] == "/*" and "ThrottlingRateLimit" in settings
+    for route in TEMPLATE.routes():
+        if route.method in ("POST", "PUT") and route.path != "/webhooks/stripe":
+            event = _props(route.function_id)["Events"][route.event_id]["Properties"]
+            assert event.get("RequestModel", {}).get("ValidateBody") is True, route
+
+
+@pytest.mark.parametrize(
+    ("response", "status", "code"),
+    [
+        ("MISSING_AUTHENTICATION_TOKEN", "404", "not_found"),
+        ("UNAUTHORIZED", "401", "unauthorized"),
+        ("ACCESS_DENIED", "403", "forbidden"),
+        ("BAD_REQUEST_BODY", "400", "invalid_request"),
+        ("THROTTLED", "429", "throttled"),
+        ("DEFAULT_5XX", None, "internal_error"),
+    ],
+)
+def test_gateway_errors_use_the_contract_body(response: str, status: str | None, code: str) -> None:
+    spec = _props("Api")["GatewayResponses"][response]
+    assert spec.get("StatusCode") == status
+    body = spec["ResponseTemplates"]["application/json"]
+    parsed = json.loads(body.replace("$context.error.messageString", '"m"'))
+    assert parsed["error"]["code"] == code and parsed["error"]["message"]
+    assert "Access-Control-Allow-Origin" in spec["ResponseParameters"]["Headers"]
+
+
+def test_secrets_never_in_parameters_or_environment() -> None:
+    for name, spec in TEMPLATE.doc["Parameters"].items():
+        assert "key" not in name.lower() or spec.get("NoEcho"), name
+    for fn in TEMPLATE.functions().values():
+        for variable in fn.environment:
+            assert not any(w in variable for w in ("API_KEY", "WEBHOOK_SECRET")), variable
+    secret = _props("StripeSecret")
+    assert json.loads(secret["SecretString"]) == {"api_key": "", "webhook_secret": ""}
+
+
+def test_async_paths_have_dead_letters() -> None:
+    sweeper = _props("ReservationSweeperFunction")
+    schedule = sweeper["Events"]["Every5Minutes"]["Properties"]
+    assert schedule["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["AsyncFailureQueue", "Arn"]}
+    assert sweeper["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+    target = _props("OrderPaidRule")["Targets"][0]
+    assert "DeadLetterConfig" in target
+    assert _props("OrderPaidRule")["EventPattern"] == {"detail-type": ["OrderPaid"]}
+    assert "RedrivePolicy" in _props("FulfilmentQueue")
+
+
+def test_storefront_bucket_is_private_behind_cloudfront_oac() -> None:
+    block = _props("StorefrontBucket")["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    origins = _props("StorefrontDistribution")["DistributionConfig"]["Origins"]
+    s3 = next(o for o in origins if o["Id"] == "storefront")
+    assert s3["OriginAccessControlId"] == {"Fn::GetAtt": ["StorefrontOriginAccessControl", "Id"]}
+
+
+def test_outputs_for_operators() -> None:
+    assert {
+        "ApiUrl",
+        "StripeWebhookUrl",
+        "StorefrontUrl",
+        "StorefrontBucketName",
+        "StorefrontDistributionId",
+        "UserPoolId",
+        "UserPoolClientId",
+        "StripeSecretArn",
+        "AlarmTopicArn",
+    } <= set(TEMPLATE.doc["Outputs"])
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_local_resolver_yields_plain_strings(stage: str) -> None:
+    """`bonestore serve` puts these in os.environ: every value must resolve to text."""
+    resolver = IntrinsicResolver(TEMPLATE, {"Stage": stage})
+    for fn in TEMPLATE.functions().values():
+        for variable, value in fn.environment.items():
+            resolved = resolver.resolve(value)
+            assert isinstance(resolved, str | int), (fn.logical_id, variable, resolved)
