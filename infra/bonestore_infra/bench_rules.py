@@ -226,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             n = args.carts if memo else max(args.carts // 5, 1000)
             # Warm-up: imports and caches; with the memo on, one pass over the whole workload
             # (2,000 carts x 300 destinations, paired as in the run) fills it: steady state.
-            run(engine, cart_list, dests, 6000 if memo else 500)
+            run(engine, cart_list, dests, min(n, 6000) if memo else min(n, 500))
             result = max(
                 (run(engine, cart_list, dests, n) for _ in range(max(args.repeat, 1))),
                 key=lambda r: r["carts_per_s"],
