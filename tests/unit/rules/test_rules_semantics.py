@@ -18,28 +18,26 @@ pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 1, 31, tzinfo=UTC)
 SEED = {p.sku: p for p in seed_catalog()}
-UNKNOWN_D = Product.model_validate(
-    {
-        "sku": "MYSTERY-D",
-        "name": "Mystery D",
-        "kind": "physical",
-        "category": "supplement",
-        "price": {"amount": 1000, "currency": "USD"},
-        "stock": 5,
-        "attributes": {"supply_days": 30, "ingredients": {"vitamin_d3": {}}},
-    }
+
+
+def physical(sku: str, name: str, category: str, attributes: dict[str, Any]) -> Product:
+    return Product.model_validate(
+        {
+            "sku": sku,
+            "name": name,
+            "kind": "physical",
+            "category": category,
+            "price": {"amount": 1000, "currency": "USD"},
+            "stock": 5,
+            "attributes": attributes,
+        }
+    )
+
+
+UNKNOWN_D = physical(
+    "MYSTERY-D", "Mystery D", "supplement", {"supply_days": 30, "ingredients": {"vitamin_d3": {}}}
 )
-NO_SUPPLY = Product.model_validate(
-    {
-        "sku": "PLAIN-BOOK",
-        "name": "Plain book",
-        "kind": "physical",
-        "category": "book",
-        "price": {"amount": 1000, "currency": "USD"},
-        "stock": 5,
-        "attributes": {"binding": "paper"},
-    }
-)
+NO_SUPPLY = physical("PLAIN-BOOK", "Plain book", "book", {"binding": "paper"})
 PRODUCTS = [*SEED.values(), UNKNOWN_D, NO_SUPPLY]
 COUNTRIES = ["US", "CA", "AU", "GB"]
 
