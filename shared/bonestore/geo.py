@@ -217,7 +217,7 @@ def normalize_destination(raw: Mapping[str, Any], *, field: str = "destination")
         )
     country = country_raw.strip().upper()
 
-    subdivision = _text(raw, "subdivision", field, 10)
+    subdivision = _text(raw, "subdivision", field, 60)
     if subdivision is not None:
         code = subdivision.upper().replace(" ", "")
         if "-" not in code:
@@ -231,7 +231,7 @@ def normalize_destination(raw: Mapping[str, Any], *, field: str = "destination")
             )
         subdivision = code
 
-    postal = _text(raw, "postal_code", field, 20)
+    postal = _text(raw, "postal_code", field, 40)
     if postal is not None:
         canonical = canonical_postal_code(country, postal)
         if canonical is None:
