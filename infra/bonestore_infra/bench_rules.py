@@ -12,6 +12,7 @@ import argparse
 import os
 import random
 import statistics
+import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -188,7 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs per row; the best is shown (less noise)"
     )
-    args = parser.parse_args(argv)
+    # Called from `make bench` (bonestore_infra.bench) with no argv: the defaults, not its argv.
+    args = parser.parse_args([] if argv is None else argv)
     rng = random.Random(args.seed)  # noqa: S311 - reproducible bench data, not crypto
 
     from rich.console import Console
@@ -254,4 +256,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))
