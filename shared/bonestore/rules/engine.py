@@ -449,8 +449,9 @@ class Engine:
         self.ruleset = ruleset
         self.version = ruleset.version
         self._memo_size = memo_size
-        self._memo: dict[tuple[Any, ...], _LineBase] = {}
-        self._pkeys: dict[int, tuple[Product, str]] = {}
+        self._memo: dict[tuple[int, int, int], _LineBase] = {}
+        self._pkeys: dict[int, tuple[Product, int]] = {}
+        self._pcontent: dict[str, int] = {}
         self._global = _Bucket()
         self._by_country: dict[str, _Bucket] = {}
         self._method_global: list[_Compiled] = []
@@ -460,8 +461,9 @@ class Engine:
         self._postal_everywhere = self._po_everywhere = False
         self._method_order = {m: i for i, m in enumerate(ruleset.methods)}
         self._quotes: dict[tuple[str, int, str], ShippingMethodQuote] = {}
-        self._plans: dict[tuple[Any, ...], _MethodPlan] = {}
-        self._dkeys: dict[int, tuple[Destination, tuple[Any, ...]]] = {}
+        self._plans: dict[tuple[int, int], _MethodPlan] = {}
+        self._dkeys: dict[int, tuple[Destination, tuple[int, bool]]] = {}
+        self._dcontent: dict[tuple[Any, ...], int] = {}
         boundaries: set[float] = set()
         for rule in ruleset.rules:
             c = _compile(ruleset, rule)
@@ -492,18 +494,22 @@ class Engine:
 
     # ------------------------------------------------------------ keys and memo
 
-    def _product_key(self, product: Product) -> str:
+    def _product_key(self, product: Product) -> int:
+        """A small int standing for the product's rule-relevant content (SKU, name, kind,
+        category, attributes): equal content, equal key, whichever object carries it."""
         entry = self._pkeys.get(id(product))
         if entry is not None and entry[0] is product:
             return entry[1]
-        key = product.model_dump_json(include={"sku", "name", "kind", "category", "attributes"})
+        content = product.model_dump_json(include={"sku", "name", "kind", "category", "attributes"})
+        key = self._pcontent.setdefault(content, len(self._pcontent))
         if len(self._pkeys) >= 10_000:
             self._pkeys.clear()
         self._pkeys[id(product)] = (product, key)
         return key
 
-    def _dest_key(self, dest: Destination) -> tuple[Any, ...]:
-        """The destination fields any rule can look at (and only those)."""
+    def _dest_key(self, dest: Destination) -> tuple[int, bool]:
+        """(a small int standing for the destination fields any rule can look at, and only
+        those; whether its first line is a PO box where a rule asks)."""
         country = dest.country
         postal = (
             dest.postal_code
@@ -513,7 +519,16 @@ class Engine:
         po = (
             is_po_box(dest.line1) if self._po_everywhere or country in self._po_countries else False
         )
-        return (country, dest.subdivision, postal, po)
+        fields = (country, dest.subdivision, postal, po)
+        interned = self._dcontent.get(fields)
+        if interned is None:
+            if len(self._dcontent) >= 100_000:  # ids restart: forget what used them
+                self._dcontent.clear()
+                self._dkeys.clear()
+                self._plans.clear()
+                self._memo.clear()
+            interned = self._dcontent[fields] = len(self._dcontent)
+        return (interned, po)
 
     # ------------------------------------------------------------ evaluation
 
@@ -616,7 +631,7 @@ class Engine:
             if len(self._dkeys) >= 10_000:
                 self._dkeys.clear()
             self._dkeys[id(destination)] = (destination, dkey)
-        po = dkey[3]
+        did, po = dkey
         totals: dict[str, int] | None = None
         if len(lines) > 1 and len({line.product.sku for line in lines}) != len(lines):
             # limits count a product across its lines
@@ -634,12 +649,15 @@ class Engine:
             else:
                 entry = pkeys.get(id(product))
                 pkey = entry[1] if entry is not None and entry[0] is product else None
-                key = (pkey or self._product_key(product), dkey, bucket)
+                key = (self._product_key(product) if pkey is None else pkey, did, bucket)
                 base = memo.get(key)  # type: ignore[assignment]
                 if base is None:
                     base = self._evaluate(product, destination, po, ts, trace=False)
                     if len(memo) >= self._memo_size:
                         memo.clear()
+                        if len(self._pcontent) >= self._memo_size:  # bound it too
+                            self._pcontent.clear()
+                            self._pkeys.clear()
                     memo[key] = base
             quantity = line.quantity if totals is None else totals[product.sku]
             reasons = base.denials
@@ -718,34 +736,40 @@ class Engine:
         self,
         lines: Sequence[CartLine],
         dest: Destination,
-        dkey: tuple[Any, ...],
+        dkey: tuple[int, bool],
         bucket: int,
         ts: float,
     ) -> list[ShippingMethodQuote]:
         physical = [line for line in lines if line.product.kind == "physical"]
         if not physical:
             return []
-        key = (dkey, bucket)
+        key = (dkey[0], bucket)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._method_plan(dest, dkey[3], ts)
+            plan = self._method_plan(dest, dkey[1], ts)
             if len(self._plans) >= 10_000:
                 self._plans.clear()
             self._plans[key] = plan
         quotes = []
+        subtotals: dict[str, int] | None = None  # physical goods, per currency
         for method, offer, extra, by_product in plan:
             if by_product and any(
-                _safe_match(c, line.product, dest, dkey[3]) for c in by_product for line in physical
+                _safe_match(c, line.product, dest, dkey[1]) for c in by_product for line in physical
             ):
                 continue
             assert offer.price is not None
             amount = offer.price.amount
             free = offer.free_from
-            if free is not None and all(
-                line.product.price.currency == free.currency for line in physical
-            ):
-                subtotal = sum(line.product.price.amount * line.quantity for line in physical)
-                if subtotal >= free.amount:
+            if free is not None:
+                if subtotals is None:
+                    subtotals = {}
+                    for line in physical:
+                        price = line.product.price
+                        subtotals[price.currency] = (
+                            subtotals.get(price.currency, 0) + price.amount * line.quantity
+                        )
+                # Free only when every physical line is priced in the threshold's currency.
+                if len(subtotals) == 1 and subtotals.get(free.currency, -1) >= free.amount:
                     amount = 0
             quotes.append(self._quote(method, amount + extra, offer.price.currency))
         return quotes
