@@ -52,6 +52,18 @@ def test_any_of_several_v1_signatures_and_secrets() -> None:
         (PAYLOAD, f"t={int(time.time())}", SECRET),
         (PAYLOAD, f"t={int(time.time())},v0=abc", SECRET),
     ],
+    ids=[
+        "tampered",
+        "other_secret",
+        "stale",
+        "future",
+        "none",
+        "empty",
+        "garbage",
+        "bad_t",
+        "no_v1",
+        "v0_only",
+    ],
 )
 def test_refuses(payload: str, signature: str | None, secret: str) -> None:
     with pytest.raises(InvalidSignature) as caught:
