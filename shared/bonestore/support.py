@@ -193,11 +193,9 @@ def eligibility_view(
             compared_with=latest_name,
             differences=comparison["differences"],
         )
-        if latest.get("ruleset_version") and latest["ruleset_version"] != engine.version:
-            view["ruleset_changed"] = True
-    else:
-        view["ruleset_changed"] = False
-    view.setdefault("ruleset_changed", False)
+    view["ruleset_changed"] = bool(
+        latest and latest.get("ruleset_version") and latest["ruleset_version"] != engine.version
+    )
     parts = [f"at checkout: {_describe(at_checkout)}"]
     if at_payment is not None:
         parts.append(f"at payment: {_describe(at_payment)}")
