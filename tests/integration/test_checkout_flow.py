@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bonestore_infra.bench_checkout import US_ADDRESS, Shop, start_stack
+from bonestore_infra.bench_checkout import US_ADDRESS, Shop, running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -22,11 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[Shop]:
-    stack = start_stack()
-    try:
+    with running_stack() as stack:
         yield Shop(stack)
-    finally:
-        stack.stop()
 
 
 def stock(shop: Shop, sku: str) -> tuple[int, int]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bonestore_infra.bench_checkout import Shop, start_stack
+from bonestore_infra.bench_checkout import Shop, running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -65,15 +65,12 @@ def atomic_moto() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def shop(atomic_moto: None) -> Iterator[Shop]:
-    stack = start_stack()
-    # The local servers keep socketserver's listen backlog of 5; API Gateway and Stripe
-    # accept a burst of 30. Linux lets a listening socket widen its backlog in place.
-    stack.api._server.socket.listen(128)
-    stack.stripe._server.socket.listen(128)
-    try:
+    with running_stack() as stack:
+        # The local servers keep socketserver's listen backlog of 5; API Gateway and Stripe
+        # accept a burst of 30. Linux lets a listening socket widen its backlog in place.
+        stack.api._server.socket.listen(128)
+        stack.stripe._server.socket.listen(128)
         yield Shop(stack)
-    finally:
-        stack.stop()
 
 
 def test_last_units_are_sold_once(shop: Shop) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import stripe
 
-from bonestore_infra.bench_checkout import US_ADDRESS, Shop, http_json, start_stack
+from bonestore_infra.bench_checkout import US_ADDRESS, Shop, http_json, running_stack
 from bonestore_infra.local_api import build_event
 
 pytestmark = pytest.mark.integration
@@ -24,11 +24,8 @@ US = {"country": "US"}
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[Shop]:
-    stack = start_stack()
-    try:
+    with running_stack() as stack:
         yield Shop(stack)
-    finally:
-        stack.stop()
 
 
 def secret(shop: Shop) -> str:
