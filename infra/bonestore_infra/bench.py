@@ -1,0 +1,326 @@
+"""`make bench`: cold start per function, the rules engine's speed, checkout round trips.
+
+Cold start = importing a function's handler module plus its first invocation, in a
+fresh Python process, median of several runs. It is reported next to a baseline
+process that only imports boto3 and creates one DynamoDB client (the floor every
+DynamoDB-backed function pays), measured interleaved in the same run: this
+machine is noisy, so the ratio is the figure that counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from typing import Any
+
+from bonestore_infra.template import REPO_ROOT, Template
+
+# Targets from the issues: catalog <= 1.25x the baseline, checkout and webhook <= 1.6x.
+TARGETS = {"CatalogFunction": 1.25, "CheckoutFunction": 1.6, "StripeWebhookFunction": 1.6}
+
+CHILD = r"""
+import time
+t0 = time.perf_counter()
+c0 = time.process_time()
+import json, sys
+cfg = json.loads(sys.argv[1])
+if cfg["kind"] == "baseline":
+    import boto3
+    boto3.client("dynamodb")
+    t1 = time.perf_counter()
+    c1 = time.process_time()
+    print(json.dumps({"import_ms": (t1 - t0) * 1000, "invoke_ms": 0.0, "cpu_ms": (c1 - c0) * 1000}))
+    raise SystemExit
+import importlib.util
+spec = importlib.util.spec_from_file_location("app", cfg["module"])
+module = importlib.util.module_from_spec(spec)
+sys.modules["app"] = module
+spec.loader.exec_module(module)
+t1 = time.perf_counter()
+
+class Context:
+    function_name = cfg["name"]
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + cfg["name"]
+    aws_request_id = "bench"
+    log_group_name = "/aws/lambda/bench"
+    log_stream_name = "bench"
+    function_version = "$LATEST"
+    def get_remaining_time_in_millis(self):
+        return 10000
+
+result = getattr(module, cfg["handler"])(cfg["event"], Context())
+t2 = time.perf_counter()
+c2 = time.process_time()
+status = result.get("statusCode") if isinstance(result, dict) else None
+print(json.dumps({"import_ms": (t1 - t0) * 1000, "invoke_ms": (t2 - t1) * 1000,
+                  "cpu_ms": (c2 - c0) * 1000, "status": status}))
+"""
+
+# Top-level packages whose import time the breakdown reports.
+BREAKDOWN = (
+    "boto3",
+    "botocore",
+    "aws_lambda_powertools",
+    "pydantic",
+    "pydantic_core",
+    "bonestore",
+    "yaml",
+    "pycountry",
+    "stripe",
+    "jmespath",
+    "typing_extensions",
+    "urllib3",
+)
+
+
+def _events(stack: Any) -> dict[str, dict[str, Any]]:
+    """A representative first request for each function."""
+    from bonestore_infra.dev_auth import mint_token, verify_token
+    from bonestore_infra.local_api import build_event
+    from bonestore_infra.template import Route
+
+    def api(
+        function: str,
+        method: str,
+        resource: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        group: str | None = None,
+        headers: dict[str, list[str]] | None = None,
+        raw: bytes | None = None,
+    ) -> dict[str, Any]:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        return build_event(
+            route=Route(method, resource, function, "bench", None),
+            method=method,
+            path=path,
+            path_params=params or {},
+            query="",
+            headers={"Content-Type": ["application/json"], **(headers or {})},
+            body=data,
+            stage="dev",
+            source_ip="127.0.0.1",
+            claims=verify_token(mint_token(group)) if group else None,
+        )
+
+    cart = [{"sku": "TRUEOSTEO-120", "quantity": 1}, {"sku": "ORP-EBOOK", "quantity": 1}]
+    webhook_body = json.dumps(
+        {
+            "id": "evt_bench",
+            "object": "event",
+            "type": "customer.created",
+            "data": {"object": {}},
+            "created": int(time.time()),
+        }
+    ).encode()
+    secret = stack.config.webhook_secret
+    signature = _stripe_signature(webhook_body, secret)
+    return {
+        "CatalogFunction": api("CatalogFunction", "GET", "/products", "/products"),
+        "EligibilityFunction": api(
+            "EligibilityFunction",
+            "POST",
+            "/eligibility",
+            "/eligibility",
+            {"destination": {"country": "US", "subdivision": "NY"}, "items": cart},
+        ),
+        "CheckoutFunction": api(
+            "CheckoutFunction",
+            "POST",
+            "/checkout",
+            "/checkout",
+            {
+                "items": cart,
+                "destination": {"country": "US"},
+                "email": "bench@example.com",
+                "success_url": "https://example.com/ok",
+                "cancel_url": "https://example.com/no",
+            },
+        ),
+        "StripeWebhookFunction": api(
+            "StripeWebhookFunction",
+            "POST",
+            "/webhooks/stripe",
+            "/webhooks/stripe",
+            raw=webhook_body,
+            headers={"Stripe-Signature": [signature]},
+        ),
+        "SupportFunction": api(
+            "SupportFunction",
+            "GET",
+            "/support/orders/{order_id}",
+            "/support/orders/ord_none",
+            params={"order_id": "ord_none"},
+            group="support",
+        ),
+        "AdminFunction": api("AdminFunction", "GET", "/admin/rules", "/admin/rules", group="ops"),
+        "ReservationSweeperFunction": {
+            "version": "0",
+            "id": "bench",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": "2026-01-01T00:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {},
+        },
+    }
+
+
+def _stripe_signature(payload: bytes, secret: str) -> str:
+    import hashlib
+    import hmac
+
+    timestamp = int(time.time())
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def _run_child(config: dict[str, Any], env: dict[str, str], importtime: bool = False) -> Any:
+    command = [
+        sys.executable,
+        *(["-X", "importtime"] if importtime else []),
+        "-c",
+        CHILD,
+        json.dumps(config),
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False
+    )
+    if done.returncode != 0 or not done.stdout.strip():
+        raise RuntimeError(f"{config.get('name', 'baseline')} failed:\n{done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if importtime:
+        result["importtime"] = done.stderr
+    return result
+
+
+def _breakdown(importtime: str) -> dict[str, float]:
+    """Exclusive import ms per top-level package: the sum of its modules' own (self) times."""
+    totals: dict[str, float] = defaultdict(float)
+    for line in importtime.splitlines():
+        if not line.startswith("import time:") or line.count("|") != 2:
+            continue
+        self_us, _, name = line[len("import time:") :].split("|")
+        if not self_us.strip().isdigit():
+            continue
+        top = name.strip().split(".")[0]
+        totals[top if top in BREAKDOWN else "other"] += int(self_us) / 1000
+    return dict(totals)
+
+
+def cold_start(runs: int) -> None:
+    from bonestore_infra.local_stack import LocalStack, StackConfig
+
+    stack = LocalStack(StackConfig(api_port=0, stripe_port=0, dynamodb_port=0)).start()
+    try:
+        env = {**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING", "PYTHONDONTWRITEBYTECODE": "1"}
+        env.pop("PYTHONPATH", None)
+        template = Template()
+        events = _events(stack)
+        configs: dict[str, dict[str, Any]] = {"baseline": {"kind": "baseline"}}
+        for name, fn in template.functions().items():
+            if not fn.module_path.exists():
+                print(f"  {name}: {fn.module_path.relative_to(REPO_ROOT)} missing, skipped")
+                continue
+            configs[name] = {
+                "kind": "function",
+                "name": name,
+                "module": str(fn.module_path),
+                "handler": fn.handler_name,
+                "event": events.get(name, {}),
+            }
+        for config in configs.values():  # warm the file cache and .pyc files once
+            _run_child(config, env)
+        samples: dict[str, list[dict[str, float]]] = defaultdict(list)
+        for _ in range(runs):  # interleaved, so machine noise hits all alike
+            for name, config in configs.items():
+                samples[name].append(_run_child(config, env))
+        base = statistics.median(s["import_ms"] + s["invoke_ms"] for s in samples["baseline"])
+        base_cpu = statistics.median(s["cpu_ms"] for s in samples["baseline"])
+        print(f"\nCold start (median of {runs} fresh processes; import + first invocation)")
+        print("  The ratio that counts is CPU time (user+sys of the process), which other load")
+        print("  on this machine disturbs far less than wall-clock time; both are shown.")
+        print(
+            f"  {'function':28} {'import ms':>10} {'invoke ms':>10} {'wall ms':>8} {'x base':>7} "
+            f"{'cpu ms':>7} {'x base':>7}  target  status"
+        )
+        print(
+            f"  {'baseline: boto3 + client':28} {base:10.1f} {0:10.1f} {base:8.1f} {1:7.2f} "
+            f"{base_cpu:7.1f} {1:7.2f}"
+        )
+        for name, rows in samples.items():
+            if name == "baseline":
+                continue
+            imp = statistics.median(r["import_ms"] for r in rows)
+            inv = statistics.median(r["invoke_ms"] for r in rows)
+            total = statistics.median(r["import_ms"] + r["invoke_ms"] for r in rows)
+            cpu = statistics.median(r["cpu_ms"] for r in rows)
+            ratio = cpu / base_cpu
+            target = TARGETS.get(name)
+            verdict = "" if target is None else ("ok" if ratio <= target else "OVER")
+            status = rows[-1].get("status")
+            print(
+                f"  {name:28} {imp:10.1f} {inv:10.1f} {total:8.1f} {total / base:7.2f} "
+                f"{cpu:7.1f} {ratio:7.2f}  {'' if target is None else f'<={target}':6}  "
+                f"{status} {verdict}"
+            )
+        print("\nImport breakdown (ms, cumulative per top-level package, one -X importtime run)")
+        names = [n for n in configs if n != "baseline"]
+        breakdowns = {
+            n: _breakdown(_run_child(configs[n], env, importtime=True)["importtime"])
+            for n in ["baseline", *names]
+        }
+        print(
+            "  "
+            + f"{'package':22}"
+            + "".join(f"{n.replace('Function', '')[:10]:>11}" for n in breakdowns)
+        )
+        for package in (*BREAKDOWN, "other"):
+            if any(package in b for b in breakdowns.values()):
+                print(
+                    "  "
+                    + f"{package:22}"
+                    + "".join(f"{b.get(package, 0):11.1f}" for b in breakdowns.values())
+                )
+    finally:
+        stack.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--only", choices=["cold", "rules", "checkout"], default=None)
+    args = parser.parse_args(argv)
+    if args.only in (None, "cold"):
+        cold_start(args.runs)
+    if args.only in (None, "rules"):
+        try:
+            from bonestore_infra import bench_rules
+        except ImportError:
+            print("\nrules bench: not available")
+        else:
+            print("\nRules engine")
+            bench_rules.main()
+    if args.only in (None, "checkout"):
+        try:
+            from bonestore_infra import bench_checkout
+        except ImportError:
+            print("\ncheckout bench: not available")
+        else:
+            print("\nCheckout")
+            bench_checkout.main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
