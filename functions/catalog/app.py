@@ -14,11 +14,11 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bonestore.adapters.products import ProductRepository
-from bonestore.catalog import public_product
 from bonestore.config import get_settings
 from bonestore.deps import product_repository
 from bonestore.errors import NotFound
 from bonestore.http import create_app
+from bonestore.product_view import public_product
 
 logger = Logger()
 app = create_app(cors_origin=get_settings().storefront_origin)

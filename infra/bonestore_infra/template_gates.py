@@ -225,7 +225,7 @@ def _settings_fields() -> dict[str, str]:
     """Settings field name -> the environment variable it is read from."""
     from bonestore.config import Settings
 
-    return {name: str(info.alias or name).upper() for name, info in Settings.model_fields.items()}
+    return dict(Settings.ENVIRONMENT)
 
 
 def _table_fields() -> set[str]:

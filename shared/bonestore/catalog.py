@@ -1,8 +1,8 @@
 """The product catalog: the product model, the seed data, the public view.
 
 Products are validated with pydantic where they are written (seed, admin);
-the public read path (``public_product``) works on plain stored items so the
-catalog function's cold start does not pay for model construction.
+the public read path (``bonestore.product_view``) works on plain stored items
+so the catalog function's cold start does not pay for importing pydantic.
 """
 
 from __future__ import annotations
@@ -10,11 +10,21 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bonestore.money import Money
+from bonestore.product_view import public_product
+
+__all__ = [
+    "CATEGORIES",
+    "IngredientAmount",
+    "Product",
+    "ProductAttributes",
+    "public_product",
+    "seed_catalog",
+]
 
 SKU_PATTERN = r"^[A-Z0-9][A-Z0-9-]{1,63}$"
 Sku = Annotated[str, Field(pattern=SKU_PATTERN)]
@@ -78,18 +88,3 @@ def seed_catalog() -> tuple[Product, ...]:
     text = resources.files("bonestore").joinpath("data/catalog.yaml").read_text("utf-8")
     raw = yaml.safe_load(text)
     return tuple(Product.model_validate(item) for item in raw["products"])
-
-
-def public_product(item: dict[str, Any]) -> dict[str, Any]:
-    """The contract's Product from a stored item (no availability)."""
-    kind = item["kind"]
-    stock = item.get("stock")
-    return {
-        "sku": item["sku"],
-        "name": item["name"],
-        "description": item.get("description", ""),
-        "kind": kind,
-        "category": item["category"],
-        "price": {"amount": int(item["price"]["amount"]), "currency": item["price"]["currency"]},
-        "in_stock": kind == "digital" or (stock is not None and int(stock) > 0),
-    }
