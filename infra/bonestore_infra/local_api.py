@@ -178,6 +178,12 @@ def error_body(code: str, message: str) -> bytes:
     return json.dumps({"error": {"code": code, "message": message}}).encode()
 
 
+class _Server(ThreadingHTTPServer):
+    # API Gateway absorbs bursts; socketserver's default backlog of 5 would reset them.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class LocalApi:
     def __init__(
         self,
@@ -197,7 +203,7 @@ class LocalApi:
         self.authorizer = authorizer
         self.static_dir = static_dir
         self.cors_origin = cors_origin
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server = _Server((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 

@@ -7,9 +7,11 @@ schemas and indexes are the deployed ones.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import socket
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,6 +166,43 @@ class LocalAws:
         self._server.stop()
 
 
+# DynamoDB runs every request, a transaction included, atomically. moto's server does
+# not under concurrent requests (two threads can pass one condition check), so the
+# embedded server serializes its DynamoDB backend calls: the local run then gives
+# the guarantee the code relies on in AWS, and a test of "the last unit sells once"
+# tests our code, not moto's races.
+_ATOMIC_DYNAMODB_CALLS = (
+    "put_item",
+    "get_item",
+    "update_item",
+    "delete_item",
+    "query",
+    "scan",
+    "batch_get_item",
+    "batch_write_item",
+    "transact_write_items",
+    "transact_get_items",
+)
+_dynamodb_lock = threading.RLock()
+
+
+def _make_moto_dynamodb_atomic() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _ATOMIC_DYNAMODB_CALLS:
+        method = getattr(DynamoDBBackend, name, None)
+        if method is None or getattr(method, "_bonestore_atomic", False):
+            continue
+
+        def serialized(*args: Any, __method: Any = method, **kwargs: Any) -> Any:
+            with _dynamodb_lock:
+                return __method(*args, **kwargs)
+
+        serialized._bonestore_atomic = True  # type: ignore[attr-defined]
+        functools.update_wrapper(serialized, method)
+        setattr(DynamoDBBackend, name, serialized)
+
+
 def start_local_aws(host: str = "127.0.0.1", port: int = 0) -> LocalAws:
     import logging
 
@@ -172,6 +211,7 @@ def start_local_aws(host: str = "127.0.0.1", port: int = 0) -> LocalAws:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
     port = port or free_port(host)
     ensure_port_free(host, port, "embedded DynamoDB")
+    _make_moto_dynamodb_atomic()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     return LocalAws(endpoint_url=f"http://{host}:{port}", _server=server)

@@ -1,20 +1,14 @@
 """30 customers at once for the last 5 units: exactly 5 checkouts, never negative stock.
 
-DynamoDB runs each request (a transaction included) atomically. moto does not: two
-threads can pass the same condition check, and a transaction deep-copies a table
-another thread is writing. The embedded moto server runs in this process, so the
-fixture serializes its DynamoDB backend calls, restoring the guarantee AWS gives;
-our code gets no lock and no help.
+The stack is the one `bonestore serve` runs: its embedded DynamoDB serializes
+requests as DynamoDB does (see bonestore_infra.local_aws); our code gets no help.
 """
 
 from __future__ import annotations
 
-import functools
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
@@ -26,50 +20,9 @@ BUYERS = 30
 UNITS = 5
 
 
-BACKEND_CALLS = (
-    "put_item",
-    "get_item",
-    "update_item",
-    "delete_item",
-    "query",
-    "scan",
-    "batch_get_item",
-    "transact_write_items",
-    "transact_get_items",
-)
-
-
 @pytest.fixture(scope="module")
-def atomic_moto() -> Iterator[None]:
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    originals = {name: getattr(DynamoDBBackend, name) for name in BACKEND_CALLS}
-
-    def serialized(method: Any) -> Any:
-        @functools.wraps(method)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return method(*args, **kwargs)
-
-        return call
-
-    for name, method in originals.items():
-        setattr(DynamoDBBackend, name, serialized(method))
-    try:
-        yield
-    finally:
-        for name, method in originals.items():
-            setattr(DynamoDBBackend, name, method)
-
-
-@pytest.fixture(scope="module")
-def shop(atomic_moto: None) -> Iterator[Shop]:
+def shop() -> Iterator[Shop]:
     with running_stack() as stack:
-        # The local servers keep socketserver's listen backlog of 5; API Gateway and Stripe
-        # accept a burst of 30. Linux lets a listening socket widen its backlog in place.
-        stack.api._server.socket.listen(128)
-        stack.stripe._server.socket.listen(128)
         yield Shop(stack)
 
 

@@ -38,6 +38,8 @@ Handler = Callable[["StripeEmulator", "re.Match[str]", Params, Obj], "tuple[Obj,
 
 
 class _Server(ThreadingHTTPServer):
+    # Stripe takes bursts of requests; socketserver's default backlog of 5 resets them.
+    request_queue_size = 128
     daemon_threads = True
     emulator: StripeEmulator
 
