@@ -76,20 +76,12 @@ def start_stack(**overrides: Any) -> LocalStack:
 
 @contextmanager
 def running_stack(**overrides: Any) -> Iterator[LocalStack]:
-    """A stack for the duration of the block. The stack points this process's
-    environment and cached clients at itself; afterwards both are put back, so a stack
-    another test module started earlier in the same process keeps working."""
-    from bonestore_infra.local_stack import _reset_process_caches
-
-    saved = dict(os.environ)
+    """A stack for the duration of the block (stop() restores the process environment)."""
     stack = start_stack(**overrides)
     try:
         yield stack
     finally:
         stack.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        _reset_process_caches()
 
 
 class Shop:

@@ -56,6 +56,7 @@ class LocalStack:
         self.aws: LocalAws | None = None
         self.api: Any = None
         self.stripe: Any = None
+        self._saved_environ: dict[str, str] | None = None
 
     @property
     def api_url(self) -> str:
@@ -79,6 +80,9 @@ class LocalStack:
             ensure_port_free(cfg.host, cfg.api_port, "local API")
         if cfg.with_stripe and cfg.stripe_port:
             ensure_port_free(cfg.host, cfg.stripe_port, "Stripe emulator")
+        # The stack points this process's environment and cached clients at itself;
+        # stop() puts both back, so stacks started one after another (tests) don't leak.
+        self._saved_environ = dict(os.environ)
         self.aws = start_local_aws(cfg.host, cfg.dynamodb_port)
         try:
             self._start_rest()
@@ -140,6 +144,11 @@ class LocalStack:
                     part.stop()
                 except Exception:
                     log.exception("error stopping %s", type(part).__name__)
+        if self._saved_environ is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
+            self._saved_environ = None
+            _reset_process_caches()
 
 
 def _reset_process_caches() -> None:

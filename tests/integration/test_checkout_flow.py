@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bonestore_infra.bench_checkout import US_ADDRESS, Shop, running_stack
+from bonestore_infra.bench_checkout import US_ADDRESS, Shop
+from bonestore_infra.local_stack import LocalStack
 
 pytestmark = pytest.mark.integration
 
@@ -21,9 +21,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def shop() -> Iterator[Shop]:
-    with running_stack() as stack:
-        yield Shop(stack)
+def shop(local_stack: LocalStack) -> Shop:
+    # One stack per test process (tests/conftest.py): stacks point the process's
+    # environment at themselves, so a second one alongside would confuse the first.
+    return Shop(local_stack)
 
 
 def stock(shop: Shop, sku: str) -> tuple[int, int]:

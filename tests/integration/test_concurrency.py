@@ -7,12 +7,12 @@ requests as DynamoDB does (see bonestore_infra.local_aws); our code gets no help
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bonestore_infra.bench_checkout import Shop, running_stack
+from bonestore_infra.bench_checkout import Shop
+from bonestore_infra.local_stack import LocalStack
 
 pytestmark = pytest.mark.integration
 
@@ -21,9 +21,10 @@ UNITS = 5
 
 
 @pytest.fixture(scope="module")
-def shop() -> Iterator[Shop]:
-    with running_stack() as stack:
-        yield Shop(stack)
+def shop(local_stack: LocalStack) -> Shop:
+    # One stack per test process (tests/conftest.py): stacks point the process's
+    # environment at themselves, so a second one alongside would confuse the first.
+    return Shop(local_stack)
 
 
 def test_last_units_are_sold_once(shop: Shop) -> None:

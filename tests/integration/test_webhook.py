@@ -6,15 +6,15 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import stripe
 
-from bonestore_infra.bench_checkout import US_ADDRESS, Shop, http_json, running_stack
+from bonestore_infra.bench_checkout import US_ADDRESS, Shop, http_json
 from bonestore_infra.local_api import build_event
+from bonestore_infra.local_stack import LocalStack
 
 pytestmark = pytest.mark.integration
 
@@ -23,9 +23,10 @@ US = {"country": "US"}
 
 
 @pytest.fixture(scope="module")
-def shop() -> Iterator[Shop]:
-    with running_stack() as stack:
-        yield Shop(stack)
+def shop(local_stack: LocalStack) -> Shop:
+    # One stack per test process (tests/conftest.py): stacks point the process's
+    # environment at themselves, so a second one alongside would confuse the first.
+    return Shop(local_stack)
 
 
 def secret(shop: Shop) -> str:

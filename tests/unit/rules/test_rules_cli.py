@@ -162,6 +162,9 @@ def test_diff_with_orders_table(
         "AWS_SECRET_ACCESS_KEY": "test",
     }.items():
         monkeypatch.setenv(key, value)
+    # An integration stack in the same test process may point boto3 at its moto server.
+    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
     old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
     old.write_text(DEFAULT_TEXT)
     new.write_text(DEFAULT_TEXT.replace("countries: [MX, IN]", "countries: [MX]"))
