@@ -38,6 +38,41 @@ def _merge_component(target: dict[str, Any], name: str, schema: Any, origin: str
     target[name] = schema
 
 
+VALIDATION_REF = "#/components/schemas/HTTPValidationError"
+ERROR_REF = "#/components/schemas/ErrorBody"
+
+
+def _contract_errors(operation: dict[str, Any]) -> None:
+    """Powertools documents its own 422 validation shape; bonestore answers 400 with the
+    contract's error body (bonestore.http), so the document says that instead."""
+    responses = operation.get("responses", {})
+    validation = responses.get("422", {})
+    schema = validation.get("content", {}).get("application/json", {}).get("schema", {})
+    if schema.get("$ref") == VALIDATION_REF:
+        del responses["422"]
+        responses.setdefault(
+            "400",
+            {
+                "description": "Invalid input: the contract's error body, with a field-specific code.",
+                "content": {"application/json": {"schema": {"$ref": ERROR_REF}}},
+            },
+        )
+
+
+def _error_components(components: dict[str, dict[str, Any]]) -> None:
+    from pydantic.json_schema import models_json_schema
+
+    from bonestore.catalog_schema import ErrorBody
+
+    schemas = components.setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    _, definitions = models_json_schema(
+        [(ErrorBody, "validation")], ref_template="#/components/schemas/{model}"
+    )
+    schemas.update(definitions.get("$defs", {}))
+
+
 def build_document(template: Template | None = None) -> dict[str, Any]:
     from bonestore_infra.template_gates import load_function_module
 
@@ -61,10 +96,12 @@ def build_document(template: Template | None = None) -> dict[str, Any]:
                 if (method.upper(), path) in secured:
                     operation["security"] = [{SECURITY_SCHEME: []}]
                 operation.setdefault("tags", [fn.logical_id.removesuffix("Function")])
+                _contract_errors(operation)
                 paths.setdefault(path, {})[method] = operation
         for kind, entries in schema.get("components", {}).items():
             for name, value in entries.items():
                 _merge_component(components.setdefault(kind, {}), name, value, fn.logical_id)
+    _error_components(components)
     components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = {
         "type": "http",
         "scheme": "bearer",

@@ -130,8 +130,8 @@ Resources:
 @pytest.fixture
 def mini_stack(tmp_path: Path) -> Iterator[Any]:
     """A stack from a test template whose only route is GET /items/{sku} -> the catalog code."""
-    # The catalog's resolver only knows /products/<sku>; give the test route its own handler
-    # file that delegates with the path rewritten, so routing is proved to be the template's.
+    # The catalog's router only knows /products/{sku}; give the test route its own handler
+    # file that delegates with the route rewritten, so routing is proved to be the template's.
     code = tmp_path / "fn"
     code.mkdir()
     (code / "app.py").write_text(
@@ -139,7 +139,7 @@ def mini_stack(tmp_path: Path) -> Iterator[Any]:
         f"spec = importlib.util.spec_from_file_location('cat', {str(REPO_ROOT / 'functions/catalog/app.py')!r})\n"
         "cat = importlib.util.module_from_spec(spec); spec.loader.exec_module(cat)\n"
         "def lambda_handler(event, context):\n"
-        "    event = dict(event, path=event['path'].replace('/items/', '/products/', 1))\n"
+        "    event = dict(event, resource=event['resource'].replace('/items/', '/products/', 1))\n"
         "    return cat.lambda_handler(event, context)\n"
     )
     template = tmp_path / "template.yaml"

@@ -1,0 +1,69 @@
+"""The catalog's lean router: dispatch on API Gateway's matched resource, contract error bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bonestore.errors import NotFound
+from bonestore.lite_http import LiteRequest, LiteRouter
+
+pytestmark = pytest.mark.unit
+
+
+def _router() -> LiteRouter:
+    router = LiteRouter(cors_origin="https://shop.example")
+
+    @router.get("/things/{id}", summary="one thing", query_params=("country",))
+    def one(request: LiteRequest) -> dict[str, Any]:
+        if request.path_params["id"] == "missing":
+            raise NotFound("no such thing", code="unknown_thing")
+        if request.path_params["id"] == "boom":
+            raise RuntimeError("bug")
+        return {"id": request.path_params["id"], "country": request.query.get("country")}
+
+    return router
+
+
+def _event(method: str, resource: str, **extra: Any) -> dict[str, Any]:
+    return {"httpMethod": method, "resource": resource, "path": resource, **extra}
+
+
+def test_dispatches_on_the_resource_with_parameters_and_cors() -> None:
+    response = _router().resolve(
+        _event(
+            "GET",
+            "/things/{id}",
+            pathParameters={"id": "a1"},
+            queryStringParameters={"country": "CA"},
+        )
+    )
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"id": "a1", "country": "CA"}
+    assert response["headers"]["Access-Control-Allow-Origin"] == "https://shop.example"
+
+
+@pytest.mark.parametrize(
+    ("event", "status", "code"),
+    [
+        (_event("GET", "/things/{id}", pathParameters={"id": "missing"}), 404, "unknown_thing"),
+        (_event("GET", "/other"), 404, "not_found"),
+        (_event("POST", "/things/{id}", pathParameters={"id": "x"}), 405, "method_not_allowed"),
+        (_event("GET", "/things/{id}", pathParameters={"id": "boom"}), 500, "internal_error"),
+    ],
+)
+def test_errors_use_the_contract_body(event: dict[str, Any], status: int, code: str) -> None:
+    response = _router().resolve(event)
+    assert response["statusCode"] == status
+    body = json.loads(response["body"])
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+
+
+def test_openapi_is_generated_by_powertools_for_the_same_routes() -> None:
+    document = json.loads(_router().get_openapi_json_schema(title="t"))
+    operation = document["paths"]["/things/{id}"]["get"]
+    assert operation["summary"] == "one thing"
+    assert {p["name"] for p in operation["parameters"]} == {"id", "country"}
