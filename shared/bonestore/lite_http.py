@@ -145,9 +145,10 @@ class LiteRouter:
             stub.__doc__ = route.handler.__doc__
             from bonestore.catalog_schema import ErrorBody
 
-            responses: dict[int, Any] = {
-                200: {"description": "OK", "content": {"application/json": {"model": returns}}}
-            }
+            ok: dict[str, Any] = {"description": "OK"}
+            if route.response_model:
+                ok["content"] = {"application/json": {"model": returns}}
+            responses: dict[int, Any] = {200: ok}
             for status in route.errors:
                 responses[status] = {
                     "description": "The contract's error body.",
