@@ -63,6 +63,8 @@ unit: install
 
 test: install $(SAM) $(CHROMIUM)
 	$(MAKE) lint typecheck sam-check
+	$(BIN)/bonestore rules lint
+	$(BIN)/bonestore openapi --check
 	SAM_CLI=$(abspath $(SAM)) $(BIN)/pytest -q -n 2
 
 openapi: install
