@@ -17,10 +17,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bonestore.adapters.products import ProductRepository
-from bonestore.auth import READ_GROUPS, WRITE_GROUPS, authorize_event, rejection
+from bonestore.auth import READ_GROUPS, WRITE_GROUPS, resolve_as_staff
 from bonestore.catalog import SKU_PATTERN, Product, Sku
 from bonestore.deps import product_repository
-from bonestore.errors import BonestoreError, InvalidInput, NotFound
+from bonestore.errors import InvalidInput, NotFound
 from bonestore.http import create_app
 
 logger = Logger()
@@ -139,10 +139,4 @@ def get_rules(
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        principal = authorize_event(event, POLICY)
-    except BonestoreError as exc:
-        return rejection(event, exc)
-    logger.append_keys(staff=principal.username)
-    app.context["principal"] = principal
-    return app.resolve(event, context)
+    return resolve_as_staff(app, event, context, POLICY, logger)

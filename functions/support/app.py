@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bonestore.adapters.orders import OrderRepository
 from bonestore.adapters.products import ProductRepository
 from bonestore.audit import ORDER_READ, ORDER_SEARCH, log_order_access
-from bonestore.auth import READ_GROUPS, Principal, authorize_event, rejection
+from bonestore.auth import READ_GROUPS, Principal, resolve_as_staff
 from bonestore.carts import (
     EligibilityRequest,
     cart_lines,
@@ -26,7 +26,7 @@ from bonestore.carts import (
     load_products,
 )
 from bonestore.deps import order_repository, product_repository
-from bonestore.errors import BonestoreError, NotFound
+from bonestore.errors import NotFound
 from bonestore.http import create_app
 
 logger = Logger()
@@ -111,10 +111,4 @@ def explain_eligibility(
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        principal = authorize_event(event, POLICY)
-    except BonestoreError as exc:
-        return rejection(event, exc)
-    logger.append_keys(staff=principal.username)
-    app.context["principal"] = principal
-    return app.resolve(event, context)
+    return resolve_as_staff(app, event, context, POLICY, logger)

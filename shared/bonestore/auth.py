@@ -125,3 +125,17 @@ def rejection(event: Mapping[str, Any], exc: BonestoreError) -> dict[str, Any]:
     builder: Any = ResponseBuilder(response)
     built: dict[str, Any] = builder.build(APIGatewayProxyEvent(dict(event)))
     return built
+
+
+def resolve_as_staff(
+    app: Any, event: dict[str, Any], context: Any, policy: RoutePolicy, logger: Any
+) -> dict[str, Any]:
+    """Resolve a staff route: the caller's group first, then the route with its principal."""
+    try:
+        principal = authorize_event(event, policy)
+    except BonestoreError as exc:
+        return rejection(event, exc)
+    logger.append_keys(staff=principal.username)
+    app.context["principal"] = principal
+    result: dict[str, Any] = app.resolve(event, context)
+    return result
