@@ -204,6 +204,20 @@ def test_embargoed_billing_country_is_held(shop: Shop) -> None:
     assert shop.order(body["order_id"])["status"] == "held"
 
 
+def test_digital_order_with_only_an_embargoed_billing_country_is_held(shop: Shop) -> None:
+    status, body = shop.checkout([{"sku": "ORP-EBOOK", "quantity": 1}], None)
+    assert status == 201
+    assert body["allowed_countries"] is None
+    done, _ = shop.complete(
+        body["stripe_session_id"],
+        customer_details={"email": "buyer@example.com", "address": {"country": "IR"}},
+    )
+    assert done == 200
+    order = shop.order(body["order_id"])
+    assert order["status"] == "held"
+    assert order["eligibility_at_payment"]["eligible"] is False
+
+
 def test_async_payment_succeeds_or_fails(shop: Shop) -> None:
     sku = shop.clone("DENSERCISE-DVD", 10)
     ok_status, ok = shop.checkout([{"sku": sku, "quantity": 1}], US)

@@ -346,14 +346,16 @@ class Store:
         return result
 
     @staticmethod
-    def _checked_address(addr: Obj, where: str) -> Obj:
+    def _checked_address(
+        addr: Obj, where: str, required: tuple[str, ...] = ("line1", "country")
+    ) -> Obj:
         result = objects.empty_address()
         for key in result:
             value = addr.get(key)
             if value is not None and not isinstance(value, str):
                 raise errors.invalid(f"{where}[address][{key}]", f"{key} must be a string")
             result[key] = (value.strip() or None) if isinstance(value, str) else None
-        for key in ("line1", "country"):  # many countries have no postal code or state
+        for key in required:  # many countries have no postal code or state
             if result[key] is None:
                 raise errors.missing(f"{where}[address][{key}]")
         country = str(result["country"]).upper()
@@ -381,7 +383,11 @@ class Store:
         name = pay.name or (shipping["name"] if shipping else None)
         if pay.billing_address is not None:
             if session["billing_address_collection"] == "required":
-                addr = self._checked_address(pay.billing_address, "customer_details")
+                # Stripe's billing collection may ask only for what the card network
+                # needs (country, sometimes postal code): the country is what we screen.
+                addr = self._checked_address(
+                    pay.billing_address, "customer_details", required=("country",)
+                )
             else:
                 addr = objects.address(pay.billing_address)
                 if addr["country"]:
