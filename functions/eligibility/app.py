@@ -14,17 +14,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bonestore.adapters.products import ProductRepository
-from bonestore.carts import (
-    EligibilityRequest,
-    cart_lines,
-    decision_time,
-    destination_of,
-    load_products,
-)
+from bonestore.carts import EligibilityRequest, decide_request
 from bonestore.config import get_settings
 from bonestore.deps import product_repository
 from bonestore.http import create_app
-from bonestore.rules import default_engine
 
 logger = Logger()
 app = create_app(enable_validation=True, cors_origin=get_settings().storefront_origin)
@@ -35,15 +28,11 @@ def check_eligibility(
     request: Annotated[EligibilityRequest, Body()],
     products: Annotated[ProductRepository, Depends(product_repository)],
 ) -> dict[str, Any]:
-    destination = destination_of(request.destination)
-    catalog = load_products(products, [item.sku for item in request.items])
-    decision = default_engine().decide(
-        cart_lines(request.items, catalog), destination, decision_time(request.at)
-    )
+    decision = decide_request(request, products)
     logger.info(
         "eligibility decided",
         extra={
-            "country": destination.country,
+            "country": decision.destination.country,
             "eligible": decision.eligible,
             "lines": len(request.items),
             "ruleset_version": decision.ruleset_version,

@@ -18,13 +18,7 @@ from bonestore.adapters.orders import OrderRepository
 from bonestore.adapters.products import ProductRepository
 from bonestore.audit import ORDER_READ, ORDER_SEARCH, log_order_access
 from bonestore.auth import READ_GROUPS, Principal, resolve_as_staff
-from bonestore.carts import (
-    EligibilityRequest,
-    cart_lines,
-    decision_time,
-    destination_of,
-    load_products,
-)
+from bonestore.carts import EligibilityRequest, decide_request
 from bonestore.deps import order_repository, product_repository
 from bonestore.errors import NotFound
 from bonestore.http import create_app
@@ -98,15 +92,9 @@ def explain_eligibility(
     request: Annotated[EligibilityRequest, Body()],
     products: Annotated[ProductRepository, Depends(product_repository)],
 ) -> dict[str, Any]:
-    from bonestore.rules import default_engine
     from bonestore.support import explain
 
-    destination = destination_of(request.destination)
-    catalog = load_products(products, [item.sku for item in request.items])
-    decision = default_engine().decide(
-        cart_lines(request.items, catalog), destination, decision_time(request.at), trace=True
-    )
-    return explain(decision)
+    return explain(decide_request(request, products, trace=True))
 
 
 @logger.inject_lambda_context(clear_state=True)

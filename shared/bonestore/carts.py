@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from bonestore.adapters.products import ProductRepository
     from bonestore.catalog import Product
     from bonestore.geo import Destination
-    from bonestore.rules import CartLine
+    from bonestore.rules import CartDecision, CartLine
 
 MAX_LINES = 100
 MAX_QUANTITY = 999
@@ -93,3 +93,16 @@ def cart_lines(items: Sequence[CartItemIn], products: dict[str, Product]) -> lis
 
 def decision_time(at: datetime | None) -> datetime:
     return at.astimezone(UTC) if at is not None else datetime.now(UTC)
+
+
+def decide_request(
+    request: EligibilityRequest, repository: ProductRepository, *, trace: bool = False
+) -> CartDecision:
+    """The rules' decision for a cart request: destination checked, products from the table."""
+    from bonestore.rules import default_engine
+
+    destination = destination_of(request.destination)
+    catalog = load_products(repository, [item.sku for item in request.items])
+    return default_engine().decide(
+        cart_lines(request.items, catalog), destination, decision_time(request.at), trace=trace
+    )
