@@ -219,8 +219,16 @@ def _breakdown(importtime: str) -> dict[str, float]:
 
 
 def cold_start(runs: int) -> None:
+    # Byte-compile everything first: uv installs no .pyc files, and a child that compiles
+    # botocore from source measures the compiler (x3), not the function. Deployments
+    # should ship compiled code for the same reason (see docs/deploy.md).
+    import compileall
+    import sysconfig
+
     from bonestore_infra.local_stack import LocalStack, StackConfig
 
+    for folder in (sysconfig.get_paths()["purelib"], REPO_ROOT / "shared", REPO_ROOT / "functions"):
+        compileall.compile_dir(str(folder), quiet=2, workers=0)
     stack = LocalStack(StackConfig(api_port=0, stripe_port=0, dynamodb_port=0)).start()
     try:
         env = {**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING", "PYTHONDONTWRITEBYTECODE": "1"}
