@@ -34,6 +34,8 @@ def _run(args: argparse.Namespace) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # boto3 announces where it found credentials on every cold start
+        logging.getLogger("botocore").setLevel(logging.WARNING)
     config = StackConfig(
         host=args.host,
         api_port=args.port,
