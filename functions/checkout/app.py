@@ -12,6 +12,7 @@ TransactWriteItems (order + stock). ``stripe`` is imported on the first request.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -21,6 +22,7 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bonestore.adapters.idempotency import idempotent
 from bonestore.adapters.orders import OrderRepository
 from bonestore.adapters.products import ProductRepository
 from bonestore.adapters.secrets import StripeSecrets
@@ -29,12 +31,14 @@ from bonestore.carts import destination_of, load_products
 from bonestore.checkout import CheckoutRequest, created_body, plan_checkout, shipping_rate_ids
 from bonestore.config import get_settings
 from bonestore.deps import order_repository, product_repository
-from bonestore.errors import BonestoreError
+from bonestore.errors import BonestoreError, Conflict, InvalidInput
 from bonestore.http import create_app
 from bonestore.orders import new_order_id, timeline_event
 from bonestore.privacy import mask_destination, mask_email
 
 logger = Logger()
+# A client retrying with the same Idempotency-Key within a day gets the same checkout.
+CHECKOUT_IDEMPOTENCY_SECONDS = 24 * 3600
 app = create_app(enable_validation=True, cors_origin=get_settings().storefront_origin)
 _gateway: StripeGateway | None = None
 
@@ -70,6 +74,57 @@ def create_checkout(
     orders: Annotated[OrderRepository, Depends(order_repository)],
     gateway: Annotated[PaymentGateway, Depends(payment_gateway)],
 ) -> Response[str]:
+    key = app.current_event.headers.get("Idempotency-Key")  # case-insensitive
+
+    def create(**_: Any) -> dict[str, Any]:
+        return _create(request, products, orders, gateway)
+
+    body = create() if key is None else _once_per_key(key, request, create)
+    return Response(status_code=201, content_type="application/json", body=json.dumps(body))
+
+
+def _once_per_key(
+    key: str, request: CheckoutRequest, create: Callable[..., dict[str, Any]]
+) -> dict[str, Any]:
+    """A client's retry with the same Idempotency-Key gets the first answer, not a new order."""
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    if not 1 <= len(key) <= 255 or not key.isprintable():
+        raise InvalidInput(
+            "Idempotency-Key must be 1 to 255 printable characters.", code="invalid_idempotency_key"
+        )
+    once, config = idempotent(
+        create,
+        data_keyword_argument="attempt",
+        event_key_jmespath="key",
+        payload_validation_jmespath="request",
+        expires_after_seconds=CHECKOUT_IDEMPOTENCY_SECONDS,
+    )
+    if app.lambda_context is not None:
+        config.register_lambda_context(app.lambda_context)
+    try:
+        return once(attempt={"key": key, "request": request.model_dump(mode="json")})
+    except IdempotencyValidationError:
+        raise Conflict(
+            "This Idempotency-Key was used with a different request.",
+            code="idempotency_key_reused",
+        ) from None
+    except IdempotencyAlreadyInProgressError:
+        raise Conflict(
+            "A request with this Idempotency-Key is still in progress; retry shortly.",
+            code="request_in_progress",
+        ) from None
+
+
+def _create(
+    request: CheckoutRequest,
+    products: ProductRepository,
+    orders: OrderRepository,
+    gateway: PaymentGateway,
+) -> dict[str, Any]:
     from bonestore.rules import default_engine
 
     settings = get_settings()
@@ -118,11 +173,7 @@ def create_checkout(
             "ruleset_version": plan.order["ruleset_version"],
         },
     )
-    return Response(
-        status_code=201,
-        content_type="application/json",
-        body=json.dumps(created_body(plan, session)),
-    )
+    return created_body(plan, session)
 
 
 def _release(orders: OrderRepository, order: dict[str, Any], exc: Exception) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bonestore_infra.bench_checkout import US_ADDRESS, Shop
+from bonestore_infra.bench_checkout import US_ADDRESS, Shop, http_json
 from bonestore_infra.local_stack import LocalStack
 
 pytestmark = pytest.mark.integration
@@ -281,3 +281,27 @@ def test_sweeper_releases_reservations_whose_expiry_never_came(shop: Shop) -> No
     assert shop.order(paid["order_id"])["status"] == "paid"
     assert stock(shop, sku) == (4, 0)
     assert sweeper.sweep(now=datetime.now(UTC) + timedelta(hours=1))["checked"] == 0
+
+
+def test_a_retry_with_the_same_idempotency_key_gets_the_same_checkout(shop: Shop) -> None:
+    sku = shop.clone("DENSERCISE-DVD", 3)
+    cart = {
+        "items": [{"sku": sku, "quantity": 1}],
+        "destination": US,
+        "success_url": "https://shop.example/ok",
+        "cancel_url": "https://shop.example/no",
+    }
+    headers = {"Idempotency-Key": f"retry-{sku}"}
+    first = http_json("POST", f"{shop.api}/checkout", cart, headers=headers)
+    again = http_json("POST", f"{shop.api}/checkout", cart, headers=headers)
+    assert first[0] == again[0] == 201
+    assert again[1]["order_id"] == first[1]["order_id"]
+    assert shop.product(sku)["stock"] == 2  # reserved once
+    other = http_json(
+        "POST",
+        f"{shop.api}/checkout",
+        {**cart, "items": [{"sku": sku, "quantity": 2}]},
+        headers=headers,
+    )
+    assert other[0] == 409
+    assert other[1]["error"]["code"] == "idempotency_key_reused"
