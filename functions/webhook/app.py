@@ -23,6 +23,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bonestore.adapters.dynamo import dynamodb_client
+from bonestore.adapters.idempotency import idempotent
 from bonestore.adapters.orders import OrderRepository
 from bonestore.adapters.secrets import StripeSecrets
 from bonestore.config import get_settings
@@ -65,29 +66,16 @@ class Dependencies:
 
     def processor(self) -> Callable[..., dict[str, Any]]:
         if self._process is None:
-            from aws_lambda_powertools.utilities.idempotency import (
-                DynamoDBPersistenceLayer,
-                IdempotencyConfig,
-                idempotent_function,
-            )
-
-            persistence = DynamoDBPersistenceLayer(
-                table_name=get_settings().idempotency_table, boto3_client=dynamodb_client()
-            )
-            self.idempotency_config = IdempotencyConfig(
-                event_key_jmespath="id",
-                expires_after_seconds=IDEMPOTENCY_SECONDS,
-                raise_on_no_idempotency_key=True,
-            )
 
             def process(event: dict[str, Any]) -> dict[str, Any]:
                 return self.payment_service().handle(event)
 
-            self._process = idempotent_function(
+            self._process, self.idempotency_config = idempotent(
+                process,
                 data_keyword_argument="event",
-                persistence_store=persistence,
-                config=self.idempotency_config,
-            )(process)
+                event_key_jmespath="id",
+                expires_after_seconds=IDEMPOTENCY_SECONDS,
+            )
         return self._process
 
 
