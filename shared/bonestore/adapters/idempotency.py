@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from bonestore.adapters.dynamo import dynamodb_client
 from bonestore.config import get_settings
 
 
-@cache
 def persistence_layer() -> Any:
+    """A new layer per idempotent function: Powertools configures a layer once, with the
+    first function's key path, so two functions sharing one would hash the wrong field."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     return DynamoDBPersistenceLayer(
