@@ -204,7 +204,6 @@ class LocalApi:
         self.static_dir = static_dir
         self.cors_origin = cors_origin
         self._server = _Server((host, port), self._handler_class())
-        self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
     @property

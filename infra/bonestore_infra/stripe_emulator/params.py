@@ -36,11 +36,19 @@ class Params:
     def has(self, key: str) -> bool:
         return key in self.data and self.data[key] != ""
 
-    def text(self, key: str, *, required: bool = False, max_length: int = 5000) -> str | None:
+    def _given(self, key: str, *, required: bool) -> Any:
+        """The value at ``key``, or None when absent or empty (Stripe's "not given");
+        a missing required parameter is Stripe's parameter_missing error."""
         value = self.data.get(key)
         if value is None or value == "":
             if required:
                 raise errors.missing(self.at(key))
+            return None
+        return value
+
+    def text(self, key: str, *, required: bool = False, max_length: int = 5000) -> str | None:
+        value = self._given(key, required=required)
+        if value is None:
             return None
         if not isinstance(value, str):
             raise errors.invalid(self.at(key), f"Invalid string: {self.at(key)} must be a string")
@@ -59,10 +67,8 @@ class Params:
     def integer(
         self, key: str, *, required: bool = False, minimum: int | None = None
     ) -> int | None:
-        value = self.data.get(key)
-        if value is None or value == "":
-            if required:
-                raise errors.missing(self.at(key))
+        value = self._given(key, required=required)
+        if value is None:
             return None
         if not isinstance(value, str):
             raise errors.invalid_integer(self.at(key), value)
@@ -99,20 +105,16 @@ class Params:
         return value
 
     def obj(self, key: str, *, required: bool = False) -> Params | None:
-        value = self.data.get(key)
-        if value is None or value == "":
-            if required:
-                raise errors.missing(self.at(key))
+        value = self._given(key, required=required)
+        if value is None:
             return None
         if not isinstance(value, dict):
             raise errors.invalid(self.at(key), f"Invalid object: {self.at(key)} must be a hash")
         return Params(value, self.at(key))
 
     def array(self, key: str, *, required: bool = False) -> list[Any] | None:
-        value = self.data.get(key)
-        if value is None or value == "":
-            if required:
-                raise errors.missing(self.at(key))
+        value = self._given(key, required=required)
+        if value is None:
             return None
         if not isinstance(value, list):
             raise errors.invalid(self.at(key), f"Invalid array: {self.at(key)} must be an array")
