@@ -8,21 +8,15 @@ from typing import Any
 
 import pytest
 
+from bonestore.catalog import seed_catalog
 from bonestore_infra.local_stack import LocalStack, StackConfig
 from bonestore_infra.template import REPO_ROOT
 from tests.helpers import Http, assert_error
 
 pytestmark = pytest.mark.integration
 
-SEED_SKUS = {
-    "TRUEOSTEO-120",
-    "D3K2-60",
-    "RESTWELL-60",
-    "BONE-APPETIT-BOOK",
-    "DENSERCISE-DVD",
-    "DENSERCISE-EBOOK",
-    "ORP-EBOOK",
-}
+# The policy table itself is asserted literally in tests/unit/test_catalog.py.
+SEED_SKUS = {product.sku for product in seed_catalog()}
 
 
 def test_lists_the_seven_seed_products(api: Http) -> None:
