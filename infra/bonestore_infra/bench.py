@@ -218,7 +218,7 @@ def _breakdown(importtime: str) -> dict[str, float]:
     return dict(totals)
 
 
-def cold_start(runs: int) -> None:
+def cold_start(runs: int, only_functions: list[str] | None = None) -> None:
     # Byte-compile everything first: uv installs no .pyc files, and a child that compiles
     # botocore from source measures the compiler (x3), not the function. Deployments
     # should ship compiled code for the same reason (see docs/deploy.md).
@@ -237,6 +237,8 @@ def cold_start(runs: int) -> None:
         events = _events(stack)
         configs: dict[str, dict[str, Any]] = {"baseline": {"kind": "baseline"}}
         for name, fn in template.functions().items():
+            if only_functions and name not in only_functions:
+                continue
             if not fn.module_path.exists():
                 print(f"  {name}: {fn.module_path.relative_to(REPO_ROOT)} missing, skipped")
                 continue
@@ -308,9 +310,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--only", choices=["cold", "rules", "checkout"], default=None)
+    parser.add_argument(
+        "--function",
+        action="append",
+        dest="functions",
+        help="cold start: measure only this function (logical id; repeatable)",
+    )
     args = parser.parse_args(argv)
     if args.only in (None, "cold"):
-        cold_start(args.runs)
+        cold_start(args.runs, args.functions)
     if args.only in (None, "rules"):
         try:
             from bonestore_infra import bench_rules
