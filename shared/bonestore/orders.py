@@ -29,14 +29,15 @@ ORDER_STATUSES: tuple[OrderStatus, ...] = (
 )
 
 # Allowed moves. `held` is an order paid for but refused by the rules at payment:
-# support releases it (-> paid) or refunds it.
+# support releases it (-> paid) or refunds it. An `expired` or `payment_failed` order
+# whose money arrives anyway (its stock already back on sale) is refunded, never revived.
 TRANSITIONS: dict[str, frozenset[str]] = {
     "pending_payment": frozenset({"paid", "held", "payment_failed", "expired"}),
     "paid": frozenset({"refunded", "fulfilled"}),
     "held": frozenset({"paid", "refunded"}),
     "fulfilled": frozenset({"refunded"}),
-    "payment_failed": frozenset(),
-    "expired": frozenset(),
+    "payment_failed": frozenset({"refunded"}),
+    "expired": frozenset({"refunded"}),
     "refunded": frozenset(),
 }
 

@@ -41,6 +41,8 @@ HANDLED_EVENTS = frozenset(
 # Reason codes that refuse a sale whatever is bought: screened on the billing address too.
 EMBARGO_CODES = frozenset({"embargoed"})
 PAID_STATUSES = frozenset({"paid", "no_payment_required"})
+# Orders whose payment, if it still arrives, is refunded (see PaymentService.settle).
+LATE_PAYMENT_STATUSES = frozenset({"expired", "payment_failed"})
 
 
 @dataclass
@@ -388,16 +390,11 @@ class PaymentService:
     ) -> Outcome:
         """A paid session: screen again, then ``paid`` (publish) or ``held`` (or refund)."""
         order_id = order["order_id"]
+        if order["status"] in LATE_PAYMENT_STATUSES:
+            return self._refund_late_payment(order, session, event, event_id, event_type)
         if order["status"] != "pending_payment":
             self.orders.transition(order_id, "paid", event=event, current=order)  # records only
             latest = self.orders.get(order_id) or order
-            if order["status"] == "expired":
-                log.error(
-                    "order %s: payment arrived after its checkout expired (%s); support "
-                    "must refund or re-reserve",
-                    order_id,
-                    event_id,
-                )
             self.follow_up(latest)
             return Outcome(event_id, event_type, "recorded_only", order_id, latest["status"])
         screening = screen_payment(order, session, self._engine())
@@ -424,6 +421,50 @@ class PaymentService:
         self.follow_up(latest)
         latest = self.orders.get(order_id) or latest
         return Outcome(event_id, event_type, f"settled_{target}", order_id, latest["status"])
+
+    def _refund_late_payment(
+        self,
+        order: dict[str, Any],
+        session: dict[str, Any],
+        event: dict[str, Any],
+        event_id: Any,
+        event_type: str | None,
+    ) -> Outcome:
+        """Money for an order that had already expired or failed: its stock is back on
+        sale and may be sold, so the payment goes back rather than the order coming back.
+        The refund's idempotency key makes a redelivered event harmless."""
+        order_id = order["order_id"]
+        intent = session.get("payment_intent")
+        self.orders.record_event(
+            order_id, {**event, "detail": {**event["detail"], "late_payment": True}}
+        )
+        if not isinstance(intent, str) or not intent:
+            log.error(
+                "order %s: paid after it was %s (%s) but names no payment to refund; "
+                "support must refund it in Stripe",
+                order_id,
+                order["status"],
+                event_id,
+            )
+            return Outcome(event_id, event_type, "recorded_only", order_id, order["status"])
+        refund = self._gateway().refund(
+            intent,
+            idempotency_key=f"refund-{order_id}",
+            metadata={"order_id": order_id, "reason": f"paid_after_{order['status']}"},
+        )
+        updated = self.orders.transition(
+            order_id,
+            "refunded",
+            event=timeline_event(
+                "late_payment_refunded",
+                {"refund_id": refund.get("id"), "after": order["status"], "automatic": True},
+            ),
+            fields={"refund_id": refund.get("id"), "payment_intent_id": intent},
+            current=order,
+        )
+        log.warning("order %s: paid after it was %s; refunded", order_id, order["status"])
+        status = updated["status"] if updated else order["status"]
+        return Outcome(event_id, event_type, "refunded_late_payment", order_id, status)
 
     def follow_up(self, order: dict[str, Any]) -> None:
         """What must happen once an order is paid or held; safe to repeat (a retried

@@ -274,6 +274,36 @@ def test_ineligible_payment_refunds_when_configured() -> None:
     assert gateway.refunds == ["refund-ord_1"] and publisher.paid == []
 
 
+@pytest.mark.parametrize("gone", ["expired", "payment_failed"])
+def test_payment_after_the_order_ended_is_refunded_once(gone: str) -> None:
+    order = {**make_order(BOOK, {"country": "US"}), "status": gone, "stock_state": "released"}
+    orders = MemoryOrders(order)
+    svc, publisher, gateway = service(orders)
+    paid = event("checkout.session.completed", session(order, shipping=US, shipping_paid=595))
+    first = svc.handle(paid)
+    assert (first["action"], first["status"]) == ("refunded_late_payment", "refunded")
+    again = svc.handle({**paid, "id": "evt_redelivered"})
+    assert again["action"] == "recorded_only" and again["status"] == "refunded"
+    stored = orders.items["ord_1"]
+    assert gateway.refunds == ["refund-ord_1"] and publisher.paid == []
+    assert stored["payment_intent_id"] == "pi_1" and stored["refund_id"] == "re_1"
+    assert [e["type"] for e in stored["events"]][-3:] == [
+        "checkout.session.completed",
+        "late_payment_refunded",
+        "checkout.session.completed",
+    ]
+
+
+def test_late_payment_without_a_payment_intent_is_recorded_for_support() -> None:
+    order = {**make_order(BOOK, {"country": "US"}), "status": "expired"}
+    orders = MemoryOrders(order)
+    svc, _, gateway = service(orders)
+    data = {**session(order, shipping=US, shipping_paid=595), "payment_intent": None}
+    result = svc.handle(event("checkout.session.completed", data))
+    assert (result["action"], result["status"]) == ("recorded_only", "expired")
+    assert gateway.refunds == [] and orders.items["ord_1"]["status"] == "expired"
+
+
 def test_other_events_and_strangers_are_ignored() -> None:
     svc, _, _ = service(MemoryOrders())
     assert svc.handle(event("customer.created", {}))["action"] == "ignored_type"
