@@ -14,13 +14,16 @@ CHROMIUM := /usr/bin/chromium
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE :=
+# The interpreter shared/Makefile byte-compiles the layer with (sam build runs it).
+export LAYER_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
 
-.PHONY: help install run test lint typecheck unit integration e2e sam-check openapi bench clean
+.PHONY: help install run test lint typecheck unit integration e2e sam-check build openapi bench clean
 
 help:
 	@echo "make run   - install and start the local service (http://127.0.0.1:3000)"
 	@echo "make test  - install test tools, then lint, type-check and run every test"
 	@echo "make bench - cold-start, rules-engine and checkout benchmarks"
+	@echo "make build - sam build: the arm64 deployment artifacts (byte-compiled layer)"
 
 $(VENV)/.uv:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -56,7 +59,11 @@ typecheck: install
 sam-check: install $(SAM)
 	$(SAM) validate --lint --template template.yaml
 	$(BIN)/cfn-lint template.yaml
-	$(SAM) build --template template.yaml --build-dir .aws-sam/build --parallel --cached >/dev/null
+	$(MAKE) --no-print-directory build >/dev/null
+
+# The arm64 deployment artifacts in .aws-sam/build (then: $(SAM) deploy).
+build: $(SAM)
+	$(SAM) build --template template.yaml --build-dir .aws-sam/build --parallel --cached
 
 unit: install
 	$(BIN)/pytest -m unit -q

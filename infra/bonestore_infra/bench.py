@@ -220,8 +220,8 @@ def _breakdown(importtime: str) -> dict[str, float]:
 
 def cold_start(runs: int, only_functions: list[str] | None = None) -> None:
     # Byte-compile everything first: uv installs no .pyc files, and a child that compiles
-    # botocore from source measures the compiler (x3), not the function. Deployments
-    # should ship compiled code for the same reason (see docs/deploy.md).
+    # from source measures the compiler (x2 to x3), not the function. The deployed layer
+    # ships compiled code for the same reason (shared/Makefile), so this is what runs.
     import compileall
     import sysconfig
 

@@ -6,9 +6,11 @@ checks what it produced and is skipped when there is no build yet.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,6 +55,22 @@ def test_sam_validate_lint(config_env: str) -> None:
     assert "is a valid SAM Template" in result.stdout + result.stderr
 
 
+def assert_byte_compiled(root: Path) -> None:
+    """Every module has a Python 3.13 .pyc that needs no source timestamp check: /opt is
+    read-only in Lambda, so whatever is missing is recompiled at each cold start."""
+    tag = sys.implementation.cache_tag
+    assert tag == "cpython-313", "build with Python 3.13"
+    sources = list(root.rglob("*.py"))
+    assert len(sources) > 500, "the layer holds the dependencies too"
+    for source in sources:
+        compiled = source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
+        assert compiled.is_file(), f"no .pyc for {source.relative_to(root)}"
+        header = compiled.read_bytes()[:8]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, compiled
+        # PEP 552 flags: 0b01 = hash-based and unchecked.
+        assert int.from_bytes(header[4:8], "little") == 0b01, compiled
+
+
 def test_build_is_arm64_with_the_layer() -> None:
     built = BUILD_DIR / "template.yaml"
     if not built.is_file():
@@ -67,5 +85,6 @@ def test_build_is_arm64_with_the_layer() -> None:
         assert not (content / "python" / "bonestore_infra").exists(), "tooling must not ship"
         natives = list((content / "python" / "pydantic_core").glob("*.so"))
         assert natives and all("aarch64" in p.name for p in natives), natives
+        assert_byte_compiled(content / "python")
     for fn in template.functions().values():
         assert (BUILD_DIR / fn.code_uri / "app.py").is_file(), fn.logical_id

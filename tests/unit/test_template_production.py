@@ -54,7 +54,8 @@ def test_log_level_differs_per_stage() -> None:
 
 def test_layer_builds_for_arm64() -> None:
     layer = RES["SharedLayer"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    # shared/Makefile: the same arm64 wheels as SAM's python3.13 build, plus .pyc files.
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
     assert _props("SharedLayer")["CompatibleArchitectures"] == ["arm64"]
 
 
