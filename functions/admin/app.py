@@ -116,6 +116,7 @@ def get_rules(
         "schema_version": ruleset.schema_version,
         "groups": ruleset.groups,
         "methods": {k: v.model_dump(mode="json") for k, v in ruleset.methods.items()},
+        "ingredients": ruleset.ingredients,
         "rules": [
             rule.model_dump(mode="json", by_alias=True, exclude_none=True) for rule in ruleset.rules
         ],

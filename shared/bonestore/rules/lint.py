@@ -4,7 +4,8 @@ Errors fail the lint (and CI): schema errors, duplicate ids, windows that end
 before they start, unknown countries/subdivisions (ISO 3166 via pycountry),
 unknown categories, conditions that can never match (message placeholders are
 checked by the schema). Warnings flag what may be intended but deserves a look: SKUs,
-attributes and ingredients the seed catalog does not know, product conditions no
+attributes and ingredients the seed catalog does not know (or, with an ``ingredients:``
+list, seed products' ingredients missing from it), product conditions no
 seed product meets, overlapping offers for one method, restrictions and surcharges
 where their method is never offered.
 """
@@ -63,7 +64,18 @@ def lint_ruleset(
     known_attributes = set(ProductAttributes.model_fields) | {
         key for p in products for key in (p.attributes.model_extra or {})
     }
-    known_ingredients = {name for p in products for name in p.attributes.ingredients}
+    known_ingredients = set(ruleset.ingredients) or {
+        name for p in products for name in p.attributes.ingredients
+    }
+    if ruleset.ingredients:
+        for product in products:
+            for name in sorted(set(product.attributes.ingredients) - known_ingredients):
+                add(
+                    "warning",
+                    None,
+                    f"product {product.sku}: ingredient {name!r} is not in `ingredients:`, "
+                    "so no rule can name it",
+                )
     known_skus = {p.sku for p in products}
     used_groups: set[str] = set()
 
@@ -104,7 +116,7 @@ def lint_ruleset(
                 add("warning", rule, f"attribute {test.name!r} is not used by the seed catalog")
         for ingredient_test in prod.ingredients or []:
             for name in ingredient_test.any_of:
-                if name not in known_ingredients:
+                if name not in known_ingredients:  # only without `ingredients:` (else schema)
                     add("warning", rule, f"ingredient {name!r} is in no seed catalog product")
         if rule.effect != "offer_method" and not any(_static_match(rule, p) for p in products):
             add("warning", rule, "its product conditions match no product in the seed catalog")

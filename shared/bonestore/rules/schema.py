@@ -30,6 +30,7 @@ Effect = Literal[
 ]
 Op = Literal["eq", "ne", "gt", "ge", "lt", "le", "in", "exists"]
 IngredientOp = Literal["present", "eq", "gt", "ge", "lt", "le"]
+IngredientName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,60}$")]
 
 
 class _Strict(BaseModel):
@@ -121,9 +122,7 @@ class IngredientTest(_Strict):
     """Matches when any of the named ingredients is present (``present``) or has a daily
     amount satisfying the comparison. A comparison on an unknown amount is a rule error."""
 
-    any_of: Annotated[
-        list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,60}$")]], Field(min_length=1)
-    ]
+    any_of: Annotated[list[IngredientName], Field(min_length=1)]
     op: IngredientOp = "present"
     value: Decimal | None = None
     unit: Literal["mg", "mcg", "g", "IU"] | None = None
@@ -270,6 +269,9 @@ class Ruleset(_Strict):
     schema_version: Literal[1] = 1
     groups: dict[GroupName, list[str]] = Field(default_factory=dict)
     methods: dict[MethodId, ShippingMethod] = Field(default_factory=dict)
+    # The ingredient names products and rules share. When given, a rule may name only
+    # these: a misspelt ingredient would otherwise match nothing and let goods through.
+    ingredients: list[IngredientName] = Field(default_factory=list)
     rules: list[Rule]
 
     @field_validator("groups")
@@ -289,6 +291,10 @@ class Ruleset(_Strict):
                     raise ValueError(f"rule {rule.id}: unknown country group {entry!r}")
             if rule.method is not None and rule.method not in self.methods:
                 raise ValueError(f"rule {rule.id}: unknown shipping method {rule.method!r}")
+            named = {n for test in rule.when.product.ingredients or [] for n in test.any_of}
+            unknown = sorted(named - set(self.ingredients)) if self.ingredients else []
+            if unknown:
+                raise ValueError(f"rule {rule.id}: ingredients not in `ingredients:`: {unknown}")
         return self
 
     @model_validator(mode="after")
@@ -333,6 +339,7 @@ def _version(ruleset: Ruleset) -> str:
         return cached[1]
     body = ruleset.model_dump(mode="json", by_alias=True)
     body["rules"] = sorted(body["rules"], key=lambda r: r["id"])
+    body["ingredients"] = sorted(body["ingredients"])
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     version = f"rs-{digest[:12]}"
     if len(_VERSIONS) > 64:

@@ -24,9 +24,8 @@ def lint(text: str) -> list[str]:
     return [f"{i.severity}:{i.rule_id}:{i.line}:{i.message}" for i in lint_text(text, "r.yaml")]
 
 
-def test_default_ruleset_lints_without_errors() -> None:
-    issues = lint_text(DEFAULT_TEXT, DEFAULT_NAME)
-    assert [i for i in issues if i.severity == "error"] == []
+def test_default_ruleset_lints_clean() -> None:
+    assert lint_text(DEFAULT_TEXT, DEFAULT_NAME) == []
 
 
 def test_lint_finds_unknown_codes_categories_and_never_matching() -> None:
@@ -38,7 +37,17 @@ def test_lint_finds_unknown_codes_categories_and_never_matching() -> None:
     assert "never matches: CA-QC is not in the rule's countries" in found
     assert "'XX' is not an ISO 3166-1 alpha-2 country" in found
     assert "unknown category 'supplements'" in found
-    assert "error:zone-us-territories-excluded:30:" in found  # file line of the rule
+    line = DEFAULT_TEXT.splitlines().index("  - id: zone-us-territories-excluded") + 1
+    assert f"error:zone-us-territories-excluded:{line}:" in found  # file line of the rule
+
+
+def test_a_rule_may_name_only_listed_ingredients() -> None:
+    """A misspelt ingredient would match nothing and let melatonin into Australia."""
+    text = DEFAULT_TEXT.replace("- {any_of: [melatonin]}", "- {any_of: [melatonine]}")
+    found = lint(text)
+    assert len(found) == 1, found
+    assert found[0].startswith("error:au-no-melatonin:")
+    assert "['melatonine']" in found[0] and "ingredients:" in found[0]
 
 
 @pytest.mark.parametrize("message", ["to {country_nam}.", "to {country_name!r}.", "a { brace"])
