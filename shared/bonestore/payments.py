@@ -447,20 +447,13 @@ class PaymentService:
                 event_id,
             )
             return Outcome(event_id, event_type, "recorded_only", order_id, order["status"])
-        refund = self._gateway().refund(
+        updated = self._refund(
+            order,
             intent,
-            idempotency_key=f"refund-{order_id}",
-            metadata={"order_id": order_id, "reason": f"paid_after_{order['status']}"},
-        )
-        updated = self.orders.transition(
-            order_id,
-            "refunded",
-            event=timeline_event(
-                "late_payment_refunded",
-                {"refund_id": refund.get("id"), "after": order["status"], "automatic": True},
-            ),
-            fields={"refund_id": refund.get("id"), "payment_intent_id": intent},
-            current=order,
+            reason=f"paid_after_{order['status']}",
+            event_type="late_payment_refunded",
+            detail={"after": order["status"]},
+            fields={"payment_intent_id": intent},
         )
         log.warning("order %s: paid after it was %s; refunded", order_id, order["status"])
         status = updated["status"] if updated else order["status"]
@@ -486,20 +479,40 @@ class PaymentService:
             and self.on_ineligible == "refund"
             and order.get("payment_intent_id")
         ):
-            refund = self._gateway().refund(
+            self._refund(
+                order,
                 str(order["payment_intent_id"]),
-                idempotency_key=f"refund-{order_id}",
-                metadata={"order_id": order_id, "reason": "ineligible_at_payment"},
+                reason="ineligible_at_payment",
+                event_type="refund_issued",
             )
-            self.orders.transition(
-                order_id,
-                "refunded",
-                event=timeline_event(
-                    "refund_issued", {"refund_id": refund.get("id"), "automatic": True}
-                ),
-                fields={"refund_id": refund.get("id")},
-                current=order,
-            )
+
+    def _refund(
+        self,
+        order: dict[str, Any],
+        payment_intent_id: str,
+        *,
+        reason: str,
+        event_type: str,
+        detail: dict[str, Any] | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """Refund the order's payment in full and move it to ``refunded``. One refund per
+        order whatever the cause: the idempotency key is the order's."""
+        order_id = order["order_id"]
+        refund = self._gateway().refund(
+            payment_intent_id,
+            idempotency_key=f"refund-{order_id}",
+            metadata={"order_id": order_id, "reason": reason},
+        )
+        return self.orders.transition(
+            order_id,
+            "refunded",
+            event=timeline_event(
+                event_type, {"refund_id": refund.get("id"), **(detail or {}), "automatic": True}
+            ),
+            fields={"refund_id": refund.get("id"), **(fields or {})},
+            current=order,
+        )
 
     # -- charge.refunded --
 
