@@ -282,6 +282,7 @@ class Ruleset(_Strict):
     @model_validator(mode="after")
     def _references(self) -> Ruleset:
         seen: set[str] = set()
+        vocabulary = set(self.ingredients)
         for rule in self.rules:
             if rule.id in seen:
                 raise ValueError(f"duplicate rule id {rule.id!r}")
@@ -292,7 +293,7 @@ class Ruleset(_Strict):
             if rule.method is not None and rule.method not in self.methods:
                 raise ValueError(f"rule {rule.id}: unknown shipping method {rule.method!r}")
             named = {n for test in rule.when.product.ingredients or [] for n in test.any_of}
-            unknown = sorted(named - set(self.ingredients)) if self.ingredients else []
+            unknown = sorted(named - vocabulary) if vocabulary else []
             if unknown:
                 raise ValueError(f"rule {rule.id}: ingredients not in `ingredients:`: {unknown}")
         return self
