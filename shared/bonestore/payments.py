@@ -297,7 +297,8 @@ class PaymentService:
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         event_id = event.get("id")
         event_type = event.get("type")
-        obj = ((event.get("data") or {}).get("object")) or {}
+        data = event.get("data")
+        obj = data.get("object") if isinstance(data, dict) else None
         if event_type not in HANDLED_EVENTS or not isinstance(obj, dict):
             return Outcome(event_id, event_type, "ignored_type").as_json()
         if event_type == CHARGE_REFUNDED:

@@ -307,6 +307,9 @@ def test_late_payment_without_a_payment_intent_is_recorded_for_support() -> None
 def test_other_events_and_strangers_are_ignored() -> None:
     svc, _, _ = service(MemoryOrders())
     assert svc.handle(event("customer.created", {}))["action"] == "ignored_type"
+    for data in ("x", None, [1], {"object": "x"}, {}):
+        malformed = {"id": "evt_m", "type": "checkout.session.completed", "data": data}
+        assert svc.handle(malformed)["action"] == "ignored_type", data
     assert (
         svc.handle(event("checkout.session.completed", {"id": "cs_x"}))["action"]
         == "ignored_no_order"
