@@ -1,4 +1,9 @@
-"""docs/openapi.json is generated from the handlers, committed, and agrees with the contract."""
+"""docs/openapi.json is generated from the handlers, committed, and agrees with docs/api.md.
+
+docs/api.md is the repository's own statement of the HTTP contract: a table of every
+route, each marked built or planned. The business's contract (``../shared``) is not
+needed: when it is present, one more test checks that docs/api.md keeps in step with it.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,10 @@ from bonestore_infra.template import REPO_ROOT, Template
 
 pytestmark = pytest.mark.unit
 
-CONTRACT = REPO_ROOT.parent / "shared" / "api-contract.md"
+API_DOC = REPO_ROOT / "docs" / "api.md"
+BUSINESS_CONTRACT = REPO_ROOT.parent / "shared" / "api-contract.md"
 COMMITTED = REPO_ROOT / "docs" / "openapi.json"
+ROUTE_ROW = re.compile(r"^\| `(GET|POST|PUT|PATCH|DELETE) (/[^`\s]*)` \|[^|]*\| (built|planned)\b")
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +74,42 @@ def test_contract_parser_reads_the_surface() -> None:
     }
 
 
-def test_document_agrees_with_the_contract(generated: str) -> None:
-    if not CONTRACT.is_file():
-        pytest.skip(f"{CONTRACT} is not here")
-    required = contract_routes(CONTRACT.read_text("utf-8"))
-    assert len(required) >= 10
+def route_table(text: str) -> dict[tuple[str, str], str]:
+    """docs/api.md's route table: (method, path) -> "built" | "planned"."""
+    table: dict[tuple[str, str], str] = {}
+    for line in text.splitlines():
+        match = ROUTE_ROW.match(line)
+        if match:
+            method, path, status = match.groups()
+            assert (method, path) not in table, f"{method} {path} listed twice"
+            table[(method, path)] = status
+    return table
+
+
+def test_route_table_parser_reads_built_and_planned() -> None:
+    text = (
+        "| `GET /products` | anyone | built |\n"
+        "| `POST /a/{b}/c` | ops | planned (v2) |\n"
+        "| `GET /x` | prose, not a row\n"
+    )
+    assert route_table(text) == {("GET", "/products"): "built", ("POST", "/a/{b}/c"): "planned"}
+
+
+def test_document_agrees_with_docs_api_md(generated: str) -> None:
+    table = route_table(API_DOC.read_text("utf-8"))
+    assert len(table) >= 10
+    built = {route for route, status in table.items() if status == "built"}
     paths = json.loads(generated)["paths"]
     documented = {(m.upper(), p) for p, item in paths.items() for m in item}
-    assert required - documented == set(), "the contract's routes missing from the API"
+    assert built - documented == set(), "docs/api.md calls these built; the API lacks them"
+    assert documented - built == set(), "served, but not marked built in docs/api.md"
+
+
+def test_docs_api_md_names_every_route_of_the_business_contract() -> None:
+    """docs/api.md is kept in step with the business's contract, where a checkout has it."""
+    if not BUSINESS_CONTRACT.is_file():
+        pytest.skip(f"{BUSINESS_CONTRACT} is not here (not needed to build or test)")
+    required = contract_routes(BUSINESS_CONTRACT.read_text("utf-8"))
+    assert len(required) >= 10
+    listed = set(route_table(API_DOC.read_text("utf-8")))
+    assert required - listed == set(), "routes of the business contract missing from docs/api.md"
