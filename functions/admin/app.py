@@ -17,11 +17,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bonestore.adapters.products import ProductRepository
-from bonestore.auth import READ_GROUPS, WRITE_GROUPS, resolve_as_staff
-from bonestore.catalog import SKU_PATTERN, Product, Sku
-from bonestore.deps import product_repository
-from bonestore.errors import InvalidInput, NotFound
-from bonestore.http import create_app
+from bonestore.api.auth import READ_GROUPS, WRITE_GROUPS, resolve_as_staff
+from bonestore.api.deps import product_repository
+from bonestore.api.http import create_app
+from bonestore.domain.catalog import SKU_PATTERN, Product, Sku
+from bonestore.domain.errors import InvalidInput, NotFound
 
 logger = Logger()
 app = create_app(enable_validation=True)
@@ -52,7 +52,7 @@ def _path_sku(sku: str) -> str:
 
 
 def _stored_view(item: dict[str, Any]) -> dict[str, Any]:
-    from bonestore.carts import product_of
+    from bonestore.service.carts import product_of
 
     view: dict[str, Any] = product_of(item).model_dump(mode="json")
     view["reserved"] = int(item.get("reserved", 0))
@@ -100,10 +100,10 @@ def delete_product(
 def get_rules(
     products: Annotated[ProductRepository, Depends(product_repository)],
 ) -> dict[str, Any]:
-    from bonestore.carts import product_of
-    from bonestore.rules import default_engine
-    from bonestore.rules.lint import lint_text
-    from bonestore.rules.loader import read_ruleset_text
+    from bonestore.domain.rules import default_engine
+    from bonestore.domain.rules.lint import lint_text
+    from bonestore.domain.rules.loader import read_ruleset_text
+    from bonestore.service.carts import product_of
 
     ruleset = default_engine().ruleset
     text, name = read_ruleset_text()

@@ -2,7 +2,7 @@
 
 Cold start is a product metric here (every page view lands on it, target 1.25x a
 bare boto3 client), so this module imports no Powertools and no pydantic: the
-lean router of ``bonestore.lite_http``, the DynamoDB adapter and the public
+lean router of ``bonestore.api.lite_http``, the DynamoDB adapter and the public
 view. The rules engine is loaded on the first request that asks for ``?country=``.
 """
 
@@ -12,11 +12,11 @@ import logging
 from typing import Any
 
 from bonestore.adapters.products import ProductRepository
+from bonestore.api.deps import product_repository
+from bonestore.api.lite_http import LiteRequest, LiteRouter
 from bonestore.config import get_settings
-from bonestore.deps import product_repository
-from bonestore.errors import NotFound
-from bonestore.lite_http import LiteRequest, LiteRouter
-from bonestore.product_view import public_product
+from bonestore.domain.errors import NotFound
+from bonestore.domain.product_view import public_product
 
 logger = logging.getLogger("bonestore.catalog")
 logger.setLevel(logging.INFO)
@@ -30,7 +30,7 @@ def _with_availability(items: list[dict[str, Any]], country: str | None) -> list
     views = [public_product(item) for item in items]
     if country is None:
         return views
-    from bonestore.catalog_availability import availability_for
+    from bonestore.service.catalog_availability import availability_for
 
     for view, item in zip(views, items, strict=True):
         view["availability"] = availability_for(item, country)
@@ -41,7 +41,7 @@ def _with_availability(items: list[dict[str, Any]], country: str | None) -> list
     "/products",
     summary="List the catalog, optionally with availability for a destination country",
     query_params=("country",),
-    response_model="bonestore.catalog_schema:ProductList",
+    response_model="bonestore.domain.catalog_schema:ProductList",
     errors=(400,),
 )
 def list_products(request: LiteRequest) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def list_products(request: LiteRequest) -> dict[str, Any]:
     "/products/{sku}",
     summary="One product, optionally with availability for a destination country",
     query_params=("country",),
-    response_model="bonestore.catalog_schema:ProductOut",
+    response_model="bonestore.domain.catalog_schema:ProductOut",
     errors=(400, 404),
 )
 def get_product(request: LiteRequest) -> dict[str, Any]:

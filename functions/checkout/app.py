@@ -27,14 +27,19 @@ from bonestore.adapters.orders import OrderRepository
 from bonestore.adapters.products import ProductRepository
 from bonestore.adapters.secrets import StripeSecrets
 from bonestore.adapters.stripe_gateway import PaymentGateway, StripeGateway
-from bonestore.carts import destination_of, load_products
-from bonestore.checkout import CheckoutRequest, created_body, plan_checkout, shipping_rate_ids
+from bonestore.api.deps import order_repository, product_repository
+from bonestore.api.http import create_app
 from bonestore.config import get_settings
-from bonestore.deps import order_repository, product_repository
-from bonestore.errors import BonestoreError, Conflict, InvalidInput
-from bonestore.http import create_app
-from bonestore.orders import new_order_id, timeline_event
-from bonestore.privacy import mask_destination, mask_email
+from bonestore.domain.errors import BonestoreError, Conflict, InvalidInput
+from bonestore.domain.orders import new_order_id, timeline_event
+from bonestore.domain.privacy import mask_destination, mask_email
+from bonestore.service.carts import destination_of, load_products
+from bonestore.service.checkout import (
+    CheckoutRequest,
+    created_body,
+    plan_checkout,
+    shipping_rate_ids,
+)
 
 logger = Logger()
 # A client retrying with the same Idempotency-Key within a day gets the same checkout.
@@ -125,7 +130,7 @@ def _create(
     orders: OrderRepository,
     gateway: PaymentGateway,
 ) -> dict[str, Any]:
-    from bonestore.rules import default_engine
+    from bonestore.domain.rules import default_engine
 
     settings = get_settings()
     destination = destination_of(request.destination) if request.destination else None

@@ -14,10 +14,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bonestore.adapters.products import ProductRepository
-from bonestore.carts import EligibilityRequest, decide_request
+from bonestore.api.deps import product_repository
+from bonestore.api.http import create_app
 from bonestore.config import get_settings
-from bonestore.deps import product_repository
-from bonestore.http import create_app
+from bonestore.service.carts import EligibilityRequest, decide_request
 
 logger = Logger()
 app = create_app(enable_validation=True, cors_origin=get_settings().storefront_origin)

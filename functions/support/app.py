@@ -2,7 +2,7 @@
 
 API Gateway's Cognito authorizer has verified the token before we run; the
 handler checks the groups in its claims before anything else (401/403), and every
-read of an order leaves an audit line naming the staff member (bonestore.audit).
+read of an order leaves an audit line naming the staff member (bonestore.api.audit).
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bonestore.adapters.orders import OrderRepository
 from bonestore.adapters.products import ProductRepository
-from bonestore.audit import ORDER_READ, ORDER_SEARCH, log_order_access
-from bonestore.auth import READ_GROUPS, Principal, resolve_as_staff
-from bonestore.carts import EligibilityRequest, decide_request
-from bonestore.deps import order_repository, product_repository
-from bonestore.errors import NotFound
-from bonestore.http import create_app
+from bonestore.api.audit import ORDER_READ, ORDER_SEARCH, log_order_access
+from bonestore.api.auth import READ_GROUPS, Principal, resolve_as_staff
+from bonestore.api.deps import order_repository, product_repository
+from bonestore.api.http import create_app
+from bonestore.domain.errors import NotFound
+from bonestore.service.carts import EligibilityRequest, decide_request
 
 logger = Logger()
 app = create_app(enable_validation=True)
@@ -52,8 +52,8 @@ def _audit(action: str, order_ids: list[str], **fields: Any) -> None:
 def get_order(
     order_id: str, orders: Annotated[OrderRepository, Depends(order_repository)]
 ) -> dict[str, Any]:
-    from bonestore.rules import default_engine
-    from bonestore.support import order_view
+    from bonestore.domain.rules import default_engine
+    from bonestore.service.support import order_view
 
     order = orders.get(order_id) if 0 < len(order_id) <= MAX_ORDER_ID else None
     _audit(ORDER_READ, [order_id[:MAX_ORDER_ID]], outcome="ok" if order else "not_found")
@@ -74,7 +74,7 @@ def find_orders(
         str | None, Query(max_length=2048, description="from the previous page")
     ] = None,
 ) -> dict[str, Any]:
-    from bonestore.support import summary
+    from bonestore.service.support import summary
 
     found, token = orders.find_by_email(email, limit=limit, next_token=next_token)
     _audit(ORDER_SEARCH, [order["order_id"] for order in found], query_email=email)
@@ -92,7 +92,7 @@ def explain_eligibility(
     request: Annotated[EligibilityRequest, Body()],
     products: Annotated[ProductRepository, Depends(product_repository)],
 ) -> dict[str, Any]:
-    from bonestore.support import explain
+    from bonestore.service.support import explain
 
     return explain(decide_request(request, products, trace=True))
 

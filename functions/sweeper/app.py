@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bonestore.adapters.dynamo import dynamodb_client
 from bonestore.adapters.orders import OrderRepository
 from bonestore.config import get_settings
-from bonestore.orders import timeline_event
+from bonestore.domain.orders import timeline_event
 
 logger = Logger()
 GRACE_SECONDS = 300
@@ -56,8 +56,8 @@ class Dependencies:
     def payment_service(self) -> Any:
         if self.service is None:
             from bonestore.adapters.events import EventBridgePublisher, events_client
-            from bonestore.payments import PaymentService
-            from bonestore.rules import default_engine
+            from bonestore.domain.rules import default_engine
+            from bonestore.service.payments import PaymentService
 
             settings = get_settings()
             self.service = PaymentService(

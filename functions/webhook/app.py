@@ -26,11 +26,11 @@ from bonestore.adapters.dynamo import dynamodb_client
 from bonestore.adapters.idempotency import idempotent
 from bonestore.adapters.orders import OrderRepository
 from bonestore.adapters.secrets import StripeSecrets
+from bonestore.adapters.webhook_signature import verify
+from bonestore.api.http import create_app
 from bonestore.config import get_settings
-from bonestore.errors import Conflict, InvalidInput
-from bonestore.http import create_app
-from bonestore.payments import HANDLED_EVENTS, PaymentService
-from bonestore.webhook_signature import verify
+from bonestore.domain.errors import Conflict, InvalidInput
+from bonestore.service.payments import HANDLED_EVENTS, PaymentService
 
 logger = Logger()
 app = create_app()
@@ -83,7 +83,7 @@ deps = Dependencies()
 
 
 def _engine() -> Any:
-    from bonestore.rules import default_engine
+    from bonestore.domain.rules import default_engine
 
     return default_engine()
 

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bonestore.catalog import CATEGORIES, Product, seed_catalog
-from bonestore.geo import Destination
-from bonestore.rules import CartLine, Engine, Ruleset, load_ruleset
-from bonestore.rules.engine import all_countries
+from bonestore.domain.catalog import CATEGORIES, Product, seed_catalog
+from bonestore.domain.geo import Destination
+from bonestore.domain.rules import CartLine, Engine, Ruleset, load_ruleset
+from bonestore.domain.rules.engine import all_countries
 
 INGREDIENTS = [f"ingredient_{i}" for i in range(40)] + ["melatonin", "dhea", "vitamin_d3"]
 

@@ -257,7 +257,7 @@ def create_other_resources(
 
 def seed_catalog(aws: LocalAws, table: str) -> int:
     from bonestore.adapters.products import ProductRepository
-    from bonestore.catalog import seed_catalog as seed_products
+    from bonestore.domain.catalog import seed_catalog as seed_products
 
     return ProductRepository(aws.client("dynamodb"), table).seed(seed_products())
 

@@ -44,7 +44,7 @@ ERROR_REF = "#/components/schemas/ErrorBody"
 
 def _contract_errors(operation: dict[str, Any]) -> None:
     """Powertools documents its own 422 validation shape; bonestore answers 400 with the
-    contract's error body (bonestore.http), so the document says that instead."""
+    contract's error body (bonestore.api.http), so the document says that instead."""
     responses = operation.get("responses", {})
     validation = responses.get("422", {})
     schema = validation.get("content", {}).get("application/json", {}).get("schema", {})
@@ -62,7 +62,7 @@ def _contract_errors(operation: dict[str, Any]) -> None:
 def _error_components(components: dict[str, dict[str, Any]]) -> None:
     from pydantic.json_schema import models_json_schema
 
-    from bonestore.catalog_schema import ErrorBody
+    from bonestore.domain.catalog_schema import ErrorBody
 
     schemas = components.setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):

@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
 
 
 def _parse_at(value: str | None) -> datetime | None:
-    from bonestore.rules.diff import parse_time
+    from bonestore.domain.rules.diff import parse_time
 
     if value is None:
         return None
@@ -58,8 +58,8 @@ def _console() -> Any:
 
 
 def lint_command(args: argparse.Namespace) -> int:
-    from bonestore.rules.lint import lint_text
-    from bonestore.rules.loader import read_ruleset_text
+    from bonestore.domain.rules.lint import lint_text
+    from bonestore.domain.rules.loader import read_ruleset_text
 
     try:
         text, name = read_ruleset_text(args.file)
@@ -76,7 +76,7 @@ def lint_command(args: argparse.Namespace) -> int:
 
 
 def _engine(path: str | None) -> Any:
-    from bonestore.rules import Engine, load_ruleset
+    from bonestore.domain.rules import Engine, load_ruleset
 
     return Engine(load_ruleset(path))
 
@@ -84,10 +84,10 @@ def _engine(path: str | None) -> Any:
 def check_command(args: argparse.Namespace) -> int:
     import json
 
-    from bonestore.catalog import seed_catalog
-    from bonestore.errors import BonestoreError
-    from bonestore.geo import normalize_destination
-    from bonestore.rules import CartLine
+    from bonestore.domain.catalog import seed_catalog
+    from bonestore.domain.errors import BonestoreError
+    from bonestore.domain.geo import normalize_destination
+    from bonestore.domain.rules import CartLine
 
     products = {p.sku: p for p in seed_catalog()}
     unknown = [s for s in args.sku if s.upper() not in products]
@@ -169,9 +169,9 @@ def diff_command(args: argparse.Namespace) -> int:
     from rich.progress import Progress
     from rich.table import Table
 
-    from bonestore.catalog import seed_catalog
-    from bonestore.errors import BonestoreError
-    from bonestore.rules.diff import diff_decisions, diff_orders, probe_destinations
+    from bonestore.domain.catalog import seed_catalog
+    from bonestore.domain.errors import BonestoreError
+    from bonestore.domain.rules.diff import diff_decisions, diff_orders, probe_destinations
 
     try:
         old, new = _engine(args.old), _engine(args.new)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bonestore.rules import default_engine
+from bonestore.domain.rules import default_engine
 from tests.helpers import Http, assert_error
 from tests.integration.test_support_api import staff_token
 
@@ -117,7 +117,7 @@ def test_delete_is_soft_and_404_for_unknown(api: Http, ops: str) -> None:
     assert_error(api.get(f"/products/{sku}"), 404, "unknown_sku")
     assert sku not in {p["sku"] for p in api.get("/products").json()["items"]}
     # kept for existing orders: still in the table
-    from bonestore.deps import product_repository
+    from bonestore.api.deps import product_repository
 
     assert product_repository().get(sku, include_inactive=True) is not None
     # deleting again still finds it (idempotent); a SKU never created is 404

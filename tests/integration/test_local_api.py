@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bonestore.catalog import seed_catalog
+from bonestore.domain.catalog import seed_catalog
 from bonestore_infra.local_stack import LocalStack, StackConfig
 from bonestore_infra.template import REPO_ROOT
 from tests.helpers import Http, assert_error

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from bonestore.catalog import seed_catalog
-from bonestore.geo import normalize_destination
-from bonestore.orders import now_iso, timeline_event
-from bonestore.rules import CartLine, default_engine
+from bonestore.domain.catalog import seed_catalog
+from bonestore.domain.geo import normalize_destination
+from bonestore.domain.orders import now_iso, timeline_event
+from bonestore.domain.rules import CartLine, default_engine
 from tests.helpers import Http, assert_error
 
 pytestmark = pytest.mark.integration
@@ -41,7 +41,7 @@ def store_order(
 ) -> dict[str, Any]:
     """Write an order as checkout (and, when ``paid``, the webhook) would, deciding at
     ``decided_at``; no stock is reserved, so the shared seed catalog is left alone."""
-    from bonestore.deps import order_repository
+    from bonestore.api.deps import order_repository
 
     products = {p.sku: p for p in seed_catalog()}
     engine = default_engine()

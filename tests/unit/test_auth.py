@@ -3,8 +3,8 @@ import logging
 
 import pytest
 
-from bonestore.audit import ORDER_SEARCH, audit_record, log_order_access
-from bonestore.auth import (
+from bonestore.api.audit import ORDER_SEARCH, audit_record, log_order_access
+from bonestore.api.auth import (
     READ_GROUPS,
     WRITE_GROUPS,
     Principal,
@@ -14,7 +14,7 @@ from bonestore.auth import (
     rejection,
     require_group,
 )
-from bonestore.errors import Forbidden, Unauthorized
+from bonestore.domain.errors import Forbidden, Unauthorized
 
 pytestmark = pytest.mark.unit
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from bonestore.catalog import Product, public_product, seed_catalog
+from bonestore.domain.catalog import Product, public_product, seed_catalog
 
 pytestmark = pytest.mark.unit
 

@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bonestore.catalog import Product, seed_catalog
-from bonestore.checkout import (
+from bonestore.domain.catalog import Product, seed_catalog
+from bonestore.domain.errors import InvalidInput, Unprocessable
+from bonestore.domain.geo import Destination, normalize_destination
+from bonestore.domain.rules import default_engine
+from bonestore.service.checkout import (
     STRIPE_SHIPPING_COUNTRIES,
     CheckoutPlan,
     CheckoutRequest,
@@ -18,9 +21,6 @@ from bonestore.checkout import (
     plan_checkout,
     shipping_rate_ids,
 )
-from bonestore.errors import InvalidInput, Unprocessable
-from bonestore.geo import Destination, normalize_destination
-from bonestore.rules import default_engine
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from bonestore.errors import InvalidInput
-from bonestore.geo import (
+from bonestore.domain.errors import InvalidInput
+from bonestore.domain.geo import (
     Destination,
     country_name,
     destination_from_stripe_address,

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bonestore.errors import InvalidInput, NotFound
-from bonestore.http import validation_error_response
+from bonestore.api.http import validation_error_response
+from bonestore.domain.errors import InvalidInput, NotFound
 
 pytestmark = pytest.mark.unit
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bonestore.errors import NotFound
-from bonestore.lite_http import LiteRequest, LiteRouter
+from bonestore.api.lite_http import LiteRequest, LiteRouter
+from bonestore.domain.errors import NotFound
 
 pytestmark = pytest.mark.unit
 

@@ -8,18 +8,18 @@ from typing import Any
 
 import pytest
 
-from bonestore.catalog import seed_catalog
-from bonestore.checkout import CheckoutRequest, plan_checkout
-from bonestore.geo import normalize_destination
-from bonestore.orders import STOCK_ON_ENTER, sources_of
-from bonestore.payments import (
+from bonestore.domain.catalog import seed_catalog
+from bonestore.domain.geo import normalize_destination
+from bonestore.domain.orders import STOCK_ON_ENTER, sources_of
+from bonestore.domain.rules import default_engine
+from bonestore.service.checkout import CheckoutRequest, plan_checkout
+from bonestore.service.payments import (
     PaymentService,
     charge_order_id,
     collected_shipping,
     screen_payment,
     session_order_id,
 )
-from bonestore.rules import default_engine
 
 pytestmark = pytest.mark.unit
 

@@ -3,10 +3,16 @@ from decimal import Decimal
 
 import pytest
 
-from bonestore.catalog import seed_catalog
-from bonestore.geo import normalize_destination
-from bonestore.rules import CartLine, default_engine
-from bonestore.support import compare_decisions, eligibility_view, explain, order_view, summary
+from bonestore.domain.catalog import seed_catalog
+from bonestore.domain.geo import normalize_destination
+from bonestore.domain.rules import CartLine, default_engine
+from bonestore.service.support import (
+    compare_decisions,
+    eligibility_view,
+    explain,
+    order_view,
+    summary,
+)
 
 pytestmark = pytest.mark.unit
 

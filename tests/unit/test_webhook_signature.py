@@ -9,7 +9,7 @@ import stripe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bonestore.webhook_signature import InvalidSignature, compute_signature, verify
+from bonestore.adapters.webhook_signature import InvalidSignature, compute_signature, verify
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ import logging
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bonestore.errors import UpstreamUnavailable
+from bonestore.domain.errors import UpstreamUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient

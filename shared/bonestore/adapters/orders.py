@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bonestore.adapters.dynamo import from_item, to_item
-from bonestore.errors import Conflict, InvalidInput
-from bonestore.orders import STOCK_ON_ENTER, check_transition, now_iso, sources_of
+from bonestore.domain.errors import Conflict, InvalidInput
+from bonestore.domain.orders import STOCK_ON_ENTER, check_transition, now_iso, sources_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

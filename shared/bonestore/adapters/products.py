@@ -11,7 +11,7 @@ from bonestore.adapters.dynamo import from_item, scan_all, to_item
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from bonestore.catalog import Product
+    from bonestore.domain.catalog import Product
 
 
 class ProductRepository:

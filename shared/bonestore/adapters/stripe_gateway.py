@@ -2,7 +2,7 @@
 
 Every POST carries an ``Idempotency-Key`` so a retry (ours or the SDK's) never
 creates a second session or refund. Any Stripe or network failure leaves as
-:class:`bonestore.errors.UpstreamUnavailable` with code
+:class:`bonestore.domain.errors.UpstreamUnavailable` with code
 ``payment_provider_unavailable``: the caller undoes its side and the client may retry.
 ``STRIPE_API_BASE`` (local emulator only) points the SDK elsewhere.
 """
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
-from bonestore.errors import UpstreamUnavailable
+from bonestore.domain.errors import UpstreamUnavailable
 
 log = logging.getLogger("bonestore.stripe")
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bonestore.catalog import seed_catalog
-from bonestore.rules.loader import read_ruleset_text
+from bonestore.domain.catalog import seed_catalog
+from bonestore.domain.rules.loader import read_ruleset_text
 from bonestore_infra.cli import main
 
 pytestmark = pytest.mark.unit

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from bonestore.catalog import seed_catalog
-from bonestore.geo import Destination
-from bonestore.rules import Engine, load_ruleset
-from bonestore.rules.diff import diff_decisions, diff_orders, probe_destinations
-from bonestore.rules.lint import lint_text
-from bonestore.rules.loader import read_ruleset_text
-from bonestore.rules.schema import Ruleset
+from bonestore.domain.catalog import seed_catalog
+from bonestore.domain.geo import Destination
+from bonestore.domain.rules import Engine, load_ruleset
+from bonestore.domain.rules.diff import diff_decisions, diff_orders, probe_destinations
+from bonestore.domain.rules.lint import lint_text
+from bonestore.domain.rules.loader import read_ruleset_text
+from bonestore.domain.rules.schema import Ruleset
 
 pytestmark = pytest.mark.unit
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from bonestore.catalog import seed_catalog
-from bonestore.geo import normalize_destination
-from bonestore.rules import CartDecision, CartLine, default_engine, load_ruleset
+from bonestore.domain.catalog import seed_catalog
+from bonestore.domain.geo import normalize_destination
+from bonestore.domain.rules import CartDecision, CartLine, default_engine, load_ruleset
 
 pytestmark = pytest.mark.unit
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bonestore.catalog import Product, seed_catalog
-from bonestore.geo import Destination
-from bonestore.rules import CartLine, Engine, Ruleset, RulesetError, load_ruleset
-from bonestore.rules.loader import parse_ruleset
+from bonestore.domain.catalog import Product, seed_catalog
+from bonestore.domain.geo import Destination
+from bonestore.domain.rules import CartLine, Engine, Ruleset, RulesetError, load_ruleset
+from bonestore.domain.rules.loader import parse_ruleset
 
 pytestmark = pytest.mark.unit
 

@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from bonestore.errors import Conflict
+from bonestore.domain.errors import Conflict
 
 OrderStatus = Literal[
     "pending_payment", "paid", "held", "payment_failed", "expired", "refunded", "fulfilled"

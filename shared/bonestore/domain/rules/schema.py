@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bonestore.money import Money
+from bonestore.domain.money import Money
 
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,80}$")]
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,60}$")]

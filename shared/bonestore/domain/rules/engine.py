@@ -23,16 +23,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bonestore.catalog import Product, ProductAttributes
-from bonestore.geo import (
+from bonestore.domain.catalog import Product, ProductAttributes
+from bonestore.domain.geo import (
     Destination,
     canonical_postal_code,
     compact_postal,
     country_name,
     is_po_box,
 )
-from bonestore.money import Money
-from bonestore.rules.schema import (
+from bonestore.domain.money import Money
+from bonestore.domain.rules.schema import (
     MESSAGE_FIELDS,
     AttributeTest,
     IngredientTest,
@@ -865,6 +865,6 @@ def _describe(c: _Compiled) -> str:
 @cache
 def default_engine() -> Engine:
     """The engine for the packaged default ruleset (built once per process)."""
-    from bonestore.rules.loader import load_ruleset
+    from bonestore.domain.rules.loader import load_ruleset
 
     return Engine(load_ruleset())

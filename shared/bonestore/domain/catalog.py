@@ -1,7 +1,7 @@
 """The product catalog: the product model, the seed data, the public view.
 
 Products are validated with pydantic where they are written (seed, admin);
-the public read path (``bonestore.product_view``) works on plain stored items
+the public read path (``bonestore.domain.product_view``) works on plain stored items
 so the catalog function's cold start does not pay for importing pydantic.
 """
 
@@ -14,8 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bonestore.money import Money
-from bonestore.product_view import public_product
+from bonestore.domain.money import Money
+from bonestore.domain.product_view import public_product
 
 __all__ = [
     "CATEGORIES",

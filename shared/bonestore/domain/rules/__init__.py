@@ -3,7 +3,7 @@
 See docs/rules.md for the schema and the decision semantics.
 """
 
-from bonestore.rules.engine import (
+from bonestore.domain.rules.engine import (
     CartDecision,
     CartLine,
     Engine,
@@ -12,8 +12,8 @@ from bonestore.rules.engine import (
     ShippingMethodQuote,
     default_engine,
 )
-from bonestore.rules.loader import RulesetError, load_ruleset
-from bonestore.rules.schema import Rule, Ruleset
+from bonestore.domain.rules.loader import RulesetError, load_ruleset
+from bonestore.domain.rules.schema import Rule, Ruleset
 
 __all__ = [
     "CartDecision",

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import time
 
-from bonestore.errors import InvalidInput
+from bonestore.domain.errors import InvalidInput
 
 DEFAULT_TOLERANCE_SECONDS = 300
 SCHEME = "v1"

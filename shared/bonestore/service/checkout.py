@@ -10,7 +10,7 @@ Decisions (see also docs in the function):
 - A cart with physical goods needs ``destination.country`` (400 ``destination_required``);
   it is decided against that destination, and Stripe then accepts only the countries
   where the whole cart may ship (judged on the country alone) that Stripe itself ships
-  to. The address Stripe collects is decided again at payment (``bonestore.payments``).
+  to. The address Stripe collects is decided again at payment (``bonestore.service.payments``).
 - A digital-only cart collects no shipping address (``allowed_countries`` null) but a
   billing address, screened for embargoes at payment. When it names a destination it
   is decided now too; without one ``eligibility`` is null until payment.
@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bonestore.carts import MAX_QUANTITY, CartItems, DestinationIn
-from bonestore.errors import InvalidInput, Unprocessable
-from bonestore.money import Money
+from bonestore.domain.errors import InvalidInput, Unprocessable
+from bonestore.domain.money import Money
+from bonestore.service.carts import MAX_QUANTITY, CartItems, DestinationIn
 
 if TYPE_CHECKING:
-    from bonestore.catalog import Product
-    from bonestore.geo import Destination
-    from bonestore.rules import CartDecision, CartLine, Engine
+    from bonestore.domain.catalog import Product
+    from bonestore.domain.geo import Destination
+    from bonestore.domain.rules import CartDecision, CartLine, Engine
 
 # Countries Stripe Checkout accepts in shipping_address_collection.allowed_countries
 # (the enum of that parameter in stripe-python v16; tests compare them).
@@ -144,7 +144,7 @@ def price_lines(merged: list[tuple[str, int]], products: dict[str, Product]) -> 
 
 
 def cart_lines_of(lines: list[PricedLine]) -> list[CartLine]:
-    from bonestore.rules import CartLine
+    from bonestore.domain.rules import CartLine
 
     return [CartLine(line.product, line.quantity) for line in lines]
 

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
-from bonestore.errors import InvalidInput
+from bonestore.domain.errors import InvalidInput
 
 if TYPE_CHECKING:
     from bonestore.adapters.products import ProductRepository
-    from bonestore.catalog import Product
-    from bonestore.geo import Destination
-    from bonestore.rules import CartDecision, CartLine
+    from bonestore.domain.catalog import Product
+    from bonestore.domain.geo import Destination
+    from bonestore.domain.rules import CartDecision, CartLine
 
 MAX_LINES = 100
 MAX_QUANTITY = 999
@@ -35,7 +35,7 @@ class CartItemIn(BaseModel):
 
 
 class DestinationIn(BaseModel):
-    """A destination as sent; normalized and checked by ``bonestore.geo``."""
+    """A destination as sent; normalized and checked by ``bonestore.domain.geo``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -58,14 +58,14 @@ class EligibilityRequest(BaseModel):
 
 
 def destination_of(raw: DestinationIn, *, field: str = "destination") -> Destination:
-    from bonestore.geo import normalize_destination
+    from bonestore.domain.geo import normalize_destination
 
     return normalize_destination(raw.model_dump(exclude_none=True), field=field)
 
 
 def product_of(item: dict[str, Any]) -> Product:
     """A stored product item as the model the rules match on."""
-    from bonestore.catalog import Product
+    from bonestore.domain.catalog import Product
 
     fields = Product.model_fields
     return Product.model_validate({k: v for k, v in item.items() if k in fields})
@@ -86,7 +86,7 @@ def load_products(repository: ProductRepository, skus: Sequence[str]) -> dict[st
 
 
 def cart_lines(items: Sequence[CartItemIn], products: dict[str, Product]) -> list[CartLine]:
-    from bonestore.rules import CartLine
+    from bonestore.domain.rules import CartLine
 
     return [CartLine(products[item.sku.strip().upper()], item.quantity) for item in items]
 
@@ -99,7 +99,7 @@ def decide_request(
     request: EligibilityRequest, repository: ProductRepository, *, trace: bool = False
 ) -> CartDecision:
     """The rules' decision for a cart request: destination checked, products from the table."""
-    from bonestore.rules import default_engine
+    from bonestore.domain.rules import default_engine
 
     destination = destination_of(request.destination)
     catalog = load_products(repository, [item.sku for item in request.items])

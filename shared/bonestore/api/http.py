@@ -15,9 +15,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from bonestore.errors import BonestoreError
+from bonestore.domain.errors import BonestoreError
 
-logger = logging.getLogger("bonestore.http")
+logger = logging.getLogger("bonestore.api.http")
 
 # The contract's field-specific codes, found by the innermost field a validation error names.
 FIELD_ERROR_CODES = {

@@ -19,16 +19,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from bonestore.orders import now_iso, timeline_event
-from bonestore.privacy import mask_destination, mask_email
+from bonestore.domain.orders import now_iso, timeline_event
+from bonestore.domain.privacy import mask_destination, mask_email
 
 if TYPE_CHECKING:
     from bonestore.adapters.events import OrderEventPublisher
     from bonestore.adapters.orders import OrderRepository
     from bonestore.adapters.stripe_gateway import PaymentGateway
-    from bonestore.rules import CartDecision, CartLine, Engine
+    from bonestore.domain.rules import CartDecision, CartLine, Engine
 
-log = logging.getLogger("bonestore.payments")
+log = logging.getLogger("bonestore.service.payments")
 
 SESSION_COMPLETED = "checkout.session.completed"
 ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"
@@ -117,8 +117,8 @@ def _shipping_paid(session: dict[str, Any]) -> int:
 
 def order_lines(order: dict[str, Any]) -> list[CartLine]:
     """The order's lines as the rules see them: the product as it was at checkout."""
-    from bonestore.catalog import Product
-    from bonestore.rules import CartLine
+    from bonestore.domain.catalog import Product
+    from bonestore.domain.rules import CartLine
 
     return [
         CartLine(Product.model_validate(item["product"]), int(item["quantity"]))
@@ -145,7 +145,7 @@ def screen_payment(
     order: dict[str, Any], session: dict[str, Any], engine: Engine, at: datetime | None = None
 ) -> Screening:
     """Decide a paid session again on the address and billing country Stripe collected."""
-    from bonestore.geo import destination_from_stripe_address
+    from bonestore.domain.geo import destination_from_stripe_address
 
     at = at or datetime.now(UTC)
     lines = order_lines(order)

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bonestore.errors import InvalidInput
+from bonestore.domain.errors import InvalidInput
 
 # The US military "states" (APO/FPO/DPO): used by USPS and Stripe, not in ISO 3166-2.
 US_MILITARY = {

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bonestore.catalog import CATEGORIES, Product, ProductAttributes, seed_catalog
-from bonestore.geo import canonical_postal_code, is_country, subdivision_country
-from bonestore.rules.loader import Issue, RulesetError, parse_ruleset, rule_lines
-from bonestore.rules.schema import Rule, Ruleset
+from bonestore.domain.catalog import CATEGORIES, Product, ProductAttributes, seed_catalog
+from bonestore.domain.geo import canonical_postal_code, is_country, subdivision_country
+from bonestore.domain.rules.loader import Issue, RulesetError, parse_ruleset, rule_lines
+from bonestore.domain.rules.schema import Rule, Ruleset
 
 
 def _static_match(rule: Rule, product: Product) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from bonestore.money import Money
+from bonestore.domain.money import Money
 
 
 class ReasonOut(BaseModel):

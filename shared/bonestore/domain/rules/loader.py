@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bonestore.errors import BonestoreError
-from bonestore.rules.schema import Ruleset
+from bonestore.domain.errors import BonestoreError
+from bonestore.domain.rules.schema import Ruleset
 
 DEFAULT_RULESET = "data/ruleset.yaml"
 

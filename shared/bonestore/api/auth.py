@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bonestore.errors import BonestoreError, Forbidden, Unauthorized
+from bonestore.domain.errors import BonestoreError, Forbidden, Unauthorized
 
 READ_GROUPS = frozenset({"support", "ops"})
 WRITE_GROUPS = frozenset({"ops"})
@@ -115,11 +115,11 @@ def authorize_event(event: Mapping[str, Any], policy: RoutePolicy) -> Principal:
 
 
 def rejection(event: Mapping[str, Any], exc: BonestoreError) -> dict[str, Any]:
-    """The Lambda proxy response for a refused caller, shaped by :mod:`bonestore.http`."""
+    """The Lambda proxy response for a refused caller, shaped by :mod:`bonestore.api.http`."""
     from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-    from bonestore.http import error_response
+    from bonestore.api.http import error_response
 
     response = error_response(exc.status, exc.code, exc.message, exc.details)
     builder: Any = ResponseBuilder(response)

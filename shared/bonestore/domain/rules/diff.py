@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bonestore.catalog import Product
-from bonestore.geo import Destination, canonical_postal_code, subdivision_country
-from bonestore.rules.engine import CartDecision, CartLine, Engine, all_countries
+from bonestore.domain.catalog import Product
+from bonestore.domain.geo import Destination, canonical_postal_code, subdivision_country
+from bonestore.domain.rules.engine import CartDecision, CartLine, Engine, all_countries
 
 
 @dataclass(frozen=True)

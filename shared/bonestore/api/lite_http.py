@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bonestore.errors import BonestoreError
+from bonestore.domain.errors import BonestoreError
 
-logger = logging.getLogger("bonestore.lite_http")
+logger = logging.getLogger("bonestore.api.lite_http")
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ class LiteRouter:
             stub.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
             stub.__name__ = route.handler.__name__
             stub.__doc__ = route.handler.__doc__
-            from bonestore.catalog_schema import ErrorBody
+            from bonestore.domain.catalog_schema import ErrorBody
 
             ok: dict[str, Any] = {"description": "OK"}
             if route.response_model:

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from bonestore.carts import product_of
-from bonestore.geo import Destination
-from bonestore.orders import order_summary
-from bonestore.rules import CartDecision, CartLine, Engine
+from bonestore.domain.geo import Destination
+from bonestore.domain.orders import order_summary
+from bonestore.domain.rules import CartDecision, CartLine, Engine
+from bonestore.service.carts import product_of
 
 
 def jsonable(value: Any) -> Any:

@@ -2,7 +2,7 @@
 
 The line names the staff member (username, subject, groups), the action and the
 order ids read; it never carries a customer's email or address unmasked (a lookup
-by email records the masked email). Lines go to the ``bonestore.audit`` logger with
+by email records the masked email). Lines go to the ``bonestore.api.audit`` logger with
 ``"audit": true``; in Lambda, Powertools' ``bonestore`` logger (the service name)
 formats them as JSON, so CloudWatch Logs Insights can filter ``audit = 1``.
 """
@@ -13,9 +13,9 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from bonestore.auth import Principal
-from bonestore.orders import now_iso
-from bonestore.privacy import mask_email
+from bonestore.api.auth import Principal
+from bonestore.domain.orders import now_iso
+from bonestore.domain.privacy import mask_email
 
 AUDIT_LOGGER = "bonestore.audit"
 audit_logger = logging.getLogger(AUDIT_LOGGER)
@@ -64,7 +64,7 @@ def log_order_access(
     logger: logging.Logger | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
-    """Write the audit line (at INFO, on ``bonestore.audit``) and return it."""
+    """Write the audit line (at INFO, on ``bonestore.api.audit``) and return it."""
     record = audit_record(principal, action, order_ids, **fields)
     (logger or audit_logger).info(
         "audit %s by %s: %s",
