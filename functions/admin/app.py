@@ -100,42 +100,12 @@ def delete_product(
 def get_rules(
     products: Annotated[ProductRepository, Depends(product_repository)],
 ) -> dict[str, Any]:
-    from bonestore.domain.rules import default_engine
-    from bonestore.domain.rules.lint import lint_text
-    from bonestore.domain.rules.loader import read_ruleset_text
+    from bonestore.api.deps import rules_engine
     from bonestore.service.carts import product_of
+    from bonestore.service.rules_report import ruleset_report
 
-    ruleset = default_engine().ruleset
-    text, name = read_ruleset_text()
     catalog = [product_of(item) for item in products.list(include_inactive=True)]
-    issues = lint_text(text, name, catalog or None)
-    errors = sum(1 for issue in issues if issue.severity == "error")
-    return {
-        "version": ruleset.version,
-        "source": name,
-        "schema_version": ruleset.schema_version,
-        "groups": ruleset.groups,
-        "methods": {k: v.model_dump(mode="json") for k, v in ruleset.methods.items()},
-        "ingredients": ruleset.ingredients,
-        "rules": [
-            rule.model_dump(mode="json", by_alias=True, exclude_none=True) for rule in ruleset.rules
-        ],
-        "lint": {
-            "ok": errors == 0,
-            "errors": errors,
-            "warnings": len(issues) - errors,
-            "catalog": "live" if catalog else "seed",
-            "issues": [
-                {
-                    "severity": issue.severity,
-                    "line": issue.line,
-                    "rule_id": issue.rule_id,
-                    "message": issue.message,
-                }
-                for issue in issues
-            ],
-        },
-    }
+    return ruleset_report(rules_engine(), catalog)
 
 
 @logger.inject_lambda_context(clear_state=True)

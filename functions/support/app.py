@@ -14,14 +14,13 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bonestore.adapters.orders import OrderRepository
-from bonestore.adapters.products import ProductRepository
 from bonestore.api.audit import ORDER_READ, ORDER_SEARCH, log_order_access
 from bonestore.api.auth import READ_GROUPS, Principal, resolve_as_staff
-from bonestore.api.deps import order_repository, product_repository
+from bonestore.api.deps import order_repository, product_repository, rules_engine
 from bonestore.api.http import create_app
 from bonestore.domain.errors import NotFound
 from bonestore.service.carts import EligibilityRequest, decide_request
+from bonestore.service.ports import OrderStore, ProductStore
 
 logger = Logger()
 app = create_app(enable_validation=True)
@@ -50,21 +49,20 @@ def _audit(action: str, order_ids: list[str], **fields: Any) -> None:
 
 @app.get("/support/orders/<order_id>", summary="An order, its timeline and its eligibility")
 def get_order(
-    order_id: str, orders: Annotated[OrderRepository, Depends(order_repository)]
+    order_id: str, orders: Annotated[OrderStore, Depends(order_repository)]
 ) -> dict[str, Any]:
-    from bonestore.domain.rules import default_engine
     from bonestore.service.support import order_view
 
     order = orders.get(order_id) if 0 < len(order_id) <= MAX_ORDER_ID else None
     _audit(ORDER_READ, [order_id[:MAX_ORDER_ID]], outcome="ok" if order else "not_found")
     if order is None:
         raise NotFound(f"No order with id {order_id[:MAX_ORDER_ID]!r}.", code="order_not_found")
-    return order_view(order, default_engine())
+    return order_view(order, rules_engine())
 
 
 @app.get("/support/orders", summary="A customer's orders (email matched case-insensitively)")
 def find_orders(
-    orders: Annotated[OrderRepository, Depends(order_repository)],
+    orders: Annotated[OrderStore, Depends(order_repository)],
     email: Annotated[
         str,
         Query(min_length=3, max_length=254, pattern=EMAIL_PATTERN, description="customer email"),
@@ -74,11 +72,9 @@ def find_orders(
         str | None, Query(max_length=2048, description="from the previous page")
     ] = None,
 ) -> dict[str, Any]:
-    from bonestore.service.support import summary
-
     found, token = orders.find_by_email(email, limit=limit, next_token=next_token)
-    _audit(ORDER_SEARCH, [order["order_id"] for order in found], query_email=email)
-    body: dict[str, Any] = {"items": [summary(order) for order in found]}
+    _audit(ORDER_SEARCH, [order.order_id for order in found], query_email=email)
+    body: dict[str, Any] = {"items": [order.summary() for order in found]}
     if token:
         body["next_token"] = token
     return body
@@ -90,7 +86,7 @@ def find_orders(
 )
 def explain_eligibility(
     request: Annotated[EligibilityRequest, Body()],
-    products: Annotated[ProductRepository, Depends(product_repository)],
+    products: Annotated[ProductStore, Depends(product_repository)],
 ) -> dict[str, Any]:
     from bonestore.service.support import explain
 

@@ -22,15 +22,13 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bonestore.adapters.dynamo import dynamodb_client
 from bonestore.adapters.idempotency import idempotent
-from bonestore.adapters.orders import OrderRepository
-from bonestore.adapters.secrets import StripeSecrets
+from bonestore.adapters.stripe_translation import parse_event
 from bonestore.adapters.webhook_signature import verify
+from bonestore.api import deps
 from bonestore.api.http import create_app
-from bonestore.config import get_settings
 from bonestore.domain.errors import Conflict, InvalidInput
-from bonestore.service.payments import HANDLED_EVENTS, PaymentService
+from bonestore.domain.payment import HANDLED_EVENTS
 
 logger = Logger()
 app = create_app()
@@ -38,68 +36,29 @@ app = create_app()
 IDEMPOTENCY_SECONDS = 4 * 24 * 3600
 
 
-class Dependencies:
-    """Adapters and the idempotent processor, built on first use; tests replace them."""
-
-    def __init__(self) -> None:
-        self.secrets: StripeSecrets | None = None
-        self.service: PaymentService | None = None
-        self._process: Callable[..., dict[str, Any]] | None = None
-        self.idempotency_config: Any = None
-
-    def webhook_secrets(self) -> tuple[str, ...]:
-        if self.secrets is None:
-            self.secrets = StripeSecrets(get_settings().stripe_secret_name)
-        return self.secrets.keys().webhook_secrets
-
-    def payment_service(self) -> PaymentService:
-        if self.service is None:
-            settings = get_settings()
-            self.service = PaymentService(
-                OrderRepository(dynamodb_client(), settings.orders_table, settings.products_table),
-                engine=_engine,
-                publisher=_publisher,
-                gateway=_gateway,
-                on_ineligible=settings.on_ineligible_payment,
-            )
-        return self.service
-
-    def processor(self) -> Callable[..., dict[str, Any]]:
-        if self._process is None:
-
-            def process(event: dict[str, Any]) -> dict[str, Any]:
-                return self.payment_service().handle(event)
-
-            self._process, self.idempotency_config = idempotent(
-                process,
-                data_keyword_argument="event",
-                event_key_jmespath="id",
-                expires_after_seconds=IDEMPOTENCY_SECONDS,
-            )
-        return self._process
+def apply_event(event: dict[str, Any]) -> dict[str, Any]:
+    """One verified event, translated and applied (the idempotent unit of work)."""
+    parsed = parse_event(event)
+    if parsed is None:  # a handled type whose object is unreadable
+        return {"received": True, "event_id": event.get("id"), "type": event.get("type"),
+                "action": "ignored_type"}  # fmt: skip
+    return deps.payment_service().apply(parsed)
 
 
-deps = Dependencies()
+_processor: tuple[Callable[..., dict[str, Any]], Any] | None = None
 
 
-def _engine() -> Any:
-    from bonestore.domain.rules import default_engine
-
-    return default_engine()
-
-
-def _publisher() -> Any:
-    from bonestore.adapters.events import EventBridgePublisher, events_client
-
-    return EventBridgePublisher(events_client(), get_settings().event_bus_name)
-
-
-def _gateway() -> Any:
-    from bonestore.adapters.stripe_gateway import StripeGateway
-
-    settings = get_settings()
-    secrets = deps.secrets or StripeSecrets(settings.stripe_secret_name)
-    return StripeGateway(lambda: secrets.keys().api_key, settings.stripe_api_base)
+def processor() -> tuple[Callable[..., dict[str, Any]], Any]:
+    """``apply_event`` made idempotent on the event id, and its config (built once)."""
+    global _processor
+    if _processor is None:
+        _processor = idempotent(
+            apply_event,
+            data_keyword_argument="event",
+            event_key_jmespath="id",
+            expires_after_seconds=IDEMPOTENCY_SECONDS,
+        )
+    return _processor
 
 
 def raw_body() -> bytes:
@@ -139,9 +98,9 @@ def stripe_webhook() -> dict[str, Any]:
         IdempotencyAlreadyInProgressError,
     )
 
-    process = deps.processor()
-    if app.lambda_context is not None and deps.idempotency_config is not None:
-        deps.idempotency_config.register_lambda_context(app.lambda_context)
+    process, config = processor()
+    if app.lambda_context is not None:
+        config.register_lambda_context(app.lambda_context)
     try:
         outcome = process(event=event)
     except IdempotencyAlreadyInProgressError:

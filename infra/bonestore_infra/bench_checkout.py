@@ -151,12 +151,14 @@ class Shop:
         )
 
     def order(self, order_id: str) -> dict[str, Any]:
-        from bonestore.adapters.orders import OrderRepository
+        """The order's stored item, as plain JSON (what the table holds, not the model)."""
+        from bonestore.adapters.dynamo import from_item
 
-        repo = OrderRepository(self.dynamodb, self.orders_table, self.products_table)
-        found = repo.get(order_id)
-        assert found is not None, order_id
-        return found
+        item = self.dynamodb.get_item(
+            TableName=self.orders_table, Key={"order_id": {"S": order_id}}, ConsistentRead=True
+        ).get("Item")
+        assert item is not None, order_id
+        return from_item(item)
 
     def product(self, sku: str) -> dict[str, Any]:
         from bonestore.adapters.dynamo import from_item
@@ -214,14 +216,14 @@ def count_dynamodb_before_stripe() -> Iterator[list[list[str]]]:
 
     original = StripeGateway.create_checkout_session
 
-    def marked(self: StripeGateway, params: dict[str, Any], *, idempotency_key: str) -> Any:
+    def marked(self: StripeGateway, params: Any, *, idempotency_key: str) -> Any:
         with lock:
             calls[-1].append("STRIPE")
         return original(self, params, idempotency_key=idempotency_key)
 
     client = dynamodb_client()
     client.meta.events.register("before-send.dynamodb", on_send)
-    StripeGateway.create_checkout_session = marked  # type: ignore[method-assign]
+    StripeGateway.create_checkout_session = marked  # type: ignore[method-assign,assignment]
     try:
         yield calls
     finally:

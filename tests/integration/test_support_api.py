@@ -6,14 +6,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from bonestore.adapters.orders import order_from_record, order_to_record
 from bonestore.domain.catalog import seed_catalog
 from bonestore.domain.geo import normalize_destination
-from bonestore.domain.orders import now_iso, timeline_event
+from bonestore.domain.order import OrderEvent
+from bonestore.domain.orders import now_iso
 from bonestore.domain.rules import CartLine, default_engine
 from tests.helpers import Http, assert_error
 
@@ -84,17 +87,19 @@ def store_order(
         "events": [{"at": created, "type": "checkout_created", "detail": {"eligible": True}}],
     }
     repo = order_repository()
-    repo.create_with_reservation(order)
+    created_order = repo.create_with_reservation(order_from_record(order))
     if paid:
         repo.transition(
-            order_id,
+            created_order,
             "paid",
-            event=timeline_event("checkout.session.completed", {"payment_status": "paid"}),
-            fields={"eligibility_at_payment": decision, "payment_intent_id": "pi_test_1"},
+            event=OrderEvent("checkout.session.completed", {"payment_status": "paid"}),
+            updated=replace(
+                created_order, eligibility_at_payment=decision, payment_intent_id="pi_test_1"
+            ),
         )
     stored = repo.get(order_id)
     assert stored is not None
-    return stored
+    return order_to_record(stored)
 
 
 @pytest.fixture(scope="module")

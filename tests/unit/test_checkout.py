@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from bonestore.adapters.orders import order_to_record
+from bonestore.adapters.stripe_translation import parse_session, session_params
 from bonestore.domain.catalog import Product, seed_catalog
 from bonestore.domain.errors import InvalidInput, Unprocessable
 from bonestore.domain.geo import Destination, normalize_destination
@@ -61,7 +63,7 @@ def test_physical_cart_prices_from_catalog_and_limits_countries() -> None:
         email="Jane@Example.com",
         total=1,
     )
-    order, params = result.order, result.session_params
+    order, params = order_to_record(result.order), session_params(result.session)
     assert order["items"][0]["unit_price"] == {"amount": 4995, "currency": "USD"}
     assert order["items"][0]["line_total"] == {"amount": 9990, "currency": "USD"}
     assert order["amount_subtotal"] == {"amount": 9990, "currency": "USD"}
@@ -89,11 +91,11 @@ def test_physical_cart_prices_from_catalog_and_limits_countries() -> None:
 def test_digital_only_collects_billing_not_shipping() -> None:
     result = plan([{"sku": "ORP-EBOOK", "quantity": 1}])
     assert result.allowed_countries is None
-    assert "shipping_address_collection" not in result.session_params
-    assert "shipping_options" not in result.session_params
-    assert result.session_params["billing_address_collection"] == "required"
-    assert result.order["stock_lines"] == []
-    body = created_body(result, {"id": "cs_1", "url": "https://pay"})
+    assert "shipping_address_collection" not in session_params(result.session)
+    assert "shipping_options" not in session_params(result.session)
+    assert session_params(result.session)["billing_address_collection"] == "required"
+    assert order_to_record(result.order)["stock_lines"] == []
+    body = created_body(result, parse_session({"id": "cs_1", "url": "https://pay"}))
     assert body["allowed_countries"] is None
     assert body["eligibility"] is None
 
@@ -129,7 +131,9 @@ def test_duplicate_skus_are_merged() -> None:
     result = plan(
         [{"sku": "D3K2-60", "quantity": 2}, {"sku": "d3k2-60", "quantity": 3}], {"country": "US"}
     )
-    assert [(i["sku"], i["quantity"]) for i in result.order["items"]] == [("D3K2-60", 5)]
+    assert [(i["sku"], i["quantity"]) for i in order_to_record(result.order)["items"]] == [
+        ("D3K2-60", 5)
+    ]
     with pytest.raises(InvalidInput) as caught:
         plan(
             [{"sku": "D3K2-60", "quantity": 999}, {"sku": "D3K2-60", "quantity": 1}],
@@ -171,8 +175,10 @@ def test_request_validation(bad: dict[str, Any]) -> None:
 
 def test_order_expiry_matches_the_session() -> None:
     result = plan([{"sku": "ORP-EBOOK", "quantity": 1}])
-    expires = datetime.fromisoformat(result.order["reservation_expires_at"].replace("Z", "+00:00"))
-    assert int(expires.timestamp()) == result.session_params["expires_at"]
+    expires = datetime.fromisoformat(
+        order_to_record(result.order)["reservation_expires_at"].replace("Z", "+00:00")
+    )
+    assert int(expires.timestamp()) == session_params(result.session)["expires_at"]
     assert expires - NOW >= timedelta(minutes=30)
 
 
@@ -184,7 +190,10 @@ def test_shipping_rate_ids_follow_option_order() -> None:
             {"shipping_amount": 1995, "shipping_rate": {"id": "shr_b"}},
         ]
     }
-    assert shipping_rate_ids(session, result.decision) == {"shr_a": "standard", "shr_b": "express"}
+    assert shipping_rate_ids(parse_session(session), result.decision) == {
+        "shr_a": "standard",
+        "shr_b": "express",
+    }
 
 
 def test_stripe_countries_match_the_sdk_and_the_emulator() -> None:

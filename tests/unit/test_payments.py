@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import copy
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from bonestore.adapters.stripe_translation import parse_charge, parse_event, parse_session
 from bonestore.domain.catalog import seed_catalog
 from bonestore.domain.geo import normalize_destination
-from bonestore.domain.orders import STOCK_ON_ENTER, sources_of
+from bonestore.domain.order import Order
 from bonestore.domain.rules import default_engine
 from bonestore.service.checkout import CheckoutRequest, plan_checkout
-from bonestore.service.payments import (
-    PaymentService,
-    charge_order_id,
-    collected_shipping,
-    screen_payment,
-    session_order_id,
-)
+from bonestore.service.payments import PaymentService, screen_payment
+from tests.fakes import MemoryGateway, MemoryOrders, MemoryPublisher
 
 pytestmark = pytest.mark.unit
 
@@ -28,7 +24,7 @@ PRODUCTS = {p.sku: p for p in seed_catalog()}
 US = {"line1": "1 Main St", "city": "Springfield", "state": "IL", "postal_code": "62701", "country": "US"}  # fmt: skip
 
 
-def make_order(items: list[dict[str, Any]], destination: dict[str, Any] | None) -> dict[str, Any]:
+def make_order(items: list[dict[str, Any]], destination: dict[str, Any] | None) -> Order:
     request = CheckoutRequest.model_validate(
         {"items": items, "success_url": "https://a.example/", "cancel_url": "https://a.example/"}
     )
@@ -41,15 +37,16 @@ def make_order(items: list[dict[str, Any]], destination: dict[str, Any] | None) 
         expiry_minutes=30,
         destination=normalize_destination(destination) if destination else None,
     )
-    order = dict(plan.order)
-    order["stripe_session_id"] = "cs_1"
-    order["shipping_rate_ids"] = {"shr_std": "standard", "shr_exp": "express"}
-    order["stock_state"] = "reserved" if order["stock_lines"] else "none"
-    return order
+    return replace(
+        plan.order,
+        stripe_session_id="cs_1",
+        shipping_rate_ids={"shr_std": "standard", "shr_exp": "express"},
+        stock_state="reserved" if plan.order.stock_lines else "none",
+    )
 
 
 def session(
-    order: dict[str, Any],
+    order: Order,
     *,
     shipping: dict[str, Any] | None = None,
     billing: dict[str, Any] | None = None,
@@ -57,12 +54,12 @@ def session(
     shipping_paid: int = 0,
     where: str = "collected",
 ) -> dict[str, Any]:
-    subtotal = order["amount_subtotal"]["amount"]
+    subtotal = order.amount_subtotal.amount
     data: dict[str, Any] = {
         "id": "cs_1",
         "object": "checkout.session",
-        "client_reference_id": order["order_id"],
-        "metadata": {"order_id": order["order_id"]},
+        "client_reference_id": order.order_id,
+        "metadata": {"order_id": order.order_id},
         "amount_subtotal": subtotal,
         "amount_total": subtotal + shipping_paid,
         "currency": "usd",
@@ -79,6 +76,11 @@ def session(
     return data
 
 
+def screen(order: Order, data: dict[str, Any], engine: Any) -> Any:
+    """The payment check on a session as Stripe sends it (through the translation)."""
+    return screen_payment(order, parse_session(data), engine)
+
+
 BOOK = [{"sku": "BONE-APPETIT-BOOK", "quantity": 1}]
 OSTEO = [{"sku": "TRUEOSTEO-120", "quantity": 1}]
 
@@ -86,32 +88,36 @@ OSTEO = [{"sku": "TRUEOSTEO-120", "quantity": 1}]
 @pytest.mark.parametrize("where", ["collected", "shipping_details", "shipping"])
 def test_eligible_address_in_any_api_version(where: str) -> None:
     order = make_order(OSTEO, {"country": "US"})
-    result = screen_payment(
+    result = screen(
         order, session(order, shipping=US, shipping_paid=595, where=where), default_engine()
     )
     assert result.eligible, result.reasons
-    assert result.fields["shipping"]["method"] == "standard"
-    assert result.fields["shipping_address"]["subdivision"] == "US-IL"
-    assert result.fields["billing_country"] == "US"
-    assert result.fields["payment_intent_id"] == "pi_1"
-    assert result.fields["eligibility_at_payment"]["ruleset_version"] == default_engine().version
+    assert result.shipping_method is not None and result.shipping_method.method_id == "standard"
+    assert result.shipping_method.price.amount == 595
+    assert result.shipping_address is not None
+    assert result.shipping_address.subdivision == "US-IL"
+    assert (result.shipping_address.name, result.shipping_address.line1) == ("Jane", "1 Main St")
+    assert result.billing_country == "US"
+    assert result.payment_intent_id == "pi_1"
+    assert result.eligibility["ruleset_version"] == default_engine().version
+    applied = result.applied_to(order)
+    assert applied.shipping_address == result.shipping_address
+    assert applied.amount_total.amount == order.amount_subtotal.amount + 595
 
 
 def test_address_the_rules_refuse_is_held() -> None:
     order = make_order(OSTEO, {"country": "US"})
     canada = {**US, "state": "QC", "postal_code": "H2X 1Y4", "country": "CA"}
-    result = screen_payment(
-        order, session(order, shipping=canada, shipping_paid=1495), default_engine()
-    )
+    result = screen(order, session(order, shipping=canada, shipping_paid=1495), default_engine())
     assert not result.eligible
     assert any(r["sku"] == "TRUEOSTEO-120" for r in result.reasons if "sku" in r)
-    assert result.fields["hold_reasons"] == result.reasons
+    assert list(result.applied_to(order).hold_reasons) == result.reasons
 
 
 def test_express_to_a_po_box_is_held() -> None:
     order = make_order(BOOK, {"country": "US"})
     po_box = {**US, "line1": "PO Box 12"}
-    result = screen_payment(
+    result = screen(
         order, session(order, shipping=po_box, rate="shr_exp", shipping_paid=1995), default_engine()
     )
     assert [r["code"] for r in result.reasons] == ["shipping_method_unavailable"]
@@ -120,7 +126,7 @@ def test_express_to_a_po_box_is_held() -> None:
 def test_express_surcharge_not_paid_is_held() -> None:
     order = make_order(BOOK, {"country": "US"})  # quoted without the Hawaii surcharge
     hawaii = {**US, "state": "HI", "postal_code": "96813"}
-    result = screen_payment(
+    result = screen(
         order, session(order, shipping=hawaii, rate="shr_exp", shipping_paid=1995), default_engine()
     )
     assert [r["code"] for r in result.reasons] == ["shipping_underpaid"]
@@ -129,18 +135,18 @@ def test_express_surcharge_not_paid_is_held() -> None:
 def test_embargoed_billing_country_is_held() -> None:
     order = make_order(BOOK, {"country": "US"})
     cuba = {"line1": "Calle 1", "city": "Havana", "country": "CU"}
-    result = screen_payment(
+    result = screen(
         order, session(order, shipping=US, billing=cuba, shipping_paid=595), default_engine()
     )
     assert not result.eligible
     assert {r["code"] for r in result.reasons} == {"embargoed"}
-    assert result.fields["eligibility_at_payment"]["billing"]["eligible"] is False
+    assert result.eligibility["billing"]["eligible"] is False
 
 
 def test_billing_elsewhere_is_fine_when_not_embargoed() -> None:
     order = make_order(OSTEO, {"country": "US"})
     canada = {"line1": "1 Rue", "city": "Montreal", "country": "CA", "postal_code": "H2X1Y4"}
-    result = screen_payment(
+    result = screen(
         order, session(order, shipping=US, billing=canada, shipping_paid=595), default_engine()
     )
     assert result.eligible, result.reasons
@@ -148,12 +154,12 @@ def test_billing_elsewhere_is_fine_when_not_embargoed() -> None:
 
 def test_digital_only_screens_the_billing_address() -> None:
     order = make_order([{"sku": "ORP-EBOOK", "quantity": 1}], None)
-    ok = screen_payment(order, session(order, billing=US, rate=None), default_engine())
-    assert ok.eligible and ok.fields["eligibility_at_payment"]["destination"]["country"] == "US"
+    ok = screen(order, session(order, billing=US, rate=None), default_engine())
+    assert ok.eligible and ok.eligibility["destination"]["country"] == "US"
     crimea = {"line1": "vul. 1", "city": "Simferopol", "postal_code": "95000", "country": "UA"}
-    held = screen_payment(order, session(order, billing=crimea, rate=None), default_engine())
+    held = screen(order, session(order, billing=crimea, rate=None), default_engine())
     assert not held.eligible
-    missing = screen_payment(order, session(order, rate=None), default_engine())
+    missing = screen(order, session(order, rate=None), default_engine())
     assert [r["code"] for r in missing.reasons] == ["no_billing_address"]
 
 
@@ -161,86 +167,77 @@ def test_amount_mismatch_is_held() -> None:
     order = make_order(BOOK, {"country": "US"})
     paid = session(order, shipping=US, shipping_paid=595)
     paid["amount_subtotal"] = 1
-    assert "amount_mismatch" in {
-        r["code"] for r in screen_payment(order, paid, default_engine()).reasons
-    }
+    assert "amount_mismatch" in {r["code"] for r in screen(order, paid, default_engine()).reasons}
 
 
 def test_references() -> None:
-    assert session_order_id({"client_reference_id": "ord_2"}) == "ord_2"
+    assert parse_session({"client_reference_id": "ord_2"}).order_id == "ord_2"
     assert (
-        session_order_id({"metadata": {"order_id": "ord_3"}, "client_reference_id": "x"}) == "ord_3"
+        parse_session({"metadata": {"order_id": "ord_3"}, "client_reference_id": "x"}).order_id
+        == "ord_3"
     )
-    assert session_order_id({"metadata": {}}) is None
-    assert charge_order_id({"metadata": {"order_id": "ord_4"}}) == "ord_4"
+    assert parse_session({"metadata": {}}).order_id is None
+    assert parse_charge({"metadata": {"order_id": "ord_4"}}).order_id == "ord_4"
     assert (
-        charge_order_id(
+        parse_charge(
             {"metadata": {}, "refunds": {"data": [{"metadata": {"order_id": "ord_5"}}]}}
-        )
+        ).order_id
         == "ord_5"
     )
-    assert collected_shipping({"collected_information": {"shipping_details": None}}) is None
+    assert (
+        parse_session({"collected_information": {"shipping_details": None}}).shipping_address
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        {"metadata": "ord_1"},
+        {"metadata": {"order_id": 7}},
+        {"customer_details": "jane"},
+        {"customer_details": {"address": "Main St", "email": ["x"]}},
+        {"collected_information": "x", "shipping_details": {"address": "1 Main"}},
+        {"shipping_cost": {"amount_total": "595", "shipping_rate": {"id": 5}}},
+        {"payment_intent": {"id": None}, "amount_total": 1.5, "currency": 3},
+        {"shipping_options": "std", "total_details": []},
+    ],
+)
+def test_wrong_types_in_a_session_read_as_absent(garbage: dict[str, Any]) -> None:
+    parsed = parse_session({"id": "cs_1", **garbage})
+    assert parsed.session_id == "cs_1"
+    assert parsed.order_id is None or isinstance(parsed.order_id, str)
+    assert parsed.billing_address is None and parsed.shipping_address is None
+    assert isinstance(parsed.shipping_paid, int) and parsed.amount_total is None
+
+
+def test_wrong_types_in_a_charge_read_as_absent() -> None:
+    for refunds in ("re_1", ["re_1"], {"data": "x"}, {"data": ["x", {"metadata": "y"}]}):
+        assert parse_charge({"id": "ch_1", "metadata": "x", "refunds": refunds}).order_id is None
+    assert parse_charge({"refunded": "true"}).full is False
 
 
 # -- the service over an in-memory repository ------------------------------------------
 
 
-class MemoryOrders:
-    """The OrderRepository's contract in memory: status moves only along the machine."""
-
-    def __init__(self, *orders: dict[str, Any]) -> None:
-        self.items = {o["order_id"]: copy.deepcopy(o) for o in orders}
-
-    def get(self, order_id: str) -> dict[str, Any] | None:
-        found = self.items.get(order_id)
-        return copy.deepcopy(found) if found else None
-
-    def transition(self, order_id: str, target: str, *, event: dict[str, Any], fields: dict[str, Any] | None = None, current: Any = None) -> dict[str, Any] | None:  # fmt: skip
-        order = self.items[order_id]
-        order.setdefault("events", []).append(event)
-        if target not in STOCK_ON_ENTER or order["status"] not in sources_of(target):
-            event["detail"]["ignored"] = True
-            return None
-        order.update(fields or {}, status=target)
-        return copy.deepcopy(order)
-
-    def record_event(self, order_id: str, event: dict[str, Any]) -> None:
-        self.items[order_id].setdefault("events", []).append(event)
-
-    def update_fields(self, order_id: str, fields: dict[str, Any], *, expected_status: str, event: Any = None, remove: Any = ()) -> None:  # fmt: skip
-        assert self.items[order_id]["status"] == expected_status
-        self.items[order_id].update(fields)
-        if event:
-            self.record_event(order_id, event)
-
-
-class Publisher:
-    def __init__(self) -> None:
-        self.paid: list[str] = []
-
-    def order_paid(self, order: dict[str, Any]) -> None:
-        self.paid.append(order["order_id"])
-
-
-class Gateway:
-    def __init__(self) -> None:
-        self.refunds: list[str] = []
-
-    def refund(self, payment_intent_id: str, *, idempotency_key: str, metadata: dict[str, str]) -> dict[str, Any]:  # fmt: skip
-        self.refunds.append(idempotency_key)
-        return {"id": "re_1"}
-
-
-def service(orders: MemoryOrders, on_ineligible: str = "hold") -> tuple[PaymentService, Publisher, Gateway]:  # fmt: skip
-    publisher, gateway = Publisher(), Gateway()
+def service(
+    orders: MemoryOrders, on_ineligible: str = "hold"
+) -> tuple[PaymentService, MemoryPublisher, MemoryGateway]:
+    publisher, gateway = MemoryPublisher(), MemoryGateway()
     svc = PaymentService(
-        orders,  # type: ignore[arg-type]
+        orders,
         engine=default_engine,
         publisher=lambda: publisher,
         gateway=lambda: gateway,
         on_ineligible=on_ineligible,
     )
     return svc, publisher, gateway
+
+
+def handle(svc: PaymentService, event: dict[str, Any]) -> dict[str, Any]:
+    """As the webhook does: translate, then apply (an unreadable event is ignored)."""
+    parsed = parse_event(event)
+    return svc.apply(parsed) if parsed else {"action": "ignored_type"}
 
 
 def event(kind: str, obj: dict[str, Any], event_id: str = "evt_1") -> dict[str, Any]:
@@ -252,14 +249,14 @@ def test_paid_then_duplicate_and_late_expiry() -> None:
     orders = MemoryOrders(order)
     svc, publisher, _ = service(orders)
     paid = event("checkout.session.completed", session(order, shipping=US, shipping_paid=595))
-    assert svc.handle(paid)["status"] == "paid"
-    assert svc.handle(paid)["action"] == "recorded_only"
+    assert handle(svc, paid)["status"] == "paid"
+    assert handle(svc, paid)["action"] == "recorded_only"
     expired = event(
         "checkout.session.expired", {"id": "cs_1", "metadata": {"order_id": "ord_1"}}, "evt_2"
     )
-    assert svc.handle(expired)["status"] == "paid"
+    assert handle(svc, expired)["status"] == "paid"
     assert publisher.paid == ["ord_1"]  # published once
-    assert orders.items["ord_1"]["status"] == "paid"
+    assert orders.items["ord_1"].status == "paid"
 
 
 def test_ineligible_payment_refunds_when_configured() -> None:
@@ -267,27 +264,28 @@ def test_ineligible_payment_refunds_when_configured() -> None:
     orders = MemoryOrders(order)
     svc, publisher, gateway = service(orders, on_ineligible="refund")
     canada = {**US, "state": "QC", "postal_code": "H2X 1Y4", "country": "CA"}
-    svc.handle(
-        event("checkout.session.completed", session(order, shipping=canada, shipping_paid=1495))
+    handle(
+        svc,
+        event("checkout.session.completed", session(order, shipping=canada, shipping_paid=1495)),
     )
-    assert orders.items["ord_1"]["status"] == "refunded"
+    assert orders.items["ord_1"].status == "refunded"
     assert gateway.refunds == ["refund-ord_1"] and publisher.paid == []
 
 
 @pytest.mark.parametrize("gone", ["expired", "payment_failed"])
 def test_payment_after_the_order_ended_is_refunded_once(gone: str) -> None:
-    order = {**make_order(BOOK, {"country": "US"}), "status": gone, "stock_state": "released"}
+    order = replace(make_order(BOOK, {"country": "US"}), status=gone, stock_state="released")
     orders = MemoryOrders(order)
     svc, publisher, gateway = service(orders)
     paid = event("checkout.session.completed", session(order, shipping=US, shipping_paid=595))
-    first = svc.handle(paid)
+    first = handle(svc, paid)
     assert (first["action"], first["status"]) == ("refunded_late_payment", "refunded")
-    again = svc.handle({**paid, "id": "evt_redelivered"})
+    again = handle(svc, {**paid, "id": "evt_redelivered"})
     assert again["action"] == "recorded_only" and again["status"] == "refunded"
     stored = orders.items["ord_1"]
     assert gateway.refunds == ["refund-ord_1"] and publisher.paid == []
-    assert stored["payment_intent_id"] == "pi_1" and stored["refund_id"] == "re_1"
-    assert [e["type"] for e in stored["events"]][-3:] == [
+    assert stored.payment_intent_id == "pi_1" and stored.refund_id == "re_1"
+    assert [e.type for e in stored.events][-3:] == [
         "checkout.session.completed",
         "late_payment_refunded",
         "checkout.session.completed",
@@ -295,28 +293,28 @@ def test_payment_after_the_order_ended_is_refunded_once(gone: str) -> None:
 
 
 def test_late_payment_without_a_payment_intent_is_recorded_for_support() -> None:
-    order = {**make_order(BOOK, {"country": "US"}), "status": "expired"}
+    order = replace(make_order(BOOK, {"country": "US"}), status="expired")
     orders = MemoryOrders(order)
     svc, _, gateway = service(orders)
     data = {**session(order, shipping=US, shipping_paid=595), "payment_intent": None}
-    result = svc.handle(event("checkout.session.completed", data))
+    result = handle(svc, event("checkout.session.completed", data))
     assert (result["action"], result["status"]) == ("recorded_only", "expired")
-    assert gateway.refunds == [] and orders.items["ord_1"]["status"] == "expired"
+    assert gateway.refunds == [] and orders.items["ord_1"].status == "expired"
 
 
 def test_other_events_and_strangers_are_ignored() -> None:
     svc, _, _ = service(MemoryOrders())
-    assert svc.handle(event("customer.created", {}))["action"] == "ignored_type"
+    assert handle(svc, event("customer.created", {}))["action"] == "ignored_type"
     for data in ("x", None, [1], {"object": "x"}, {}):
         malformed = {"id": "evt_m", "type": "checkout.session.completed", "data": data}
-        assert svc.handle(malformed)["action"] == "ignored_type", data
+        assert handle(svc, malformed)["action"] == "ignored_type", data
     assert (
-        svc.handle(event("checkout.session.completed", {"id": "cs_x"}))["action"]
+        handle(svc, event("checkout.session.completed", {"id": "cs_x"}))["action"]
         == "ignored_no_order"
     )
     unknown = event("checkout.session.completed", {"id": "cs_x", "client_reference_id": "ord_nope"})
-    assert svc.handle(unknown)["action"] == "ignored_unknown_order"
+    assert handle(svc, unknown)["action"] == "ignored_unknown_order"
     assert (
-        svc.handle(event("charge.refunded", {"id": "ch_1", "metadata": {}}))["action"]
+        handle(svc, event("charge.refunded", {"id": "ch_1", "metadata": {}}))["action"]
         == "ignored_unknown_order"
     )

@@ -3,21 +3,31 @@ from decimal import Decimal
 
 import pytest
 
+from bonestore.adapters.orders import order_from_record
 from bonestore.domain.catalog import seed_catalog
 from bonestore.domain.geo import normalize_destination
 from bonestore.domain.rules import CartLine, default_engine
-from bonestore.service.support import (
-    compare_decisions,
-    eligibility_view,
-    explain,
-    order_view,
-    summary,
-)
+from bonestore.service.support import compare_decisions, explain
+from bonestore.service.support import eligibility_view as typed_eligibility_view
+from bonestore.service.support import order_view as typed_order_view
 
 pytestmark = pytest.mark.unit
 
 BEFORE_NPN = datetime(2013, 1, 15, tzinfo=UTC)
 NOW = datetime(2026, 1, 31, tzinfo=UTC)
+
+
+def eligibility_view(stored, engine, at):
+    """Support's view of a stored item, through the repository's translation."""
+    return typed_eligibility_view(order_from_record(stored), engine, at)
+
+
+def order_view(stored, engine, at):
+    return typed_order_view(order_from_record(stored), engine, at)
+
+
+def summary(stored):
+    return order_from_record(stored).summary()
 
 
 def product(sku):

@@ -5,19 +5,17 @@ from __future__ import annotations
 import json
 import logging
 from functools import cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from bonestore.domain.errors import UpstreamUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
 
+    from bonestore.domain.order import Order
+
 log = logging.getLogger("bonestore.events")
 SOURCE = "bonestore.orders"
-
-
-class OrderEventPublisher(Protocol):
-    def order_paid(self, order: dict[str, Any]) -> None: ...
 
 
 @cache
@@ -27,16 +25,25 @@ def events_client() -> EventBridgeClient:
     return boto3.client("events")
 
 
-def order_paid_detail(order: dict[str, Any]) -> dict[str, Any]:
-    """What fulfilment needs: lines, destination (address comes from Stripe), totals."""
+def order_paid_detail(order: Order) -> dict[str, Any]:
+    """What fulfilment needs: lines, where it ships (the address paid for), totals."""
+    ships_to = order.shipping_address.destination() if order.shipping_address else None
+    destination = ships_to or order.destination
+    shipping = order.shipping_method
     return {
-        "order_id": order["order_id"],
-        "items": [{"sku": line["sku"], "quantity": line["quantity"]} for line in order["items"]],
-        "destination": order.get("shipping_address") or order.get("destination"),
-        "shipping": order.get("shipping"),
-        "amount_total": order.get("amount_total"),
-        "ruleset_version": (order.get("eligibility_at_payment") or {}).get("ruleset_version"),
-        "stripe_session_id": order.get("stripe_session_id"),
+        "order_id": order.order_id,
+        "items": [{"sku": line.sku, "quantity": line.quantity} for line in order.lines],
+        "destination": destination.as_json() if destination else None,
+        "shipping": {
+            "method": shipping.method_id,
+            "name": shipping.name,
+            "price": shipping.price.as_json(),
+        }
+        if shipping
+        else None,
+        "amount_total": order.amount_total.as_json(),
+        "ruleset_version": (order.eligibility_at_payment or {}).get("ruleset_version"),
+        "stripe_session_id": order.stripe_session_id,
     }
 
 
@@ -45,7 +52,7 @@ class EventBridgePublisher:
         self._client = client
         self._bus = bus_name
 
-    def order_paid(self, order: dict[str, Any]) -> None:
+    def order_paid(self, order: Order) -> None:
         response = self._client.put_events(
             Entries=[
                 {

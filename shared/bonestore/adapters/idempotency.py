@@ -43,3 +43,46 @@ def idempotent(
         config=config,
     )(func)
     return wrapped, config
+
+
+class OncePerKey:
+    """Runs ``create`` once per client key (``bonestore.service.ports.OncePerKey``): a
+    repeat with the same key and payload gets the first answer. Powertools' errors leave
+    as the domain's ``IdempotencyKeyReused`` and ``RequestInProgress``."""
+
+    def __init__(self, expires_after_seconds: int) -> None:
+        self.expires_after_seconds = expires_after_seconds
+        self.lambda_context: Any = None  # set per invocation so in-progress records expire
+
+    def __call__(
+        self, key: str, payload: dict[str, Any], create: Callable[[], dict[str, Any]]
+    ) -> dict[str, Any]:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyValidationError,
+        )
+
+        from bonestore.domain.errors import IdempotencyKeyReused, RequestInProgress
+
+        def attempt(**_: Any) -> dict[str, Any]:
+            return create()
+
+        once, config = idempotent(
+            attempt,
+            data_keyword_argument="attempt",
+            event_key_jmespath="key",
+            payload_validation_jmespath="request",
+            expires_after_seconds=self.expires_after_seconds,
+        )
+        if self.lambda_context is not None:
+            config.register_lambda_context(self.lambda_context)
+        try:
+            return once(attempt={"key": key, "request": payload})
+        except IdempotencyValidationError:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was used with a different request."
+            ) from None
+        except IdempotencyAlreadyInProgressError:
+            raise RequestInProgress(
+                "A request with this Idempotency-Key is still in progress; retry shortly."
+            ) from None

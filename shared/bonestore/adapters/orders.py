@@ -1,32 +1,279 @@
-"""The orders table, and the stock counters that move with an order's status.
+"""The orders table: the only module that knows how an order is stored.
 
-Every change of status is one DynamoDB transaction: the order's conditional
-update (it must still be in a status the move starts from) together with the
-product stock updates, so stock is reserved, released or committed exactly once
-whatever order Stripe's events arrive in, and however often.
+``order_from_record``/``order_to_record`` translate between the stored item (plain
+JSON after ``from_item``) and :class:`bonestore.domain.order.Order`; items written by
+earlier versions still load (money as Money or as bare minor units, the shipping
+address split over ``shipping_address`` and ``shipping_details``). AWS errors leave
+as domain errors: ``OutOfStock``, ``OrderMoved``.
+
+Every change of status is one DynamoDB transaction: the order's conditional update
+(it must still be in a status the move starts from) together with the product stock
+updates, so stock is reserved, released or committed exactly once whatever order
+Stripe's events arrive in, and however often. The moves and their stock effects are
+``bonestore.domain.orders``'s; this module only writes them.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from bonestore.adapters.dynamo import from_item, to_item
-from bonestore.domain.errors import Conflict, InvalidInput
-from bonestore.domain.orders import STOCK_ON_ENTER, check_transition, now_iso, sources_of
+from bonestore.domain.errors import InvalidInput
+from bonestore.domain.money import Money
+from bonestore.domain.order import (
+    Address,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderMoved,
+    OutOfStock,
+    Shipment,
+    ShippingChoice,
+    StockLine,
+)
+from bonestore.domain.orders import can_enter, check_transition, now_iso, stock_after
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 # DynamoDB transactions hold at most 100 actions: the order plus one per product.
 MAX_STOCKED_SKUS = 99
-PENDING = "pending"
+PENDING: Final = "pending"
+# Attributes a change never writes directly: the key, the status (moved by
+# ``transition`` only), the timeline (appended), and what ``transition`` manages.
+_NOT_CHANGED_DIRECTLY = frozenset({"order_id", "status", "events", "stock_state", "created_at"})
+_RESERVATION = ("reservation_state", "reservation_expires_at")
 
 
-class OutOfStock(Conflict):
-    code = "out_of_stock"
+# -- translation ------------------------------------------------------------------------
+
+
+def _json(value: Any) -> Any:
+    """Stored values as plain JSON (non-integral DynamoDB numbers become floats)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Mapping):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    return value
+
+
+def _stored(value: Any) -> Any:
+    """Plain JSON to what DynamoDB stores (floats as exact decimals)."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, Mapping):
+        return {k: _stored(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_stored(v) for v in value]
+    return value
+
+
+def _money(value: Any, currency: str) -> Money:
+    """Stored as Money, or (older items) as bare minor units in the order's currency."""
+    if isinstance(value, Mapping):
+        return Money(amount=int(value["amount"]), currency=str(value["currency"]))
+    return Money(amount=int(value or 0), currency=currency)
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _mapping(value: Any) -> dict[str, Any] | None:
+    return dict(value) if isinstance(value, Mapping) else None
+
+
+def _address(record: Mapping[str, Any]) -> Address | None:
+    place = _mapping(record.get("shipping_address"))
+    if not place or not _str(place.get("country")):
+        return None
+    details = _mapping(record.get("shipping_details")) or {}  # older items: Stripe's shape
+    raw = _mapping(details.get("address")) or {}
+    return Address(
+        country=str(place["country"]),
+        name=_str(place.get("name")) or _str(details.get("name")),
+        line1=_str(place.get("line1")) or _str(raw.get("line1")),
+        line2=_str(place.get("line2")) or _str(raw.get("line2")),
+        city=_str(place.get("city")),
+        subdivision=_str(place.get("subdivision")),
+        postal_code=_str(place.get("postal_code")),
+    )
+
+
+def _address_record(address: Address | None) -> dict[str, Any] | None:
+    if address is None:
+        return None
+    fields = {
+        "country": address.country,
+        "name": address.name,
+        "line1": address.line1,
+        "line2": address.line2,
+        "city": address.city,
+        "subdivision": address.subdivision,
+        "postal_code": address.postal_code,
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _shipping(value: Any, currency: str) -> ShippingChoice | None:
+    shipping = _mapping(value)
+    if not shipping or not _str(shipping.get("method")):
+        return None
+    return ShippingChoice(
+        method_id=str(shipping["method"]),
+        name=str(shipping.get("name") or shipping["method"]),
+        price=_money(shipping.get("price"), currency),
+    )
+
+
+def order_from_record(raw: Mapping[str, Any]) -> Order:
+    """A stored order (plain JSON, as ``from_item`` gives it) as the domain's Order."""
+    from bonestore.domain.geo import Destination
+
+    record = cast(dict[str, Any], _json(raw))
+    currency = str(record.get("currency") or "USD").upper()
+    destination = _mapping(record.get("destination"))
+    allowed = record.get("allowed_countries")
+    reservation = record.get("reservation_state")
+    return Order(
+        order_id=str(record["order_id"]),
+        status=record["status"],
+        created_at=str(record.get("created_at") or ""),
+        updated_at=str(record.get("updated_at") or record.get("created_at") or ""),
+        currency=currency,
+        lines=tuple(
+            OrderLine(
+                sku=str(item["sku"]),
+                quantity=int(item["quantity"]),
+                unit_price=_money(item.get("unit_price"), currency),
+                product=_mapping(item.get("product")) or {},
+            )
+            for item in record.get("items") or []
+        ),
+        amount_subtotal=_money(record.get("amount_subtotal"), currency),
+        amount_total=_money(record.get("amount_total"), currency),
+        email=_str(record.get("email")),
+        destination=Destination.model_validate(
+            {k: v for k, v in destination.items() if k in Destination.model_fields}
+        )
+        if destination
+        else None,
+        shipping_address=_address(record),
+        shipping_method=_shipping(record.get("shipping"), currency),
+        billing_country=_str(record.get("billing_country")),
+        eligibility_at_checkout=_mapping(record.get("eligibility_at_checkout")),
+        eligibility_at_payment=_mapping(record.get("eligibility_at_payment")),
+        hold_reasons=tuple(r for r in record.get("hold_reasons") or [] if isinstance(r, dict)),
+        ruleset_version=_str(record.get("ruleset_version")),
+        allowed_countries=tuple(allowed) if isinstance(allowed, list) else None,
+        stock_lines=tuple(
+            StockLine(str(line["sku"]), int(line["quantity"]))
+            for line in record.get("stock_lines") or []
+        ),
+        stock_state=record.get("stock_state") or "none",
+        reservation=reservation if reservation in ("pending", "awaiting_payment") else None,
+        reservation_expires_at=_str(record.get("reservation_expires_at")),
+        stripe_session_id=_str(record.get("stripe_session_id")),
+        checkout_url=_str(record.get("checkout_url")),
+        shipping_rate_ids={
+            str(k): str(v) for k, v in (_mapping(record.get("shipping_rate_ids")) or {}).items()
+        },
+        payment_intent_id=_str(record.get("payment_intent_id")),
+        refund_id=_str(record.get("refund_id")),
+        failure=_str(record.get("failure")),
+        order_paid_published_at=_str(record.get("order_paid_published_at")),
+        order_token_hash=_str(record.get("order_token_hash")),
+        shipments=tuple(
+            Shipment(str(s["carrier"]), str(s["tracking_number"]), str(s["at"]))
+            for s in record.get("shipments") or []
+        ),
+        events=tuple(
+            OrderEvent(
+                type=str(event.get("type")),
+                detail=_mapping(event.get("detail")) or {},
+                at=str(event.get("at") or ""),
+            )
+            for event in record.get("events") or []
+            if isinstance(event, Mapping)
+        ),
+    )
+
+
+def order_to_record(order: Order) -> dict[str, Any]:
+    """The stored item (before ``to_item``; None values are not stored)."""
+    shipping = order.shipping_method
+    record: dict[str, Any] = {
+        "order_id": order.order_id,
+        "status": order.status,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+        "email": order.email,
+        "email_lc": order.email.strip().lower() if order.email else None,
+        "items": [
+            {
+                "sku": line.sku,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price.as_json(),
+                "line_total": line.line_total.as_json(),
+                "product": dict(line.product),
+            }
+            for line in order.lines
+        ],
+        "currency": order.currency,
+        "amount_subtotal": order.amount_subtotal.as_json(),
+        "amount_total": order.amount_total.as_json(),
+        "shipping": {
+            "method": shipping.method_id,
+            "name": shipping.name,
+            "price": shipping.price.as_json(),
+        }
+        if shipping
+        else None,
+        "destination": order.destination.as_json() if order.destination else None,
+        "shipping_address": _address_record(order.shipping_address),
+        "billing_country": order.billing_country,
+        "eligibility_at_checkout": order.eligibility_at_checkout,
+        "eligibility_at_payment": order.eligibility_at_payment,
+        "hold_reasons": [dict(r) for r in order.hold_reasons] or None,
+        "ruleset_version": order.ruleset_version,
+        "allowed_countries": list(order.allowed_countries)
+        if order.allowed_countries is not None
+        else None,
+        "stock_lines": [{"sku": s.sku, "quantity": s.quantity} for s in order.stock_lines],
+        "stock_state": order.stock_state,
+        "reservation_state": order.reservation,
+        "reservation_expires_at": order.reservation_expires_at,
+        "stripe_session_id": order.stripe_session_id,
+        "checkout_url": order.checkout_url,
+        "shipping_rate_ids": dict(order.shipping_rate_ids) or None,
+        "payment_intent_id": order.payment_intent_id,
+        "refund_id": order.refund_id,
+        "failure": order.failure,
+        "order_paid_published_at": order.order_paid_published_at,
+        "order_token_hash": order.order_token_hash,
+        "shipments": [
+            {"carrier": s.carrier, "tracking_number": s.tracking_number, "at": s.at}
+            for s in order.shipments
+        ]
+        or None,
+        "events": [event.as_json() for event in order.events],
+    }
+    return {k: _stored(v) for k, v in record.items() if v is not None}
+
+
+def changed_attributes(before: Order, after: Order) -> tuple[dict[str, Any], list[str]]:
+    """What to SET and what to REMOVE to turn the stored ``before`` into ``after``."""
+    old, new = order_to_record(before), order_to_record(after)
+    sets = {k: v for k, v in new.items() if k not in _NOT_CHANGED_DIRECTLY and old.get(k) != v}
+    removes = [k for k in old if k not in new and k not in _NOT_CHANGED_DIRECTLY]
+    return sets, removes
 
 
 def _serialize(value: Any) -> dict[str, Any]:
@@ -42,16 +289,16 @@ class OrderRepository:
 
     # -- reads -------------------------------------------------------------------------
 
-    def get(self, order_id: str) -> dict[str, Any] | None:
+    def get(self, order_id: str) -> Order | None:
         response = self._client.get_item(
             TableName=self._orders, Key={"order_id": {"S": order_id}}, ConsistentRead=True
         )
         item = response.get("Item")
-        return from_item(item) if item else None
+        return order_from_record(from_item(item)) if item else None
 
     def find_by_email(
         self, email: str, *, limit: int = 20, next_token: str | None = None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[Order], str | None]:
         """Newest first, paginated; ``next_token`` is opaque to callers."""
         request: dict[str, Any] = {
             "TableName": self._orders,
@@ -63,14 +310,17 @@ class OrderRepository:
         }
         if next_token:
             try:
-                request["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(next_token))
+                start = json.loads(base64.urlsafe_b64decode(next_token))
             except ValueError:
-                raise InvalidInput("next_token is not valid.", code="invalid_next_token") from None
+                start = None
+            if not isinstance(start, dict):
+                raise InvalidInput("next_token is not valid.", code="invalid_next_token")
+            request["ExclusiveStartKey"] = start
         response = self._client.query(**request)
-        items = [from_item(item) for item in response.get("Items", [])]
+        found = [order_from_record(from_item(item)) for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
         token = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
-        return items, token
+        return found, token
 
     def expired_reservations(self, now: str, *, limit: int = 100) -> list[str]:
         """Orders still holding stock whose checkout expired before ``now`` (ISO)."""
@@ -83,45 +333,30 @@ class OrderRepository:
         )
         return [item["order_id"]["S"] for item in response.get("Items", [])]
 
-    def scan_recent(self, since: str, *, limit: int = 1000) -> list[dict[str, Any]]:
-        """Orders created at or after ``since`` (for rule-change previews)."""
-        from bonestore.adapters.dynamo import scan_all
-
-        found = []
-        for order in scan_all(
-            self._client,
-            self._orders,
-            FilterExpression="created_at >= :s",
-            ExpressionAttributeValues={":s": {"S": since}},
-        ):
-            found.append(order)
-            if len(found) >= limit:
-                break
-        return found
-
     # -- writes ------------------------------------------------------------------------
 
-    def create_with_reservation(self, order: dict[str, Any]) -> None:
-        """Put a new pending order and reserve its stock, all or nothing.
+    def create_with_reservation(self, order: Order) -> Order:
+        """Put a new pending order and reserve its ``stock_lines``, all or nothing.
 
-        ``order["stock_lines"]`` lists ``{"sku", "quantity"}`` of physical goods (one entry
-        per SKU). Raises OutOfStock naming the SKUs that could not be reserved.
+        Returns the order as stored. Raises OutOfStock naming the SKUs that could not
+        be reserved.
         """
-        lines = order.get("stock_lines", [])
+        lines = order.stock_lines
         if len(lines) > MAX_STOCKED_SKUS:
             raise InvalidInput(
                 f"A cart may hold at most {MAX_STOCKED_SKUS} different physical products.",
                 code="invalid_items",
             )
-        stored = dict(order)
-        stored["stock_state"] = "reserved" if lines else "none"
-        if lines:
-            stored["reservation_state"] = PENDING
+        stored = replace(
+            order,
+            stock_state="reserved" if lines else "none",
+            reservation=PENDING if lines else None,
+        )
         actions: list[dict[str, Any]] = [
             {
                 "Put": {
                     "TableName": self._orders,
-                    "Item": to_item(stored),
+                    "Item": to_item(order_to_record(stored)),
                     "ConditionExpression": "attribute_not_exists(order_id)",
                 }
             }
@@ -131,11 +366,11 @@ class OrderRepository:
                 {
                     "Update": {
                         "TableName": self._products,
-                        "Key": {"sku": {"S": line["sku"]}},
+                        "Key": {"sku": {"S": line.sku}},
                         "UpdateExpression": "SET stock = stock - :q, reserved = if_not_exists(reserved, :zero) + :q",
                         "ConditionExpression": "attribute_exists(sku) AND active = :true AND stock >= :q",
                         "ExpressionAttributeValues": {
-                            ":q": {"N": str(line["quantity"])},
+                            ":q": {"N": str(line.quantity)},
                             ":zero": {"N": "0"},
                             ":true": {"BOOL": True},
                         },
@@ -148,7 +383,7 @@ class OrderRepository:
         except client.exceptions.TransactionCanceledException as exc:
             reasons = exc.response.get("CancellationReasons", [])
             failed = [
-                lines[index - 1]["sku"]
+                lines[index - 1].sku
                 for index, reason in enumerate(reasons)
                 if index > 0 and reason.get("Code") == "ConditionalCheckFailed"
             ]
@@ -158,74 +393,64 @@ class OrderRepository:
                     details=[{"sku": sku} for sku in failed],
                 ) from None
             raise
+        return stored
 
     def transition(
-        self,
-        order_id: str,
-        target: str,
-        *,
-        event: dict[str, Any],
-        fields: dict[str, Any] | None = None,
-        current: dict[str, Any] | None = None,
-    ) -> dict[str, Any] | None:
-        """Move the order to ``target`` and apply the stock effect, atomically.
+        self, current: Order, target: str, *, event: OrderEvent, updated: Order | None = None
+    ) -> Order | None:
+        """Move the order to ``target`` with the stock effect, atomically, writing the
+        attributes ``updated`` (``replace(current, ...)``) changes on the way.
 
-        Returns the updated order, or None when the order is no longer in a status
+        Returns the order as now stored, or None when the order is no longer in a status
         ``target`` can be entered from (a duplicate or out-of-order event): then the
         event is recorded on the timeline and nothing else changes.
         """
-        order = current or self.get(order_id)
-        if order is None:
+        sets, _ = changed_attributes(current, updated) if updated is not None else ({}, [])
+        return self._transition(current, target, event, sets)
+
+    def _transition(
+        self, order: Order, target: str, event: OrderEvent, sets: dict[str, Any]
+    ) -> Order | None:
+        if not can_enter(order.status, target):
+            self.record_event(order.order_id, event.with_detail(ignored=True))
             return None
-        if target not in STOCK_ON_ENTER or order["status"] not in sources_of(target):
-            self.record_event(
-                order_id, {**event, "detail": {**event.get("detail", {}), "ignored": True}}
-            )
-            return None
-        check_transition(order["status"], target)
-        effect = STOCK_ON_ENTER[target]
-        stock_state = order.get("stock_state", "none")
-        sets = {"status": target, "updated_at": now_iso(), **(fields or {})}
-        values: dict[str, Any] = {":expected": {"S": order["status"]}, ":ev": _serialize([event])}
+        check_transition(order.status, target)
+        new_stock_state, effect = stock_after(order.stock_state, target)
+        changes = {k: v for k, v in sets.items() if k not in _RESERVATION and k != "updated_at"}
+        changes.update(status=target, updated_at=now_iso(), stock_state=new_stock_state)
         names: dict[str, str] = {"#status": "status"}
-        assignments = []
-        for index, (key, value) in enumerate(sets.items()):
+        values: dict[str, Any] = {
+            ":expected": {"S": order.status},
+            ":ev": _serialize([event.as_json()]),
+            ":empty": {"L": []},
+        }
+        assignments = ["events = list_append(if_not_exists(events, :empty), :ev)"]
+        for index, (key, value) in enumerate(changes.items()):
             names[f"#f{index}"] = key
             values[f":f{index}"] = _serialize(value)
             assignments.append(f"#f{index} = :f{index}")
-        assignments.append("events = list_append(if_not_exists(events, :empty), :ev)")
-        values[":empty"] = {"L": []}
-        new_stock_state = stock_state
         product_updates: list[dict[str, Any]] = []
-        if stock_state == "reserved" and effect in ("release", "commit"):
-            new_stock_state = "released" if effect == "release" else "committed"
-            for line in order.get("stock_lines", []):
-                expression = (
-                    "SET stock = stock + :q, reserved = reserved - :q"
-                    if effect == "release"
-                    else "SET reserved = reserved - :q"
-                )
+        if effect is not None:
+            expression = (
+                "SET stock = stock + :q, reserved = reserved - :q"
+                if effect == "release"
+                else "SET reserved = reserved - :q"
+            )
+            for line in order.stock_lines:
                 product_updates.append(
                     {
                         "Update": {
                             "TableName": self._products,
-                            "Key": {"sku": {"S": line["sku"]}},
+                            "Key": {"sku": {"S": line.sku}},
                             "UpdateExpression": expression,
-                            "ExpressionAttributeValues": {":q": {"N": str(line["quantity"])}},
+                            "ExpressionAttributeValues": {":q": {"N": str(line.quantity)}},
                         }
                     }
                 )
-        elif stock_state == "committed" and target == "refunded":
-            new_stock_state = (
-                "committed"  # sold goods come back only through a return, not a refund
-            )
-        names["#stock_state"] = "stock_state"
-        values[":stock_state"] = {"S": new_stock_state}
-        assignments.append("#stock_state = :stock_state")
         update = {
             "Update": {
                 "TableName": self._orders,
-                "Key": {"order_id": {"S": order_id}},
+                "Key": {"order_id": {"S": order.order_id}},
                 "UpdateExpression": "SET "
                 + ", ".join(assignments)
                 + " REMOVE reservation_state, reservation_expires_at",
@@ -239,61 +464,52 @@ class OrderRepository:
             client.transact_write_items(TransactItems=[update, *product_updates])  # type: ignore[list-item]
         except client.exceptions.TransactionCanceledException:
             # Someone else moved the order first: re-read and let the caller see the winner.
-            latest = self.get(order_id)
-            if latest is not None and latest["status"] != order["status"]:
-                return self.transition(order_id, target, event=event, fields=fields, current=latest)
+            latest = self.get(order.order_id)
+            if latest is not None and latest.status != order.status:
+                return self._transition(latest, target, event, sets)
             raise
-        return self.get(order_id)
+        return self.get(order.order_id)
 
-    def record_event(self, order_id: str, event: dict[str, Any]) -> None:
+    def record_event(self, order_id: str, event: OrderEvent) -> None:
         self._client.update_item(
             TableName=self._orders,
             Key={"order_id": {"S": order_id}},
             UpdateExpression="SET events = list_append(if_not_exists(events, :empty), :ev)",
             ConditionExpression="attribute_exists(order_id)",
-            ExpressionAttributeValues={":ev": _serialize([event]), ":empty": {"L": []}},
+            ExpressionAttributeValues={":ev": _serialize([event.as_json()]), ":empty": {"L": []}},
         )
 
-    def update_fields(
-        self,
-        order_id: str,
-        fields: dict[str, Any],
-        *,
-        expected_status: str,
-        event: dict[str, Any] | None = None,
-        remove: Sequence[str] = (),
-    ) -> None:
-        """Set plain fields (e.g. Stripe ids) on an order still in ``expected_status``,
-        optionally recording ``event`` on its timeline and removing attributes."""
+    def save(self, current: Order, updated: Order, *, event: OrderEvent | None = None) -> None:
+        """Write what ``updated`` changes (not the status: that is ``transition``'s),
+        provided the order is still in ``current.status``; else OrderMoved."""
+        sets, removes = changed_attributes(current, updated)
         names = {"#status": "status"}
-        values: dict[str, Any] = {":expected": {"S": expected_status}}
+        values: dict[str, Any] = {":expected": {"S": current.status}}
         assignments = []
-        for index, (key, value) in enumerate(fields.items()):
+        for index, (key, value) in enumerate(sets.items()):
             names[f"#f{index}"] = key
             values[f":f{index}"] = _serialize(value)
             assignments.append(f"#f{index} = :f{index}")
         if event is not None:
             assignments.append("events = list_append(if_not_exists(events, :empty), :ev)")
-            values[":ev"] = _serialize([event])
+            values[":ev"] = _serialize([event.as_json()])
             values[":empty"] = {"L": []}
-        removals = ""
-        if remove:
-            for index, key in enumerate(remove):
+        if not assignments and not removes:
+            return
+        expression = "SET " + ", ".join(assignments) if assignments else ""
+        if removes:
+            for index, key in enumerate(removes):
                 names[f"#r{index}"] = key
-            removals = " REMOVE " + ", ".join(f"#r{index}" for index in range(len(remove)))
-        self._client.update_item(
-            TableName=self._orders,
-            Key={"order_id": {"S": order_id}},
-            UpdateExpression="SET " + ", ".join(assignments) + removals,
-            ConditionExpression="#status = :expected",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
-
-
-def merge_stock_lines(lines: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
-    """One entry per SKU (a transaction may touch an item once)."""
-    totals: dict[str, int] = {}
-    for sku, quantity in lines:
-        totals[sku] = totals.get(sku, 0) + quantity
-    return [{"sku": sku, "quantity": qty} for sku, qty in sorted(totals.items())]
+            expression += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(removes)))
+        client = self._client
+        try:
+            client.update_item(
+                TableName=self._orders,
+                Key={"order_id": {"S": current.order_id}},
+                UpdateExpression=expression.strip(),
+                ConditionExpression="#status = :expected",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            raise OrderMoved(f"Order {current.order_id} is no longer {current.status}.") from None

@@ -12,9 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bonestore.domain.errors import UpstreamUnavailable
+
+if TYPE_CHECKING:
+    from bonestore.domain.payment import CheckoutSession, SessionRequest
 
 log = logging.getLogger("bonestore.stripe")
 
@@ -24,22 +27,9 @@ MAX_NETWORK_RETRIES = 1
 T = TypeVar("T")
 
 
-class PaymentGateway(Protocol):
-    def create_checkout_session(
-        self, params: dict[str, Any], *, idempotency_key: str
-    ) -> dict[str, Any]: ...
-
-    def retrieve_checkout_session(self, session_id: str) -> dict[str, Any]: ...
-
-    def expire_checkout_session(self, session_id: str) -> dict[str, Any]: ...
-
-    def refund(
-        self, payment_intent_id: str, *, idempotency_key: str, metadata: dict[str, str]
-    ) -> dict[str, Any]: ...
-
-
 class StripeGateway:
-    """``PaymentGateway`` over ``stripe.StripeClient`` (created on first use)."""
+    """``bonestore.service.ports.PaymentGateway`` over ``stripe.StripeClient`` (created on
+    first use); Stripe's objects are translated by ``bonestore.adapters.stripe_translation``."""
 
     def __init__(self, api_key: str | Callable[[], str], api_base: str | None = None) -> None:
         self._api_key = api_key
@@ -64,42 +54,42 @@ class StripeGateway:
         return self._client
 
     def create_checkout_session(
-        self, params: dict[str, Any], *, idempotency_key: str
-    ) -> dict[str, Any]:
+        self, request: SessionRequest, *, idempotency_key: str
+    ) -> CheckoutSession:
+        from bonestore.adapters.stripe_translation import parse_session, session_params
+
         with _mapped_errors("create checkout session"):
             session = self.client.v1.checkout.sessions.create(
-                params=params, options={"idempotency_key": idempotency_key}
+                params=session_params(request), options={"idempotency_key": idempotency_key}
             )
-            return _plain(session)
+            return parse_session(_plain(session))
 
-    def retrieve_checkout_session(self, session_id: str) -> dict[str, Any]:
-        with _mapped_errors("retrieve checkout session"):
-            return _plain(self.client.v1.checkout.sessions.retrieve(session_id))
-
-    def expire_checkout_session(self, session_id: str) -> dict[str, Any]:
+    def expire_checkout_session(self, session_id: str) -> CheckoutSession:
         """Expire an open session; a session already complete or expired is returned as is."""
         import stripe
 
+        from bonestore.adapters.stripe_translation import parse_session
+
         with _mapped_errors("expire checkout session"):
             try:
-                return _plain(
-                    self.client.v1.checkout.sessions.expire(
-                        session_id, options={"idempotency_key": f"expire-{session_id}"}
-                    )
+                session = self.client.v1.checkout.sessions.expire(
+                    session_id, options={"idempotency_key": f"expire-{session_id}"}
                 )
             except stripe.InvalidRequestError:
                 # Not open any more (paid or already expired): tell the caller what it is.
-                return _plain(self.client.v1.checkout.sessions.retrieve(session_id))
+                session = self.client.v1.checkout.sessions.retrieve(session_id)
+            return parse_session(_plain(session))
 
     def refund(
         self, payment_intent_id: str, *, idempotency_key: str, metadata: dict[str, str]
-    ) -> dict[str, Any]:
+    ) -> str:
+        """Refund a payment in full; returns the refund's id."""
         with _mapped_errors("refund"):
             refund = self.client.v1.refunds.create(
                 params={"payment_intent": payment_intent_id, "metadata": metadata},
                 options={"idempotency_key": idempotency_key},
             )
-            return _plain(refund)
+            return str(_plain(refund)["id"])
 
 
 def _plain(obj: Any) -> dict[str, Any]:

@@ -1,21 +1,169 @@
-"""Adapter providers for route handlers, injected with Powertools ``Depends()``.
+"""The one provider module: every adapter and use case a handler needs, built here.
 
-Each returns an adapter over a lazily created, process-wide client; tests swap
-them with ``app.dependency_overrides[provider] = lambda: fake``.
+Handlers get them with Powertools ``Depends(provider)`` (tests swap one with
+``app.dependency_overrides[provider] = lambda: fake``) or, outside the HTTP
+resolver (webhook processing, the sweeper), by calling the provider; tests then
+use :func:`override`. Clients are created lazily, once per process, and stripe,
+the rules and EventBridge are imported only when first needed, so a handler's
+cold start pays only for what its route uses. ``StripeGateway`` is built here and
+nowhere else.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bonestore.adapters.dynamo import dynamodb_client
 from bonestore.adapters.orders import OrderRepository
 from bonestore.adapters.products import ProductRepository
 from bonestore.config import get_settings
 
+if TYPE_CHECKING:
+    from bonestore.adapters.idempotency import OncePerKey
+    from bonestore.adapters.secrets import StripeSecrets
+    from bonestore.domain.rules import Engine
+    from bonestore.service.checkout import CheckoutService
+    from bonestore.service.payments import PaymentService
+    from bonestore.service.ports import OrderEventPublisher, PaymentGateway
+    from bonestore.service.reservations import ReservationSweeper
+
+T = TypeVar("T")
+# A client retrying with the same Idempotency-Key within a day gets the same checkout.
+CHECKOUT_IDEMPOTENCY_SECONDS = 24 * 3600
+_overrides: dict[Callable[..., Any], Callable[[], Any]] = {}
+_built: dict[str, Any] = {}
+
+
+def _provided(provider: Callable[[], T], build: Callable[[], T]) -> T:
+    replacement = _overrides.get(provider)
+    return replacement() if replacement is not None else build()
+
+
+def _once(name: str, build: Callable[[], T]) -> T:
+    """Built on first use and kept for the warm instance (until :func:`reset`)."""
+    if name not in _built:
+        _built[name] = build()
+    return _built[name]  # type: ignore[no-any-return]
+
+
+@contextmanager
+def override(provider: Callable[[], T], replacement: Callable[[], T]) -> Iterator[None]:
+    """Within the block, ``provider()`` (and the use cases built from it) uses
+    ``replacement``."""
+    _overrides[provider] = replacement
+    reset()
+    try:
+        yield
+    finally:
+        del _overrides[provider]
+        reset()
+
+
+def reset() -> None:
+    """Forget what was built (tests; settings changed)."""
+    _built.clear()
+
 
 def product_repository() -> ProductRepository:
-    return ProductRepository(dynamodb_client(), get_settings().products_table)
+    return _provided(
+        product_repository,
+        lambda: ProductRepository(dynamodb_client(), get_settings().products_table),
+    )
 
 
 def order_repository() -> OrderRepository:
-    settings = get_settings()
-    return OrderRepository(dynamodb_client(), settings.orders_table, settings.products_table)
+    def build() -> OrderRepository:
+        settings = get_settings()
+        return OrderRepository(dynamodb_client(), settings.orders_table, settings.products_table)
+
+    return _provided(order_repository, build)
+
+
+def stripe_secrets() -> StripeSecrets:
+    from bonestore.adapters.secrets import StripeSecrets
+
+    return _once("stripe_secrets", lambda: StripeSecrets(get_settings().stripe_secret_name))
+
+
+def webhook_secrets() -> tuple[str, ...]:
+    return _provided(webhook_secrets, lambda: stripe_secrets().keys().webhook_secrets)
+
+
+def stripe_gateway() -> PaymentGateway:
+    """One Stripe client per warm instance; the key is read when first needed."""
+
+    def build() -> PaymentGateway:
+        from bonestore.adapters.stripe_gateway import StripeGateway
+
+        secrets = stripe_secrets()
+        return StripeGateway(lambda: secrets.keys().api_key, get_settings().stripe_api_base)
+
+    return _provided(stripe_gateway, lambda: _once("stripe_gateway", build))
+
+
+def event_publisher() -> OrderEventPublisher:
+    def build() -> OrderEventPublisher:
+        from bonestore.adapters.events import EventBridgePublisher, events_client
+
+        return EventBridgePublisher(events_client(), get_settings().event_bus_name)
+
+    return _provided(event_publisher, build)
+
+
+def rules_engine() -> Engine:
+    def build() -> Engine:
+        from bonestore.domain.rules import default_engine
+
+        return default_engine()
+
+    return _provided(rules_engine, build)
+
+
+def payment_service() -> PaymentService:
+    def build() -> PaymentService:
+        from bonestore.service.payments import PaymentService
+
+        return PaymentService(
+            order_repository(),
+            engine=rules_engine,
+            publisher=event_publisher,
+            gateway=stripe_gateway,
+            on_ineligible=get_settings().on_ineligible_payment,
+        )
+
+    return _once("payment_service", build)
+
+
+def checkout_once_per_key() -> OncePerKey:
+    from bonestore.adapters.idempotency import OncePerKey
+
+    return _once("checkout_once_per_key", lambda: OncePerKey(CHECKOUT_IDEMPOTENCY_SECONDS))
+
+
+def checkout_service() -> CheckoutService:
+    def build() -> CheckoutService:
+        from bonestore.service.checkout import CheckoutService
+
+        return CheckoutService(
+            product_repository(),
+            order_repository(),
+            gateway=stripe_gateway,
+            engine=rules_engine,
+            once_per_key=checkout_once_per_key(),
+            expiry_minutes=get_settings().checkout_expiry_minutes,
+        )
+
+    return _once("checkout_service", build)
+
+
+def reservation_sweeper() -> ReservationSweeper:
+    def build() -> ReservationSweeper:
+        from bonestore.service.reservations import ReservationSweeper
+
+        return ReservationSweeper(
+            order_repository(), gateway=stripe_gateway, payments=payment_service
+        )
+
+    return _once("reservation_sweeper", build)

@@ -76,3 +76,15 @@ class UpstreamUnavailable(BonestoreError):
 
     status = 503
     code = "upstream_unavailable"
+
+
+class IdempotencyKeyReused(Conflict):
+    """A request repeated an idempotency key with a different payload."""
+
+    code = "idempotency_key_reused"
+
+
+class RequestInProgress(Conflict):
+    """A request with the same idempotency key has not finished yet."""
+
+    code = "request_in_progress"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from bonestore.domain.errors import Conflict
 
@@ -73,19 +73,28 @@ def new_order_id() -> str:
     return f"ord_{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
 
 
+def iso(at: datetime) -> str:
+    """The one timestamp format of orders: UTC, milliseconds, ``Z``."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(datetime.now(UTC))
 
 
-def timeline_event(kind: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"at": now_iso(), "type": kind, "detail": detail or {}}
+def can_enter(current: str, target: str) -> bool:
+    """Whether an order in ``current`` may move to ``target`` (an event that may not is
+    a duplicate or out of order: it is recorded and changes nothing)."""
+    return target in STOCK_ON_ENTER and current in sources_of(target)
 
 
-def order_summary(order: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "order_id": order["order_id"],
-        "status": order["status"],
-        "email": order.get("email"),
-        "created_at": order["created_at"],
-        "amount_total": order["amount_total"],
-    }
+def stock_after(stock_state: str, target: str) -> tuple[str, StockEffect | None]:
+    """The order's stock state after entering ``target``, and what to do to the products'
+    counters (None: nothing). Reserved stock is released or committed once; sold goods
+    come back only through a return, never through a refund."""
+    effect = STOCK_ON_ENTER[target]
+    if stock_state == "reserved" and effect == "release":
+        return "released", "release"
+    if stock_state == "reserved" and effect == "commit":
+        return "committed", "commit"
+    return stock_state, None

@@ -17,10 +17,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 from bonestore.domain.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from bonestore.adapters.products import ProductRepository
     from bonestore.domain.catalog import Product
     from bonestore.domain.geo import Destination
     from bonestore.domain.rules import CartDecision, CartLine
+    from bonestore.service.ports import ProductStore
 
 MAX_LINES = 100
 MAX_QUANTITY = 999
@@ -71,7 +71,7 @@ def product_of(item: dict[str, Any]) -> Product:
     return Product.model_validate({k: v for k, v in item.items() if k in fields})
 
 
-def load_products(repository: ProductRepository, skus: Sequence[str]) -> dict[str, Product]:
+def load_products(repository: ProductStore, skus: Sequence[str]) -> dict[str, Product]:
     """The active products for ``skus`` (one round trip); 400 ``unknown_sku`` naming the missing."""
     wanted = list(dict.fromkeys(sku.strip().upper() for sku in skus))
     found = repository.get_many(wanted)
@@ -96,7 +96,7 @@ def decision_time(at: datetime | None) -> datetime:
 
 
 def decide_request(
-    request: EligibilityRequest, repository: ProductRepository, *, trace: bool = False
+    request: EligibilityRequest, repository: ProductStore, *, trace: bool = False
 ) -> CartDecision:
     """The rules' decision for a cart request: destination checked, products from the table."""
     from bonestore.domain.rules import default_engine

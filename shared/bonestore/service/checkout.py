@@ -1,5 +1,6 @@
-"""Checkout, pure: price a cart from the catalog, decide it, and build the order record
-and the Stripe Checkout Session parameters. No I/O; the function wires adapters around it.
+"""Checkout: price a cart from the catalog, decide it, reserve its stock with the new
+order, and open the payment provider's hosted checkout. ``plan_checkout`` is pure;
+``CheckoutService`` runs the use case over the ports (``bonestore.service.ports``).
 
 Decisions (see also docs in the function):
 
@@ -18,20 +19,42 @@ Decisions (see also docs in the function):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bonestore.domain.errors import InvalidInput, Unprocessable
+from bonestore.domain.errors import (
+    BonestoreError,
+    Conflict,
+    IdempotencyKeyReused,
+    InvalidInput,
+    RequestInProgress,
+    Unprocessable,
+)
 from bonestore.domain.money import Money
-from bonestore.service.carts import MAX_QUANTITY, CartItems, DestinationIn
+from bonestore.domain.order import Order, OrderEvent, OrderLine, ShippingChoice, merge_stock_lines
+from bonestore.domain.orders import iso, new_order_id
+from bonestore.domain.payment import CheckoutSession, SessionRequest
+from bonestore.domain.privacy import mask_destination, mask_email
+from bonestore.service.carts import (
+    MAX_QUANTITY,
+    CartItems,
+    DestinationIn,
+    destination_of,
+    load_products,
+)
 
 if TYPE_CHECKING:
     from bonestore.domain.catalog import Product
     from bonestore.domain.geo import Destination
     from bonestore.domain.rules import CartDecision, CartLine, Engine
+    from bonestore.service.ports import OncePerKey, OrderStore, PaymentGateway, ProductStore
+
+log = logging.getLogger("bonestore.service.checkout")
 
 # Countries Stripe Checkout accepts in shipping_address_collection.allowed_countries
 # (the enum of that parameter in stripe-python v16; tests compare them).
@@ -95,22 +118,21 @@ class PricedLine:
     def line_total(self) -> Money:
         return self.unit_price.times(self.quantity)
 
-    def as_order_item(self) -> dict[str, Any]:
-        return {
-            "sku": self.product.sku,
-            "quantity": self.quantity,
-            "unit_price": self.unit_price.as_json(),
-            "line_total": self.line_total.as_json(),
-            "product": self.product.model_dump(mode="json"),
-        }
+    def order_line(self) -> OrderLine:
+        return OrderLine(
+            sku=self.product.sku,
+            quantity=self.quantity,
+            unit_price=self.unit_price,
+            product=self.product.model_dump(mode="json"),
+        )
 
 
 @dataclass(frozen=True)
 class CheckoutPlan:
     """Everything decided before any write: the order to store and the session to open."""
 
-    order: dict[str, Any]
-    session_params: dict[str, Any]
+    order: Order
+    session: SessionRequest
     decision: CartDecision | None
     allowed_countries: list[str] | None
     expires_at: datetime
@@ -216,137 +238,183 @@ def plan_checkout(
         microsecond=0
     )
     created = iso(now)
-    from bonestore.adapters.orders import merge_stock_lines
-
-    order: dict[str, Any] = {
-        "order_id": order_id,
-        "status": "pending_payment",
-        "created_at": created,
-        "updated_at": created,
-        "email": request.email,
-        "email_lc": request.email.strip().lower() if request.email else None,
-        "items": [line.as_order_item() for line in lines],
-        "currency": currency,
-        "amount_subtotal": subtotal.as_json(),
-        "shipping": None,
-        "amount_total": subtotal.as_json(),
-        "destination": destination.as_json() if destination is not None else None,
-        "eligibility_at_checkout": decision.to_json() if decision is not None else None,
-        "eligibility_at_payment": None,
-        "ruleset_version": decision.ruleset_version if decision else engine.version,
-        "allowed_countries": allowed,
-        "stock_lines": merge_stock_lines([(line.product.sku, line.quantity) for line in physical]),
-        "reservation_expires_at": iso(expires_at),
-        "events": [
-            {
-                "at": created,
-                "type": "checkout_created",
-                "detail": {
+    ruleset_version = decision.ruleset_version if decision else engine.version
+    order = Order(
+        order_id=order_id,
+        status="pending_payment",
+        created_at=created,
+        updated_at=created,
+        currency=currency,
+        lines=tuple(line.order_line() for line in lines),
+        amount_subtotal=subtotal,
+        amount_total=subtotal,
+        email=request.email,
+        destination=destination,
+        eligibility_at_checkout=decision.to_json() if decision is not None else None,
+        ruleset_version=ruleset_version,
+        allowed_countries=tuple(allowed) if allowed is not None else None,
+        stock_lines=merge_stock_lines([(line.product.sku, line.quantity) for line in physical]),
+        reservation_expires_at=iso(expires_at),
+        events=(
+            OrderEvent(
+                "checkout_created",
+                {
                     "eligible": True,
-                    "ruleset_version": decision.ruleset_version if decision else engine.version,
+                    "ruleset_version": ruleset_version,
                     "allowed_countries": len(allowed) if allowed is not None else None,
                 },
-            }
-        ],
-    }
-    params = session_params(
-        order_id=order_id,
-        lines=lines,
-        decision=decision if physical else None,
-        allowed_countries=allowed,
-        request=request,
-        expires_at=expires_at,
+                at=created,
+            ),
+        ),
     )
-    return CheckoutPlan(order, params, decision, allowed, expires_at)
-
-
-def session_params(
-    *,
-    order_id: str,
-    lines: list[PricedLine],
-    decision: CartDecision | None,
-    allowed_countries: list[str] | None,
-    request: CheckoutRequest,
-    expires_at: datetime,
-) -> dict[str, Any]:
-    """``POST /v1/checkout/sessions`` parameters (payment mode, inline prices)."""
-    metadata = {"order_id": order_id}
-    params: dict[str, Any] = {
-        "mode": "payment",
-        "client_reference_id": order_id,
-        "metadata": metadata,
-        "payment_intent_data": {"metadata": metadata},
-        "line_items": [
-            {
-                "quantity": line.quantity,
-                "price_data": {
-                    "currency": line.unit_price.currency.lower(),
-                    "unit_amount": line.unit_price.amount,
-                    "product_data": {
-                        "name": line.product.name,
-                        "metadata": {"sku": line.product.sku},
-                    },
-                },
-            }
-            for line in lines
-        ],
-        "success_url": request.success_url,
-        "cancel_url": request.cancel_url,
-        "expires_at": int(expires_at.timestamp()),
-        # Always a billing address: its country is screened for embargoes at payment.
-        "billing_address_collection": "required",
-    }
-    if request.email:
-        params["customer_email"] = request.email
-    if allowed_countries is not None and decision is not None:
-        params["shipping_address_collection"] = {"allowed_countries": list(allowed_countries)}
-        params["shipping_options"] = [
-            {
-                "shipping_rate_data": {
-                    "type": "fixed_amount",
-                    "display_name": method.name,
-                    "fixed_amount": {
-                        "amount": method.price.amount,
-                        "currency": method.price.currency.lower(),
-                    },
-                    "metadata": {"method_id": method.id, "order_id": order_id},
-                }
-            }
+    options = (
+        tuple(
+            ShippingChoice(method.id, method.name, method.price)
             for method in decision.shipping_methods[:STRIPE_MAX_SHIPPING_OPTIONS]
-        ]
-    return params
+        )
+        if physical and decision is not None
+        else ()
+    )
+    session = SessionRequest(
+        order_id=order_id,
+        lines=order.lines,
+        success_url=request.success_url,
+        cancel_url=request.cancel_url,
+        expires_at=int(expires_at.timestamp()),
+        email=request.email,
+        allowed_countries=tuple(allowed) if allowed is not None else None,
+        shipping_options=options,
+    )
+    return CheckoutPlan(order, session, decision, allowed, expires_at)
 
 
-def shipping_rate_ids(session: dict[str, Any], decision: CartDecision | None) -> dict[str, str]:
-    """Stripe's shipping rate id -> our method id (Stripe keeps the options' order)."""
+def shipping_rate_ids(session: CheckoutSession, decision: CartDecision | None) -> dict[str, str]:
+    """The provider's shipping rate id -> our method id (the options keep their order)."""
     if decision is None:
         return {}
-    options = session.get("shipping_options") or []
-    found: dict[str, str] = {}
-    for option, method in zip(options, decision.shipping_methods, strict=False):
-        rate = option.get("shipping_rate")
-        rate_id = rate.get("id") if isinstance(rate, dict) else rate
-        if isinstance(rate_id, str):
-            found[rate_id] = method.id
-    return found
+    return {
+        rate_id: method.id
+        for rate_id, method in zip(
+            session.shipping_option_rate_ids, decision.shipping_methods, strict=False
+        )
+    }
 
 
-def created_body(plan: CheckoutPlan, session: dict[str, Any]) -> dict[str, Any]:
+def created_body(plan: CheckoutPlan, session: CheckoutSession) -> dict[str, Any]:
     """The 201 body."""
     order = plan.order
     return {
-        "order_id": order["order_id"],
-        "checkout_url": session.get("url"),
-        "stripe_session_id": session.get("id"),
+        "order_id": order.order_id,
+        "checkout_url": session.url,
+        "stripe_session_id": session.session_id,
         "allowed_countries": plan.allowed_countries,
-        "amount_subtotal": order["amount_subtotal"],
+        "amount_subtotal": order.amount_subtotal.as_json(),
         "shipping_methods": [m.to_json() for m in plan.decision.shipping_methods]
         if plan.decision is not None
         else [],
-        "expires_at": order["reservation_expires_at"],
+        "expires_at": order.reservation_expires_at,
         "eligibility": plan.decision.to_json() if plan.decision is not None else None,
     }
 
 
-def iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+class CheckoutService:
+    """``POST /checkout``: plan, reserve stock with the order (one transaction), open the
+    hosted checkout. When the provider fails the reservation is released and the order
+    marked ``payment_failed`` before the error leaves: nothing is left half done."""
+
+    def __init__(
+        self,
+        products: ProductStore,
+        orders: OrderStore,
+        *,
+        gateway: Callable[[], PaymentGateway],
+        engine: Callable[[], Engine],
+        once_per_key: OncePerKey,
+        expiry_minutes: int,
+    ) -> None:
+        self.products = products
+        self.orders = orders
+        self._gateway = gateway
+        self._engine = engine
+        self.once_per_key = once_per_key
+        self.expiry_minutes = expiry_minutes
+
+    def create(self, request: CheckoutRequest, *, idempotency_key: str | None) -> dict[str, Any]:
+        """The 201 body; a retry with the same Idempotency-Key gets the first answer."""
+        if idempotency_key is None:
+            return self._create(request)
+        if not 1 <= len(idempotency_key) <= 255 or not idempotency_key.isprintable():
+            raise InvalidInput(
+                "Idempotency-Key must be 1 to 255 printable characters.",
+                code="invalid_idempotency_key",
+            )
+        try:
+            return self.once_per_key(
+                idempotency_key, request.model_dump(mode="json"), lambda: self._create(request)
+            )
+        except IdempotencyKeyReused as exc:
+            raise Conflict(exc.message, code="idempotency_key_reused") from None
+        except RequestInProgress as exc:
+            raise Conflict(exc.message, code="request_in_progress") from None
+
+    def _create(self, request: CheckoutRequest) -> dict[str, Any]:
+        destination = destination_of(request.destination) if request.destination else None
+        catalog = load_products(self.products, [item.sku for item in request.items])
+        plan = plan_checkout(
+            request,
+            catalog,
+            engine=self._engine(),
+            order_id=new_order_id(),
+            now=datetime.now(UTC),
+            expiry_minutes=self.expiry_minutes,
+            destination=destination,
+        )
+        order = self.orders.create_with_reservation(plan.order)
+        try:
+            session = self._gateway().create_checkout_session(
+                plan.session, idempotency_key=f"checkout-{order.order_id}"
+            )
+        except Exception as exc:
+            self._release(order, exc)
+            raise
+        try:
+            self.orders.save(
+                order,
+                replace(
+                    order,
+                    stripe_session_id=session.session_id,
+                    checkout_url=session.url,
+                    shipping_rate_ids=shipping_rate_ids(session, plan.decision),
+                ),
+                event=OrderEvent("stripe_session_created", {"session_id": session.session_id}),
+            )
+        except Exception:
+            # The session exists and the order holds the stock; the webhook finds the order
+            # by metadata.order_id, and the sweeper releases it if nobody pays.
+            log.exception("order %s: could not record the Stripe session", order.order_id)
+        log.info(
+            "checkout created",
+            extra={
+                "order_id": order.order_id,
+                "email": mask_email(request.email),
+                "destination": mask_destination(
+                    order.destination.as_json() if order.destination else None
+                ),
+                "lines": len(order.lines),
+                "ruleset_version": order.ruleset_version,
+            },
+        )
+        return created_body(plan, session)
+
+    def _release(self, order: Order, exc: Exception) -> None:
+        """The provider failed: release the stock and mark the order failed, before answering."""
+        code = exc.code if isinstance(exc, BonestoreError) else type(exc).__name__
+        try:
+            self.orders.transition(
+                order,
+                "payment_failed",
+                event=OrderEvent("stripe_session_failed", {"error": code}),
+                updated=replace(order, failure=code),
+            )
+        except Exception:
+            log.exception("order %s: could not release a failed checkout", order.order_id)

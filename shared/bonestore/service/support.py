@@ -13,63 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bonestore.domain.geo import Destination
-from bonestore.domain.orders import order_summary
-from bonestore.domain.rules import CartDecision, CartLine, Engine
-from bonestore.service.carts import product_of
-
-
-def jsonable(value: Any) -> Any:
-    """Stored values to plain JSON (DynamoDB numbers that are not integers become floats)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
-
-
-def money(value: Any, currency: str | None) -> dict[str, Any] | None:
-    """A stored amount as the contract's Money (stored either as Money or as minor units)."""
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        return {"amount": int(value["amount"]), "currency": str(value["currency"]).upper()}
-    return {"amount": int(value), "currency": (currency or "USD").upper()}
-
-
-def summary(order: Mapping[str, Any]) -> dict[str, Any]:
-    """The contract's OrderSummary."""
-    out = order_summary(dict(order))
-    out["amount_total"] = money(order.get("amount_total"), order.get("currency"))
-    return jsonable(out)  # type: ignore[no-any-return]
-
-
-def snapshot_lines(order: Mapping[str, Any]) -> list[CartLine]:
-    """The order's lines with the product as it was sold (raises on an unreadable snapshot)."""
-    return [
-        CartLine(product_of(jsonable(item["product"])), int(item["quantity"]))
-        for item in order.get("items") or []
-    ]
-
-
-def order_destination(order: Mapping[str, Any]) -> Destination | None:
-    """Where the order ships: its destination, else the one the latest stored decision used."""
-    for raw in (
-        order.get("destination"),
-        (order.get("eligibility_at_payment") or {}).get("destination"),
-        (order.get("eligibility_at_checkout") or {}).get("destination"),
-    ):
-        if raw:
-            fields = set(Destination.model_fields)
-            return Destination.model_validate(
-                {k: v for k, v in jsonable(raw).items() if k in fields}
-            )
-    return None
+if TYPE_CHECKING:
+    from bonestore.domain.order import Order
+    from bonestore.domain.rules import CartDecision, Engine
 
 
 def _line_outcome(line: Mapping[str, Any]) -> dict[str, Any]:
@@ -149,12 +97,10 @@ def _describe(decision: Mapping[str, Any] | None) -> str:
     return f"not eligible ({', '.join(rules)})" if rules else "not eligible"
 
 
-def eligibility_view(
-    order: Mapping[str, Any], engine: Engine, at: datetime | None = None
-) -> dict[str, Any]:
+def eligibility_view(order: Order, engine: Engine, at: datetime | None = None) -> dict[str, Any]:
     """``{"at_checkout", "at_payment", "now", "now_differs", "changed_by", ...}`` for an order."""
-    at_checkout = jsonable(order.get("eligibility_at_checkout")) or None
-    at_payment = jsonable(order.get("eligibility_at_payment")) or None
+    at_checkout = dict(order.eligibility_at_checkout or {}) or None
+    at_payment = dict(order.eligibility_at_payment or {}) or None
     view: dict[str, Any] = {
         "at_checkout": at_checkout,
         "at_payment": at_payment,
@@ -166,8 +112,8 @@ def eligibility_view(
         "ruleset_version_now": engine.version,
     }
     try:
-        lines = snapshot_lines(order)
-        destination = order_destination(order)
+        lines = order.cart_lines()
+        destination = order.decided_destination()
     except (KeyError, TypeError, ValueError) as exc:
         view["now_error"] = f"The order's products or destination cannot be read: {exc}"
         view["summary"] = view["now_error"]
@@ -209,45 +155,45 @@ def eligibility_view(
     return view
 
 
-def order_view(
-    order: Mapping[str, Any], engine: Engine, at: datetime | None = None
-) -> dict[str, Any]:
+def order_view(order: Order, engine: Engine, at: datetime | None = None) -> dict[str, Any]:
     """The contract's ``GET /support/orders/{order_id}`` body, plus extras for support."""
-    currency = order.get("currency")
-    items = []
-    for item in order.get("items") or []:
-        product = jsonable(item.get("product") or {})
-        items.append(
+    shipping = order.shipping_method
+    return {
+        "order_id": order.order_id,
+        "status": order.status,
+        "email": order.email,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+        "items": [
             {
-                "sku": item.get("sku"),
-                "name": product.get("name"),
-                "kind": product.get("kind"),
-                "category": product.get("category"),
-                "quantity": int(item.get("quantity", 0)),
-                "unit_price": money(item.get("unit_price"), currency),
-                "line_total": money(item.get("line_total"), currency),
-                "product": product,
+                "sku": line.sku,
+                "name": line.product.get("name"),
+                "kind": line.product.get("kind"),
+                "category": line.product.get("category"),
+                "quantity": line.quantity,
+                "unit_price": line.unit_price.as_json(),
+                "line_total": line.line_total.as_json(),
+                "product": dict(line.product),
             }
-        )
-    view = {
-        "order_id": order["order_id"],
-        "status": order.get("status"),
-        "email": order.get("email"),
-        "created_at": order.get("created_at"),
-        "updated_at": order.get("updated_at"),
-        "items": items,
-        "currency": currency,
-        "amount_subtotal": money(order.get("amount_subtotal"), currency),
-        "shipping": jsonable(order.get("shipping")),
-        "amount_total": money(order.get("amount_total"), currency),
-        "destination": jsonable(order.get("destination")),
-        "stripe_session_id": order.get("stripe_session_id"),
-        "payment_intent_id": order.get("payment_intent_id"),
-        "ruleset_version": order.get("ruleset_version"),
+            for line in order.lines
+        ],
+        "currency": order.currency,
+        "amount_subtotal": order.amount_subtotal.as_json(),
+        "shipping": {
+            "method": shipping.method_id,
+            "name": shipping.name,
+            "price": shipping.price.as_json(),
+        }
+        if shipping
+        else None,
+        "amount_total": order.amount_total.as_json(),
+        "destination": order.destination.as_json() if order.destination else None,
+        "stripe_session_id": order.stripe_session_id,
+        "payment_intent_id": order.payment_intent_id,
+        "ruleset_version": order.ruleset_version,
         "eligibility": eligibility_view(order, engine, at),
-        "events": jsonable(order.get("events") or []),
+        "events": [event.as_json() for event in order.events],
     }
-    return view
 
 
 def explain(decision: CartDecision) -> dict[str, Any]:

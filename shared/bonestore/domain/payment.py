@@ -1,0 +1,91 @@
+"""What the service knows of the payment provider: small typed values, no wire format.
+
+``bonestore.adapters.stripe_translation`` builds Stripe's Checkout Session parameters
+from a :class:`SessionRequest` and parses Stripe's sessions and events into
+:class:`CheckoutSession`, :class:`ChargeRefund` and :class:`PaymentEvent`; a field of
+the wrong type in a payload (even a correctly signed one) reads as absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bonestore.domain.money import Money
+from bonestore.domain.order import OrderLine, ShippingChoice
+
+SESSION_COMPLETED = "checkout.session.completed"
+ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"
+ASYNC_FAILED = "checkout.session.async_payment_failed"
+SESSION_EXPIRED = "checkout.session.expired"
+CHARGE_REFUNDED = "charge.refunded"
+SESSION_EVENTS = frozenset({SESSION_COMPLETED, ASYNC_SUCCEEDED, ASYNC_FAILED, SESSION_EXPIRED})
+HANDLED_EVENTS = SESSION_EVENTS | {CHARGE_REFUNDED}
+PAID_STATUSES = frozenset({"paid", "no_payment_required"})
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRequest:
+    """A hosted checkout to open for an order: its lines at their prices, where it may
+    ship, by which methods (at most the provider's limit), and when it expires."""
+
+    order_id: str
+    lines: tuple[OrderLine, ...]
+    success_url: str
+    cancel_url: str
+    expires_at: int  # Unix seconds
+    email: str | None = None
+    allowed_countries: tuple[str, ...] | None = None
+    shipping_options: tuple[ShippingChoice, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutSession:
+    """A Checkout Session as the service reads it. Addresses keep the provider's field
+    names (``line1``, ``line2``, ``city``, ``state``, ``postal_code``, ``country``),
+    strings only; ``bonestore.domain.geo.destination_from_stripe_address`` reads them."""
+
+    session_id: str | None = None
+    order_id: str | None = None
+    url: str | None = None
+    status: str | None = None
+    payment_status: str | None = None
+    email: str | None = None
+    shipping_name: str | None = None
+    shipping_address: Mapping[str, str] | None = None
+    billing_address: Mapping[str, str] | None = None
+    shipping_rate_id: str | None = None
+    shipping_paid: int = 0
+    amount_subtotal: int | None = None
+    amount_total: int | None = None
+    currency: str | None = None
+    payment_intent_id: str | None = None
+    # The ids the provider gave the shipping options offered, in the order offered.
+    shipping_option_rate_ids: tuple[str, ...] = ()
+
+    @property
+    def paid(self) -> bool:
+        return self.payment_status in PAID_STATUSES
+
+    def total(self, currency: str) -> Money | None:
+        if self.amount_total is None:
+            return None
+        return Money(amount=self.amount_total, currency=currency)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRefund:
+    charge_id: str | None
+    order_id: str | None
+    amount_refunded: int | None
+    full: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentEvent:
+    """A verified provider event of a handled type with a readable object."""
+
+    event_id: str
+    type: str
+    session: CheckoutSession | None = None
+    charge: ChargeRefund | None = None

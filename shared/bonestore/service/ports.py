@@ -1,0 +1,71 @@
+"""The ports the use cases depend on: small protocols the adapters satisfy.
+
+The service layer never imports an adapter; ``bonestore.service.providers`` builds
+the real ones, and ``tests/fakes.py`` holds one in-memory fake per port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from bonestore.domain.order import Order, OrderEvent
+    from bonestore.domain.payment import CheckoutSession, SessionRequest
+
+
+class OrderStore(Protocol):
+    """Orders, moved only along ``bonestore.domain.orders.TRANSITIONS``.
+
+    ``transition`` returns the order as stored after the move, or None (the event is
+    then recorded as ignored) when the order is no longer in a status the move starts
+    from. ``save`` raises ``OrderMoved`` when the order left ``current.status``.
+    ``create_with_reservation`` raises ``OutOfStock``.
+    """
+
+    def get(self, order_id: str) -> Order | None: ...
+
+    def find_by_email(
+        self, email: str, *, limit: int = 20, next_token: str | None = None
+    ) -> tuple[list[Order], str | None]: ...
+
+    def expired_reservations(self, now: str, *, limit: int = 100) -> list[str]: ...
+
+    def create_with_reservation(self, order: Order) -> Order: ...
+
+    def transition(
+        self, current: Order, target: str, *, event: OrderEvent, updated: Order | None = None
+    ) -> Order | None: ...
+
+    def record_event(self, order_id: str, event: OrderEvent) -> None: ...
+
+    def save(self, current: Order, updated: Order, *, event: OrderEvent | None = None) -> None: ...
+
+
+class ProductStore(Protocol):
+    def get_many(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]: ...
+
+
+class PaymentGateway(Protocol):
+    def create_checkout_session(
+        self, request: SessionRequest, *, idempotency_key: str
+    ) -> CheckoutSession: ...
+
+    def expire_checkout_session(self, session_id: str) -> CheckoutSession: ...
+
+    def refund(
+        self, payment_intent_id: str, *, idempotency_key: str, metadata: dict[str, str]
+    ) -> str: ...
+
+
+class OrderEventPublisher(Protocol):
+    def order_paid(self, order: Order) -> None: ...
+
+
+class OncePerKey(Protocol):
+    """Runs ``create`` once per client key and payload; a repeat gets the first answer.
+    Raises ``IdempotencyKeyReused`` (same key, other payload) or ``RequestInProgress``."""
+
+    def __call__(
+        self, key: str, payload: dict[str, Any], create: Callable[[], dict[str, Any]]
+    ) -> dict[str, Any]: ...

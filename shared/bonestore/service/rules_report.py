@@ -1,0 +1,47 @@
+"""The admin's report on the active ruleset: what it says, and what lint finds in it
+against the live catalog (or the seed catalog when the table is empty)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bonestore.domain.catalog import Product
+    from bonestore.domain.rules import Engine
+
+
+def ruleset_report(engine: Engine, catalog: Sequence[Product]) -> dict[str, Any]:
+    from bonestore.domain.rules.lint import lint_text
+    from bonestore.domain.rules.loader import read_ruleset_text
+
+    ruleset = engine.ruleset
+    text, name = read_ruleset_text()
+    issues = lint_text(text, name, list(catalog) or None)
+    errors = sum(1 for issue in issues if issue.severity == "error")
+    return {
+        "version": ruleset.version,
+        "source": name,
+        "schema_version": ruleset.schema_version,
+        "groups": ruleset.groups,
+        "methods": {k: v.model_dump(mode="json") for k, v in ruleset.methods.items()},
+        "ingredients": ruleset.ingredients,
+        "rules": [
+            rule.model_dump(mode="json", by_alias=True, exclude_none=True) for rule in ruleset.rules
+        ],
+        "lint": {
+            "ok": errors == 0,
+            "errors": errors,
+            "warnings": len(issues) - errors,
+            "catalog": "live" if catalog else "seed",
+            "issues": [
+                {
+                    "severity": issue.severity,
+                    "line": issue.line,
+                    "rule_id": issue.rule_id,
+                    "message": issue.message,
+                }
+                for issue in issues
+            ],
+        },
+    }
