@@ -154,7 +154,9 @@ class LocalStack:
 def _reset_process_caches() -> None:
     """Settings and clients are read once per 'cold start'; a new stack is a new cold start."""
     from bonestore.adapters.dynamo import dynamodb_client
+    from bonestore.api import deps
     from bonestore.config import get_settings
 
     get_settings.cache_clear()
     dynamodb_client.cache_clear()
+    deps.reset()
