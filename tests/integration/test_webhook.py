@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,32 @@ def test_signed_non_json_is_400(shop: Shop) -> None:
 def test_other_event_types_are_acknowledged(shop: Shop) -> None:
     status, body = send(shop, {"id": "evt_other_1", "type": "customer.created", "data": {"object": {}}})  # fmt: skip
     assert status == 200 and body["action"] == "ignored"
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"id": "cs_g1", "metadata": "ord_x", "customer_details": "jane"},
+        {"id": "cs_g2", "metadata": {"order_id": ["ord_x"]}, "client_reference_id": 5},
+        {"id": "cs_g3", "collected_information": [], "shipping_cost": "free", "currency": 1},
+        "a string",
+    ],
+)
+def test_signed_garbage_in_a_handled_event_is_ignored_not_a_500(shop: Shop, obj: Any) -> None:
+    event = {"id": f"evt_garbage_{uuid.uuid4().hex[:8]}", "type": "checkout.session.completed",
+             "data": {"object": obj}}  # fmt: skip
+    status, body = send(shop, event)
+    assert status == 200 and body["action"] in ("ignored_no_order", "ignored_type"), body
+
+
+@pytest.mark.parametrize(
+    "refunds", ["re_1", ["re_1"], {"data": "x"}, {"data": [7, {"metadata": 1}]}]
+)
+def test_signed_refund_with_garbage_is_ignored_not_a_500(shop: Shop, refunds: Any) -> None:
+    event = {"id": f"evt_garbage_{uuid.uuid4().hex[:8]}", "type": "charge.refunded",
+             "data": {"object": {"id": "ch_g", "metadata": "x", "refunds": refunds}}}  # fmt: skip
+    status, body = send(shop, event)
+    assert status == 200 and body["action"] == "ignored_unknown_order", body
 
 
 def test_duplicates_and_replays_change_nothing(shop: Shop) -> None:
