@@ -235,7 +235,7 @@ def test_items_written_by_earlier_versions_still_load(local_stack: Any) -> None:
                     "method": "standard",
                     "name": "Standard",
                     "price": {"amount": 595, "currency": "USD"},
-                },  # fmt: skip
+                },
                 "shipping_address": {"country": "US", "subdivision": "US-IL", "line1": "1 Main"},
                 "shipping_details": {"name": "Jane", "address": {"line1": "1 Main", "line2": "2B"}},
                 "events": [{"at": "2026-01-01T00:00:00.000Z", "type": "checkout_created"}],

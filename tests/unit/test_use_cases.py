@@ -148,7 +148,7 @@ def test_sweeper_releases_stale_reservations_and_settles_paid_ones() -> None:
             "state": "IL",
             "postal_code": "62701",
             "country": "US",
-        },  # fmt: skip
+        },
         billing_address={"country": "US"},
         shipping_rate_id=next(iter(paid.shipping_rate_ids)),
         shipping_paid=0,

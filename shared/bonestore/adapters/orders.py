@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from bonestore.adapters.dynamo import from_item, to_item
 from bonestore.domain.errors import InvalidInput
-from bonestore.domain.money import Money
 from bonestore.domain.order import (
     Address,
     Order,
@@ -40,6 +39,8 @@ from bonestore.domain.orders import can_enter, check_transition, now_iso, stock_
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from bonestore.domain.money import Money
 
 # DynamoDB transactions hold at most 100 actions: the order plus one per product.
 MAX_STOCKED_SKUS = 99
@@ -77,6 +78,8 @@ def _stored(value: Any) -> Any:
 
 def _money(value: Any, currency: str) -> Money:
     """Stored as Money, or (older items) as bare minor units in the order's currency."""
+    from bonestore.domain.money import Money
+
     if isinstance(value, Mapping):
         return Money(amount=int(value["amount"]), currency=str(value["currency"]))
     return Money(amount=int(value or 0), currency=currency)

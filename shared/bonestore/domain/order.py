@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from bonestore.domain.errors import Conflict
-from bonestore.domain.money import Money
 from bonestore.domain.orders import OrderStatus, now_iso
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pydantic models: imported where used, off the webhook's cold path
     from bonestore.domain.geo import Destination
+    from bonestore.domain.money import Money
     from bonestore.domain.rules import CartLine
 
 # Where the order's reserved stock is: none held, held, back on sale, or sold.

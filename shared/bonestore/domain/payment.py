@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bonestore.domain.money import Money
-from bonestore.domain.order import OrderLine, ShippingChoice
+if TYPE_CHECKING:
+    from bonestore.domain.money import Money
+    from bonestore.domain.order import OrderLine, ShippingChoice
 
 SESSION_COMPLETED = "checkout.session.completed"
 ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"
@@ -68,6 +70,8 @@ class CheckoutSession:
         return self.payment_status in PAID_STATUSES
 
     def total(self, currency: str) -> Money | None:
+        from bonestore.domain.money import Money
+
         if self.amount_total is None:
             return None
         return Money(amount=self.amount_total, currency=currency)
