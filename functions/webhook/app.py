@@ -23,7 +23,6 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bonestore.adapters.idempotency import idempotent
-from bonestore.adapters.stripe_translation import parse_event
 from bonestore.adapters.webhook_signature import verify
 from bonestore.api import deps
 from bonestore.api.http import create_app
@@ -38,6 +37,8 @@ IDEMPOTENCY_SECONDS = 4 * 24 * 3600
 
 def apply_event(event: dict[str, Any]) -> dict[str, Any]:
     """One verified event, translated and applied (the idempotent unit of work)."""
+    from bonestore.adapters.stripe_translation import parse_event
+
     parsed = parse_event(event)
     if parsed is None:  # a handled type whose object is unreadable
         return {"received": True, "event_id": event.get("id"), "type": event.get("type"),

@@ -15,13 +15,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bonestore.adapters.dynamo import dynamodb_client
-from bonestore.adapters.orders import OrderRepository
-from bonestore.adapters.products import ProductRepository
 from bonestore.config import get_settings
 
 if TYPE_CHECKING:
     from bonestore.adapters.idempotency import OncePerKey
+    from bonestore.adapters.orders import OrderRepository
+    from bonestore.adapters.products import ProductRepository
     from bonestore.adapters.secrets import StripeSecrets
     from bonestore.domain.rules import Engine
     from bonestore.service.checkout import CheckoutService
@@ -67,14 +66,20 @@ def reset() -> None:
 
 
 def product_repository() -> ProductRepository:
-    return _provided(
-        product_repository,
-        lambda: ProductRepository(dynamodb_client(), get_settings().products_table),
-    )
+    def build() -> ProductRepository:
+        from bonestore.adapters.dynamo import dynamodb_client
+        from bonestore.adapters.products import ProductRepository
+
+        return ProductRepository(dynamodb_client(), get_settings().products_table)
+
+    return _provided(product_repository, build)
 
 
 def order_repository() -> OrderRepository:
     def build() -> OrderRepository:
+        from bonestore.adapters.dynamo import dynamodb_client
+        from bonestore.adapters.orders import OrderRepository
+
         settings = get_settings()
         return OrderRepository(dynamodb_client(), settings.orders_table, settings.products_table)
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from bonestore.domain.money import Money
 from bonestore.domain.order import Address, Order, OrderEvent, OrderMoved, ShippingChoice
 from bonestore.domain.orders import now_iso
 from bonestore.domain.payment import (
@@ -31,6 +30,7 @@ from bonestore.domain.payment import (
 from bonestore.domain.privacy import mask_destination, mask_email
 
 if TYPE_CHECKING:
+    from bonestore.domain.money import Money
     from bonestore.domain.rules import CartDecision, Engine
     from bonestore.service.ports import OrderEventPublisher, OrderStore, PaymentGateway
 
@@ -93,6 +93,7 @@ def screen_payment(
 ) -> Screening:
     """Decide a paid session again on the address and billing country Stripe collected."""
     from bonestore.domain.geo import destination_from_stripe_address
+    from bonestore.domain.money import Money
 
     at = at or datetime.now(UTC)
     lines = order.cart_lines()
