@@ -29,18 +29,11 @@ def order_paid_detail(order: Order) -> dict[str, Any]:
     """What fulfilment needs: lines, where it ships (the address paid for), totals."""
     ships_to = order.shipping_address.destination() if order.shipping_address else None
     destination = ships_to or order.destination
-    shipping = order.shipping_method
     return {
         "order_id": order.order_id,
         "items": [{"sku": line.sku, "quantity": line.quantity} for line in order.lines],
         "destination": destination.as_json() if destination else None,
-        "shipping": {
-            "method": shipping.method_id,
-            "name": shipping.name,
-            "price": shipping.price.as_json(),
-        }
-        if shipping
-        else None,
+        "shipping": order.shipping_method.as_json() if order.shipping_method else None,
         "amount_total": order.amount_total.as_json(),
         "ruleset_version": (order.eligibility_at_payment or {}).get("ruleset_version"),
         "stripe_session_id": order.stripe_session_id,

@@ -211,7 +211,6 @@ def order_from_record(raw: Mapping[str, Any]) -> Order:
 
 def order_to_record(order: Order) -> dict[str, Any]:
     """The stored item (before ``to_item``; None values are not stored)."""
-    shipping = order.shipping_method
     record: dict[str, Any] = {
         "order_id": order.order_id,
         "status": order.status,
@@ -219,26 +218,11 @@ def order_to_record(order: Order) -> dict[str, Any]:
         "updated_at": order.updated_at,
         "email": order.email,
         "email_lc": order.email.strip().lower() if order.email else None,
-        "items": [
-            {
-                "sku": line.sku,
-                "quantity": line.quantity,
-                "unit_price": line.unit_price.as_json(),
-                "line_total": line.line_total.as_json(),
-                "product": dict(line.product),
-            }
-            for line in order.lines
-        ],
+        "items": [line.as_json() for line in order.lines],
         "currency": order.currency,
         "amount_subtotal": order.amount_subtotal.as_json(),
         "amount_total": order.amount_total.as_json(),
-        "shipping": {
-            "method": shipping.method_id,
-            "name": shipping.name,
-            "price": shipping.price.as_json(),
-        }
-        if shipping
-        else None,
+        "shipping": order.shipping_method.as_json() if order.shipping_method else None,
         "destination": order.destination.as_json() if order.destination else None,
         "shipping_address": _address_record(order.shipping_address),
         "billing_country": order.billing_country,

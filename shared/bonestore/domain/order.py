@@ -69,6 +69,16 @@ class OrderLine:
     def line_total(self) -> Money:
         return self.unit_price.times(self.quantity)
 
+    def as_json(self) -> dict[str, Any]:
+        """The contract's order line (and the stored one)."""
+        return {
+            "sku": self.sku,
+            "quantity": self.quantity,
+            "unit_price": self.unit_price.as_json(),
+            "line_total": self.line_total.as_json(),
+            "product": dict(self.product),
+        }
+
     @property
     def kind(self) -> str | None:
         value = self.product.get("kind")
@@ -125,6 +135,10 @@ class ShippingChoice:
     method_id: str
     name: str
     price: Money
+
+    def as_json(self) -> dict[str, Any]:
+        """The contract's (and the stored) ``shipping``: ``{"method", "name", "price"}``."""
+        return {"method": self.method_id, "name": self.name, "price": self.price.as_json()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,7 +157,6 @@ def eligibility_view(order: Order, engine: Engine, at: datetime | None = None) -
 
 def order_view(order: Order, engine: Engine, at: datetime | None = None) -> dict[str, Any]:
     """The contract's ``GET /support/orders/{order_id}`` body, plus extras for support."""
-    shipping = order.shipping_method
     return {
         "order_id": order.order_id,
         "status": order.status,
@@ -166,26 +165,16 @@ def order_view(order: Order, engine: Engine, at: datetime | None = None) -> dict
         "updated_at": order.updated_at,
         "items": [
             {
-                "sku": line.sku,
+                **line.as_json(),
                 "name": line.product.get("name"),
                 "kind": line.product.get("kind"),
                 "category": line.product.get("category"),
-                "quantity": line.quantity,
-                "unit_price": line.unit_price.as_json(),
-                "line_total": line.line_total.as_json(),
-                "product": dict(line.product),
             }
             for line in order.lines
         ],
         "currency": order.currency,
         "amount_subtotal": order.amount_subtotal.as_json(),
-        "shipping": {
-            "method": shipping.method_id,
-            "name": shipping.name,
-            "price": shipping.price.as_json(),
-        }
-        if shipping
-        else None,
+        "shipping": order.shipping_method.as_json() if order.shipping_method else None,
         "amount_total": order.amount_total.as_json(),
         "destination": order.destination.as_json() if order.destination else None,
         "stripe_session_id": order.stripe_session_id,
