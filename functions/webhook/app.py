@@ -28,12 +28,14 @@ from bonestore.adapters.orders import OrderRepository
 from bonestore.adapters.secrets import StripeSecrets
 from bonestore.adapters.webhook_signature import verify
 from bonestore.api.http import create_app
+from bonestore.api.json_body import MAX_WEBHOOK_BODY_BYTES
 from bonestore.config import get_settings
 from bonestore.domain.errors import Conflict, InvalidInput
 from bonestore.service.payments import HANDLED_EVENTS, PaymentService
 
 logger = Logger()
-app = create_app()
+# Stripe's events are larger than a client's request; the depth rule is the same.
+app = create_app(max_body_bytes=MAX_WEBHOOK_BODY_BYTES)
 # Stripe retries for up to three days: remember processed events a little longer.
 IDEMPOTENCY_SECONDS = 4 * 24 * 3600
 

@@ -56,18 +56,22 @@ class Screening:
 # -- reading Stripe's objects ---------------------------------------------------------
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """A nested Stripe object, or {} when a (signed but malformed) event has something else."""
+    return value if isinstance(value, dict) else {}
+
+
 def session_order_id(session: dict[str, Any]) -> str | None:
-    metadata = session.get("metadata") or {}
-    value = metadata.get("order_id") or session.get("client_reference_id")
+    value = _object(session.get("metadata")).get("order_id") or session.get("client_reference_id")
     return value if isinstance(value, str) and value else None
 
 
 def charge_order_id(charge: dict[str, Any]) -> str | None:
-    value = (charge.get("metadata") or {}).get("order_id")
+    value = _object(charge.get("metadata")).get("order_id")
     if isinstance(value, str) and value:
         return value
-    refunds = (charge.get("refunds") or {}).get("data") or []
-    for refund in refunds:
+    refunds = _object(charge.get("refunds")).get("data")
+    for refund in refunds if isinstance(refunds, list) else []:
         value = (refund.get("metadata") or {}).get("order_id") if isinstance(refund, dict) else None
         if isinstance(value, str) and value:
             return value
@@ -238,7 +242,7 @@ def screen_payment(
         intent = intent.get("id")
     if isinstance(intent, str):
         fields["payment_intent_id"] = intent
-    email = (session.get("customer_details") or {}).get("email")
+    email = _object(session.get("customer_details")).get("email")
     if isinstance(email, str) and email and not order.get("email"):
         fields["email"] = email
         fields["email_lc"] = email.strip().lower()
