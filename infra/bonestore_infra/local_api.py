@@ -52,6 +52,21 @@ _CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
 _REQUEST_LINE = re.compile(rb"[A-Za-z]+ \S+ HTTP/1\.[01]\r?\n")
 STATIC_DIR = REPO_ROOT / "web"
 STATIC_PAGES = {"/": "index.html", "/console": "console.html"}
+# The pages' security headers, as CloudFront's response headers policy sends them
+# (template.yaml StorefrontResponseHeadersPolicy; a test holds the two equal). The pages
+# load only their own scripts and styles and call only their own origin; the checkout
+# leaves for Stripe by navigation (location.href), which CSP does not restrict.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+)
 
 Authorizer = Callable[[str], dict[str, str]]
 
@@ -331,6 +346,10 @@ class LocalApi:
                     self.send_header(key, value)
                 if "content-type" not in names:
                     self.send_header("Content-Type", "application/json")
+                # CloudFront's policy adds these to every behaviour, the API's answers too.
+                for key, value in SECURITY_HEADERS:
+                    if key.lower() not in names:
+                        self.send_header(key, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if self.command != "HEAD":
@@ -352,6 +371,8 @@ class LocalApi:
                 if api.static_dir.resolve() not in file.parents or not file.is_file():
                     return False
                 ctype = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+                if ctype.startswith("text/"):
+                    ctype += "; charset=utf-8"
                 self._send(200, file.read_bytes(), [("Content-Type", ctype)])
                 return True
 

@@ -281,3 +281,20 @@ def test_header_names_are_case_insensitive(api: Http, name: str) -> None:
     status, body = raw_exchange(api, request + b"\r\nConnection: close\r\n\r\n")
     assert status == 200, body
     assert body["version"]
+
+
+# -- the pages' security headers ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/console", "/static/storefront.js", "/static/console.js", "/static/storefront.css"],
+)
+def test_pages_and_scripts_carry_the_security_headers(api: Http, path: str) -> None:
+    from bonestore_infra.local_api import SECURITY_HEADERS
+
+    response = api.get(path)
+    assert response.status == 200
+    headers = {k.lower(): v for k, v in response.headers.items()}
+    for name, value in SECURITY_HEADERS:
+        assert headers[name.lower()] == value
