@@ -27,7 +27,7 @@ from bonestore.adapters.idempotency import idempotent
 from bonestore.adapters.orders import OrderRepository
 from bonestore.adapters.secrets import StripeSecrets
 from bonestore.adapters.webhook_signature import verify
-from bonestore.api.http import create_app
+from bonestore.api.http import create_app, documented
 from bonestore.api.json_body import MAX_WEBHOOK_BODY_BYTES
 from bonestore.config import get_settings
 from bonestore.domain.errors import Conflict, InvalidInput
@@ -115,7 +115,20 @@ def raw_body() -> bytes:
     return body.encode("utf-8")
 
 
-@app.post("/webhooks/stripe")
+@app.post(
+    "/webhooks/stripe",
+    summary="Stripe events, verified with the Stripe-Signature header",
+    responses=documented(
+        {200: ("WebhookAck", "Handled (duplicates and ignored types included)")},
+        {
+            400: "invalid_signature, invalid_json",
+            409: "event_in_progress: the same event is being handled (Stripe retries)",
+            413: "payload_too_large (over 256 KiB)",
+            415: "unsupported_media_type",
+            503: "a dependency failed (Stripe retries)",
+        },
+    ),
+)
 def stripe_webhook() -> dict[str, Any]:
     payload = raw_body()
     signature = app.current_event.headers.get("Stripe-Signature") or next(
