@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bonestore.adapters.products import ProductRepository
@@ -31,6 +31,10 @@ POLICY = {
     ("DELETE", "/admin/products/{sku}"): WRITE_GROUPS,
     ("GET", "/admin/rules"): READ_GROUPS,
 }
+
+
+# The path's SKU in any case (it is upper-cased): documented, and checked before the handler.
+PathSku = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,63}$", description="SKU")]
 
 
 class ProductBody(Product):
@@ -75,7 +79,7 @@ def _stored_view(item: dict[str, Any]) -> dict[str, Any]:
     ),
 )
 def put_product(
-    sku: str,
+    sku: PathSku,
     product: Annotated[ProductBody, Body()],
     products: Annotated[ProductRepository, Depends(product_repository)],
 ) -> Response[dict[str, Any]]:
@@ -106,7 +110,7 @@ def put_product(
     ),
 )
 def delete_product(
-    sku: str, products: Annotated[ProductRepository, Depends(product_repository)]
+    sku: PathSku, products: Annotated[ProductRepository, Depends(product_repository)]
 ) -> dict[str, Any]:
     path_sku = _path_sku(sku)
     if not products.deactivate(path_sku):

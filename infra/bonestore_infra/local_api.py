@@ -321,7 +321,11 @@ class LocalApi:
                     self.command = "GET"
                 if not hasattr(self, "requestline"):
                     self.requestline = ""
-                self._send(code, error_body(error_code, text), [("Connection", "close")])
+                headers = [("Connection", "close")]
+                if code == 405:  # RFC 9110: a 405 says what the resource does allow
+                    _, _, allowed = api.match("", urlsplit(getattr(self, "path", "/")).path)
+                    headers.append(("Allow", ", ".join(sorted({*allowed, "OPTIONS"}))))
+                self._send(code, error_body(error_code, text), headers)
 
             def parse_request(self) -> bool:
                 # http.server reads headers after an HTTP/0.9 line ("GET /") and waits

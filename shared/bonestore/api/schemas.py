@@ -57,14 +57,11 @@ class EligibilityOut(_Open):
     shipping_methods: list[ShippingMethodOut]
 
 
-class TracedLineDecisionOut(LineDecisionOut):
-    trace: list[dict[str, Any]]
-
-
 class ExplainedEligibilityOut(EligibilityOut):
-    """``POST /support/eligibility`` 200: the same decision, with every rule considered."""
+    """``POST /support/eligibility`` 200: the same decision, with every rule considered
+    for each line and whether it matched (``trace``)."""
 
-    items: list[TracedLineDecisionOut]  # type: ignore[assignment]
+    trace: list[dict[str, Any]]
 
 
 class CheckoutCreated(_Open):
