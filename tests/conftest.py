@@ -25,3 +25,19 @@ def local_stack() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def api(local_stack: Any) -> Http:
     return Http(local_stack.api_url)
+
+
+# Schemathesis' count of cases (tests/integration/test_fuzz_schemathesis.py), printed once
+# at the end of the run; the cache carries it from an xdist worker to the controller.
+SCHEMATHESIS_CACHE_KEY = "bonestore/schemathesis-cases"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput") and session.config.cache is not None:
+        session.config.cache.set(SCHEMATHESIS_CACHE_KEY, None)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    summary = config.cache.get(SCHEMATHESIS_CACHE_KEY, None) if config.cache else None
+    if summary:
+        terminalreporter.write_line(f"schemathesis: {summary}")

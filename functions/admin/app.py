@@ -13,13 +13,13 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bonestore.adapters.products import ProductRepository
 from bonestore.api.auth import READ_GROUPS, WRITE_GROUPS, resolve_as_staff
 from bonestore.api.deps import product_repository
-from bonestore.api.http import create_app
+from bonestore.api.http import create_app, documented
 from bonestore.domain.catalog import SKU_PATTERN, Product, Sku
 from bonestore.domain.errors import InvalidInput, NotFound
 
@@ -31,6 +31,10 @@ POLICY = {
     ("DELETE", "/admin/products/{sku}"): WRITE_GROUPS,
     ("GET", "/admin/rules"): READ_GROUPS,
 }
+
+
+# The path's SKU in any case (it is upper-cased): documented, and checked before the handler.
+PathSku = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,63}$", description="SKU")]
 
 
 class ProductBody(Product):
@@ -60,9 +64,22 @@ def _stored_view(item: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-@app.put("/admin/products/<sku>", summary="Create or replace a product, stock included")
+@app.put(
+    "/admin/products/<sku>",
+    summary="Create or replace a product, stock included",
+    responses=documented(
+        {
+            200: ("StoredProductOut", "Replaced"),
+            201: ("StoredProductOut", "Created"),
+        },
+        {
+            400: "invalid_sku, sku_mismatch or a field-specific code",
+            422: "unknown_ingredient: not in the ruleset's vocabulary",
+        },
+    ),
+)
 def put_product(
-    sku: str,
+    sku: PathSku,
     product: Annotated[ProductBody, Body()],
     products: Annotated[ProductRepository, Depends(product_repository)],
 ) -> Response[dict[str, Any]]:
@@ -84,9 +101,16 @@ def put_product(
     )
 
 
-@app.delete("/admin/products/<sku>", summary="Deactivate a product (kept for existing orders)")
+@app.delete(
+    "/admin/products/<sku>",
+    summary="Deactivate a product (kept for existing orders)",
+    responses=documented(
+        {200: ("StoredProductOut", "Deactivated")},
+        {400: "invalid_sku", 404: "unknown_sku"},
+    ),
+)
 def delete_product(
-    sku: str, products: Annotated[ProductRepository, Depends(product_repository)]
+    sku: PathSku, products: Annotated[ProductRepository, Depends(product_repository)]
 ) -> dict[str, Any]:
     path_sku = _path_sku(sku)
     if not products.deactivate(path_sku):
@@ -96,7 +120,11 @@ def delete_product(
     return _stored_view(stored)
 
 
-@app.get("/admin/rules", summary="The active ruleset, its version and its lint result")
+@app.get(
+    "/admin/rules",
+    summary="The active ruleset, its version and its lint result",
+    responses=documented({200: ("RulesetOut", "The active ruleset")}),
+)
 def get_rules(
     products: Annotated[ProductRepository, Depends(product_repository)],
 ) -> dict[str, Any]:

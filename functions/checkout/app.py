@@ -20,7 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bonestore.api.deps import checkout_once_per_key, checkout_service
-from bonestore.api.http import create_app
+from bonestore.api.http import create_app, documented
 from bonestore.config import get_settings
 from bonestore.service.checkout import CheckoutRequest, CheckoutService
 
@@ -28,20 +28,22 @@ logger = Logger()
 app = create_app(enable_validation=True, cors_origin=get_settings().storefront_origin)
 
 
-_ERRORS = {
-    400: {
-        "description": "Invalid request (unknown_sku, invalid_quantity, destination_required...)"
+RESPONSES = documented(
+    {201: ("CheckoutCreated", "Checkout created: stock reserved, pay at checkout_url")},
+    {
+        400: "Invalid request (unknown_sku, invalid_quantity, invalid_idempotency_key...)",
+        409: "out_of_stock (details name the SKUs), idempotency_key_reused, request_in_progress",
+        422: "not_shippable: details are the per-line decisions",
+        429: "rate_limited: more than a fair share of a product's stock (Retry-After)",
+        503: "payment_provider_unavailable: nothing was reserved; retry",
     },
-    409: {"description": "out_of_stock: details name the SKUs"},
-    422: {"description": "not_shippable: details are the per-line decisions"},
-    503: {"description": "payment_provider_unavailable: nothing was reserved; retry"},
-}
+)
 
 
 @app.post(
     "/checkout",
     summary="Reserve stock and open a Stripe Checkout Session for a cart",
-    responses={201: {"description": "Checkout created"}, **_ERRORS},  # type: ignore[dict-item]
+    responses=RESPONSES,
 )
 def create_checkout(
     request: Annotated[CheckoutRequest, Body()],

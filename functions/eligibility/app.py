@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bonestore.adapters.products import ProductRepository
 from bonestore.api.deps import product_repository
-from bonestore.api.http import create_app
+from bonestore.api.http import create_app, documented
 from bonestore.config import get_settings
 from bonestore.service.carts import EligibilityRequest, decide_request
 
@@ -23,7 +23,11 @@ logger = Logger()
 app = create_app(enable_validation=True, cors_origin=get_settings().storefront_origin)
 
 
-@app.post("/eligibility", summary="Decide what a cart may ship to a destination, and why")
+@app.post(
+    "/eligibility",
+    summary="Decide what a cart may ship to a destination, and why",
+    responses=documented({200: ("EligibilityOut", "The decision, per line, with reasons")}),
+)
 def check_eligibility(
     request: Annotated[EligibilityRequest, Body()],
     products: Annotated[ProductRepository, Depends(product_repository)],

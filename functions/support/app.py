@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bonestore.api.audit import ORDER_READ, ORDER_SEARCH, log_order_access
 from bonestore.api.auth import READ_GROUPS, Principal, resolve_as_staff
 from bonestore.api.deps import order_repository, product_repository, rules_engine
-from bonestore.api.http import create_app
+from bonestore.api.http import create_app, documented
 from bonestore.domain.errors import NotFound
 from bonestore.service.carts import EligibilityRequest, decide_request
 from bonestore.service.ports import OrderStore, ProductStore
@@ -47,7 +47,11 @@ def _audit(action: str, order_ids: list[str], **fields: Any) -> None:
     )
 
 
-@app.get("/support/orders/<order_id>", summary="An order, its timeline and its eligibility")
+@app.get(
+    "/support/orders/<order_id>",
+    summary="An order, its timeline and its eligibility",
+    responses=documented({200: ("SupportOrderOut", "The order")}, {404: "order_not_found"}),
+)
 def get_order(
     order_id: str, orders: Annotated[OrderStore, Depends(order_repository)]
 ) -> dict[str, Any]:
@@ -60,7 +64,11 @@ def get_order(
     return order_view(order, rules_engine())
 
 
-@app.get("/support/orders", summary="A customer's orders (email matched case-insensitively)")
+@app.get(
+    "/support/orders",
+    summary="A customer's orders (email matched case-insensitively)",
+    responses=documented({200: ("OrderListOut", "Orders, newest first, with next_token")}),
+)
 def find_orders(
     orders: Annotated[OrderStore, Depends(order_repository)],
     email: Annotated[
@@ -83,6 +91,7 @@ def find_orders(
 @app.post(
     "/support/eligibility",
     summary="Decide a cart as POST /eligibility does, with every rule considered and why",
+    responses=documented({200: ("ExplainedEligibilityOut", "The decision with its trace")}),
 )
 def explain_eligibility(
     request: Annotated[EligibilityRequest, Body()],

@@ -25,12 +25,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bonestore.adapters.idempotency import idempotent
 from bonestore.adapters.webhook_signature import verify
 from bonestore.api import deps
-from bonestore.api.http import create_app
+from bonestore.api.http import create_app, documented
+from bonestore.api.json_body import MAX_WEBHOOK_BODY_BYTES
 from bonestore.domain.errors import Conflict, InvalidInput
 from bonestore.domain.payment import HANDLED_EVENTS
 
 logger = Logger()
-app = create_app()
+# Stripe's events are larger than a client's request; the depth rule is the same.
+app = create_app(max_body_bytes=MAX_WEBHOOK_BODY_BYTES)
 # Stripe retries for up to three days: remember processed events a little longer.
 IDEMPOTENCY_SECONDS = 4 * 24 * 3600
 
@@ -73,7 +75,20 @@ def raw_body() -> bytes:
     return body.encode("utf-8")
 
 
-@app.post("/webhooks/stripe")
+@app.post(
+    "/webhooks/stripe",
+    summary="Stripe events, verified with the Stripe-Signature header",
+    responses=documented(
+        {200: ("WebhookAck", "Handled (duplicates and ignored types included)")},
+        {
+            400: "invalid_signature, invalid_json",
+            409: "event_in_progress: the same event is being handled (Stripe retries)",
+            413: "payload_too_large (over 256 KiB)",
+            415: "unsupported_media_type",
+            503: "a dependency failed (Stripe retries)",
+        },
+    ),
+)
 def stripe_webhook() -> dict[str, Any]:
     payload = raw_body()
     signature = app.current_event.headers.get("Stripe-Signature") or next(

@@ -3,19 +3,24 @@
 Each request becomes a real API Gateway REST proxy event (v1) with a Lambda
 context; routes, path parameters and authorizers come from the template's Api
 events only. Like Lambda, each function runs in warm "instances" (separately
-imported handler modules), one request at a time each, so module state behaves
-as it does in AWS.
+imported handler modules, each named as Lambda names it, with the function's
+Lambda variables in its environment: :mod:`bonestore_infra.lambda_runtime`), one
+request at a time each, so module state behaves as it does in AWS.
+
+As strict as the edge in AWS: header names are case-insensitive; a request that is
+not HTTP/1.x, a ``Content-Length`` that is not a number, a body that never arrives,
+an unknown method (``TRACE``) all get a 4xx in the contract's error body, never a
+traceback, an HTML page or a hung connection.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib.util
-import itertools
 import json
 import logging
 import mimetypes
-import sys
+import os
+import re
 import threading
 import time
 import traceback
@@ -30,12 +35,38 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from bonestore.api.json_body import header
+from bonestore.domain.errors import error_body as contract_error_body
+from bonestore_infra.lambda_runtime import (
+    function_variables,
+    import_handler_module,
+    lambda_environment,
+)
 from bonestore_infra.template import REPO_ROOT, FunctionDef, Route, Template
 
 log = logging.getLogger("bonestore_infra.local_api")
 MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
+# A client that announces a body and stops sending is cut off, as API Gateway does.
+READ_TIMEOUT_SECONDS = 5
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
+_REQUEST_LINE = re.compile(rb"[A-Za-z]+ \S+ HTTP/1\.[01]\r?\n")
 STATIC_DIR = REPO_ROOT / "web"
 STATIC_PAGES = {"/": "index.html", "/console": "console.html"}
+# The pages' security headers, as CloudFront's response headers policy sends them
+# (template.yaml StorefrontResponseHeadersPolicy; a test holds the two equal). The pages
+# load only their own scripts and styles and call only their own origin; the checkout
+# leaves for Stripe by navigation (location.href), which CSP does not restrict.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+)
 
 Authorizer = Callable[[str], dict[str, str]]
 
@@ -67,45 +98,45 @@ class LambdaContext:
 class FunctionPool:
     """Warm instances of one function; a new instance is a cold start (a fresh module import)."""
 
-    _counter = itertools.count()
-
     def __init__(self, function: FunctionDef) -> None:
         self.function = function
         self._idle: list[ModuleType] = []
         self._lock = threading.Lock()
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        self.environment = function_variables(
+            function_name=function.logical_id,
+            handler=function.handler,
+            memory_size=function.memory_size,
+            region=region,
+        )
 
     def _load(self) -> ModuleType:
-        name = f"bonestore_local_{self.function.logical_id}_{next(self._counter)}"
-        spec = importlib.util.spec_from_file_location(name, self.function.module_path)
-        if spec is None or spec.loader is None:
-            raise RuntimeError(f"cannot load {self.function.module_path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        return module
+        module_name = self.function.handler.rsplit(".", 1)[0]  # "app" for app.lambda_handler
+        return import_handler_module(module_name, self.function.module_path)
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             module = self._idle.pop() if self._idle else None
-        if module is None:
-            module = self._load()
-        try:
-            fn = self.function
-            context = LambdaContext(
-                function_name=fn.logical_id,
-                memory_limit_in_mb=fn.memory_size,
-                timeout_seconds=fn.timeout,
-                aws_request_id=str(uuid.uuid4()),
-                invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{fn.logical_id}",
-                log_group_name=f"/aws/lambda/{fn.logical_id}",
-                log_stream_name=datetime.now(UTC).strftime("%Y/%m/%d/[$LATEST]local"),
-            )
-            handler = getattr(module, fn.handler_name)
-            result: dict[str, Any] = handler(event, context)
-            return result
-        finally:
-            with self._lock:
-                self._idle.append(module)
+        with lambda_environment(self.environment):
+            if module is None:
+                module = self._load()
+            try:
+                fn = self.function
+                context = LambdaContext(
+                    function_name=fn.logical_id,
+                    memory_limit_in_mb=fn.memory_size,
+                    timeout_seconds=fn.timeout,
+                    aws_request_id=str(uuid.uuid4()),
+                    invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{fn.logical_id}",
+                    log_group_name=f"/aws/lambda/{fn.logical_id}",
+                    log_stream_name=datetime.now(UTC).strftime("%Y/%m/%d/[$LATEST]local"),
+                )
+                handler = getattr(module, fn.handler_name)
+                result: dict[str, Any] = handler(event, context)
+                return result
+            finally:
+                with self._lock:
+                    self._idle.append(module)
 
 
 def build_event(
@@ -147,10 +178,10 @@ def build_event(
         "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
         "requestTimeEpoch": int(now.timestamp() * 1000),
         "protocol": "HTTP/1.1",
-        "domainName": single_headers.get("Host", "127.0.0.1"),
+        "domainName": header(single_headers, "Host") or "127.0.0.1",
         "identity": {
             "sourceIp": source_ip,
-            "userAgent": single_headers.get("User-Agent"),
+            "userAgent": header(single_headers, "User-Agent"),
             "accountId": None,
             "caller": None,
             "user": None,
@@ -175,7 +206,21 @@ def build_event(
 
 
 def error_body(code: str, message: str) -> bytes:
-    return json.dumps({"error": {"code": code, "message": message}}).encode()
+    return json.dumps(contract_error_body(code, message)).encode()
+
+
+# What the gateway says for the statuses http.server produces on its own.
+_SERVER_ERRORS = {
+    400: ("bad_request", "The request is not valid HTTP/1.1."),
+    404: ("not_found", "No such resource."),
+    405: ("method_not_allowed", "That method is not served here."),
+    408: ("request_timeout", "The request body did not arrive in time."),
+    411: ("length_required", "A request body needs a Content-Length."),
+    413: ("payload_too_large", "The request body is too large."),
+    414: ("uri_too_long", "The request URI is too long."),
+    431: ("request_header_fields_too_large", "The request headers are too large."),
+    505: ("http_version_not_supported", "Only HTTP/1.0 and HTTP/1.1 are served."),
+}
 
 
 class _Server(ThreadingHTTPServer):
@@ -229,7 +274,7 @@ class LocalApi:
             return None
         if self.authorizer is None:
             raise AuthorizationError("no authorizer configured")
-        values = headers.get("Authorization") or headers.get("authorization") or []
+        values = next((v for k, v in headers.items() if k.lower() == "authorization"), [])
         if not values or not values[-1].strip():
             raise AuthorizationError("missing bearer token")
         token = values[-1].strip()
@@ -259,6 +304,39 @@ class LocalApi:
         class Handler(BaseHTTPRequestHandler):
             server_version = "bonestore-local"
             protocol_version = "HTTP/1.1"
+            timeout = READ_TIMEOUT_SECONDS
+
+            def send_error(
+                self, code: int, message: str | None = None, explain: str | None = None
+            ) -> None:
+                """http.server's own errors (bad request line, unknown method...) in the
+                contract's body instead of an HTML page; an unknown method is a 405."""
+                if code == 501:
+                    code = 405
+                error_code, text = _SERVER_ERRORS.get(code, ("bad_request", "Bad request."))
+                self.close_connection = True
+                if self.request_version == "HTTP/0.9" or not hasattr(self, "command"):
+                    self.request_version = "HTTP/1.0"
+                if not getattr(self, "command", None):
+                    self.command = "GET"
+                if not hasattr(self, "requestline"):
+                    self.requestline = ""
+                headers = [("Connection", "close")]
+                if code == 405:  # RFC 9110: a 405 says what the resource does allow
+                    _, _, allowed = api.match("", urlsplit(getattr(self, "path", "/")).path)
+                    headers.append(("Allow", ", ".join(sorted({*allowed, "OPTIONS"}))))
+                self._send(code, error_body(error_code, text), headers)
+
+            def parse_request(self) -> bool:
+                # http.server reads headers after an HTTP/0.9 line ("GET /") and waits
+                # forever; API Gateway only speaks HTTP/1.x (and 2), so refuse it at once.
+                line: bytes = getattr(self, "raw_requestline", b"")
+                if line.strip() and not _REQUEST_LINE.fullmatch(line):
+                    self.requestline = line.decode("latin-1").rstrip("\r\n")[:200]
+                    self.command, self.request_version = "GET", "HTTP/1.0"
+                    self.send_error(400)
+                    return False
+                return super().parse_request()
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("%s " + format, self.address_string(), *args)
@@ -272,6 +350,10 @@ class LocalApi:
                     self.send_header(key, value)
                 if "content-type" not in names:
                     self.send_header("Content-Type", "application/json")
+                # CloudFront's policy adds these to every behaviour, the API's answers too.
+                for key, value in SECURITY_HEADERS:
+                    if key.lower() not in names:
+                        self.send_header(key, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if self.command != "HEAD":
@@ -293,6 +375,8 @@ class LocalApi:
                 if api.static_dir.resolve() not in file.parents or not file.is_file():
                     return False
                 ctype = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+                if ctype.startswith("text/"):
+                    ctype += "; charset=utf-8"
                 self._send(200, file.read_bytes(), [("Content-Type", ctype)])
                 return True
 
@@ -301,7 +385,22 @@ class LocalApi:
                 method = self.command.upper()
                 split = urlsplit(self.path)
                 path = split.path or "/"
-                length = int(self.headers.get("Content-Length") or 0)
+                declared = self.headers.get("Content-Length")
+                if self.headers.get("Transfer-Encoding"):
+                    self.send_error(411)
+                    return
+                if declared is not None and not _CONTENT_LENGTH.fullmatch(declared.strip()):
+                    self.close_connection = True
+                    self._send(
+                        400,
+                        error_body(
+                            "invalid_content_length",
+                            "Content-Length must be a non-negative integer.",
+                        ),
+                        [("Connection", "close")],
+                    )
+                    return
+                length = int(declared or 0)
                 if length > MAX_BODY_BYTES:
                     # Drain what the client sends (within reason) so it reads our answer
                     # instead of a reset connection, as API Gateway answers 413.
@@ -316,7 +415,13 @@ class LocalApi:
                         413, error_body("payload_too_large", "The request body is too large.")
                     )
                     return
-                body = self.rfile.read(length) if length else b""
+                try:
+                    body = self.rfile.read(length) if length else b""
+                except TimeoutError:
+                    body = b""
+                if len(body) < length:
+                    self.send_error(408)
+                    return
                 route, params, allowed = api.match(method, path)
                 if route is None:
                     if method in ("GET", "HEAD") and self._static(path):
@@ -380,7 +485,17 @@ class LocalApi:
                     ("Access-Control-Max-Age", "300"),
                 ]
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
+            def _handle_safely(self) -> None:
+                try:
+                    self._handle()
+                except (ConnectionError, TimeoutError):
+                    self.close_connection = True
+                except Exception:
+                    log.exception("local gateway failed on %s %s", self.command, self.path)
+                    self.close_connection = True
+                    self._send(502, error_body("bad_gateway", "The gateway failed to answer."))
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle_safely
 
         return Handler
 

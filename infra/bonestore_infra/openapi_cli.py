@@ -38,49 +38,108 @@ def _merge_component(target: dict[str, Any], name: str, schema: Any, origin: str
     target[name] = schema
 
 
-VALIDATION_REF = "#/components/schemas/HTTPValidationError"
-ERROR_REF = "#/components/schemas/ErrorBody"
+COMPONENTS = "#/components/schemas/"
+ERROR_REF = COMPONENTS + "ErrorBody"
+POWERTOOLS_ONLY = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
+# Answered by every route of a kind, whatever the handler: documented here once.
+BODY_ERRORS = {
+    400: "invalid_json (not UTF-8, not JSON, nested over 32 levels, not an object) or a field-specific code",
+    413: "payload_too_large: the body is over 64 KiB",
+    415: "unsupported_media_type: the body is not application/json (or application/*+json)",
+}
+STAFF_ERRORS = {
+    401: "unauthorized: no valid bearer token",
+    403: "forbidden: the token's groups may not do this",
+}
+SERVER_ERROR = {500: "internal_error: a bug on our side (never caused by input)"}
 
 
-def _contract_errors(operation: dict[str, Any]) -> None:
-    """Powertools documents its own 422 validation shape; bonestore answers 400 with the
-    contract's error body (bonestore.api.http), so the document says that instead."""
-    responses = operation.get("responses", {})
-    validation = responses.get("422", {})
-    schema = validation.get("content", {}).get("application/json", {}).get("schema", {})
-    if schema.get("$ref") == VALIDATION_REF:
-        del responses["422"]
-        responses.setdefault(
-            "400",
-            {
-                "description": "Invalid input: the contract's error body, with a field-specific code.",
-                "content": {"application/json": {"schema": {"$ref": ERROR_REF}}},
-            },
-        )
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": ERROR_REF}}},
+    }
 
 
-def _error_components(components: dict[str, dict[str, Any]]) -> None:
+def _contract_errors(operation: dict[str, Any], *, secured: bool) -> None:
+    """Powertools documents its own 422 and 500 validation shapes; bonestore answers with
+    the contract's error body (bonestore.api.http), so the document says that instead, and
+    adds the statuses every route of its kind answers."""
+    responses = operation.setdefault("responses", {})
+    extra = dict(SERVER_ERROR)
+    for status in ("422", "500"):
+        schema = responses.get(status, {}).get("content", {}).get("application/json", {})
+        ref = schema.get("schema", {}).get("$ref", "")
+        if ref.removeprefix(COMPONENTS) in POWERTOOLS_ONLY:
+            del responses[status]
+            if status == "422":  # request validation: bonestore answers it as a 400
+                extra[400] = "Invalid input: the contract's error body, with a field-specific code"
+    if "requestBody" in operation:
+        extra.update(BODY_ERRORS)
+    if secured:
+        extra.update(STAFF_ERRORS)
+    for code, description in extra.items():
+        responses.setdefault(str(code), _error(description))
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        for value in node.values():
+            found |= _refs(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_refs(value) for value in node)) if node else set()
+    return set()
+
+
+def _add_named_models(document: dict[str, Any]) -> None:
+    """The schema of every model a route names by reference (bonestore.api.http.schema_ref),
+    then fail on any reference that still points nowhere."""
+    from pydantic import BaseModel
     from pydantic.json_schema import models_json_schema
 
-    from bonestore.domain.catalog_schema import ErrorBody
+    from bonestore.api import schemas
+    from bonestore.domain import catalog_schema
 
-    schemas = components.setdefault("schemas", {})
-    for name in ("HTTPValidationError", "ValidationError"):
-        schemas.pop(name, None)
-    _, definitions = models_json_schema(
-        [(ErrorBody, "validation")], ref_template="#/components/schemas/{model}"
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    for name in POWERTOOLS_ONLY:
+        components.pop(name, None)
+    wanted = {ref.removeprefix(COMPONENTS) for ref in _refs(document) if ref.startswith(COMPONENTS)}
+    models: list[type[BaseModel]] = []
+    for name in sorted(wanted - set(components)):
+        model = getattr(schemas, name, None) or getattr(catalog_schema, name, None)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            models.append(model)
+    if models:
+        _, definitions = models_json_schema(
+            [(model, "serialization") for model in models], ref_template=COMPONENTS + "{model}"
+        )
+        for name, schema in definitions.get("$defs", {}).items():
+            components.setdefault(name, schema)
+    dangling = sorted(
+        ref for ref in _refs(document) if ref.removeprefix(COMPONENTS) not in components
     )
-    schemas.update(definitions.get("$defs", {}))
+    if dangling:
+        raise ValueError(f"the OpenAPI document refers to undefined schemas: {dangling}")
 
 
 def build_document(template: Template | None = None) -> dict[str, Any]:
+    """Each function's Powertools schema, merged with Powertools' OpenAPIMerge."""
+    from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
+
     from bonestore_infra.template_gates import load_function_module
 
     template = template or Template()
     secured = {(r.method, r.path) for r in template.routes() if r.authorizer is not None}
-    paths: dict[str, dict[str, Any]] = {}
+    merge = OpenAPIMerge(
+        title="bonestore",
+        version=project_version(),
+        openapi_version="3.1.0",  # what Powertools generates (JSON Schema 2020-12 components)
+        description="Generated by `bonestore openapi` from the handlers; do not edit.",
+        on_conflict="error",
+    )
     components: dict[str, dict[str, Any]] = {}
-    openapi_version = "3.1.0"  # what Powertools generates (JSON Schema 2020-12 components)
     for fn in sorted(template.functions().values(), key=lambda f: f.logical_id):
         if not fn.module_path.is_file():
             continue  # not written yet: contributes no paths
@@ -88,36 +147,30 @@ def build_document(template: Template | None = None) -> dict[str, Any]:
         if app is None or not hasattr(app, "get_openapi_json_schema"):
             continue  # not an API function (the sweeper)
         schema = json.loads(app.get_openapi_json_schema(title="bonestore"))
-        openapi_version = schema.get("openapi", openapi_version)
         for path, item in schema.get("paths", {}).items():
+            item.pop("options", None)  # CORS preflight: API Gateway answers it
             for method, operation in item.items():
-                if method == "options":
-                    continue  # CORS preflight: API Gateway answers it
-                if (method.upper(), path) in secured:
+                is_secured = (method.upper(), path) in secured
+                if is_secured:
                     operation["security"] = [{SECURITY_SCHEME: []}]
                 operation.setdefault("tags", [fn.logical_id.removesuffix("Function")])
-                _contract_errors(operation)
-                paths.setdefault(path, {})[method] = operation
+                _contract_errors(operation, secured=is_secured)
         for kind, entries in schema.get("components", {}).items():
             for name, value in entries.items():
                 _merge_component(components.setdefault(kind, {}), name, value, fn.logical_id)
-    _error_components(components)
+        schema.pop("servers", None)
+        merge.add_schema(schema)
+    document = merge.get_openapi_schema()
+    document.pop("servers", None)
+    document["components"] = components
+    _add_named_models(document)
     components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
         "description": "Cognito ID token of a staff user (group support or ops).",
     }
-    return {
-        "openapi": openapi_version,
-        "info": {
-            "title": "bonestore",
-            "version": project_version(),
-            "description": "Generated by `bonestore openapi` from the handlers; do not edit.",
-        },
-        "paths": paths,
-        "components": components,
-    }
+    return document
 
 
 def render(document: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import watch_csp
 from tests.integration.test_support_api import BEFORE_NPN, staff_token, store_order
 
 pytestmark = pytest.mark.e2e
@@ -17,9 +18,12 @@ def page(browser: Any, local_stack: Any) -> Iterator[Any]:
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(15_000)
-    page.goto(f"{local_stack.api_url}/console")
+    refused = watch_csp(page)
+    response = page.goto(f"{local_stack.api_url}/console")
+    assert "default-src 'self'" in response.headers["content-security-policy"]
     yield page
     context.close()
+    assert refused == [], refused  # the pages work under their CSP
 
 
 def use_token(page: Any, token: str) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import watch_csp
+
 pytestmark = pytest.mark.e2e
 
 
@@ -18,10 +20,13 @@ def page(browser: Any, local_stack: Any) -> Iterator[Any]:
     page.set_default_timeout(15_000)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{local_stack.api_url}/")
+    refused = watch_csp(page)
+    response = page.goto(f"{local_stack.api_url}/")
+    assert "default-src 'self'" in response.headers["content-security-policy"]
     yield page
     context.close()
     assert errors == [], errors
+    assert refused == [], refused  # the pages work under their CSP
 
 
 def choose_country(page: Any, code: str, name: str) -> None:

@@ -152,8 +152,7 @@ def test_forbidden_comes_before_request_validation(api: Http) -> None:
     )
 
 
-def test_a_token_in_several_groups_gets_the_widest_rights(api: Http) -> None:
-    """Cognito lists every group; the check is 'any of', whatever shape the claim has."""
+def _token_with_groups(groups: list[str]) -> str:
     import time
 
     import jwt
@@ -161,10 +160,10 @@ def test_a_token_in_several_groups_gets_the_widest_rights(api: Http) -> None:
     from bonestore_infra.dev_auth import signing_key
 
     now = int(time.time())
-    token = jwt.encode(
+    return jwt.encode(
         {
             "sub": "y",
-            "cognito:groups": ["customer", "ops"],
+            "cognito:groups": groups,
             "cognito:username": "both",
             "token_use": "id",
             "iss": ISSUER,
@@ -175,5 +174,29 @@ def test_a_token_in_several_groups_gets_the_widest_rights(api: Http) -> None:
         signing_key(),
         algorithm="HS256",
     )
+
+
+def test_a_token_in_several_staff_groups_gets_the_widest_rights(api: Http) -> None:
+    """Cognito lists every group; the check is 'any of'."""
+    token = _token_with_groups(["support", "ops"])
     sku = f"AUTHZ-{uuid.uuid4().hex[:8].upper()}"
     assert api.request("PUT", f"/admin/products/{sku}", _product_body(), token=token).status == 201
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        ["customer,ops"],  # one group whose name has a comma
+        ["[ops]"],
+        ["x ops"],
+        [" ops"],
+        # The gateway joins names with commas: "customer,ops" cannot be told apart from
+        # the single group above, so a list with a group the API does not know fails closed.
+        ["customer", "ops"],
+    ],
+)
+def test_no_lookalike_group_name_grants_ops(api: Http, groups: list[str]) -> None:
+    token = _token_with_groups(groups)
+    sku = f"AUTHZ-{uuid.uuid4().hex[:8].upper()}"
+    response = api.request("PUT", f"/admin/products/{sku}", _product_body(), token=token)
+    assert_error(response, 403, "forbidden")

@@ -113,3 +113,61 @@ def test_docs_api_md_names_every_route_of_the_business_contract() -> None:
     assert len(required) >= 10
     listed = set(route_table(API_DOC.read_text("utf-8")))
     assert required - listed == set(), "routes of the business contract missing from docs/api.md"
+
+
+def test_an_openapi_validator_passes_the_document(generated: str) -> None:
+    from openapi_spec_validator import validate
+
+    validate(json.loads(generated))
+
+
+def test_the_validator_fails_a_broken_document(generated: str) -> None:
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    broken = json.loads(generated)
+    broken["paths"]["/checkout"]["post"]["responses"] = {"201": {"content": {}}}  # no description
+    with pytest.raises(OpenAPIValidationError):
+        validate(broken)
+
+
+def test_no_reference_points_nowhere(generated: str) -> None:
+    document = json.loads(generated)
+    refs = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', generated))
+    assert refs and refs <= set(document["components"]["schemas"])
+    assert not {"ValidationError", "HTTPValidationError", "ResponseValidationError"} & set(
+        document["components"]["schemas"]
+    )
+
+
+def test_a_dangling_reference_fails_the_build() -> None:
+    document = {"paths": {"/x": {"get": {"responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Nothing"}}}}}}}}}  # fmt: skip
+    with pytest.raises(ValueError, match="Nothing"):
+        openapi_cli._add_named_models(document)
+
+
+def test_every_success_has_a_real_schema(generated: str) -> None:
+    for path, item in json.loads(generated)["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if status.startswith("2"):
+                    schema = response["content"]["application/json"]["schema"]
+                    assert "$ref" in schema, (method, path, status, schema)
+
+
+def test_every_route_lists_the_statuses_it_answers(generated: str) -> None:
+    paths = json.loads(generated)["paths"]
+    for route in Template().routes():
+        operation = paths[route.path][route.method.lower()]
+        statuses = set(operation["responses"])
+        if route.authorizer is not None:
+            assert {"401", "403"} <= statuses, route
+        if "requestBody" in operation:
+            assert {"400", "413", "415"} <= statuses, route
+        for status, response in operation["responses"].items():
+            if status[0] in "45":
+                ref = response["content"]["application/json"]["schema"]["$ref"]
+                assert ref == "#/components/schemas/ErrorBody", (route, status)
+    assert {"404"} <= set(paths["/support/orders/{order_id}"]["get"]["responses"])
+    assert {"400", "409", "413", "415"} <= set(paths["/webhooks/stripe"]["post"]["responses"])
+    assert {"201", "409", "422", "429"} <= set(paths["/checkout"]["post"]["responses"])

@@ -1,9 +1,8 @@
 """Who is calling: the staff principal from the claims API Gateway's Cognito authorizer passes.
 
 API Gateway (REST, Cognito user pool authorizer) verifies the token and hands the
-handler its claims in ``requestContext.authorizer.claims``, every value a string.
-``cognito:groups`` arrives in more than one shape depending on the path it took
-(a JSON list, ``"a,b"``, ``"[a b]"``, ``"a"``); :func:`parse_groups` accepts them all.
+handler its claims in ``requestContext.authorizer.claims``, every value a string;
+``cognito:groups`` is the names joined by commas (:func:`parse_groups`).
 
 Group policy (issue #5): ``support`` and ``ops`` may read (support routes and the
 active ruleset), only ``ops`` may change the catalog. Pure; no I/O.
@@ -11,7 +10,6 @@ active ruleset), only ``ops`` may change the catalog. Pure; no I/O.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +18,8 @@ from bonestore.domain.errors import BonestoreError, Forbidden, Unauthorized
 
 READ_GROUPS = frozenset({"support", "ops"})
 WRITE_GROUPS = frozenset({"ops"})
+# Every group a route policy may name (contract v2: support, ops, warehouse).
+KNOWN_GROUPS = READ_GROUPS | WRITE_GROUPS | frozenset({"warehouse"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,23 +36,28 @@ class Principal:
 
 
 def parse_groups(value: Any) -> frozenset[str]:
-    """``cognito:groups`` as a set, from a list, ``"a,b"``, ``"[a b]"``, ``'["a","b"]'`` or ``"a"``."""
+    """``cognito:groups`` as API Gateway's REST Cognito authorizer delivers it: exact names.
+
+    The authorizer turns the token's list into one string, the names joined by commas
+    (``"support"``, ``"support,ops"``). Cognito allows commas (and brackets) in a group
+    name, so ``"customer,ops"`` may be one group named so: a string is split only when
+    every part is a group this API knows (:data:`KNOWN_GROUPS`); otherwise it grants
+    nothing (fail closed). Names are never trimmed, unbracketed or unquoted, so no
+    substring (``"[ops]"``, ``"x ops"``, ``" ops"``) grants a group. A real list
+    (a handler invoked with the token's own claims) is taken name by name.
+    """
     if value is None:
         return frozenset()
     if isinstance(value, list | tuple | set | frozenset):
-        return frozenset(str(v).strip() for v in value if str(v).strip())
-    text = str(value).strip()
-    if text.startswith("[") and text.endswith("]"):
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            text = text[1:-1]
-        else:
-            if isinstance(parsed, list):
-                return parse_groups(parsed)
-            text = text[1:-1]
-    parts = text.replace(",", " ").split()
-    return frozenset(p.strip().strip("\"'") for p in parts if p.strip().strip("\"'"))
+        return frozenset(v for v in value if isinstance(v, str) and v)
+    if not isinstance(value, str) or not value:
+        return frozenset()
+    parts = value.split(",")
+    if len(parts) == 1:
+        return frozenset(parts)
+    if all(part in KNOWN_GROUPS for part in parts):
+        return frozenset(parts)
+    return frozenset()
 
 
 def principal_from_claims(claims: Mapping[str, Any] | None) -> Principal | None:
@@ -114,19 +119,6 @@ def authorize_event(event: Mapping[str, Any], policy: RoutePolicy) -> Principal:
     return require_group(principal, policy.get(key, WRITE_GROUPS))
 
 
-def rejection(event: Mapping[str, Any], exc: BonestoreError) -> dict[str, Any]:
-    """The Lambda proxy response for a refused caller, shaped by :mod:`bonestore.api.http`."""
-    from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
-    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-
-    from bonestore.api.http import error_response
-
-    response = error_response(exc.status, exc.code, exc.message, exc.details)
-    builder: Any = ResponseBuilder(response)
-    built: dict[str, Any] = builder.build(APIGatewayProxyEvent(dict(event)))
-    return built
-
-
 def resolve_as_staff(
     app: Any, event: dict[str, Any], context: Any, policy: RoutePolicy, logger: Any
 ) -> dict[str, Any]:
@@ -134,7 +126,8 @@ def resolve_as_staff(
     try:
         principal = authorize_event(event, policy)
     except BonestoreError as exc:
-        return rejection(event, exc)
+        refused: dict[str, Any] = app.reject(exc, event)
+        return refused
     logger.append_keys(staff=principal.username)
     app.context["principal"] = principal
     result: dict[str, Any] = app.resolve(event, context)

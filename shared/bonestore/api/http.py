@@ -15,7 +15,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from bonestore.domain.errors import BonestoreError
+from bonestore.api.json_body import MAX_BODY_BYTES, MAX_JSON_DEPTH, check_event_body, header
+from bonestore.domain.errors import BonestoreError, error_body
 
 logger = logging.getLogger("bonestore.api.http")
 
@@ -37,16 +38,44 @@ FIELD_ERROR_CODES = {
 }
 
 
+def schema_ref(name: str) -> dict[str, str]:
+    """A component of the OpenAPI document by name: ``bonestore openapi`` adds the schema of
+    the model so named (``bonestore.api.schemas``, ``ErrorBody``), so no function imports
+    response models at run time."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def documented(
+    ok: dict[int, tuple[str, str]], errors: dict[int, str] | None = None
+) -> dict[int, Any]:
+    """A route's ``responses=``: its successes (status -> (model name, description)) and the
+    statuses it answers with the contract's error body (status -> which codes, and when).
+
+    ``bonestore openapi`` adds what every route of a kind answers: 400/413/415 for a body,
+    401/403 behind the authorizer, 500.
+    """
+    out: dict[int, Any] = {
+        status: {
+            "description": text,
+            "content": {"application/json": {"schema": schema_ref(model)}},
+        }
+        for status, (model, text) in ok.items()
+    }
+    for status, text in (errors or {}).items():
+        out[status] = {
+            "description": text,
+            "content": {"application/json": {"schema": schema_ref("ErrorBody")}},
+        }
+    return out
+
+
 def error_response(
     status: int, code: str, message: str, details: list[Any] | None = None
 ) -> Response[str]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if details is not None:
-        error["details"] = details
     return Response(
         status_code=status,
         content_type="application/json",
-        body=json.dumps({"error": error}),
+        body=json.dumps(error_body(code, message, details)),
     )
 
 
@@ -87,11 +116,73 @@ def validation_error_response(errors: list[dict[str, Any]]) -> Response[str]:
     return error_response(400, code, message, details)
 
 
+class Resolver(APIGatewayRestResolver):
+    """Powertools' REST resolver that first holds the body to contract v2's rules.
+
+    The check runs before routing and validation, so neither Powertools nor a route
+    ever decodes a body that is not JSON, not UTF-8, too large or too deep (those were
+    500s: ``UnicodeDecodeError``, ``RecursionError``).
+    """
+
+    def __init__(self, *, max_body_bytes: int, max_json_depth: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_body_bytes = max_body_bytes
+        self.max_json_depth = max_json_depth
+
+    def resolve(self, event: Any, context: Any) -> dict[str, Any]:
+        try:
+            check_event_body(event, max_bytes=self.max_body_bytes, max_depth=self.max_json_depth)
+        except BonestoreError as exc:
+            return self.reject(exc, event)
+        result: dict[str, Any] = super().resolve(_plain_json_content_type(event), context)
+        return result
+
+    def reject(self, exc: BonestoreError, event: Any = None) -> dict[str, Any]:
+        """The proxy response for a request refused before routing (bad body, no group),
+        with the CORS headers Powertools would add, so a browser can read the error."""
+        headers = {"Content-Type": "application/json"}
+        if self._cors is not None and isinstance(event, dict):
+            headers.update(self._cors.to_dict(header(event.get("headers"), "Origin")))
+        return {
+            "statusCode": exc.status,
+            "headers": headers,
+            "body": json.dumps(exc.body()),
+            "isBase64Encoded": False,
+        }
+
+
+def _plain_json_content_type(event: Any) -> Any:
+    """The event with its (already accepted) JSON media type spelled ``application/json``:
+    Powertools' validation only reads bodies whose Content-Type starts with exactly that,
+    and raised (a 500) for ``APPLICATION/JSON`` or ``application/vnd.api+json``."""
+    if not isinstance(event, dict) or not event.get("body"):
+        return event
+    content_type = header(event.get("headers"), "Content-Type")
+    if content_type is None or content_type.startswith("application/json"):
+        return event
+    fixed = dict(event)
+    for field in ("headers", "multiValueHeaders"):
+        values = event.get(field)
+        if isinstance(values, dict):
+            kept = {k: v for k, v in values.items() if k.lower() != "content-type"}
+            kept["Content-Type"] = (
+                ["application/json"] if field == "multiValueHeaders" else "application/json"
+            )
+            fixed[field] = kept
+    return fixed
+
+
 def create_app(
-    *, enable_validation: bool = False, cors_origin: str | None = None
-) -> APIGatewayRestResolver:
+    *,
+    enable_validation: bool = False,
+    cors_origin: str | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_json_depth: int = MAX_JSON_DEPTH,
+) -> Resolver:
     cors = CORSConfig(allow_origin=cors_origin, max_age=300) if cors_origin else None
-    app = APIGatewayRestResolver(
+    app = Resolver(
+        max_body_bytes=max_body_bytes,
+        max_json_depth=max_json_depth,
         enable_validation=enable_validation,
         cors=cors,
         response_validation_error_http_code=500 if enable_validation else None,

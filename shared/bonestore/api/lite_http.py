@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bonestore.domain.errors import BonestoreError
+from bonestore.domain.errors import BonestoreError, error_body
 
 logger = logging.getLogger("bonestore.api.lite_http")
 
@@ -78,7 +78,7 @@ class LiteRouter:
             known = {path for _, path in self.routes}
             status, code = (405, "method_not_allowed") if resource in known else (404, "not_found")
             message = f"No route for {method} {event.get('path') or resource}."
-            return self._response(status, {"error": {"code": code, "message": message}})
+            return self._response(status, error_body(code, message))
         request = LiteRequest(
             path_params=event.get("pathParameters") or {},
             query=event.get("queryStringParameters") or {},
@@ -91,13 +91,7 @@ class LiteRouter:
         except Exception:
             logger.exception("unhandled error", extra={"route": f"{method} {resource}"})
             return self._response(
-                500,
-                {
-                    "error": {
-                        "code": "internal_error",
-                        "message": "Something went wrong on our side.",
-                    }
-                },
+                500, error_body("internal_error", "Something went wrong on our side.")
             )
 
     # -- documentation (never on the request path) ------------------------------------

@@ -10,6 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 
+def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
+    """The contract's error body; the one place it is shaped (functions, lite router, local gateway)."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
 class BonestoreError(Exception):
     status = 500
     code = "internal_error"
@@ -31,10 +39,7 @@ class BonestoreError(Exception):
         self.details = details
 
     def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details is not None:
-            error["details"] = self.details
-        return {"error": error}
+        return error_body(self.code, self.message, self.details)
 
 
 class InvalidInput(BonestoreError):

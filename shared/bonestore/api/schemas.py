@@ -1,0 +1,144 @@
+"""HTTP response models of the pydantic-validated functions, for their OpenAPI document.
+
+The handlers build plain dicts; these models describe what the contract (docs/api.md)
+promises of them. Routes name them in ``responses=`` (documentation and Schemathesis'
+response checks), not as return annotations, so a response is never re-validated on
+the hot path. Shapes the contract leaves open (an order's timeline, a ruleset) allow
+extra fields; every field the contract names is here. The catalog's models live in
+``bonestore.domain.catalog_schema`` (imported only at documentation time).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from bonestore.domain.catalog_schema import ReasonOut
+from bonestore.domain.money import Money
+
+
+class _Open(BaseModel):
+    """A body that may carry more than the contract names (the project may add fields)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class DestinationOut(_Open):
+    country: str
+    subdivision: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    line1: str | None = None
+
+
+class LineDecisionOut(_Open):
+    sku: str
+    quantity: int
+    eligible: bool
+    max_quantity: int | None
+    reasons: list[ReasonOut]
+
+
+class ShippingMethodOut(_Open):
+    id: str
+    name: str
+    price: Money
+
+
+class EligibilityOut(_Open):
+    """``POST /eligibility`` 200."""
+
+    eligible: bool
+    ruleset_version: str
+    evaluated_at: str
+    destination: DestinationOut
+    items: list[LineDecisionOut]
+    shipping_methods: list[ShippingMethodOut]
+
+
+class ExplainedEligibilityOut(EligibilityOut):
+    """``POST /support/eligibility`` 200: the same decision, with every rule considered
+    for each line and whether it matched (``trace``)."""
+
+    trace: list[dict[str, Any]]
+
+
+class CheckoutCreated(_Open):
+    """``POST /checkout`` 201."""
+
+    order_id: str
+    checkout_url: str
+    stripe_session_id: str
+    allowed_countries: list[str] | None = None
+
+
+class OrderSummaryOut(_Open):
+    order_id: str
+    status: str
+    email: str | None = None
+    created_at: str
+    amount_total: Money | None = None
+
+
+class OrderListOut(_Open):
+    """``GET /support/orders`` 200."""
+
+    items: list[OrderSummaryOut]
+    next_token: str | None = None
+
+
+class TimelineEntryOut(_Open):
+    at: str
+    type: str
+    detail: dict[str, Any] | None = None
+
+
+class SupportOrderOut(_Open):
+    """``GET /support/orders/{order_id}`` 200: the order, its timeline and its eligibility."""
+
+    order_id: str
+    status: str
+    email: str | None = None
+    items: list[dict[str, Any]]
+    amount_total: Money | None = None
+    destination: dict[str, Any] | None = None
+    stripe_session_id: str | None = None
+    eligibility: dict[str, Any]
+    events: list[TimelineEntryOut]
+
+
+class StoredProductOut(_Open):
+    """``PUT`` / ``DELETE /admin/products/{sku}``: the product as stored."""
+
+    sku: str
+    name: str
+    kind: str
+    category: str
+    price: Money
+    reserved: int
+    updated_at: str | None = None
+
+
+class RulesLintOut(_Open):
+    ok: bool
+    errors: int
+    warnings: int
+    issues: list[dict[str, Any]]
+
+
+class RulesetOut(_Open):
+    """``GET /admin/rules`` 200."""
+
+    version: str
+    source: str
+    rules: list[dict[str, Any]]
+    lint: RulesLintOut
+
+
+class WebhookAck(_Open):
+    """``POST /webhooks/stripe`` 200: handled (duplicates and ignored types included)."""
+
+    received: bool | None = None
+    action: str | None = None
+    event_id: str | None = None
