@@ -35,7 +35,9 @@ from bonestore_infra.template import REPO_ROOT, FunctionDef, Route, Template
 log = logging.getLogger("bonestore_infra.local_api")
 MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 STATIC_DIR = REPO_ROOT / "web"
-STATIC_PAGES = {"/": "index.html", "/console": "console.html"}
+STATIC_PAGES = {"/": "index.html", "/console": "console.html", "/order": "order.html"}
+# A local-only page: () -> (content type, body), e.g. the email outbox at /_dev/outbox.
+DevPage = Callable[[], tuple[str, bytes]]
 
 Authorizer = Callable[[str], dict[str, str]]
 
@@ -195,8 +197,10 @@ class LocalApi:
         authorizer: Authorizer | None = None,
         static_dir: Path = STATIC_DIR,
         cors_origin: str = "*",
+        dev_pages: dict[str, DevPage] | None = None,
     ) -> None:
         self.template = template
+        self.dev_pages = dict(dev_pages or {})
         self.routes = template.routes()
         self.pools = {fid: FunctionPool(fn) for fid, fn in template.functions().items()}
         self.stage = stage
@@ -284,6 +288,13 @@ class LocalApi:
                 return result
 
             def _static(self, path: str) -> bool:
+                page = api.dev_pages.get(path)
+                if page is not None:
+                    ctype, content = page()
+                    self._send(
+                        200, content, [("Content-Type", ctype), ("Cache-Control", "no-store")]
+                    )
+                    return True
                 name = STATIC_PAGES.get(path)
                 if name is None and path.startswith("/static/"):
                     name = path[len("/static/") :]

@@ -114,13 +114,18 @@ class LocalStack:
         if cfg.seed:
             created = seed_catalog(self.aws, self.resolver.ref("ProductsTable"))
             log.info("seeded %d products", created)
+        from bonestore_infra.local_outbox import OUTBOX_PAGES
+
         self.api = LocalApi(
             self.template,
             host=cfg.host,
             port=cfg.api_port,
             stage=cfg.stage,
             authorizer=verify_token,
+            dev_pages=OUTBOX_PAGES,
         )
+        # Email links open this local storefront (in AWS: the template's STOREFRONT_URL).
+        os.environ["STOREFRONT_URL"] = self.api.url
         if cfg.with_stripe:
             from bonestore_infra.stripe_emulator import StripeEmulator
 
@@ -154,7 +159,9 @@ class LocalStack:
 def _reset_process_caches() -> None:
     """Settings and clients are read once per 'cold start'; a new stack is a new cold start."""
     from bonestore.adapters.dynamo import dynamodb_client
+    from bonestore.api.deps import email_sender
     from bonestore.config import get_settings
 
     get_settings.cache_clear()
     dynamodb_client.cache_clear()
+    email_sender.cache_clear()

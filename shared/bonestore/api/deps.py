@@ -6,7 +6,10 @@ them with ``app.dependency_overrides[provider] = lambda: fake``.
 
 from __future__ import annotations
 
+from functools import cache
+
 from bonestore.adapters.dynamo import dynamodb_client
+from bonestore.adapters.email import SesEmailSender
 from bonestore.adapters.orders import OrderRepository
 from bonestore.adapters.products import ProductRepository
 from bonestore.config import get_settings
@@ -19,3 +22,9 @@ def product_repository() -> ProductRepository:
 def order_repository() -> OrderRepository:
     settings = get_settings()
     return OrderRepository(dynamodb_client(), settings.orders_table, settings.products_table)
+
+
+@cache
+def email_sender() -> SesEmailSender:
+    """Customer emails from the template's verified sender; the SES client is made on first send."""
+    return SesEmailSender(get_settings().email_sender)
