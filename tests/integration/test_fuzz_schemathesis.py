@@ -7,6 +7,10 @@ auth that is not ignored), public and staff routes (an ops token from the code p
 fixed seed. The exceptions to "a schema-valid request is accepted", each a 400 that
 depends on stored data or a secret, are in tests/schemathesis.toml with the reason.
 The number of cases it ran is printed at the end of the pytest run.
+
+The stack is the test process's shared one, and Schemathesis replaces and deletes
+products with an ops token (the documented example SKUs included): the catalog is put
+back exactly as it was afterwards, so the tests that run next in this process see it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +34,31 @@ pytestmark = pytest.mark.integration
 
 MAX_EXAMPLES = 10
 SEED = 1
+
+
+@pytest.fixture(autouse=True)
+def catalog_put_back(local_stack: LocalStack) -> Iterator[None]:
+    from bonestore.adapters.dynamo import dynamodb_client
+
+    client = dynamodb_client()
+    table = local_stack.resolver.ref("ProductsTable")
+
+    def items() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+        while True:
+            page = client.scan(**kwargs)
+            found.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    before = items()
+    yield
+    for item in items():
+        client.delete_item(TableName=table, Key={"sku": item["sku"]})
+    for item in before:
+        client.put_item(TableName=table, Item=item)
 
 
 def run_schemathesis(

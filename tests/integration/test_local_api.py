@@ -33,8 +33,13 @@ def test_lists_the_seven_seed_products(api: Http) -> None:
         "category": "supplement",
         "price": {"amount": 4995, "currency": "USD"},
         "in_stock": True,
+        "position": 10,
     }
     assert "availability" not in product
+    # Catalog order, not SKU order: the flagship first, as the seed's positions say.
+    seeded = [p["sku"] for p in items if p["sku"] in SEED_SKUS]
+    assert seeded == [p.sku for p in sorted(seed_catalog(), key=lambda p: p.position)]
+    assert seeded[0] == "TRUEOSTEO-120" and seeded != sorted(seeded)
 
 
 def test_gets_one_product(api: Http) -> None:
@@ -155,3 +160,17 @@ def test_routing_comes_from_the_template(mini_stack: Any) -> None:
     # /products exists in the catalog code but not in this template: not served.
     assert_error(http.get("/products"), 404, "not_found")
     assert_error(http.get("/products/ORP-EBOOK"), 404, "not_found")
+
+
+def test_countries_shape_an_address_form(api: Http) -> None:
+    response = api.get("/countries")
+    assert response.status == 200
+    assert response.headers["Cache-Control"].startswith("public, max-age=86400")
+    items = response.json()["items"]
+    canada = next(item for item in items if item["code"] == "CA")
+    assert canada["postal_code"]["example"] == "K1A 0B1"
+    assert {"code": "CA-ON", "name": "Ontario"} in canada["subdivisions"]
+    us = next(item for item in items if item["code"] == "US")
+    assert {"code": "US-AP", "name": "Armed Forces Pacific"} in us["subdivisions"]
+    assert len(items) == 249
+    assert_error(api.post("/countries", {}), 405, "method_not_allowed")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from bonestore.domain.rules import Engine
     from bonestore.service.checkout import CheckoutService
     from bonestore.service.payments import PaymentService
-    from bonestore.service.ports import OrderEventPublisher, PaymentGateway
+    from bonestore.service.ports import EmailSender, OrderEventPublisher, PaymentGateway
     from bonestore.service.reservations import ReservationSweeper
 
 T = TypeVar("T")
@@ -172,3 +172,14 @@ def reservation_sweeper() -> ReservationSweeper:
         )
 
     return _once("reservation_sweeper", build)
+
+
+def email_sender() -> EmailSender:
+    """Customer emails from the template's verified sender; the SES client is made on first send."""
+
+    def build() -> EmailSender:
+        from bonestore.adapters.email import SesEmailSender
+
+        return SesEmailSender(get_settings().email_sender)
+
+    return _provided(email_sender, lambda: _once("email_sender", build))
