@@ -57,9 +57,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy shared functions infra
 
+# The SAM source, then what CloudFormation receives: the template translated for each
+# samconfig.toml environment and linted again (a cycle only shows there), and the
+# check that a layer-only change publishes new function versions.
 sam-check: install $(SAM)
 	$(SAM) validate --lint --template template.yaml
 	$(BIN)/cfn-lint template.yaml
+	$(BIN)/python -m bonestore_infra.template_gates
 	$(MAKE) --no-print-directory build >/dev/null
 
 # The arm64 deployment artifacts in .aws-sam/build (then: $(SAM) deploy).

@@ -94,7 +94,23 @@ def test_canary_in_prod_all_at_once_in_dev(cfn: dict[str, Any]) -> None:
 def test_webhook_failures_roll_back_the_webhook() -> None:
     alarms = {a["Ref"] for a in _props("StripeWebhookFunction")["DeploymentPreference"]["Alarms"]}
     assert "WebhookServerErrorsAlarm" in alarms
-    assert "ApiServerErrorsAlarm" in {a["Ref"] for a in GLOBALS["DeploymentPreference"]["Alarms"]}
+
+
+def test_each_canary_is_gated_by_its_own_alarms_only(cfn: dict[str, Any]) -> None:
+    """One bad function rolls back that function, not all seven (issue 16)."""
+    assert "Alarms" not in GLOBALS["DeploymentPreference"]
+    seen: dict[str, str] = {}
+    for fid in TEMPLATE.functions():
+        for alarm in (a["Ref"] for a in _props(fid)["DeploymentPreference"]["Alarms"]):
+            assert seen.setdefault(alarm, fid) == fid, f"{alarm} gates {seen[alarm]} and {fid}"
+    groups = [
+        r["Properties"] for r in cfn["Resources"].values()
+        if r["Type"] == "AWS::CodeDeploy::DeploymentGroup"
+    ]
+    alarm_sets = [
+        frozenset(a["Name"]["Ref"] for a in g["AlarmConfiguration"]["Alarms"]) for g in groups
+    ]
+    assert all(alarm_sets) and len(set().union(*alarm_sets)) == sum(map(len, alarm_sets))
 
 
 @pytest.mark.parametrize("table", ["ProductsTable", "OrdersTable", "IdempotencyTable"])
