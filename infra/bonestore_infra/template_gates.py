@@ -264,6 +264,34 @@ def deploy_problems(template: Template | None = None) -> dict[str, list[str]]:
     return problems
 
 
+@dataclass(frozen=True)
+class Suppression:
+    resource: str
+    check: str
+    comment: str
+
+
+def checkov_suppressions(template: Template) -> list[Suppression]:
+    """Every Checkov check skipped in the template (``Metadata: checkov: skip:``)."""
+    found = []
+    for logical_id, resource in template.resources.items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            entry = skip if isinstance(skip, dict) else {"id": str(skip)}
+            found.append(
+                Suppression(logical_id, str(entry.get("id", "")), str(entry.get("comment", "")))
+            )
+    return found
+
+
+def unexplained_suppressions(template: Template) -> list[str]:
+    """Skips without a check id or without a reason a reviewer can judge."""
+    return [
+        f"{s.resource}: skip of {s.check or '(no id)'} has no reason"
+        for s in checkov_suppressions(template)
+        if not s.check.startswith("CKV") or len(s.comment.split()) < 4
+    ]
+
+
 def main() -> int:
     """`python -m bonestore_infra.template_gates`: the deploy gates, for `make sam-check`."""
     failed = 0
