@@ -35,7 +35,11 @@ def test_a_skip_without_a_reason_is_caught(tmp_path: Path) -> None:
     text = DEFAULT_TEMPLATE.read_text("utf-8")
     old = "          - id: CKV_AWS_120\n            comment: answers are per request"
     assert old in text
-    bad = text.replace(old, "          - id: CKV_AWS_120\n            comment: n/a\n            x: answers")
+    bad = text.replace(
+        old, "          - id: CKV_AWS_120\n            comment: n/a\n            x: answers"
+    )
     path = tmp_path / "template.yaml"
     path.write_text(bad, "utf-8")
-    assert gates.unexplained_suppressions(Template(path)) == ["Api: skip of CKV_AWS_120 has no reason"]
+    assert gates.unexplained_suppressions(Template(path)) == [
+        "Api: skip of CKV_AWS_120 has no reason"
+    ]

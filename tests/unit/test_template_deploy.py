@@ -71,4 +71,3 @@ def test_the_layer_gate_catches_versions_that_ignore_the_layer(tmp_path: Path) -
 def test_the_layer_gate_needs_the_layer_to_opt_in(tmp_path: Path) -> None:
     template = _mutated(tmp_path, "      PublishLambdaVersion: true\n", "")
     assert not any(gates.layer_change_republishes(template).values())
-
