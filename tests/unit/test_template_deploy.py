@@ -54,7 +54,7 @@ def test_the_lint_gate_catches_the_distribution_api_cycle(tmp_path: Path) -> Non
     # distribution, whose API origin names the API.
     template = _mutated(
         tmp_path,
-        '        STOREFRONT_ORIGIN: !If [SameOrigin, "", !Ref StorefrontOrigin]\n',
+        "        STOREFRONT_ORIGIN: !Ref StorefrontOrigin\n",
         '        STOREFRONT_ORIGIN: !Sub "https://${StorefrontDistribution.DomainName}"\n',
     )
     errors = gates.lint_translated(gates.transform(template, ENVIRONMENTS["prod"]))
