@@ -217,6 +217,45 @@ def lint_translated(cfn: dict[str, Any], region: str = "us-east-1") -> list[str]
     ]
 
 
+def _header_value_ok(value: Any) -> bool:
+    """A mapped header is a quoted string, or an intrinsic whose every outcome is one."""
+    if isinstance(value, str):
+        return True
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Ref":
+            return arg == "AWS::NoValue"
+        if key == "Fn::Sub":
+            return isinstance(arg, str)
+        if key == "Fn::If" and isinstance(arg, list) and len(arg) == 3:
+            return _header_value_ok(arg[1]) and _header_value_ok(arg[2])
+    return False
+
+
+def api_body_problems(cfn: dict[str, Any]) -> list[str]:
+    """Header mappings in each REST API's generated OpenAPI body that API Gateway would
+    refuse. cfn-lint does not look inside ``Body``; SAM puts whatever it was given there
+    (a condition around ``Cors`` becomes one header's value, a whole mapping)."""
+    problems = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "responseParameters" and isinstance(value, dict):
+                    for header, mapped in value.items():
+                        if not _header_value_ok(mapped):
+                            problems.append(f"{path}: {header} maps to {mapped!r}")
+                walk(value, f"{path}/{key}")
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, f"{path}/{index}")
+
+    for logical_id, resource in cfn["Resources"].items():
+        if resource["Type"] == "AWS::ApiGateway::RestApi":
+            walk(resource["Properties"].get("Body", {}), logical_id)
+    return problems
+
+
 def function_versions(cfn: dict[str, Any]) -> dict[str, str]:
     """Function logical id -> the logical id of the AWS::Lambda::Version SAM publishes.
 
@@ -252,10 +291,10 @@ def layer_change_republishes(template: Template) -> dict[str, bool]:
 def deploy_problems(template: Template | None = None) -> dict[str, list[str]]:
     """What CloudFormation would refuse, per samconfig environment, plus the layer gate."""
     template = template or Template()
-    problems = {
-        name: lint_translated(transform(template, parameters))
-        for name, parameters in samconfig_environments().items()
-    }
+    problems = {}
+    for name, parameters in samconfig_environments().items():
+        cfn = transform(template, parameters)
+        problems[name] = lint_translated(cfn) + api_body_problems(cfn)
     stale = [fid for fid, fresh in layer_change_republishes(template).items() if not fresh]
     problems["layer change"] = [
         f"{fid}: a layer-only change publishes no new version (the alias keeps the old layer)"

@@ -36,7 +36,7 @@ def test_every_samconfig_environment_is_gated() -> None:
 @pytest.mark.parametrize("environment", sorted(ENVIRONMENTS))
 def test_translated_template_passes_cfn_lint(environment: str) -> None:
     cfn = gates.transform(Template(), ENVIRONMENTS[environment])
-    errors = gates.lint_translated(cfn)
+    errors = gates.lint_translated(cfn) + gates.api_body_problems(cfn)
     assert errors == [], "\n".join(errors)
 
 
@@ -71,3 +71,26 @@ def test_the_layer_gate_catches_versions_that_ignore_the_layer(tmp_path: Path) -
 def test_the_layer_gate_needs_the_layer_to_opt_in(tmp_path: Path) -> None:
     template = _mutated(tmp_path, "      PublishLambdaVersion: true\n", "")
     assert not any(gates.layer_change_republishes(template).values())
+
+
+def test_the_body_gate_catches_cors_behind_a_condition(tmp_path: Path) -> None:
+    # SAM cannot drop Cors by a condition: it makes the whole Fn::If one header's value,
+    # which cfn-lint does not see inside the API's Body.
+    allow = """AllowOrigin: !Sub "'${StorefrontOrigin}'"
+          AllowMethods: "'GET,POST,PUT,DELETE,OPTIONS'"
+          AllowHeaders: "'Authorization,Content-Type,Idempotency-Key'"
+          MaxAge: "'300'"
+"""
+    template = _mutated(
+        tmp_path,
+        """      Cors:
+        AllowOrigin: !If [SameOrigin, !Ref AWS::NoValue, !Sub "'${StorefrontOrigin}'"]
+        AllowMethods: "'GET,POST,PUT,DELETE,OPTIONS'"
+        AllowHeaders: "'Authorization,Content-Type,Idempotency-Key'"
+        MaxAge: "'300'"
+""",
+        "      Cors: !If\n        - SameOrigin\n        - !Ref AWS::NoValue\n        - " + allow,
+    )
+    cfn = gates.transform(template, ENVIRONMENTS["dev"])
+    problems = gates.api_body_problems(cfn)
+    assert any("Access-Control-Allow-Origin" in p for p in problems), problems
