@@ -224,7 +224,7 @@ def _header_value_ok(value: Any) -> bool:
     if isinstance(value, dict) and len(value) == 1:
         ((key, arg),) = value.items()
         if key == "Ref":
-            return arg == "AWS::NoValue"
+            return bool(arg == "AWS::NoValue")
         if key == "Fn::Sub":
             return isinstance(arg, str)
         if key == "Fn::If" and isinstance(arg, list) and len(arg) == 3:
