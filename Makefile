@@ -10,6 +10,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .sam-venv
 SAM := $(SAM_VENV)/bin/sam
+CHECKOV_VENV := .checkov-venv
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 CHROMIUM := /usr/bin/chromium
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
@@ -17,7 +19,7 @@ export PYTHONDONTWRITEBYTECODE :=
 # The interpreter shared/Makefile byte-compiles the layer with (sam build runs it).
 export LAYER_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
 
-.PHONY: help install run test lint typecheck unit integration e2e sam-check build openapi bench clean
+.PHONY: help install run test lint typecheck unit integration e2e sam-check checkov build openapi bench clean
 
 help:
 	@echo "make run   - install and start the local service (http://127.0.0.1:3000)"
@@ -41,6 +43,11 @@ $(SAM): | $(VENV)/.uv
 	$(PYTHON) -m uv venv --quiet --python $(PYTHON) $(SAM_VENV)
 	$(PYTHON) -m uv pip install --quiet --python $(SAM_VENV)/bin/python aws-sam-cli
 
+# Checkov pins many packages of its own: like the SAM CLI, it gets its own environment.
+$(CHECKOV): | $(VENV)/.uv
+	$(PYTHON) -m uv venv --quiet --python $(PYTHON) $(CHECKOV_VENV)
+	$(PYTHON) -m uv pip install --quiet --python $(CHECKOV_VENV)/bin/python "checkov>=3.2,<4"
+
 # Page tests drive Debian's Chromium (Playwright cannot download a browser here).
 $(CHROMIUM):
 	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -62,10 +69,20 @@ lint: install
 typecheck: install
 	$(BIN)/mypy shared functions infra
 
+# The SAM source, then what CloudFormation receives: the template translated for each
+# samconfig.toml environment and linted again (a cycle only shows there), and the
+# check that a layer-only change publishes new function versions.
 sam-check: install $(SAM)
 	$(SAM) validate --lint --template template.yaml
 	$(BIN)/cfn-lint template.yaml
+	$(BIN)/python -m bonestore_infra.template_gates
+	$(MAKE) --no-print-directory checkov
 	$(MAKE) --no-print-directory build >/dev/null
+
+# Security scan of the template: 0 failed; every skip is on its resource with a reason
+# (tests/unit/test_template_checkov.py). Prints the passed/failed/skipped counts.
+checkov: $(CHECKOV)
+	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 # The arm64 deployment artifacts in .aws-sam/build (then: $(SAM) deploy).
 build: $(SAM)
@@ -89,4 +106,4 @@ bench: install
 	$(BIN)/python -m bonestore_infra.bench
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

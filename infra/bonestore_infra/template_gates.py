@@ -123,8 +123,18 @@ def _resolve_stage_intrinsics(value: Any, conditions: dict[str, bool]) -> Any:
     return value
 
 
-def transform(template: Template, parameters: dict[str, str] | None = None) -> dict[str, Any]:
-    """The template as CloudFormation receives it after the SAM transform (offline)."""
+def transform(
+    template: Template,
+    parameters: dict[str, str] | None = None,
+    *,
+    artifacts: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The template as CloudFormation receives it after the SAM transform (offline).
+
+    ``artifacts`` maps a function's or layer's logical id to the S3 URI `sam package`
+    would give its built code (by default one fixed URI per resource): `sam package`
+    names each upload by the hash of its content, so a different URI is what a code
+    change looks like to the transform."""
     import boto3
     from samtranslator.parser.parser import Parser
     from samtranslator.public.exceptions import InvalidDocumentException
@@ -142,14 +152,15 @@ def transform(template: Template, parameters: dict[str, str] | None = None) -> d
     transforms = doc.get("Transform")
     if isinstance(transforms, list):
         doc["Transform"] = next(t for t in transforms if t.startswith("AWS::Serverless"))
-    for resource in doc.get("Resources", {}).values():
+    for logical_id, resource in doc.get("Resources", {}).items():
         for attribute in ("DeletionPolicy", "UpdateReplacePolicy"):
             if attribute in resource:
                 resource[attribute] = _resolve_stage_intrinsics(resource[attribute], conditions)
         props = resource.get("Properties", {})
         for key in ("CodeUri", "ContentUri"):  # what `sam package` does after the build
             if isinstance(props.get(key), str):
-                props[key] = f"s3://bonestore-artifacts/{props[key].strip('/')}"
+                default = f"s3://bonestore-artifacts/{props[key].strip('/')}"
+                props[key] = (artifacts or {}).get(logical_id, default)
     values: dict[str, Any] = {
         "AWS::Region": "us-east-1",
         "AWS::AccountId": "123456789012",
@@ -170,6 +181,165 @@ def transform(template: Template, parameters: dict[str, str] | None = None) -> d
         raise ValueError(f"SAM transform failed: {causes}") from exc
     cfn: dict[str, Any] = undo_mark_unicode_str_in_template(result)
     return cfn
+
+
+# --------------------------------------------------------------------------- deploy gates
+
+SAMCONFIG = REPO_ROOT / "samconfig.toml"
+
+
+def samconfig_environments(path: Path = SAMCONFIG) -> dict[str, dict[str, str]]:
+    """Each samconfig.toml environment's deploy parameters: what `sam deploy` passes."""
+    import tomllib
+
+    config = tomllib.loads(path.read_text("utf-8"))
+    environments: dict[str, dict[str, str]] = {}
+    for name, commands in config.items():
+        if not isinstance(commands, dict) or "deploy" not in commands:
+            continue
+        overrides = commands["deploy"].get("parameters", {}).get("parameter_overrides", [])
+        if isinstance(overrides, str):
+            overrides = overrides.split()
+        environments[name] = dict(str(item).split("=", 1) for item in overrides)
+    return environments
+
+
+def lint_translated(cfn: dict[str, Any], region: str = "us-east-1") -> list[str]:
+    """cfn-lint's errors (E...) on a translated template: what CloudFormation would refuse
+    (a circular dependency, a bad property) that linting the SAM source cannot see."""
+    import json
+
+    from cfnlint.api import lint
+
+    matches = lint(json.dumps(cfn), regions=[region])
+    return [
+        f"{m.rule.id} {m.message} ({m.path_string})" for m in matches if m.rule.id.startswith("E")
+    ]
+
+
+def _header_value_ok(value: Any) -> bool:
+    """A mapped header is a quoted string, or an intrinsic whose every outcome is one."""
+    if isinstance(value, str):
+        return True
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Ref":
+            return bool(arg == "AWS::NoValue")
+        if key == "Fn::Sub":
+            return isinstance(arg, str)
+        if key == "Fn::If" and isinstance(arg, list) and len(arg) == 3:
+            return _header_value_ok(arg[1]) and _header_value_ok(arg[2])
+    return False
+
+
+def api_body_problems(cfn: dict[str, Any]) -> list[str]:
+    """Header mappings in each REST API's generated OpenAPI body that API Gateway would
+    refuse. cfn-lint does not look inside ``Body``; SAM puts whatever it was given there
+    (a condition around ``Cors`` becomes one header's value, a whole mapping)."""
+    problems = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "responseParameters" and isinstance(value, dict):
+                    for header, mapped in value.items():
+                        if not _header_value_ok(mapped):
+                            problems.append(f"{path}: {header} maps to {mapped!r}")
+                walk(value, f"{path}/{key}")
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, f"{path}/{index}")
+
+    for logical_id, resource in cfn["Resources"].items():
+        if resource["Type"] == "AWS::ApiGateway::RestApi":
+            walk(resource["Properties"].get("Body", {}), logical_id)
+    return problems
+
+
+def function_versions(cfn: dict[str, Any]) -> dict[str, str]:
+    """Function logical id -> the logical id of the AWS::Lambda::Version SAM publishes.
+
+    CloudFormation publishes a new version only when this id changes (SAM hashes what
+    it considers the function's content into it); CodeDeploy then shifts `live`."""
+    versions = {}
+    for logical_id, resource in cfn["Resources"].items():
+        if resource["Type"] == "AWS::Lambda::Version":
+            function = next(iter(_refs(resource["Properties"]["FunctionName"])))
+            versions[function] = logical_id
+    return versions
+
+
+def layer_change_republishes(template: Template) -> dict[str, bool]:
+    """Per function using a layer: does a layer-only change publish a new version?
+
+    Two translations whose only difference is the layer's built package (as `sam
+    package` names it: by content hash) must give every such function a new version."""
+    layers = template.resources_of_type("AWS::Serverless::LayerVersion")
+    before = {lid: f"s3://bonestore-artifacts/{lid}-0123456789abcdef" for lid in layers}
+    after = {lid: f"s3://bonestore-artifacts/{lid}-fedcba9876543210" for lid in layers}
+    old = function_versions(transform(template, artifacts=before))
+    new = function_versions(transform(template, artifacts=after))
+    users = {
+        fid
+        for fid, fn in template.resources_of_type("AWS::Serverless::Function").items()
+        if _refs(fn.get("Properties", {}).get("Layers", template.globals.get("Layers", [])))
+        & set(layers)
+    }
+    return {fid: old.get(fid) != new.get(fid) for fid in sorted(users)}
+
+
+def deploy_problems(template: Template | None = None) -> dict[str, list[str]]:
+    """What CloudFormation would refuse, per samconfig environment, plus the layer gate."""
+    template = template or Template()
+    problems = {}
+    for name, parameters in samconfig_environments().items():
+        cfn = transform(template, parameters)
+        problems[name] = lint_translated(cfn) + api_body_problems(cfn)
+    stale = [fid for fid, fresh in layer_change_republishes(template).items() if not fresh]
+    problems["layer change"] = [
+        f"{fid}: a layer-only change publishes no new version (the alias keeps the old layer)"
+        for fid in stale
+    ]
+    return problems
+
+
+@dataclass(frozen=True)
+class Suppression:
+    resource: str
+    check: str
+    comment: str
+
+
+def checkov_suppressions(template: Template) -> list[Suppression]:
+    """Every Checkov check skipped in the template (``Metadata: checkov: skip:``)."""
+    found = []
+    for logical_id, resource in template.resources.items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            entry = skip if isinstance(skip, dict) else {"id": str(skip)}
+            found.append(
+                Suppression(logical_id, str(entry.get("id", "")), str(entry.get("comment", "")))
+            )
+    return found
+
+
+def unexplained_suppressions(template: Template) -> list[str]:
+    """Skips without a check id or without a reason a reviewer can judge."""
+    return [
+        f"{s.resource}: skip of {s.check or '(no id)'} has no reason"
+        for s in checkov_suppressions(template)
+        if not s.check.startswith("CKV") or len(s.comment.split()) < 4
+    ]
+
+
+def main() -> int:
+    """`python -m bonestore_infra.template_gates`: the deploy gates, for `make sam-check`."""
+    failed = 0
+    for name, found in deploy_problems().items():
+        print(f"deploy gate [{name}]: {len(found)} error(s)")
+        for problem in found:
+            print(f"  {problem}")
+        failed += len(found)
+    return 1 if failed else 0
 
 
 # --------------------------------------------------------------------------- handlers
@@ -924,3 +1094,7 @@ def run_all(template: Template | None = None) -> list[Problem]:
         problems += check_permissions(template, cfn, fn, usage)
         problems += check_routes(template, fn)
     return problems
+
+
+if __name__ == "__main__":
+    sys.exit(main())

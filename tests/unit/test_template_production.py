@@ -70,8 +70,11 @@ def test_function_has_log_group_size_and_deployment_alarms(fid: str) -> None:
     for alarm in alarms:
         assert RES[alarm]["Type"] == "AWS::CloudWatch::Alarm"
         assert RES[alarm]["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
-    kinds = {RES[a]["Properties"]["MetricName"] for a in alarms}
+    kinds = {RES[a]["Properties"].get("MetricName") for a in alarms}
     assert {"Errors", "Throttles"} <= kinds
+    # Errors it caught and answered (or logged) count too: Lambda's Errors misses them.
+    assert any(a.endswith("FailuresAlarm") for a in alarms), alarms
+    assert isinstance(props["ReservedConcurrentExecutions"], int | dict)
 
 
 def test_log_groups_are_not_shared() -> None:
@@ -94,7 +97,24 @@ def test_canary_in_prod_all_at_once_in_dev(cfn: dict[str, Any]) -> None:
 def test_webhook_failures_roll_back_the_webhook() -> None:
     alarms = {a["Ref"] for a in _props("StripeWebhookFunction")["DeploymentPreference"]["Alarms"]}
     assert "WebhookServerErrorsAlarm" in alarms
-    assert "ApiServerErrorsAlarm" in {a["Ref"] for a in GLOBALS["DeploymentPreference"]["Alarms"]}
+
+
+def test_each_canary_is_gated_by_its_own_alarms_only(cfn: dict[str, Any]) -> None:
+    """One bad function rolls back that function, not all seven (issue 16)."""
+    assert "Alarms" not in GLOBALS["DeploymentPreference"]
+    seen: dict[str, str] = {}
+    for fid in TEMPLATE.functions():
+        for alarm in (a["Ref"] for a in _props(fid)["DeploymentPreference"]["Alarms"]):
+            assert seen.setdefault(alarm, fid) == fid, f"{alarm} gates {seen[alarm]} and {fid}"
+    groups = [
+        r["Properties"]
+        for r in cfn["Resources"].values()
+        if r["Type"] == "AWS::CodeDeploy::DeploymentGroup"
+    ]
+    alarm_sets = [
+        frozenset(a["Name"]["Ref"] for a in g["AlarmConfiguration"]["Alarms"]) for g in groups
+    ]
+    assert all(alarm_sets) and len(set().union(*alarm_sets)) == sum(map(len, alarm_sets))
 
 
 @pytest.mark.parametrize("table", ["ProductsTable", "OrdersTable", "IdempotencyTable"])
@@ -107,8 +127,9 @@ def test_business_tables_are_recoverable_and_retained_in_prod(table: str) -> Non
     props = _props(table)
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert props["DeletionProtectionEnabled"] == {"Fn::If": ["IsProd", True, False]}
-    for attribute in ("DeletionPolicy", "UpdateReplacePolicy"):
-        assert RES[table][attribute] == {"Fn::If": ["IsProd", "Retain", "Delete"]}
+    # RetainExceptOnCreate: a failed first deploy removes what it made, so it can be retried.
+    assert RES[table]["DeletionPolicy"] == {"Fn::If": ["IsProd", "RetainExceptOnCreate", "Delete"]}
+    assert RES[table]["UpdateReplacePolicy"] == {"Fn::If": ["IsProd", "Retain", "Delete"]}
     assert "AWS::LanguageExtensions" in TEMPLATE.doc["Transform"]
 
 
@@ -165,8 +186,13 @@ def test_secrets_never_in_parameters_or_environment() -> None:
     for fn in TEMPLATE.functions().values():
         for variable in fn.environment:
             assert not any(w in variable for w in ("API_KEY", "WEBHOOK_SECRET")), variable
+    # Created empty: no value in the template that a redeploy could write over the live keys.
     secret = _props("StripeSecret")
-    assert json.loads(secret["SecretString"]) == {"api_key": "", "webhook_secret": ""}
+    assert "SecretString" not in secret and "GenerateSecretString" not in secret
+    for retained in ("StripeSecret", "UserPool"):
+        assert RES[retained]["DeletionPolicy"] == {
+            "Fn::If": ["IsProd", "RetainExceptOnCreate", "Delete"]
+        }
 
 
 def test_async_paths_have_dead_letters() -> None:
@@ -210,3 +236,97 @@ def test_local_resolver_yields_plain_strings(stage: str) -> None:
         for variable, value in fn.environment.items():
             resolved = resolver.resolve(value)
             assert isinstance(resolved, str | int), (fn.logical_id, variable, resolved)
+
+
+# --- issue 15/16: what on-call sees, what the edge refuses, what a fresh account accepts
+
+
+def test_dashboard_is_valid_json_and_names_only_real_resources() -> None:
+    import re
+
+    body = _props("OperationsDashboard")["DashboardBody"]["Fn::Sub"]
+    names = set(re.findall(r"\$\{([A-Za-z0-9:]+)(?:\.[A-Za-z]+)?\}", body))
+    assert names - {"AWS::Region", "AWS::StackName", "Stage"} <= set(RES), names - set(RES)
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
+    alarms = next(w for w in widgets if w["type"] == "alarm")["properties"]["alarms"]
+    assert len(alarms) >= 10
+    assert "${CheckoutServerErrorsAlarm.Arn}" in body and "${OrdersHeldAlarm.Arn}" in body
+
+
+@pytest.mark.parametrize("acl", ["CloudFrontWebAcl", "ApiWebAcl"])
+def test_web_acls_answer_in_the_contract_body(acl: str) -> None:
+    props = _props(acl)
+    for key, body in props["CustomResponseBodies"].items():
+        error = json.loads(body["Content"])["error"]
+        assert error["code"] == key and error["message"], key
+    rules = [r for r in props["Rules"] if "Name" in r]
+    managed = {
+        r["Statement"]["ManagedRuleGroupStatement"]["Name"]
+        for r in rules
+        if "ManagedRuleGroupStatement" in r["Statement"]
+    }
+    assert managed == {
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "AWSManagedRulesAmazonIpReputationList",
+    }
+    rate_paths = {
+        r["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["ByteMatchStatement"][
+            "SearchString"
+        ]
+        for r in rules
+        if "RateBasedStatement" in r["Statement"]
+    }
+    assert rate_paths == {"/checkout", "/eligibility"}
+    for rule in rules:
+        if "Action" in rule:  # every block carries one of the bodies above
+            custom = rule["Action"]["Block"]["CustomResponse"]
+            assert custom["CustomResponseBodyKey"] in props["CustomResponseBodies"], rule["Name"]
+
+
+def test_kill_switch_rule_exists_only_when_checkout_is_paused() -> None:
+    first = _props("ApiWebAcl")["Rules"][0]["Fn::If"]
+    assert first[0] == "IsCheckoutPaused" and first[2] == {"Ref": "AWS::NoValue"}
+    paused = first[1]["Action"]["Block"]["CustomResponse"]
+    assert paused["ResponseCode"] == 503
+    assert paused["CustomResponseBodyKey"] == "checkout_unavailable"
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_reserved_concurrency_leaves_the_account_its_unreserved_100(stage: str) -> None:
+    resolver = IntrinsicResolver(TEMPLATE, {"Stage": stage})
+    total = sum(
+        int(resolver.resolve(_props(fid)["ReservedConcurrentExecutions"]))
+        for fid in TEMPLATE.functions()
+    )
+    # Lambda keeps 100 unreserved; dev and prod may share a 1,000 account quota.
+    assert total <= 400, total
+    sweeper = _props("ReservationSweeperFunction")["ReservedConcurrentExecutions"]
+    assert sweeper == 1  # two sweeps never race each other
+
+
+def test_alarm_topic_is_one_cloudwatch_can_publish_to() -> None:
+    assert _props("AlarmTopic")["KmsMasterKeyId"] == {"Ref": "MonitoringKey"}
+    statements = _props("MonitoringKey")["KeyPolicy"]["Statement"]
+    cloudwatch = [
+        s for s in statements if s["Principal"].get("Service") == "cloudwatch.amazonaws.com"
+    ]
+    assert cloudwatch and {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(cloudwatch[0]["Action"])
+    rule = TEMPLATE.doc["Rules"]["ProdPagesSomeone"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
+
+
+def test_every_log_group_is_encrypted_and_every_bucket_logs() -> None:
+    for lid, group in TEMPLATE.resources_of_type("AWS::Logs::LogGroup").items():
+        assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["MonitoringKey", "Arn"]}, lid
+    assert "LoggingConfiguration" in _props("StorefrontBucket")
+    logging = _props("StorefrontDistribution")["DistributionConfig"]["Logging"]
+    assert logging["Bucket"] == {"Fn::GetAtt": ["AccessLogBucket", "DomainName"]}
+    assert _props("AccessLogBucket")["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"]
+
+
+def test_same_origin_prod_names_no_origin_and_no_distribution(cfn: dict[str, Any]) -> None:
+    text = json.dumps(cfn["Resources"]["Api"])
+    assert "StorefrontDistribution" not in text
+    for fid in TEMPLATE.functions():
+        assert "StorefrontDistribution" not in json.dumps(cfn["Resources"][fid])
