@@ -831,3 +831,172 @@ def test_hosted_page_billing_only_and_expired(
     assert info.value.code == 410
     with info.value as response:
         assert "expired" in response.read().decode()
+
+
+# -- a fixed shipping address (payment_intent_data[shipping]) --------------------
+
+FIXED = {
+    "name": "Ada Lovelace",
+    "address": {
+        "line1": "PO Box 12",
+        "line2": "Unit 4",
+        "city": "Honolulu",
+        "state": "HI",
+        "postal_code": "96813",
+        "country": "US",
+    },
+}
+
+
+def fixed_session_params(**overrides: Any) -> dict[str, Any]:
+    """A session as address-first checkout creates it: the address fixed, one method."""
+    params = session_params(**overrides)
+    del params["shipping_address_collection"]
+    params["shipping_options"] = params["shipping_options"][1:]  # express only
+    params["payment_intent_data"] = {"metadata": {"order_id": "ord_123"}, "shipping": FIXED}
+    return params
+
+
+def test_fixed_address_is_charged_and_carried_where_stripe_puts_it(
+    client: stripe.StripeClient, emu: StripeEmulator, receiver: Receiver
+) -> None:
+    session = client.v1.checkout.sessions.create(params=fixed_session_params())  # type: ignore[arg-type]
+    assert session.shipping_address_collection is None
+    assert session.amount_total == 2 * 4995 + 1500 + 1500  # the one option is preselected
+    billing = {"country": "CU", "postal_code": "10400"}
+    status, body = dev(
+        emu,
+        f"/_dev/checkout/sessions/{session.id}/complete",
+        {"customer_details": {"address": billing}},
+    )
+    assert status == 200, body
+    paid = client.v1.checkout.sessions.retrieve(session.id, params={"expand": ["payment_intent"]})
+    assert paid.shipping_cost is not None and paid.shipping_cost.amount_total == 1500
+    assert paid.amount_total == 2 * 4995 + 3000
+    # Nothing was collected by Checkout: the address is the PaymentIntent's (and Charge's).
+    assert paid.collected_information is not None
+    assert paid.collected_information.shipping_details is None
+    intent = paid.payment_intent
+    assert isinstance(intent, stripe.PaymentIntent) and intent.shipping is not None
+    assert intent.shipping.to_dict() == {
+        **FIXED,
+        "carrier": None,
+        "phone": None,
+        "tracking_number": None,
+    }
+    assert intent.metadata.to_dict() == {"order_id": "ord_123"}
+    assert isinstance(intent.latest_charge, str)
+    charge = client.v1.charges.retrieve(intent.latest_charge)
+    assert charge.shipping is not None and charge.shipping.address.line1 == "PO Box 12"
+    assert charge.billing_details.address.country == "CU"  # billing screened apart
+    (event,) = receiver.events()
+    assert event.data.object["payment_intent"] == intent.id
+
+
+def test_fixed_address_the_same_written_differently_is_accepted(
+    client: stripe.StripeClient, emu: StripeEmulator
+) -> None:
+    session = client.v1.checkout.sessions.create(params=fixed_session_params())  # type: ignore[arg-type]
+    same = {
+        "name": "ada lovelace",
+        "address": {
+            **FIXED["address"],
+            "state": "US-HI",
+            "postal_code": "968 13",
+            "city": "HONOLULU",
+        },
+    }
+    status, body = dev(
+        emu, f"/_dev/checkout/sessions/{session.id}/complete", {"shipping_details": same}
+    )
+    assert status == 200, body
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"country": "CA"},
+        {"line1": "1 Main St"},
+        {"state": "AK"},
+        {"postal_code": "99501"},
+        {"line2": None},
+    ],
+    ids=["country", "line1", "state", "postal_code", "line2_dropped"],
+)
+def test_fixed_address_cannot_be_changed_at_completion(
+    client: stripe.StripeClient, emu: StripeEmulator, change: dict[str, Any]
+) -> None:
+    session = client.v1.checkout.sessions.create(params=fixed_session_params())  # type: ignore[arg-type]
+    other = {"name": FIXED["name"], "address": {**FIXED["address"], **change}}
+    status, body = dev(
+        emu, f"/_dev/checkout/sessions/{session.id}/complete", {"shipping_details": other}
+    )
+    assert status == 400, body
+    assert body["error"]["type"] == "invalid_request_error"
+    assert body["error"]["code"] == "shipping_address_fixed"
+    assert body["error"]["param"] == "shipping_details[address]"
+    assert client.v1.checkout.sessions.retrieve(session.id).status == "open"
+    assert emu.events() == []
+    status, body = dev(
+        emu,
+        f"/_dev/checkout/sessions/{session.id}/complete",
+        {"shipping_details": {"name": "Mallory", "address": FIXED["address"]}},
+    )
+    assert status == 400 and body["error"]["code"] == "shipping_address_fixed"
+
+
+def test_fixed_address_with_one_option_cannot_pick_another_rate(
+    client: stripe.StripeClient, emu: StripeEmulator
+) -> None:
+    earlier = client.v1.checkout.sessions.create(params=session_params())  # type: ignore[arg-type]
+    cheaper = str(earlier.shipping_options[0].shipping_rate)
+    session = client.v1.checkout.sessions.create(params=fixed_session_params())  # type: ignore[arg-type]
+    status, body = dev(
+        emu, f"/_dev/checkout/sessions/{session.id}/complete", {"shipping_rate": cheaper}
+    )
+    assert status == 400 and body["error"]["param"] == "shipping_rate"
+
+
+def test_fixed_address_and_collection_together_are_refused(client: stripe.StripeClient) -> None:
+    params = fixed_session_params()
+    params["shipping_address_collection"] = {"allowed_countries": ["US"]}
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
+    assert info.value.param == "payment_intent_data[shipping]"
+    bad = fixed_session_params()
+    bad["payment_intent_data"]["shipping"] = {"name": "Ada", "address": {"city": "X"}}
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.checkout.sessions.create(params=bad)  # type: ignore[arg-type]
+    assert info.value.param == "payment_intent_data[shipping][address][line1]"
+
+
+def test_hosted_page_shows_a_fixed_address_read_only(
+    client: stripe.StripeClient, emu: StripeEmulator, receiver: Receiver
+) -> None:
+    session = client.v1.checkout.sessions.create(params=fixed_session_params())  # type: ignore[arg-type]
+    assert session.url is not None
+    with urllib.request.urlopen(session.url, timeout=10) as response:
+        page = response.read().decode()
+    assert 'id="fixed-shipping"' in page
+    assert "PO Box 12" in page and "Honolulu HI 96813" in page and "United States" in page
+    # The address fields are the billing address: nothing on the page edits the shipping one.
+    assert "<legend>Billing address</legend>" in page and "<legend>Shipping address" not in page
+    assert page.count('type="radio" name="shipping_rate"') == 1
+    form = {
+        "email": "ada@example.com",
+        "name": "Ada Lovelace",
+        "postal_code": "10115",
+        "country": "DE",
+        "line1": "Somewhere Else 1",
+        "card_number": "4242 4242 4242 4242",
+    }
+    status, _, _ = _post_page(emu, session.id, form)
+    assert status == 303
+    paid = client.v1.checkout.sessions.retrieve(session.id)
+    assert isinstance(paid.payment_intent, str)
+    intent = client.v1.payment_intents.retrieve(paid.payment_intent)
+    assert intent.shipping is not None and intent.shipping.address.line1 == "PO Box 12"
+    assert isinstance(intent.latest_charge, str)
+    charge = client.v1.charges.retrieve(intent.latest_charge)
+    assert charge.billing_details.address.line1 == "Somewhere Else 1"
+    assert charge.billing_details.address.country == "DE"

@@ -212,6 +212,22 @@ def render(
         for key, label, required in ADDRESS_FIELDS
         if address_needed or key == "postal_code"
     )
+    fixed_html = ""
+    fixed = store.fixed_shipping(session_id)
+    if fixed is not None:
+        # Stripe shows an address the merchant fixed as text: nothing here can change it.
+        addr = fixed["address"]
+        city_line = " ".join(
+            part for part in (addr.get("city"), addr.get("state"), addr.get("postal_code")) if part
+        )
+        lines = [fixed["name"], addr.get("line1"), addr.get("line2"), city_line]
+        lines.append(names.get(addr.get("country") or "", addr.get("country") or ""))
+        fixed_html = (
+            '<section id="fixed-shipping" aria-label="Shipping address"><h2>Shipping to</h2>'
+            "<address>"
+            + "<br>".join(html.escape(line) for line in lines if line)
+            + "</address></section>"
+        )
     error_html = ""
     if error is not None:
         error_html = (
@@ -240,6 +256,7 @@ def render(
         address_fields=address_fields,
         country_options="\n".join(country_options),
         shipping_fieldset=shipping_fieldset,
+        fixed_shipping=fixed_html,
         card_number=html.escape(values.get("card_number", "")),
     )
     status = error.status if error is not None else 200

@@ -48,6 +48,7 @@ class SessionState:
     line_items: list[Obj]
     intent_metadata: dict[str, str]
     intent_description: str | None
+    fixed_shipping: Obj | None = None  # payment_intent_data[shipping]
 
 
 @dataclass
@@ -62,6 +63,31 @@ class IdempotencyRecord:
     status: int | None = None  # None while the first request is still running
     body: bytes = b""
     request_id: str = ""
+
+
+def _same_text(given: str | None, fixed: str | None) -> bool:
+    """The same address field, ignoring case and spacing (as a person reading it would)."""
+
+    def norm(value: str | None) -> str:
+        return " ".join((value or "").split()).casefold()
+
+    return norm(given) == norm(fixed)
+
+
+def _same_field(key: str, given: str | None, fixed: str | None, country: str | None) -> bool:
+    """One address field equal to the fixed one: a state as ``HI`` or ``US-HI``, a postal
+    code with or without its space, any text in any case."""
+
+    def norm(value: str | None) -> str | None:
+        if value is None:
+            return None
+        if key == "state" and country and value.upper().startswith(f"{country.upper()}-"):
+            return value[len(country) + 1 :]
+        if key == "postal_code":
+            return value.replace(" ", "").replace("-", "")
+        return value
+
+    return _same_text(norm(given), norm(fixed))
 
 
 def luhn_ok(number: str) -> bool:
@@ -196,8 +222,15 @@ class Store:
                 line_items=items,
                 intent_metadata=data.intent_metadata,
                 intent_description=data.intent_description,
+                fixed_shipping=data.fixed_shipping,
             )
             return copy.deepcopy(session)
+
+    def fixed_shipping(self, session_id: str) -> Obj | None:
+        """The address a session's merchant fixed (``payment_intent_data[shipping]``)."""
+        with self.lock:
+            state = self._sessions.get(session_id)
+            return copy.deepcopy(state.fixed_shipping) if state else None
 
     def _open_session(self, session_id: str) -> Obj:
         session = self._objects.get(session_id)
@@ -248,30 +281,34 @@ class Store:
                     "it can no longer be paid.",
                     code="checkout_session_not_open",
                 )
-            shipping = self._checked_shipping(session, pay.shipping)
+            state = self._sessions[session_id]
+            if state.fixed_shipping is not None:
+                shipping = self._checked_fixed_shipping(state.fixed_shipping, pay.shipping)
+            else:
+                shipping = self._checked_shipping(session, pay.shipping)
             option = self._chosen_option(session, pay.shipping_rate)
             billing = self._checked_billing(session, pay, shipping)
             self._check_card(pay.card_number)
 
             now = self.now()
-            state = self._sessions[session_id]
             amount_shipping = option["shipping_amount"] if option else 0
             if option is not None:
                 session["shipping_cost"] = objects.shipping_cost(option)
             session["total_details"]["amount_shipping"] = amount_shipping
             session["amount_total"] = session["amount_subtotal"] + amount_shipping
             email = billing["email"]
-            intent_shipping = (
-                {
+            if state.fixed_shipping is not None:
+                intent_shipping: Obj | None = copy.deepcopy(state.fixed_shipping)
+            elif shipping is not None:
+                intent_shipping = {
                     "address": shipping["address"],
                     "carrier": None,
                     "name": shipping["name"],
                     "phone": None,
                     "tracking_number": None,
                 }
-                if shipping
-                else None
-            )
+            else:
+                intent_shipping = None
             status = "processing" if pay.asynchronous else "succeeded"
             intent = objects.payment_intent(
                 amount=session["amount_total"],
@@ -307,7 +344,9 @@ class Store:
             session["collected_information"] = {
                 "business_name": None,
                 "individual_name": None,
-                "shipping_details": shipping,
+                # A fixed address was given, not collected: it is on the PaymentIntent (and
+                # its Charge) as ``shipping``, and Checkout collected none of its own.
+                "shipping_details": None if state.fixed_shipping is not None else shipping,
             }
             event_id = self._event("checkout.session.completed", session, None, None)
             return copy.deepcopy(session), [event_id]
@@ -345,6 +384,36 @@ class Store:
             )
         return result
 
+    def _checked_fixed_shipping(self, fixed: Obj, given: Obj | None) -> Obj:
+        """The fixed address; a ``shipping_details`` naming another one is refused.
+
+        Stripe's page shows a fixed address read-only, so no customer can pay with
+        another: a caller that tries gets what the page would never let through.
+        """
+        result = {"name": fixed["name"], "address": dict(fixed["address"])}
+        if given is None:
+            return result
+        name = given.get("name")
+        addr = given.get("address")
+        if not isinstance(addr, dict):
+            raise errors.missing("shipping_details[address]")
+        checked = self._checked_address(addr, "shipping_details", required=())
+        if name is not None and not isinstance(name, str):
+            raise errors.invalid("shipping_details[name]", "name must be a string")
+        same_name = name is None or _same_text(name, fixed["name"])
+        country = fixed["address"].get("country")
+        same_address = all(
+            _same_field(key, checked[key], fixed["address"].get(key), country) for key in checked
+        )
+        if not (same_name and same_address):
+            raise errors.invalid(
+                "shipping_details[address]",
+                "This Checkout Session ships to the address the merchant gave "
+                "(payment_intent_data[shipping]); it cannot be changed at payment.",
+                code="shipping_address_fixed",
+            )
+        return result
+
     @staticmethod
     def _checked_address(
         addr: Obj, where: str, required: tuple[str, ...] = ("line1", "country")
@@ -358,6 +427,8 @@ class Store:
         for key in required:  # many countries have no postal code or state
             if result[key] is None:
                 raise errors.missing(f"{where}[address][{key}]")
+        if result["country"] is None:
+            return result
         country = str(result["country"]).upper()
         if len(country) != 2 or not country.isalpha() or not country.isascii():
             raise errors.invalid(
