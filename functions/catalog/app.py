@@ -1,4 +1,4 @@
-"""Catalog function: GET /products, GET /products/{sku} (public).
+"""Catalog function: GET /products, GET /products/{sku}, GET /countries (public).
 
 Cold start is a product metric here (every page view lands on it, target 1.25x a
 bare boto3 client), so this module imports no Powertools and no pydantic: the
@@ -62,6 +62,21 @@ def get_product(request: LiteRequest) -> dict[str, Any]:
     if item is None:
         raise NotFound(f"No product with SKU {sku!r}.", code="unknown_sku")
     return _with_availability([item], request.query.get("country"))[0]
+
+
+@app.get(
+    "/countries",
+    summary="Every country, with its subdivisions and postal-code format, for an address form",
+    response_model="bonestore.domain.catalog_schema:CountryList",
+    # The same for every caller and changes only with a deploy: browsers and API Gateway's
+    # cache may keep it a day (and serve a stale copy for a week while revalidating).
+    cache_control="public, max-age=86400, stale-while-revalidate=604800",
+)
+def list_countries(request: LiteRequest) -> dict[str, Any]:
+    # Imported here: pycountry's data loads on the first call, not in the cold start.
+    from bonestore.domain.countries import all_countries
+
+    return {"items": list(all_countries())}
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

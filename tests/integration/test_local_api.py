@@ -155,3 +155,17 @@ def test_routing_comes_from_the_template(mini_stack: Any) -> None:
     # /products exists in the catalog code but not in this template: not served.
     assert_error(http.get("/products"), 404, "not_found")
     assert_error(http.get("/products/ORP-EBOOK"), 404, "not_found")
+
+
+def test_countries_shape_an_address_form(api: Http) -> None:
+    response = api.get("/countries")
+    assert response.status == 200
+    assert response.headers["Cache-Control"].startswith("public, max-age=86400")
+    items = response.json()["items"]
+    canada = next(item for item in items if item["code"] == "CA")
+    assert canada["postal_code"]["example"] == "K1A 0B1"
+    assert {"code": "CA-ON", "name": "Ontario"} in canada["subdivisions"]
+    us = next(item for item in items if item["code"] == "US")
+    assert {"code": "US-AP", "name": "Armed Forces Pacific"} in us["subdivisions"]
+    assert len(items) == 249
+    assert_error(api.post("/countries", {}), 405, "method_not_allowed")

@@ -67,3 +67,36 @@ def test_openapi_is_generated_by_powertools_for_the_same_routes() -> None:
     operation = document["paths"]["/things/{id}"]["get"]
     assert operation["summary"] == "one thing"
     assert {p["name"] for p in operation["parameters"]} == {"id", "country"}
+
+
+def test_cache_control_only_on_a_route_that_asks_and_only_on_success() -> None:
+    router = _router()
+
+    @router.get("/fixed", summary="the same for everyone", cache_control="public, max-age=60")
+    def fixed(request: LiteRequest) -> dict[str, Any]:
+        return {"ok": True}
+
+    assert router.resolve(_event("GET", "/fixed"))["headers"]["Cache-Control"] == (
+        "public, max-age=60"
+    )
+    other = router.resolve(_event("GET", "/things/{id}", pathParameters={"id": "a"}))
+    assert "Cache-Control" not in other["headers"]
+    missing = router.resolve(_event("GET", "/things/{id}", pathParameters={"id": "missing"}))
+    assert missing["statusCode"] == 404 and "Cache-Control" not in missing["headers"]
+
+
+def test_catalog_serves_countries() -> None:
+    import importlib.util
+
+    from bonestore_infra.template import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location(
+        "catalog_app_under_test", REPO_ROOT / "functions" / "catalog" / "app.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    response = module.app.resolve(_event("GET", "/countries"))
+    assert response["statusCode"] == 200
+    body = json.loads(response["body"])
+    assert any(item["code"] == "CA" for item in body["items"])

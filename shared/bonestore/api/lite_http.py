@@ -40,6 +40,7 @@ class LiteRoute:
     query_params: tuple[str, ...]
     response_model: str | None  # "module:Name", imported only to document
     errors: tuple[int, ...] = field(default=())
+    cache_control: str | None = None  # the success answer's Cache-Control
 
 
 class LiteRouter:
@@ -55,17 +56,20 @@ class LiteRouter:
         query_params: tuple[str, ...] = (),
         response_model: str | None = None,
         errors: tuple[int, ...] = (),
+        cache_control: str | None = None,
     ) -> Callable[[Callable[[LiteRequest], Any]], Callable[[LiteRequest], Any]]:
         def register(handler: Callable[[LiteRequest], Any]) -> Callable[[LiteRequest], Any]:
             self.routes[("GET", path)] = LiteRoute(
-                "GET", path, handler, summary, query_params, response_model, errors
+                "GET", path, handler, summary, query_params, response_model, errors, cache_control
             )
             return handler
 
         return register
 
-    def _response(self, status: int, body: Any) -> dict[str, Any]:
+    def _response(self, status: int, body: Any, cache_control: str | None = None) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
+        if cache_control:
+            headers["Cache-Control"] = cache_control
         if self.cors_origin:
             headers["Access-Control-Allow-Origin"] = self.cors_origin
         return {"statusCode": status, "headers": headers, "body": json.dumps(body)}
@@ -85,7 +89,7 @@ class LiteRouter:
             request_id=getattr(context, "aws_request_id", None),
         )
         try:
-            return self._response(200, route.handler(request))
+            return self._response(200, route.handler(request), route.cache_control)
         except BonestoreError as error:
             return self._response(error.status, error.body())
         except Exception:

@@ -49,3 +49,32 @@ class ErrorBody(BaseModel):
     """Every 4xx/5xx: ``{"error": {"code", "message", "details"?}}``."""
 
     error: ErrorDetail
+
+
+class SubdivisionOut(BaseModel):
+    code: str  # ISO 3166-2, or US-AA/US-AE/US-AP
+    name: str
+
+
+class SubdivisionFormat(BaseModel):
+    required: bool  # the address form asks for it (US states, CA provinces...)
+    label: str  # what the country calls it: "State", "Province", "County", "Region"
+
+
+class PostalCodeFormat(BaseModel):
+    required: bool  # its format is known and an address needs one
+    used: bool  # the country has postal codes at all (show the field)
+    example: str | None  # a real code in its canonical form, for a placeholder
+    label: str  # "ZIP code", "Postcode", "Eircode", "PIN code", "Postal code"
+
+
+class CountryOut(BaseModel):
+    code: str  # ISO 3166-1 alpha-2
+    name: str
+    subdivisions: list[SubdivisionOut]
+    subdivision: SubdivisionFormat
+    postal_code: PostalCodeFormat
+
+
+class CountryList(BaseModel):
+    items: list[CountryOut]

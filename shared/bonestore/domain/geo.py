@@ -19,24 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from bonestore.domain.countries import country_name as country_name
+from bonestore.domain.countries import subdivisions as _subdivisions
 from bonestore.domain.errors import InvalidInput
-
-# The US military "states" (APO/FPO/DPO): used by USPS and Stripe, not in ISO 3166-2.
-US_MILITARY = {
-    "US-AA": "Armed Forces Americas",
-    "US-AE": "Armed Forces Europe",
-    "US-AP": "Armed Forces Pacific",
-}
-
-# Names shown to customers where ISO's is awkward ("Russian Federation").
-_NAME_OVERRIDES = {
-    "RU": "Russia",
-    "FM": "Micronesia",
-    "PS": "Palestine",
-    "CD": "the Democratic Republic of the Congo",
-    "BN": "Brunei",
-    "CZ": "Czechia",
-}
 
 # Canonical postal forms: (pattern on the compact form, formatter). The compact form is the
 # input upper-cased with spaces and dashes removed.
@@ -108,32 +93,8 @@ def _country(code: str) -> Any:
     return pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
 
 
-@cache
-def _subdivisions(country: str) -> dict[str, str]:
-    """ISO 3166-2 code -> name for one country (plus the US military codes)."""
-    import pycountry
-
-    lookup: Any = pycountry.subdivisions.get
-    found = lookup(country_code=country) or []
-    names = {sub.code.upper(): sub.name for sub in found}
-    if country == "US":
-        names.update(US_MILITARY)
-    return names
-
-
 def is_country(code: str) -> bool:
     return _country(code.upper()) is not None
-
-
-def country_name(code: str) -> str:
-    """The customer-facing name of an ISO 3166-1 alpha-2 country (the code if unknown)."""
-    code = code.upper()
-    if code in _NAME_OVERRIDES:
-        return _NAME_OVERRIDES[code]
-    country = _country(code)
-    if country is None:
-        return code
-    return str(getattr(country, "common_name", None) or country.name)
 
 
 def subdivision_name(code: str) -> str | None:

@@ -1,0 +1,89 @@
+"""GET /countries' data: every country, its subdivisions, postal codes that agree with geo."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pycountry
+import pytest
+
+from bonestore.domain import countries, geo
+
+pytestmark = pytest.mark.unit
+
+
+def _by_code() -> dict[str, dict[str, Any]]:
+    return {entry["code"]: entry for entry in countries.all_countries()}
+
+
+def test_every_iso_country_once_sorted_by_name() -> None:
+    entries = countries.all_countries()
+    codes = [entry["code"] for entry in entries]
+    assert len(codes) == len(set(codes)) == len(pycountry.countries)
+    assert set(codes) == {country.alpha_2 for country in pycountry.countries}
+    names = [entry["name"] for entry in entries]
+    assert names.index("Canada") < names.index("Cuba") < names.index("Czechia")
+    by_code = _by_code()
+    assert by_code["RU"]["name"] == "Russia"  # customer-facing, not "Russian Federation"
+    assert by_code["CA"]["name"] == "Canada"
+
+
+def test_subdivisions_are_a_named_list_with_the_us_military_codes() -> None:
+    by_code = _by_code()
+    us = {sub["code"]: sub["name"] for sub in by_code["US"]["subdivisions"]}
+    assert us["US-HI"] == "Hawaii" and us["US-PR"] == "Puerto Rico"
+    assert us["US-AA"] == "Armed Forces Americas"
+    assert {"US-AE", "US-AP"} <= set(us)
+    ca = [sub["name"] for sub in by_code["CA"]["subdivisions"]]
+    assert ca == sorted(ca) and "Ontario" in ca and "Quebec" in ca and len(ca) == 13
+    ua = {sub["code"] for sub in by_code["UA"]["subdivisions"]}
+    assert {"UA-43", "UA-40", "UA-14", "UA-09"} <= ua
+    assert by_code["CA"]["subdivision"] == {"required": True, "label": "Province"}
+    assert by_code["US"]["subdivision"] == {"required": True, "label": "State"}
+    assert by_code["FR"]["subdivision"]["required"] is False
+    assert by_code["AQ"]["subdivisions"] == [] and not by_code["AQ"]["subdivision"]["required"]
+
+
+def test_every_subdivision_listed_is_one_geo_accepts() -> None:
+    for entry in countries.all_countries():
+        for sub in entry["subdivisions"]:
+            assert geo.subdivision_country(sub["code"]) == entry["code"], sub
+
+
+def test_postal_codes_agree_with_geo() -> None:
+    by_code = _by_code()
+    known_formats = set(geo._POSTAL)  # the formats geo validates strictly
+    assert known_formats == countries.POSTAL_REQUIRED
+    for code, entry in by_code.items():
+        postal = entry["postal_code"]
+        example = postal["example"]
+        if postal["required"]:
+            assert code in known_formats and example is not None, code
+        if example is not None:
+            # The placeholder is what the API accepts and echoes unchanged.
+            assert geo.canonical_postal_code(code, example) == example, (code, example)
+            assert postal["used"]
+        else:
+            assert not postal["used"] and not postal["required"]
+    for code in known_formats:
+        assert by_code[code]["postal_code"]["example"] is not None, code
+    assert by_code["CA"]["postal_code"] == {
+        "required": True,
+        "used": True,
+        "example": "K1A 0B1",
+        "label": "Postal code",
+    }
+    assert by_code["US"]["postal_code"]["label"] == "ZIP code"
+    assert by_code["IE"]["postal_code"]["required"] is False  # Eircode: optional, checked
+    assert by_code["HK"]["postal_code"]["used"] is False  # Hong Kong has none
+
+
+def test_the_check_can_fail() -> None:
+    # The consistency test above would catch a placeholder geo refuses ("NY" for Canada).
+    assert geo.canonical_postal_code("CA", "10001") is None
+
+
+def test_answer_is_small_enough_for_a_page() -> None:
+    size = len(json.dumps({"items": list(countries.all_countries())}))
+    assert size < 400_000, size  # gzip takes it to a fraction; the browser caches it a day
