@@ -282,6 +282,7 @@ class Store:
                     code="checkout_session_not_open",
                 )
             state = self._sessions[session_id]
+            shipping: Obj | None
             if state.fixed_shipping is not None:
                 shipping = self._checked_fixed_shipping(state.fixed_shipping, pay.shipping)
             else:
