@@ -51,7 +51,9 @@ READ_TIMEOUT_SECONDS = 5
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
 _REQUEST_LINE = re.compile(rb"[A-Za-z]+ \S+ HTTP/1\.[01]\r?\n")
 STATIC_DIR = REPO_ROOT / "web"
-STATIC_PAGES = {"/": "index.html", "/console": "console.html"}
+STATIC_PAGES = {"/": "index.html", "/console": "console.html", "/order": "order.html"}
+# A local-only page: () -> (content type, body), e.g. the email outbox at /_dev/outbox.
+DevPage = Callable[[], tuple[str, bytes]]
 # The pages' security headers, as CloudFront's response headers policy sends them
 # (template.yaml StorefrontResponseHeadersPolicy; a test holds the two equal). The pages
 # load only their own scripts and styles and call only their own origin; the checkout
@@ -240,8 +242,10 @@ class LocalApi:
         authorizer: Authorizer | None = None,
         static_dir: Path = STATIC_DIR,
         cors_origin: str = "*",
+        dev_pages: dict[str, DevPage] | None = None,
     ) -> None:
         self.template = template
+        self.dev_pages = dict(dev_pages or {})
         self.routes = template.routes()
         self.pools = {fid: FunctionPool(fn) for fid, fn in template.functions().items()}
         self.stage = stage
@@ -366,6 +370,13 @@ class LocalApi:
                 return result
 
             def _static(self, path: str) -> bool:
+                page = api.dev_pages.get(path)
+                if page is not None:
+                    ctype, content = page()
+                    self._send(
+                        200, content, [("Content-Type", ctype), ("Cache-Control", "no-store")]
+                    )
+                    return True
                 name = STATIC_PAGES.get(path)
                 if name is None and path.startswith("/static/"):
                     name = path[len("/static/") :]

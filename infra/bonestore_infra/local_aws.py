@@ -241,7 +241,13 @@ def create_tables(aws: LocalAws, template: Template) -> list[str]:
 def create_other_resources(
     aws: LocalAws, resolver: IntrinsicResolver, stripe_secret: dict[str, str]
 ) -> None:
-    """The event bus and the Stripe secret the functions read through Powertools Parameters."""
+    """The event bus, the Stripe secret the functions read through Powertools Parameters, and
+    the SES sender identities (verified at once: moto, like SES, refuses an unverified From)."""
+    ses = aws.client("sesv2")
+    for props in resolver.template.resources_of_type("AWS::SES::EmailIdentity").values():
+        identity = str(resolver.resolve(props.get("Properties", {}).get("EmailIdentity")))
+        with contextlib.suppress(ses.exceptions.AlreadyExistsException):
+            ses.create_email_identity(EmailIdentity=identity)
     events = aws.client("events")
     for logical_id in resolver.template.resources_of_type("AWS::Events::EventBus"):
         with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
@@ -264,3 +270,29 @@ def seed_catalog(aws: LocalAws, table: str) -> int:
 
 def apply_environment(values: dict[str, str]) -> None:
     os.environ.update(values)
+
+
+def sent_emails() -> list[dict[str, Any]]:
+    """Messages the functions sent through the embedded SES, oldest first.
+
+    Read from moto's SES backend in this process (the server runs in-process): moto
+    documents ``ses_backends[account][region].sent_messages`` as the way to check what
+    was sent, and its SES v2 ``SendEmail`` stores there too. With Simple content moto
+    keeps the HTML body when there is one (the text body otherwise).
+    """
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends[LOCAL_ACCOUNT][LOCAL_REGION]
+    messages = []
+    for message in list(backend.sent_messages):
+        destinations = getattr(message, "destinations", {}) or {}
+        messages.append(
+            {
+                "id": message.id,
+                "from": message.source,
+                "to": list(destinations.get("ToAddresses", [])),
+                "subject": getattr(message, "subject", None),
+                "body": getattr(message, "body", None),
+            }
+        )
+    return messages

@@ -114,13 +114,18 @@ class LocalStack:
         if cfg.seed:
             created = seed_catalog(self.aws, self.resolver.ref("ProductsTable"))
             log.info("seeded %d products", created)
+        from bonestore_infra.local_outbox import OUTBOX_PAGES
+
         self.api = LocalApi(
             self.template,
             host=cfg.host,
             port=cfg.api_port,
             stage=cfg.stage,
             authorizer=verify_token,
+            dev_pages=OUTBOX_PAGES,
         )
+        # Email links open this local storefront (in AWS: the template's STOREFRONT_URL).
+        os.environ["STOREFRONT_URL"] = self.api.url
         if cfg.with_stripe:
             from bonestore_infra.stripe_emulator import StripeEmulator
 

@@ -270,6 +270,7 @@ class CodeUsage:
     powertools: set[str] = field(default_factory=set)  # POWERTOOLS_* variables
     reads_secret: bool = False
     publishes_events: bool = False
+    sends_email: bool = False  # SES v2 SendEmail (bonestore.adapters.email)
     unresolved: list[str] = field(default_factory=list)
     modules: list[str] = field(default_factory=list)
 
@@ -541,6 +542,8 @@ def analyze_function(fn: FunctionDef) -> CodeUsage:
                 usage.reads_secret = True
             elif name == "put_events":
                 usage.publishes_events = True
+            elif name == "send_email":
+                usage.sends_email = True
             elif name == "DynamoDBPersistenceLayer":
                 arg = next((k.value for k in node.keywords if k.arg == "table_name"), None)
                 if arg is None and node.args:
@@ -834,7 +837,24 @@ def check_permissions(
                 f"granted events:PutEvents ({sorted(event_grants)}) it never uses",
             )
         )
-    accounted = tables | secrets | set(secret_grants) | event_grants
+    sender = _env_target(fn, "EMAIL_SENDER")
+    email_grants = {rid for rid, acts in grants.items() if "ses:SendEmail" in acts}
+    if usage.sends_email:
+        if sender is None or sender not in email_grants:
+            problems.append(
+                Problem(fid, "permissions", f"sends email; ses:SendEmail on {sender} not granted")
+            )
+        for rid in sorted(email_grants - {sender} if sender else email_grants):
+            problems.append(
+                Problem(fid, "permissions", f"ses:SendEmail on {rid} beyond its sender identity")
+            )
+    elif email_grants:
+        problems.append(
+            Problem(
+                fid, "permissions", f"granted ses:SendEmail ({sorted(email_grants)}) it never uses"
+            )
+        )
+    accounted = tables | secrets | set(secret_grants) | event_grants | email_grants
     accounted |= _failure_destinations(template, fn)
     for rid, actions in sorted(grants.items()):
         if rid not in accounted:

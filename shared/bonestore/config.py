@@ -42,6 +42,9 @@ class Settings:
     # What happens to a paid order the rules refuse at payment: held for support, or refunded.
     on_ineligible_payment: str = "hold"
     storefront_origin: str = "*"
+    # Customer emails: the SES identity they come from, and the storefront their links open.
+    email_sender: str = "orders@bonestore.example"
+    storefront_url: str = "http://127.0.0.1:3000"
 
     # field name -> environment variable
     ENVIRONMENT: ClassVar[Mapping[str, str]] = {
@@ -55,6 +58,8 @@ class Settings:
         "checkout_expiry_minutes": "CHECKOUT_EXPIRY_MINUTES",
         "on_ineligible_payment": "ON_INELIGIBLE_PAYMENT",
         "storefront_origin": "STOREFRONT_ORIGIN",
+        "email_sender": "EMAIL_SENDER",
+        "storefront_url": "STOREFRONT_URL",
     }
 
     @classmethod
@@ -72,6 +77,10 @@ class Settings:
                 values[field.name] = int(raw)
             elif field.name == "on_ineligible_payment" and raw not in ON_INELIGIBLE_PAYMENT:
                 problems.append(f"ON_INELIGIBLE_PAYMENT must be hold or refund, not {raw!r}")
+            elif field.name == "email_sender" and "@" not in raw:
+                problems.append(f"EMAIL_SENDER must be an email address, not {raw!r}")
+            elif field.name == "storefront_url" and not raw.startswith(("https://", "http://")):
+                problems.append(f"STOREFRONT_URL must be an http(s) URL, not {raw!r}")
             else:
                 values[field.name] = raw.strip()
         if problems:

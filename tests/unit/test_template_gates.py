@@ -6,6 +6,7 @@ static analysis (bonestore_infra.template_gates explains how).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +175,30 @@ def test_unresolvable_handler_is_reported(tmp_path: Path) -> None:
     )
     problems = gates.check_handler(template.functions()["CatalogFunction"])
     assert problems and "no callable 'nope'" in problems[0].message
+
+
+_SES_GRANT = """        - Statement:
+            - Effect: Allow
+              Action: ses:SendEmail
+              Resource: !Sub "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SenderEmail}"
+"""
+
+
+def test_email_grants_follow_the_code(tmp_path: Path, usages: dict[str, gates.CodeUsage]) -> None:
+    # No function sends email yet: a grant is refused as unused, and a function whose code
+    # sends passes only with ses:SendEmail on its own sender identity.
+    template = _mutated(
+        tmp_path,
+        "        - EventBridgePutEventsPolicy:\n",
+        _SES_GRANT + "        - EventBridgePutEventsPolicy:\n",
+        within="StripeWebhookFunction",
+    )
+    fn = template.functions()["StripeWebhookFunction"]
+    cfn = gates.transform(template)
+    unused = gates.check_permissions(template, cfn, fn, usages["StripeWebhookFunction"])
+    assert any("ses:SendEmail" in p.message and "never uses" in p.message for p in unused)
+    sending = dataclasses.replace(usages["StripeWebhookFunction"], sends_email=True)
+    assert gates.check_permissions(template, cfn, fn, sending) == []
+    plain = TEMPLATE.functions()["StripeWebhookFunction"]
+    missing = gates.check_permissions(TEMPLATE, gates.transform(TEMPLATE), plain, sending)
+    assert any("sends email; ses:SendEmail on SenderEmail" in p.message for p in missing)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bonestore.config import get_settings
 
 if TYPE_CHECKING:
+    from bonestore.adapters.email import EmailSender
     from bonestore.adapters.idempotency import OncePerKey
     from bonestore.adapters.orders import OrderRepository
     from bonestore.adapters.products import ProductRepository
@@ -172,3 +173,14 @@ def reservation_sweeper() -> ReservationSweeper:
         )
 
     return _once("reservation_sweeper", build)
+
+
+def email_sender() -> EmailSender:
+    """Customer emails from the template's verified sender; the SES client is made on first send."""
+
+    def build() -> EmailSender:
+        from bonestore.adapters.email import SesEmailSender
+
+        return SesEmailSender(get_settings().email_sender)
+
+    return _provided(email_sender, lambda: _once("email_sender", build))
