@@ -324,6 +324,46 @@ def test_no_methods_outside_the_zone() -> None:
     assert decide({"country": "AR"}, ("DENSERCISE-DVD", 1)).shipping_methods == []
 
 
+def _why(decision: CartDecision) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    body = decision.to_json()
+    offered = {m["id"]: [r["rule_id"] for r in m["reasons"]] for m in body["shipping_methods"]}
+    missing = {
+        m["id"]: [r["message"] for r in m["reasons"]] for m in body["unavailable_shipping_methods"]
+    }
+    return offered, missing
+
+
+@pytest.mark.parametrize(
+    ("dest", "message"),
+    [
+        ({"country": "US", "line1": "PO Box 12"}, "Express shipping isn't available to PO boxes."),
+        (
+            {"country": "US", "subdivision": "AE", "line1": "PSC 1"},
+            "Express shipping isn't available to military (APO/FPO/DPO) addresses.",
+        ),
+    ],
+)
+def test_a_method_taken_away_says_why(dest: dict[str, Any], message: str) -> None:
+    offered, missing = _why(decide(dest, ("DENSERCISE-DVD", 1)))
+    assert set(offered) == {"standard"}
+    assert missing == {"express": [message]}
+
+
+def test_a_surcharge_says_why() -> None:
+    offered, missing = _why(decide({"country": "US", "subdivision": "AK"}, ("DENSERCISE-DVD", 1)))
+    assert offered == {"standard": [], "express": ["express-surcharge-ak-hi-pr"]}
+    assert missing == {}
+    express = decide({"country": "US", "subdivision": "AK"}, ("DENSERCISE-DVD", 1))
+    assert express.shipping_methods[1].price.amount == 3995
+    plain = decide({"country": "US", "subdivision": "NY"}, ("DENSERCISE-DVD", 1))
+    assert _why(plain) == ({"standard": [], "express": []}, {})
+
+
+def test_no_unavailable_methods_where_nothing_is_offered() -> None:
+    assert _why(decide({"country": "AR"}, ("DENSERCISE-DVD", 1))) == ({}, {})
+    assert _why(decide({"country": "US", "line1": "PO Box 1"}, ("ORP-EBOOK", 1))) == ({}, {})
+
+
 # ------------------------------------------------------------------ the contract's shape
 
 
@@ -339,6 +379,7 @@ def test_to_json_is_the_eligibility_body() -> None:
         "destination",
         "items",
         "shipping_methods",
+        "unavailable_shipping_methods",
     }
     assert body["eligible"] is False
     assert body["ruleset_version"].startswith("rs-") and len(body["ruleset_version"]) == 15
@@ -363,6 +404,7 @@ def test_to_json_is_the_eligibility_body() -> None:
         "id": "standard",
         "name": "Standard shipping",
         "price": {"amount": 1495, "currency": "USD"},
+        "reasons": [],
     }
     traced = decision.to_json(include_trace=True)
     assert all("trace" in item for item in traced["items"])

@@ -95,9 +95,28 @@ class ShippingMethodQuote:
     id: str
     name: str
     price: Money
+    # Why it costs what it does beyond the offer's price (surcharges), for the customer.
+    reasons: tuple[Reason, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "price": self.price.as_json()}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "price": self.price.as_json(),
+            "reasons": [r.as_json() for r in self.reasons],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UnavailableMethod:
+    """A method the destination would be offered but a rule takes away, and why."""
+
+    id: str
+    name: str
+    reasons: tuple[Reason, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "reasons": [r.as_json() for r in self.reasons]}
 
 
 @dataclass(slots=True)
@@ -108,6 +127,7 @@ class CartDecision:
     destination: Destination
     items: list[LineDecision]
     shipping_methods: list[ShippingMethodQuote] = field(default_factory=list)
+    unavailable_shipping_methods: list[UnavailableMethod] = field(default_factory=list)
 
     @property
     def evaluated_at(self) -> str:
@@ -123,6 +143,9 @@ class CartDecision:
             "destination": self.destination.as_json(),
             "items": [item.to_json(include_trace=include_trace) for item in self.items],
             "shipping_methods": [m.to_json() for m in self.shipping_methods],
+            "unavailable_shipping_methods": [
+                m.to_json() for m in self.unavailable_shipping_methods
+            ],
         }
 
 
@@ -423,7 +446,15 @@ class _LineBase:
     trace: list[dict[str, Any]] | None = None
 
 
-_MethodPlan = list[tuple[str, Rule, int, list["_Compiled"]]]
+@dataclass(frozen=True, slots=True)
+class _MethodPlan:
+    """A destination's methods before the cart: (method, offer, surcharge, by-product
+    restrictions, surcharge reasons) offered, and the methods rules took away, with why."""
+
+    offered: list[tuple[str, Rule, int, list[_Compiled], tuple[Reason, ...]]]
+    unavailable: list[UnavailableMethod]
+
+
 _REASON_ORDER = operator.attrgetter("rule_id", "code")
 _STEP_ORDER = operator.itemgetter("rule_id")
 
@@ -460,7 +491,7 @@ class Engine:
         self._po_countries: set[str] = set()
         self._postal_everywhere = self._po_everywhere = False
         self._method_order = {m: i for i, m in enumerate(ruleset.methods)}
-        self._quotes: dict[tuple[str, int, str], ShippingMethodQuote] = {}
+        self._quotes: dict[tuple[str, int, str, tuple[str, ...]], ShippingMethodQuote] = {}
         self._plans: dict[tuple[int, int], _MethodPlan] = {}
         self._dkeys: dict[int, tuple[Destination, tuple[int, bool]]] = {}
         self._dcontent: dict[tuple[Any, ...], int] = {}
@@ -677,22 +708,25 @@ class Engine:
                     base.trace,
                 )
             )
+        methods, unavailable = self._methods(lines, destination, dkey, bucket, ts)
         return CartDecision(
             eligible=all_ok,
             ruleset_version=self.version,
             at=at,
             destination=destination,
             items=items,
-            shipping_methods=self._methods(lines, destination, dkey, bucket, ts),
+            shipping_methods=methods,
+            unavailable_shipping_methods=unavailable,
         )
 
     def _method_plan(self, dest: Destination, po: bool, ts: float) -> _MethodPlan:
         """The methods a destination gets at a time, before looking at the cart."""
         rules = self._method_global + self._method_by_country.get(dest.country, [])
         offers: dict[str, _Compiled] = {}
-        restricted: set[str] = set()
+        restricted: dict[str, list[Reason]] = {}
         by_product: dict[str, list[_Compiled]] = {}
-        surcharges: dict[str, list[Money]] = {}
+        surcharges: dict[str, list[tuple[Money, Reason]]] = {}
+        values = _method_values(dest, None)
         for c in rules:
             if not c.active(ts):
                 continue
@@ -704,13 +738,15 @@ class Engine:
                 # A restriction or surcharge that cannot be evaluated removes the method
                 # (fails closed); an offer that cannot be evaluated is not made.
                 if c.effect != "offer_method":
-                    restricted.add(method)
+                    restricted.setdefault(method, []).append(
+                        _method_error_reason(c.rule, self.ruleset.methods[method].name)
+                    )
                 continue
             if not matched:
                 continue
             if c.effect == "restrict_method":
                 if c.rule.when.product == _NO_PRODUCT_CONDITION:
-                    restricted.add(method)
+                    restricted.setdefault(method, []).append(c.reason(values))
                 else:
                     by_product.setdefault(method, []).append(c)
             elif c.effect == "offer_method":
@@ -719,18 +755,24 @@ class Engine:
                     offers[method] = c
             else:
                 assert c.money is not None
-                surcharges.setdefault(method, []).append(c.money)
-        plan: list[tuple[str, Rule, int, list[_Compiled]]] = []
+                surcharges.setdefault(method, []).append((c.money, c.reason(values)))
+        offered: list[tuple[str, Rule, int, list[_Compiled], tuple[Reason, ...]]] = []
+        unavailable: list[UnavailableMethod] = []
         for method in sorted(offers, key=lambda m: self._method_order.get(m, 99)):
+            name = self.ruleset.methods[method].name
             if method in restricted:
+                reasons = sorted(restricted[method], key=_REASON_ORDER)
+                unavailable.append(UnavailableMethod(method, name, tuple(reasons)))
                 continue
             offer = offers[method].rule
             assert offer.price is not None
-            extra = sum(
-                m.amount for m in surcharges.get(method, []) if m.currency == offer.price.currency
-            )
-            plan.append((method, offer, extra, by_product.get(method, [])))
-        return plan
+            applied = [
+                (m, r) for m, r in surcharges.get(method, []) if m.currency == offer.price.currency
+            ]
+            extra = sum(m.amount for m, _ in applied)
+            why = tuple(sorted((r for _, r in applied), key=_REASON_ORDER))
+            offered.append((method, offer, extra, by_product.get(method, []), why))
+        return _MethodPlan(offered, unavailable)
 
     def _methods(
         self,
@@ -739,10 +781,10 @@ class Engine:
         dkey: tuple[int, bool],
         bucket: int,
         ts: float,
-    ) -> list[ShippingMethodQuote]:
+    ) -> tuple[list[ShippingMethodQuote], list[UnavailableMethod]]:
         physical = [line for line in lines if line.product.kind == "physical"]
         if not physical:
-            return []
+            return [], []
         key = (dkey[0], bucket)
         plan = self._plans.get(key)
         if plan is None:
@@ -751,11 +793,21 @@ class Engine:
                 self._plans.clear()
             self._plans[key] = plan
         quotes = []
+        unavailable = list(plan.unavailable)
         subtotals: dict[str, int] | None = None  # physical goods, per currency
-        for method, offer, extra, by_product in plan:
-            if by_product and any(
-                _safe_match(c, line.product, dest, dkey[1]) for c in by_product for line in physical
-            ):
+        for method, offer, extra, by_product, why in plan.offered:
+            blocking = [
+                (c, line.product)
+                for c in by_product
+                for line in physical
+                if _safe_match(c, line.product, dest, dkey[1])
+            ]
+            if blocking:
+                name = self.ruleset.methods[method].name
+                reasons = {
+                    c.rule.id: c.reason(_method_values(dest, product)) for c, product in blocking
+                }
+                unavailable.append(UnavailableMethod(method, name, tuple(reasons.values())))
                 continue
             assert offer.price is not None
             amount = offer.price.amount
@@ -771,15 +823,18 @@ class Engine:
                 # Free only when every physical line is priced in the threshold's currency.
                 if len(subtotals) == 1 and subtotals.get(free.currency, -1) >= free.amount:
                     amount = 0
-            quotes.append(self._quote(method, amount + extra, offer.price.currency))
-        return quotes
+            quotes.append(self._quote(method, amount + extra, offer.price.currency, why))
+        return quotes, unavailable
 
-    def _quote(self, method: str, amount: int, currency: str) -> ShippingMethodQuote:
-        key = (method, amount, currency)
+    def _quote(
+        self, method: str, amount: int, currency: str, why: tuple[Reason, ...] = ()
+    ) -> ShippingMethodQuote:
+        key = (method, amount, currency, tuple(r.rule_id for r in why))
         quote = self._quotes.get(key)
         if quote is None:
             name = self.ruleset.methods[method].name
-            quote = ShippingMethodQuote(method, name, Money(amount=amount, currency=currency))
+            money = Money(amount=amount, currency=currency)
+            quote = ShippingMethodQuote(method, name, money, why)
             self._quotes[key] = quote
         return quote
 
@@ -830,6 +885,26 @@ def _limit_of(rule: Rule, product: Product) -> int:
 class _Values(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
+
+
+def _method_values(dest: Destination, product: Product | None) -> dict[str, str]:
+    """A method rule's message placeholders (a by-product restriction names the product)."""
+    return {
+        "country": dest.country,
+        "country_name": country_name(dest.country),
+        "subdivision": dest.subdivision or "",
+        "sku": product.sku if product else "",
+        "product_name": product.name if product else "",
+        "max_quantity": "",
+    }
+
+
+def _method_error_reason(rule: Rule, method_name: str) -> Reason:
+    return Reason.model_construct(
+        rule_id=rule.id,
+        code=RULE_ERROR,
+        message=f"We can't confirm that {method_name} is available to this address right now.",
+    )
 
 
 def _error_reason(rule: Rule, values: dict[str, str]) -> Reason:
