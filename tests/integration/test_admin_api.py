@@ -144,3 +144,16 @@ def test_rules_are_the_active_ruleset_with_lint(api: Http) -> None:
         for issue in body["lint"]["issues"]:
             assert issue["severity"] in ("error", "warning") and issue["message"]
         assert "standard" in body["methods"]
+
+
+def test_ops_set_where_a_product_is_listed(api: Http, ops: str) -> None:
+    sku = new_sku()
+    assert put(api, sku, supplement(position=0), ops).status == 201
+    listed = [p["sku"] for p in api.get("/products").json()["items"]]
+    assert listed[0] == sku  # before the seed's flagship (position 10)
+    assert put(api, sku, supplement(position=5000), ops).status == 200
+    listed = [p["sku"] for p in api.get("/products").json()["items"]]
+    assert listed.index(sku) > listed.index("ORP-EBOOK")
+    assert api.get(f"/products/{sku}").json()["position"] == 5000
+    assert_error(put(api, sku, supplement(position=-1), ops), 400)
+    assert put(api, sku, supplement(position=1000, active=False), ops).status == 200

@@ -33,8 +33,13 @@ def test_lists_the_seven_seed_products(api: Http) -> None:
         "category": "supplement",
         "price": {"amount": 4995, "currency": "USD"},
         "in_stock": True,
+        "position": 10,
     }
     assert "availability" not in product
+    # Catalog order, not SKU order: the flagship first, as the seed's positions say.
+    seeded = [p["sku"] for p in items if p["sku"] in SEED_SKUS]
+    assert seeded == [p.sku for p in sorted(seed_catalog(), key=lambda p: p.position)]
+    assert seeded[0] == "TRUEOSTEO-120" and seeded != sorted(seeded)
 
 
 def test_gets_one_product(api: Http) -> None:

@@ -14,9 +14,7 @@ from tests.helpers import Http
 pytestmark = pytest.mark.integration
 
 
-def test_sent_emails_reach_the_local_outbox_with_working_links(
-    local_stack: Any, api: Http
-) -> None:
+def test_sent_emails_reach_the_local_outbox_with_working_links(local_stack: Any, api: Http) -> None:
     from bonestore.api.deps import email_sender
     from bonestore.config import get_settings
 

@@ -135,8 +135,9 @@ def test_ses_rejection_is_an_upstream_error_without_the_address(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     sender = SesEmailSender("orders@shop.example", client_factory=lambda: FakeSes(fail=True))
-    with caplog.at_level(logging.INFO, logger="bonestore.email"), pytest.raises(
-        UpstreamUnavailable
+    with (
+        caplog.at_level(logging.INFO, logger="bonestore.email"),
+        pytest.raises(UpstreamUnavailable),
     ):
         sender.send(EmailMessage("jane.doe@example.com", "Hi", "t", "h"))
     assert "jane.doe" not in caplog.text

@@ -48,7 +48,7 @@ class ProductRepository:
     def list(self, *, include_inactive: bool = False) -> list[dict[str, Any]]:
         items = scan_all(self._client, self._table)
         products = [p for p in items if include_inactive or p.get("active", True)]
-        return sorted(products, key=lambda p: p["sku"])
+        return sorted(products, key=listing_order)
 
     def put(self, product: Product) -> dict[str, Any]:
         """Create or replace a product's description and stock; keeps the reservation counter."""
@@ -93,3 +93,8 @@ class ProductRepository:
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+
+def listing_order(item: dict[str, Any]) -> tuple[int, str]:
+    """Catalog order: ``position`` (products stored before it existed come last), then SKU."""
+    return int(item.get("position", 1000)), str(item["sku"])

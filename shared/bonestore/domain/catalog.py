@@ -64,6 +64,8 @@ class Product(BaseModel):
     stock: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
     attributes: ProductAttributes = Field(default_factory=ProductAttributes)
     active: bool = True
+    # Where it is listed: lower first (ties by SKU). Ops set it with PUT /admin/products.
+    position: Annotated[int, Field(ge=0, le=1_000_000)] = 1000
 
     @model_validator(mode="after")
     def _stock_matches_kind(self) -> Product:

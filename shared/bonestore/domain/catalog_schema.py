@@ -32,6 +32,7 @@ class ProductOut(BaseModel):
     category: str
     price: Money
     in_stock: bool
+    position: int  # catalog order: lower first (ties by SKU)
     availability: AvailabilityOut | None = None
 
 

@@ -17,4 +17,5 @@ def public_product(item: dict[str, Any]) -> dict[str, Any]:
         "category": item["category"],
         "price": {"amount": int(item["price"]["amount"]), "currency": item["price"]["currency"]},
         "in_stock": kind == "digital" or (stock is not None and int(stock) > 0),
+        "position": int(item.get("position", 1000)),
     }
