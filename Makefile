@@ -46,6 +46,11 @@ $(CHROMIUM):
 	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
 
+# axe-core for the browser tests' accessibility checks, pinned by package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
 run: install
 	$(BIN)/bonestore serve
 
@@ -69,7 +74,7 @@ build: $(SAM)
 unit: install
 	$(BIN)/pytest -m unit -q
 
-test: install $(SAM) $(CHROMIUM)
+test: install $(SAM) $(CHROMIUM) node_modules/.installed
 	$(MAKE) lint typecheck sam-check
 	$(BIN)/bonestore rules lint
 	$(BIN)/bonestore openapi --check

@@ -1,54 +1,27 @@
-// The customer storefront: catalog, cart, live eligibility and checkout, same-origin.
-// Everything the API returns is put on the page as text (never as HTML).
+// The customer storefront: catalog, cart, the shipping address and method decided live by
+// the rules (POST /eligibility), then checkout for exactly that address and method.
 "use strict";
 
 (function () {
+  const { el, money, api, errorSentence, ORDER_KEY, CART_KEY } = window.Bonestore;
   const COUNTRY_KEY = "bonestore.country";
-  const DEST_KEY = "bonestore.destination";
-  const CART_KEY = "bonestore.cart";
-  const ORDER_KEY = "bonestore.lastOrder";
+  const ADDRESS_KEY = "bonestore.address"; // sessionStorage: kept for this tab only
   const MAX_QTY = 999;
   const MAX_LINES = 100;
   const $ = (id) => document.getElementById(id);
 
-  let products = new Map(); // sku -> Product (availability for the current country)
+  let countries = new Map(); // code -> {code, name, subdivisions, subdivision, postal_code}
+  let products = new Map(); // sku -> Product (availability for the current country), in catalog order
   let cart = loadCart(); // [{sku, quantity}]
-  let decision = null; // last /eligibility answer matching the cart
+  let decision = null; // last /eligibility answer, for `decisionKey`
+  let decisionKey = null;
+  let checkError = null; // {code, ...} of the last /eligibility refusal
+  let chosenMethod = null;
   let checkSeq = 0;
   let productsSeq = 0;
   let checkTimer = null;
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === "class") node.className = value;
-      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-      else node.setAttribute(key, value === true ? "" : value);
-    }
-    for (const child of children.flat()) {
-      if (child === null || child === undefined) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-
-  // Integer minor units only: no floating point in money.
-  function money(m) {
-    if (!m || !Number.isInteger(m.amount)) return "-";
-    const abs = Math.abs(m.amount);
-    const minor = abs % 100;
-    const major = (abs - minor) / 100;
-    const digits = String(major).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-    const text = `${m.amount < 0 ? "-" : ""}${m.currency === "USD" ? "$" : ""}${digits}.${String(minor).padStart(2, "0")}`;
-    return m.currency === "USD" ? text : `${text} ${m.currency}`;
-  }
-
-  let regionNames = null;
-  try { regionNames = new Intl.DisplayNames(["en"], { type: "region" }); } catch (e) { regionNames = null; }
-  function countryName(code) {
-    try { return (regionNames && regionNames.of(code)) || code; } catch (e) { return code; }
-  }
+  const notes = new Map(); // sku -> explanation of a changed quantity
+  let listedReasonIds = new Set(); // reasons already said once above the product list
 
   // ---- storage ----------------------------------------------------------------
 
@@ -56,7 +29,7 @@
     try {
       const raw = JSON.parse(localStorage.getItem(CART_KEY) || "[]");
       return Array.isArray(raw) ? raw.filter((l) => l && typeof l.sku === "string"
-        && Number.isInteger(l.quantity) && l.quantity >= 1).slice(0, MAX_LINES) : [];
+        && Number.isInteger(l.quantity) && l.quantity >= 1 && l.quantity <= MAX_QTY).slice(0, MAX_LINES) : [];
     } catch (e) { return []; }
   }
   function saveCart() { localStorage.setItem(CART_KEY, JSON.stringify(cart)); }
@@ -77,62 +50,115 @@
     box.replaceChildren();
   }
 
-  async function api(method, path, body) {
-    let response;
+  // ---- countries and the address form -----------------------------------------
+
+  function country() { return $("country").value; }
+  function countryInfo() { return countries.get(country()) || null; }
+  function countryName(code) { const c = countries.get(code); return c ? c.name : code; }
+
+  function errorContext() {
+    const info = countryInfo();
+    return {
+      country: info ? info.name : country(),
+      postalLabel: info ? info.postal_code.label : "postal code",
+      postalExample: info ? info.postal_code.example : null,
+      subdivisionLabel: info ? info.subdivision.label : "region",
+    };
+  }
+
+  async function loadCountries() {
+    const result = await api("GET", "/countries");
+    if (!result.ok) {
+      showMessage("error", errorSentence(result.error));
+      return;
+    }
+    countries = new Map(result.data.items.map((c) => [c.code, c]));
+    const saved = localStorage.getItem(COUNTRY_KEY) || "US";
+    $("country").replaceChildren(...result.data.items.map((c) => el("option", { value: c.code }, c.name)));
+    $("country").value = countries.has(saved) ? saved : "US";
+    shapeAddressForm();
+    restoreAddress();
+  }
+
+  function shapeAddressForm() {
+    const info = countryInfo();
+    if (!info) return;
+    $("address-country").textContent = `Shipping to ${info.name}. Change the country at the top of the page.`;
+    const subs = info.subdivisions || [];
+    const subLabel = info.subdivision.required ? info.subdivision.label : `${info.subdivision.label} (optional)`;
+    $("subdivision-text").textContent = subLabel;
+    $("subdivision-label").hidden = subs.length === 0;
+    const previous = $("subdivision").value;
+    $("subdivision").replaceChildren(
+      el("option", { value: "" }, info.subdivision.required ? `Choose your ${info.subdivision.label.toLowerCase()}` : "—"),
+      ...subs.map((s) => el("option", { value: s.code }, s.name)));
+    $("subdivision").value = subs.some((s) => s.code === previous) ? previous : "";
+    $("subdivision").required = Boolean(info.subdivision.required && subs.length);
+    const postal = info.postal_code;
+    $("postal-label").hidden = !postal.used;
+    $("postal-text").textContent = postal.required ? postal.label : `${postal.label} (optional)`;
+    $("postal-code").placeholder = postal.example ? `e.g. ${postal.example}` : "";
+    $("postal-code").required = Boolean(postal.required);
+    if (!postal.used) $("postal-code").value = "";
+  }
+
+  const ADDRESS_FIELDS = ["name", "line1", "line2", "city", "subdivision", "postal-code"];
+
+  function restoreAddress() {
     try {
-      response = await fetch(path, {
-        method,
-        headers: body === undefined ? {} : { "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (e) {
-      return { ok: false, status: 0, error: { code: "network_error", message: "We could not reach the shop. Check your connection and try again." } };
-    }
-    let data = null;
-    try { data = await response.json(); } catch (e) { data = null; }
-    if (!response.ok) {
-      const error = (data && data.error) || { code: "http_error", message: `The shop answered ${response.status}.` };
-      return { ok: false, status: response.status, error };
-    }
-    return { ok: true, status: response.status, data };
+      const saved = JSON.parse(sessionStorage.getItem(ADDRESS_KEY) || "{}");
+      for (const id of ADDRESS_FIELDS) if (typeof saved[id] === "string") $(id).value = saved[id];
+      if (typeof saved.email === "string") $("email").value = saved.email;
+    } catch (e) { /* ignore */ }
+  }
+  function rememberAddress() {
+    const saved = { email: $("email").value };
+    for (const id of ADDRESS_FIELDS) saved[id] = $(id).value;
+    sessionStorage.setItem(ADDRESS_KEY, JSON.stringify(saved));
   }
 
-  // ---- destination ------------------------------------------------------------
-
-  function country() {
-    const choice = $("country").value;
-    const code = choice === "OTHER" ? $("country-other").value.trim() : choice;
-    return code.toUpperCase();
+  function needsAddress() {
+    return cart.some((l) => { const p = products.get(l.sku); return !p || p.kind === "physical"; });
   }
-  function countryValid() { return /^[A-Z]{2}$/.test(country()); }
 
+  // The address as typed: what /eligibility decides on while the customer types.
   function destination() {
     const dest = { country: country() };
-    const sub = $("subdivision").value.trim();
+    const sub = $("subdivision").value;
     const postal = $("postal-code").value.trim();
-    if (sub) dest.subdivision = sub.includes("-") ? sub : `${dest.country}-${sub}`;
-    if (postal) dest.postal_code = postal;
+    const city = $("city").value.trim();
+    const line1 = $("line1").value.trim();
+    if (sub) dest.subdivision = sub;
+    if (postal && !$("postal-label").hidden) dest.postal_code = postal;
+    if (city) dest.city = city;
+    if (line1) dest.line1 = line1;
     return dest;
   }
 
-  function restoreDestination() {
-    const saved = (localStorage.getItem(COUNTRY_KEY) || "US").toUpperCase();
-    const known = Array.from($("country").options).some((o) => o.value === saved);
-    $("country").value = known && saved !== "OTHER" ? saved : "OTHER";
-    if (!known) $("country-other").value = saved;
-    $("country-other-label").hidden = $("country").value !== "OTHER";
-    try {
-      const dest = JSON.parse(localStorage.getItem(DEST_KEY) || "{}");
-      if (dest.subdivision) $("subdivision").value = dest.subdivision;
-      if (dest.postal_code) $("postal-code").value = dest.postal_code;
-    } catch (e) { /* ignore */ }
+  function shippingAddress() {
+    const address = { name: $("name").value.trim(), line1: $("line1").value.trim(), city: $("city").value.trim(), country: country() };
+    const line2 = $("line2").value.trim();
+    if (line2) address.line2 = line2;
+    if ($("subdivision").value) address.subdivision = $("subdivision").value;
+    const postal = $("postal-code").value.trim();
+    if (postal && !$("postal-label").hidden) address.postal_code = postal;
+    return address;
   }
 
-  function rememberDestination() {
-    if (countryValid()) localStorage.setItem(COUNTRY_KEY, country());
-    localStorage.setItem(DEST_KEY, JSON.stringify({
-      subdivision: $("subdivision").value.trim(), postal_code: $("postal-code").value.trim(),
-    }));
+  // What is still missing from the address, in words (empty when complete).
+  function addressMissing() {
+    const info = countryInfo();
+    const missing = [];
+    if (!$("name").value.trim()) missing.push("your full name");
+    if (!$("line1").value.trim()) missing.push("the street address");
+    if (!$("city").value.trim()) missing.push("the city");
+    if (info && info.subdivision.required && info.subdivisions.length && !$("subdivision").value) {
+      missing.push(`the ${info.subdivision.label.toLowerCase()}`);
+    }
+    if (info && info.postal_code.required && !$("postal-code").value.trim()) {
+      missing.push(`the ${info.postal_code.label.toLowerCase().replace(/^pin/, "PIN")}`);
+    }
+    return missing;
   }
 
   // ---- products ---------------------------------------------------------------
@@ -145,20 +171,36 @@
     return Math.min(MAX_QTY, fromProduct || MAX_QTY, fromCart || MAX_QTY);
   }
 
+  // The quantity to use, and a sentence when it is not what was typed.
   function clampQuantity(value, max) {
     const n = Math.trunc(Number(value));
-    if (!Number.isFinite(n) || n < 1) return 1;
-    return Math.min(n, max);
+    if (!Number.isFinite(n) || n < 1) return { quantity: 1, note: "Quantities start at 1." };
+    if (n > max) {
+      const why = max < MAX_QTY ? `${countryName(country())} allows at most ${max} per order` : `At most ${MAX_QTY} per order`;
+      return { quantity: max, note: `${why}, so we changed ${n} to ${max}.` };
+    }
+    return { quantity: n, note: null };
+  }
+
+  // A reason shared by every unavailable product (an embargo, "we don't ship there") is said
+  // once above the list; each product shows only what is its own.
+  function sharedReasons(decisions) {
+    const blocked = decisions.filter((d) => !d.eligible);
+    if (blocked.length < 2) return [];
+    const first = blocked[0].reasons || [];
+    return first.filter((r) => blocked.every((d) => (d.reasons || []).some((o) => o.rule_id === r.rule_id)));
+  }
+
+  function renderNotice(id, reasons, lead) {
+    const box = $(id);
+    box.hidden = reasons.length === 0;
+    box.replaceChildren(...(reasons.length ? [el("p", {}, lead),
+      el("ul", { class: "reasons" }, reasons.map((r) => el("li", { class: "reason", "data-rule": r.rule_id }, r.message)))] : []));
   }
 
   async function loadProducts() {
     const seq = ++productsSeq;
     const status = $("products-status");
-    if (!countryValid()) {
-      status.textContent = "Enter a 2-letter country code (for example JP) to see what we can ship there.";
-      $("products").replaceChildren();
-      return;
-    }
     status.textContent = "Loading products…";
     const cc = country();
     const result = await api("GET", `/products?country=${encodeURIComponent(cc)}`);
@@ -166,11 +208,13 @@
     if (!result.ok) {
       status.textContent = "";
       $("products").replaceChildren();
-      showMessage("error", result.error.message);
+      showMessage("error", errorSentence(result.error, errorContext()));
       return;
     }
-    products = new Map((result.data.items || []).map((p) => [p.sku, p]));
-    status.textContent = `Showing availability for ${countryName(cc)}.`;
+    const items = (result.data.items || []).slice().sort((a, b) =>
+      (a.position ?? 1000) - (b.position ?? 1000) || (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0));
+    products = new Map(items.map((p) => [p.sku, p]));
+    status.textContent = `Showing what we can ship to ${countryName(cc)}.`;
     renderProducts(cc);
     renderCart();
     scheduleCheck(0);
@@ -178,13 +222,22 @@
 
   function renderProducts(cc) {
     const where = countryName(cc);
-    $("products").replaceChildren(...Array.from(products.values()).map((p) => {
+    const all = Array.from(products.values());
+    const shared = sharedReasons(all.map((p) => p.availability || { eligible: true, reasons: [] }));
+    const sharedIds = new Set(shared.map((r) => r.rule_id));
+    listedReasonIds = sharedIds;
+    const noneBuyable = all.length > 0 && all.every((p) => !(p.availability || { eligible: true }).eligible);
+    renderNotice("products-notice", shared,
+      noneBuyable ? `We can't sell any of our products to ${where}:` : `Some products aren't available in ${where}:`);
+    $("products").replaceChildren(...all.map((p) => {
       const a = p.availability || { eligible: true, max_quantity: null, reasons: [] };
       const canBuy = a.eligible && p.in_stock;
       const max = Math.min(MAX_QTY, a.max_quantity || MAX_QTY);
       const qtyId = `qty-${p.sku}`;
+      const noteId = `qty-note-${p.sku}`;
+      const own = (a.reasons || []).filter((r) => !sharedIds.has(r.rule_id));
       return el("li", { id: `product-${p.sku}`, class: canBuy ? "product" : "product unavailable",
-        "data-sku": p.sku, "aria-disabled": canBuy ? null : "true" },
+        "data-sku": p.sku },
       el("div", { class: "info" },
         el("h3", {}, p.name),
         p.description ? el("p", { class: "desc" }, p.description) : null,
@@ -194,17 +247,30 @@
           el("span", { class: "kind" }, p.kind === "digital" ? "Digital download" : "Shipped")),
         el("p", { class: a.eligible ? "availability yes" : "availability no" },
           a.eligible ? `Available in ${where}` : `Not available in ${where}`),
-        a.reasons && a.reasons.length ? el("ul", { class: "reasons" }, a.reasons.map((r) =>
+        own.length ? el("ul", { class: "reasons" }, own.map((r) =>
           el("li", { class: "reason", "data-rule": r.rule_id }, r.message))) : null,
-        a.max_quantity ? el("p", { class: "limit" }, `Limit: ${a.max_quantity} per order to ${where}.`) : null),
-      el("div", { class: "buy" },
+        canBuy && a.max_quantity ? el("p", { class: "limit" }, `Limit: ${a.max_quantity} per order to ${where}.`) : null),
+      canBuy ? el("div", { class: "buy" },
         el("label", { for: qtyId }, "Quantity"),
         el("input", { id: qtyId, type: "number", min: "1", max: String(max), value: "1",
-          inputmode: "numeric", disabled: !canBuy,
-          onchange: (ev) => { ev.target.value = String(clampQuantity(ev.target.value, max)); } }),
-        el("button", { id: `add-${p.sku}`, type: "button", disabled: !canBuy,
+          inputmode: "numeric", "aria-describedby": noteId,
+          onchange: (ev) => {
+            const { quantity, note } = clampQuantity(ev.target.value, max);
+            ev.target.value = String(quantity);
+            $(noteId).textContent = note || "";
+          } }),
+        el("button", { id: `add-${p.sku}`, type: "button",
           "aria-label": `Add ${p.name} to cart`,
-          onclick: () => addToCart(p.sku, clampQuantity($(qtyId).value, max)) }, "Add to cart")));
+          onclick: () => {
+            const { quantity, note } = clampQuantity($(qtyId).value, max);
+            $(qtyId).value = String(quantity);
+            if (note) $(noteId).textContent = note; // else keep what a change already explained
+            addToCart(p.sku, quantity);
+          } }, "Add to cart"),
+        // After the button, so a note appearing on blur never moves the button being clicked.
+        el("p", { id: noteId, class: "qty-note", "aria-live": "polite" }))
+        : el("div", { class: "buy" }, el("button", { id: `add-${p.sku}`, type: "button", disabled: true,
+          "aria-label": `${p.name} can't be added to the cart` }, p.in_stock ? "Not available" : "Sold out")));
     }));
   }
 
@@ -214,183 +280,262 @@
     clearMessage();
     const max = maxQuantity(sku);
     const line = cart.find((l) => l.sku === sku);
-    if (line) line.quantity = Math.min(max, line.quantity + quantity);
-    else if (cart.length < MAX_LINES) cart.push({ sku, quantity: Math.min(max, quantity) });
-    else { showMessage("error", `A cart holds at most ${MAX_LINES} different products.`); return; }
+    const p = products.get(sku);
+    if (line) {
+      const wanted = line.quantity + quantity;
+      line.quantity = Math.min(max, wanted);
+      notes.set(sku, wanted > max ? clampQuantity(wanted, max).note : null);
+    } else if (cart.length < MAX_LINES) {
+      cart.push({ sku, quantity: Math.min(max, quantity) });
+    } else {
+      showMessage("error", `A cart holds at most ${MAX_LINES} different products.`);
+      return;
+    }
+    $("products-status").textContent = `Added ${p ? p.name : sku} to your cart.`;
     changed();
   }
 
   function setQuantity(sku, value) {
     const line = cart.find((l) => l.sku === sku);
     if (!line) return;
-    line.quantity = clampQuantity(value, maxQuantity(sku));
+    const { quantity, note } = clampQuantity(value, maxQuantity(sku));
+    line.quantity = quantity;
+    notes.set(sku, note);
     changed();
   }
 
   function removeLine(sku) {
     cart = cart.filter((l) => l.sku !== sku);
+    notes.delete(sku);
     changed();
   }
 
   function changed() {
     saveCart();
-    decision = null;
     renderCart();
     scheduleCheck();
   }
 
-  function decisionLine(sku, quantity) {
-    if (!decision) return null;
-    const line = (decision.items || []).find((l) => l.sku === sku);
-    return line && line.quantity === quantity ? line : null;
+  function currentKey() {
+    return JSON.stringify({ d: destination(), items: cart.map((l) => [l.sku, l.quantity]) });
   }
+  function freshDecision() { return decision && decisionKey === currentKey() ? decision : null; }
 
   function renderCart() {
     const empty = cart.length === 0;
     $("cart-empty").hidden = !empty;
+    const d = freshDecision();
     let subtotal = 0;
     let currency = null;
+    let count = 0;
+    const lineDecisions = d ? (d.items || []) : [];
+    // Said once per page: a reason the product list already gives is not repeated here.
+    const shared = sharedReasons(lineDecisions).filter((r) => !listedReasonIds.has(r.rule_id));
+    const sharedIds = new Set([...shared.map((r) => r.rule_id), ...listedReasonIds]);
+    renderNotice("cart-notice", shared, "We can't ship these items to this address:");
     $("cart-lines").replaceChildren(...cart.map((line) => {
       const p = products.get(line.sku);
       const max = maxQuantity(line.sku);
       const qtyId = `cart-qty-${line.sku}`;
+      count += line.quantity;
       let total = null;
       if (p && p.price && Number.isInteger(p.price.amount)) {
         total = { amount: p.price.amount * line.quantity, currency: p.price.currency };
         subtotal += total.amount;
         currency = currency || p.price.currency;
       }
-      const d = decisionLine(line.sku, line.quantity);
+      const dl = lineDecisions.find((x) => x.sku === line.sku && x.quantity === line.quantity);
       let status;
-      if (!d) status = el("p", { class: "line-status hint" }, "Checking…");
-      else if (d.eligible) status = el("p", { class: "line-status yes" }, "Can ship");
+      if (checkError) status = null;
+      else if (!dl) status = el("p", { class: "line-status hint" }, "Checking…");
+      else if (dl.eligible) status = el("p", { class: "line-status yes" }, p && p.kind === "digital" ? "Ready to download after payment" : "Can ship");
       else {
-        status = el("div", { class: "line-status no" }, "Can't ship to this destination:",
-          el("ul", { class: "reasons" }, (d.reasons || []).map((r) =>
-            el("li", { class: "reason", "data-rule": r.rule_id }, r.message))));
+        const own = (dl.reasons || []).filter((r) => !sharedIds.has(r.rule_id));
+        status = el("div", { class: "line-status no" }, "Can't ship to this address",
+          own.length ? el("ul", { class: "reasons" }, own.map((r) =>
+            el("li", { class: "reason", "data-rule": r.rule_id }, r.message))) : null);
       }
+      const note = notes.get(line.sku);
       return el("li", { class: "cart-line", id: `line-${line.sku}`, "data-sku": line.sku },
         el("div", { class: "line-head" },
           el("span", { class: "name" }, p ? p.name : line.sku),
-          el("span", { class: "line-total" }, total ? money(total) : "-")),
+          el("span", { class: "line-total" }, total ? money(total) : "–")),
         el("div", { class: "line-controls" },
           el("label", { for: qtyId }, "Qty"),
           el("input", { id: qtyId, type: "number", min: "1", max: String(max), value: String(line.quantity),
             inputmode: "numeric", onchange: (ev) => setQuantity(line.sku, ev.target.value) }),
-          max < MAX_QTY ? el("span", { class: "hint" }, `max ${max}`) : null,
           el("button", { id: `remove-${line.sku}`, type: "button", class: "secondary",
             "aria-label": `Remove ${p ? p.name : line.sku} from cart`,
             onclick: () => removeLine(line.sku) }, "Remove")),
+        note ? el("p", { class: "qty-note", id: `line-note-${line.sku}` }, note) : null,
         status);
     }));
     const sub = $("cart-subtotal");
     sub.hidden = empty || !currency;
     sub.textContent = currency ? `Subtotal: ${money({ amount: subtotal, currency })}` : "";
-    if (empty) $("cart-check").replaceChildren();
+    $("address").hidden = empty || !needsAddress();
+    const summary = $("cart-summary");
+    summary.hidden = empty;
+    $("cart-summary-text").textContent = empty ? "Cart" :
+      `Cart: ${count} item${count === 1 ? "" : "s"}${currency ? ` · ${money({ amount: subtotal, currency })}` : ""}`;
+    if (empty) { $("cart-check").replaceChildren(); $("shipping-methods").hidden = true; }
+    renderMethods();
     updateCheckoutButton();
   }
 
+  // ---- shipping methods ---------------------------------------------------------
+
+  function renderMethods() {
+    const d = freshDecision();
+    const box = $("shipping-methods");
+    const physical = needsAddress();
+    if (!d || !physical || cart.length === 0) { box.hidden = true; return; }
+    const offered = d.shipping_methods || [];
+    const missing = d.unavailable_shipping_methods || [];
+    if (!offered.some((m) => m.id === chosenMethod)) chosenMethod = offered.length === 1 ? offered[0].id : null;
+    box.hidden = offered.length === 0 && missing.length === 0;
+    $("method-options").replaceChildren(
+      ...offered.map((m) => {
+        const free = m.price && m.price.amount === 0;
+        return el("div", { class: "method", "data-method": m.id },
+          el("label", { for: `method-${m.id}`, class: "method-label" },
+            el("input", { type: "radio", name: "shipping_method", id: `method-${m.id}`, value: m.id,
+              checked: m.id === chosenMethod,
+              onchange: () => { chosenMethod = m.id; updateCheckoutButton(); } }),
+            el("span", { class: "method-name" }, m.name),
+            el("span", { class: free ? "method-price free" : "method-price" }, free ? "Free" : money(m.price))),
+          (m.reasons || []).length ? el("p", { class: "method-why" }, m.reasons.map((r) => r.message).join(" ")) : null);
+      }),
+      ...missing.map((m) => el("div", { class: "method unavailable", "data-method": m.id },
+        el("label", { for: `method-${m.id}`, class: "method-label" },
+          el("input", { type: "radio", name: "shipping_method", id: `method-${m.id}`, value: m.id, disabled: true,
+            "aria-describedby": `method-why-${m.id}` }),
+          el("span", { class: "method-name" }, m.name),
+          el("span", { class: "method-price" }, "Not available")),
+        el("p", { class: "method-why", id: `method-why-${m.id}` }, (m.reasons || []).map((r) => r.message).join(" ")))));
+  }
+
   function updateCheckoutButton() {
-    const blocked = cart.length === 0 || !countryValid() || (decision && decision.eligible === false);
-    $("checkout").disabled = Boolean(blocked);
+    const d = freshDecision();
+    const hint = $("checkout-hint");
+    let why = null;
+    if (cart.length === 0) why = "Add something to your cart first.";
+    else if (checkError) why = "Please fix the shipping address above.";
+    else if (!d) why = "Checking what can ship…";
+    else if (!d.eligible) why = "Remove the items that can't ship to continue.";
+    else if (needsAddress()) {
+      const missing = addressMissing();
+      if (missing.length) why = `To continue, add ${missing.join(", ")}.`;
+      else if (!(d.shipping_methods || []).length) why = "No shipping method reaches this address.";
+      else if (!chosenMethod) why = "Choose a shipping method.";
+    }
+    hint.textContent = why || "";
+    $("checkout").disabled = Boolean(why);
   }
 
   // ---- live eligibility -------------------------------------------------------
 
   function scheduleCheck(delay) {
     clearTimeout(checkTimer);
-    checkTimer = setTimeout(checkCart, delay === undefined ? 250 : delay);
+    checkTimer = setTimeout(checkCart, delay === undefined ? 300 : delay);
+  }
+
+  function showAddressError(text) {
+    $("address-error").hidden = !text;
+    $("address-error").textContent = text || "";
   }
 
   async function checkCart() {
     const seq = ++checkSeq;
     const box = $("cart-check");
-    if (cart.length === 0) { box.replaceChildren(); decision = null; updateCheckoutButton(); return; }
-    if (!countryValid()) {
-      box.replaceChildren(el("p", { class: "hint" }, "Choose a destination country."));
-      return;
-    }
-    box.replaceChildren(el("p", { class: "hint" }, "Checking what can ship…"));
+    if (cart.length === 0) { box.replaceChildren(); decision = null; checkError = null; showAddressError(null); renderCart(); return; }
+    const key = currentKey();
     const body = { destination: destination(), items: cart.map((l) => ({ sku: l.sku, quantity: l.quantity })) };
     const result = await api("POST", "/eligibility", body);
     if (seq !== checkSeq) return;
     if (!result.ok) {
       decision = null;
-      box.replaceChildren(el("p", { class: "inline-error", id: "check-error" }, result.error.message));
+      checkError = result.error;
+      const sentence = errorSentence(result.error, errorContext());
+      const aboutAddress = /^invalid_(postal_code|subdivision|country|destination)$/.test(result.error.code || "");
+      showAddressError(aboutAddress ? sentence : null);
+      box.replaceChildren(aboutAddress ? "" : el("p", { class: "inline-error", id: "check-error" }, sentence));
       renderCart();
       return;
     }
+    checkError = null;
+    showAddressError(null);
     decision = result.data;
+    decisionKey = key;
     renderCart();
     const d = decision.destination || {};
-    const where = [d.subdivision, d.postal_code, countryName(d.country || country())].filter(Boolean).join(", ");
-    const methods = decision.shipping_methods || [];
+    const where = countryName(d.country || country());
     box.replaceChildren(
       el("p", { id: "cart-verdict", class: decision.eligible ? "verdict yes" : "verdict no" },
-        decision.eligible ? `Everything in your cart can ship to ${where}.`
-          : `Some items can't ship to ${where}. Remove them to check out.`),
-      methods.length ? el("div", { id: "shipping-methods" },
-        el("h3", {}, "Shipping options"),
-        el("ul", {}, methods.map((m) => el("li", { "data-method": m.id }, `${m.name}: ${money(m.price)}`))),
-        el("p", { class: "hint" }, "You choose one on the payment page."))
-        : (decision.eligible ? el("p", { id: "shipping-methods", class: "hint" }, "No shipping needed.") : null));
+        decision.eligible ? `Everything in your cart can go to ${where}.`
+          : `Some items can't go to ${where}. Remove them to check out.`));
   }
 
   // ---- checkout ---------------------------------------------------------------
 
   function nameOf(sku) {
     const p = products.get(sku);
-    return p ? `${p.name} (${sku})` : sku;
+    return p ? p.name : sku;
   }
 
-  function showCheckoutError(status, error) {
+  function showCheckoutError(error) {
     const lines = [];
     const details = Array.isArray(error.details) ? error.details : [];
     if (error.code === "not_shippable") {
       for (const line of details) {
         if (line && line.sku && line.eligible === false) {
           const why = (line.reasons || []).map((r) => r.message).join(" ");
-          lines.push(`${nameOf(line.sku)}: ${why || "cannot ship here."}`);
+          lines.push(`${nameOf(line.sku)}: ${why || "can't ship to this address."}`);
         }
       }
-      if (details.length && details.every((l) => l && l.sku)) {
-        decision = { eligible: false, items: details, shipping_methods: [] };
-        renderCart();
-      }
+      scheduleCheck(0);
     } else if (error.code === "out_of_stock") {
-      for (const line of details) if (line && line.sku) lines.push(`${nameOf(line.sku)} is out of stock.`);
+      for (const line of details) if (line && line.sku) lines.push(`${nameOf(line.sku)} is sold out or has fewer left than you asked for.`);
       loadProducts();
-    } else {
-      for (const d of details) if (d && d.message) lines.push(d.field ? `${d.field}: ${d.message}` : d.message);
     }
-    showMessage("error", error.message || `Checkout failed (${status}).`, lines);
+    showMessage("error", errorSentence(error, errorContext()), [...new Set(lines)]);
   }
 
   async function checkout(event) {
     event.preventDefault();
     clearMessage();
-    if (!cart.length) return;
+    if (!cart.length || $("checkout").disabled) return;
     const button = $("checkout");
     button.disabled = true;
     button.textContent = "Starting checkout…";
     const body = {
       items: cart.map((l) => ({ sku: l.sku, quantity: l.quantity })),
-      destination: destination(),
-      success_url: `${location.origin}/?paid={CHECKOUT_SESSION_ID}`,
+      success_url: `${location.origin}/order?paid={CHECKOUT_SESSION_ID}`,
       cancel_url: `${location.origin}/?cancelled=1`,
     };
+    if (needsAddress()) {
+      body.shipping_address = shippingAddress();
+      body.shipping_method = chosenMethod;
+      // The same address as a v1 destination, for a server that does not read the v2 fields yet.
+      body.destination = destination();
+    }
     const email = $("email").value.trim();
     if (email) body.email = email;
+    rememberAddress();
     const result = await api("POST", "/checkout", body);
     if (result.ok && result.data && result.data.checkout_url) {
       button.textContent = "Redirecting to payment…";
-      sessionStorage.setItem(ORDER_KEY, String(result.data.order_id || ""));
+      sessionStorage.setItem(ORDER_KEY, JSON.stringify({
+        order_id: String(result.data.order_id || ""),
+        order_token: String(result.data.order_token || ""),
+        stripe_session_id: String(result.data.stripe_session_id || ""),
+      }));
       location.href = result.data.checkout_url;
       return;
     }
-    button.textContent = "Checkout";
+    button.textContent = "Go to payment";
     updateCheckoutButton();
-    showCheckoutError(result.status, result.error || { message: "Checkout failed." });
+    showCheckoutError(result.error || {});
   }
 
   // ---- start ------------------------------------------------------------------
@@ -398,42 +543,34 @@
   function handleReturn() {
     const params = new URLSearchParams(location.search);
     if (params.has("paid")) {
-      cart = [];
-      saveCart();
-      const order = sessionStorage.getItem(ORDER_KEY);
-      sessionStorage.removeItem(ORDER_KEY);
-      showMessage("success", "Thank you for your order!",
-        ["Your payment went through and your order is being processed.",
-          order ? `Order number: ${order}` : null].filter(Boolean));
-      history.replaceState(null, "", "/");
-    } else if (params.has("cancelled")) {
+      // Old return links: the order page asks the server what happened.
+      location.replace(`/order?paid=${encodeURIComponent(params.get("paid") || "")}`);
+      return true;
+    }
+    if (params.has("cancelled")) {
       showMessage("info", "Checkout was cancelled. Your cart is still here.");
       history.replaceState(null, "", "/");
     }
+    return false;
   }
 
   $("country").addEventListener("change", () => {
-    $("country-other-label").hidden = $("country").value !== "OTHER";
-    if ($("country").value === "OTHER") $("country-other").focus();
     clearMessage();
-    rememberDestination();
+    localStorage.setItem(COUNTRY_KEY, country());
+    shapeAddressForm();
     decision = null;
     loadProducts();
   });
-  $("country-other").addEventListener("input", () => {
-    clearMessage();
-    rememberDestination();
-    decision = null;
-    if (countryValid() || !$("country-other").value) loadProducts();
-  });
-  for (const id of ["subdivision", "postal-code"]) {
-    $(id).addEventListener("input", () => { rememberDestination(); decision = null; renderCart(); scheduleCheck(500); });
+  for (const id of ADDRESS_FIELDS) {
+    $(id).addEventListener("input", () => { rememberAddress(); renderCart(); scheduleCheck(400); });
+    $(id).addEventListener("change", () => { rememberAddress(); renderCart(); scheduleCheck(0); });
   }
+  $("email").addEventListener("change", rememberAddress);
   $("destination-form").addEventListener("submit", (event) => event.preventDefault());
   $("checkout-form").addEventListener("submit", checkout);
 
-  handleReturn();
-  restoreDestination();
-  renderCart();
-  loadProducts();
+  if (!handleReturn()) {
+    renderCart();
+    loadCountries().then(loadProducts);
+  }
 })();

@@ -1,0 +1,113 @@
+// The order page: asks the server what happened to the customer's own order
+// (GET /orders/{id} with X-Order-Token) and says so; never trusts the return URL.
+// The id and token come from the URL fragment (email links) or from this tab's checkout.
+"use strict";
+
+(function () {
+  const { el, money, api, errorSentence, loadLastOrder, CART_KEY } = window.Bonestore;
+  const $ = (id) => document.getElementById(id);
+  const POLL_MS = 1500;
+  const POLL_FOR_MS = 30000;
+  const started = Date.now();
+
+  const HEADINGS = {
+    pending_payment: "We're confirming your payment",
+    paid: "Thank you: your payment went through",
+    held: "Your order is on hold",
+    payment_failed: "Your payment didn't go through",
+    expired: "This checkout expired",
+    refunded: "Your order was refunded",
+    fulfilled: "Your order is on its way",
+  };
+  const NEXT = {
+    pending_payment: "This usually takes a few seconds. This page updates by itself.",
+    paid: "We're packing your order. We'll email you the tracking number when it ships.",
+    held: "You don't need to do anything: our support team will email you within one business day, either to ship your order or to refund you in full.",
+    payment_failed: "You were not charged. Your cart is still in the shop if you want to try again.",
+    expired: "You were not charged, and the items went back on sale. Your cart is still in the shop.",
+    refunded: "The refund goes back to the card you paid with; banks usually show it within 5–10 business days.",
+    fulfilled: "Use the tracking number below to follow your parcel.",
+  };
+
+  function credentials() {
+    const fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
+    const id = fragment.get("id");
+    const token = fragment.get("token");
+    if (id && token) return { order_id: id, order_token: token, fromLink: true };
+    const last = loadLastOrder();
+    if (!last) return null;
+    // A return URL names a Checkout Session: one that is not this tab's checkout shows nothing.
+    const paid = new URLSearchParams(location.search).get("paid");
+    if (paid && last.stripe_session_id && paid !== last.stripe_session_id) return null;
+    return last;
+  }
+
+  function notFound() {
+    $("order").setAttribute("aria-busy", "false");
+    $("order-title").textContent = "We could not find this order";
+    $("order-status").textContent = "The link may be incomplete, or the order belongs to another browser. " +
+      "Open the link from your order email, or write to support@bonestore.example with your order number.";
+    $("order-details").replaceChildren();
+  }
+
+  function render(order, polling) {
+    $("order").setAttribute("aria-busy", polling ? "true" : "false");
+    $("order").dataset.status = order.status;
+    $("order-title").textContent = HEADINGS[order.status] || "Your order";
+    $("order-status").textContent = order.status_message || "";
+    const details = [
+      el("p", { class: "next" }, NEXT[order.status] || ""),
+      el("p", { class: "order-number" }, "Order number: ", el("span", { id: "order-number" }, order.order_id)),
+    ];
+    const items = Array.isArray(order.items) ? order.items : [];
+    if (items.length) {
+      details.push(el("ul", { class: "order-items" }, items.map((line) =>
+        el("li", {}, `${line.quantity} × ${line.name || line.sku}`))));
+    }
+    if (order.amount_total) details.push(el("p", { class: "subtotal" }, `Total: ${money(order.amount_total)}`));
+    const address = order.shipping_address;
+    if (address) {
+      details.push(el("h3", {}, "Shipping to"), el("address", {},
+        [address.name, address.line1, address.line2,
+          [address.city, address.subdivision, address.postal_code].filter(Boolean).join(" "), address.country]
+          .filter(Boolean).map((part, i) => (i ? [el("br", {}), part] : part))));
+    }
+    const shipments = Array.isArray(order.shipments) ? order.shipments : [];
+    if (shipments.length) {
+      details.push(el("h3", {}, "Tracking"), el("ul", { class: "shipments" }, shipments.map((s) =>
+        el("li", {}, `${s.carrier}: `, el("span", { class: "tracking" }, s.tracking_number)))));
+    }
+    $("order-details").replaceChildren(...details);
+  }
+
+  function clearCartFor(order) {
+    // Only the order this tab just paid for empties the cart, and only once it is paid.
+    const last = loadLastOrder();
+    if (last && last.order_id === order.order_id && (order.status === "paid" || order.status === "fulfilled")) {
+      localStorage.setItem(CART_KEY, "[]");
+    }
+  }
+
+  async function poll(creds) {
+    const result = await api("GET", `/orders/${encodeURIComponent(creds.order_id)}`, undefined,
+      { "X-Order-Token": creds.order_token });
+    if (!result.ok) {
+      if (result.status === 404 || result.status === 400 || result.status === 403) { notFound(); return; }
+      $("order-status").textContent = errorSentence(result.error);
+      if (Date.now() - started < POLL_FOR_MS) setTimeout(() => poll(creds), POLL_MS * 2);
+      return;
+    }
+    const order = result.data;
+    const waiting = order.status === "pending_payment" && Date.now() - started < POLL_FOR_MS;
+    render(order, waiting);
+    clearCartFor(order);
+    if (waiting) setTimeout(() => poll(creds), POLL_MS);
+    else if (order.status === "pending_payment") {
+      $("order-status").textContent = "Your payment is taking longer than usual to confirm. We'll email you as soon as it does; you can close this page.";
+    }
+  }
+
+  const creds = credentials();
+  if (!creds) notFound();
+  else poll(creds);
+})();
