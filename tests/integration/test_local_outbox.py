@@ -55,7 +55,7 @@ def test_sent_emails_reach_the_local_outbox_with_working_links(local_stack: Any,
 
 def test_an_unverified_sender_is_refused_as_ses_would(local_stack: Any) -> None:
     sender = SesEmailSender("someone-else@elsewhere.example")
-    from bonestore.adapters.email import EmailMessage
+    from bonestore.domain.email import EmailMessage
 
     with pytest.raises(UpstreamUnavailable):
         sender.send(EmailMessage("ada@example.com", "Hi", "t", "<p>h</p>"))

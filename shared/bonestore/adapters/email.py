@@ -1,7 +1,7 @@
 """Customer emails through Amazon SES (API v2, ``SendEmail`` with Simple content).
 
-A small port (:class:`EmailSender`) so services and tests can swap the transport;
-:class:`SesEmailSender` creates its boto3 ``sesv2`` client on the first send (cold
+:class:`SesEmailSender` satisfies the ``EmailSender`` port (``bonestore.service.ports``)
+and creates its boto3 ``sesv2`` client on the first send (cold
 starts of functions that never email pay nothing). Logs name the recipient masked.
 Locally the embedded AWS (moto) accepts the same call and keeps the message, which
 ``bonestore serve`` shows at ``/_dev/outbox``.
@@ -11,31 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from bonestore.domain.email import EmailMessage
 from bonestore.domain.errors import UpstreamUnavailable
 from bonestore.domain.privacy import mask_email
 
 log = logging.getLogger("bonestore.email")
-
-
-@dataclass(frozen=True)
-class EmailMessage:
-    """One message to one customer: a subject, a plain-text body and the same in HTML."""
-
-    to: str
-    subject: str
-    text: str
-    html: str
-    # What the message is about, for logs and metrics ("order_paid"); never customer data.
-    kind: str = "notification"
-
-
-class EmailSender(Protocol):
-    def send(self, message: EmailMessage) -> str:
-        """Send ``message``; returns the provider's message id."""
-        ...
 
 
 def _sesv2_client() -> Any:
@@ -98,14 +80,3 @@ class SesEmailSender:
             extra={"kind": message.kind, "to": mask_email(message.to), "message_id": message_id},
         )
         return message_id
-
-
-class RecordingEmailSender:
-    """An :class:`EmailSender` that keeps what it is given (tests, dry runs)."""
-
-    def __init__(self) -> None:
-        self.sent: list[EmailMessage] = []
-
-    def send(self, message: EmailMessage) -> str:
-        self.sent.append(message)
-        return f"recorded-{len(self.sent)}"

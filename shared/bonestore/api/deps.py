@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bonestore.config import get_settings
 
 if TYPE_CHECKING:
-    from bonestore.adapters.email import EmailSender
     from bonestore.adapters.idempotency import OncePerKey
     from bonestore.adapters.orders import OrderRepository
     from bonestore.adapters.products import ProductRepository
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
     from bonestore.domain.rules import Engine
     from bonestore.service.checkout import CheckoutService
     from bonestore.service.payments import PaymentService
-    from bonestore.service.ports import OrderEventPublisher, PaymentGateway
+    from bonestore.service.ports import EmailSender, OrderEventPublisher, PaymentGateway
     from bonestore.service.reservations import ReservationSweeper
 
 T = TypeVar("T")

@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from bonestore.adapters.email import EmailMessage, EmailSender
+from bonestore.domain.email import EmailMessage
+from bonestore.service.ports import EmailSender
 
 STORE_NAME = "bonestore"
 SUPPORT_EMAIL = "support@bonestore.example"

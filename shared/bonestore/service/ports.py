@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from bonestore.domain.email import EmailMessage
     from bonestore.domain.order import Order, OrderEvent
     from bonestore.domain.payment import CheckoutSession, SessionRequest
 
@@ -69,3 +70,11 @@ class OncePerKey(Protocol):
     def __call__(
         self, key: str, payload: dict[str, Any], create: Callable[[], dict[str, Any]]
     ) -> dict[str, Any]: ...
+
+
+class EmailSender(Protocol):
+    """Sends one customer email (SES in AWS and locally; a recorder in tests)."""
+
+    def send(self, message: EmailMessage) -> str:
+        """Send ``message``; returns the provider's message id."""
+        ...
