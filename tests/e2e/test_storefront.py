@@ -64,7 +64,7 @@ def fill_address(page: Any, **fields: str) -> None:
 
 def wait_decided(page: Any) -> None:
     page.wait_for_selector("#cart-verdict")
-    page.wait_for_function("!document.querySelector('.line-status.hint')")
+    page.wait_for_selector(".line-status.hint", state="detached")
 
 
 def us_book_cart(page: Any) -> None:
@@ -444,12 +444,18 @@ def test_api_text_is_never_interpreted_as_html(page: Any) -> None:
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 
 
-def _axe_violations(page: Any) -> list[dict[str, Any]]:
+def _with_axe(page: Any) -> None:
+    """axe-core in every document the page loads from now on. An init script is injected
+    through the DevTools protocol, which the page's CSP does not govern (a <script> tag
+    would be refused, and the fixture fails on any refusal)."""
     if not AXE.exists():
         pytest.fail("axe-core is missing: run `npm ci` (make test does)")
-    # Evaluated through the DevTools protocol, which the page's CSP does not govern (a
-    # <script> tag would be refused, and the fixture fails on any refusal).
-    page.evaluate(AXE.read_text("utf-8") + "\n;true")
+    page.add_init_script(path=str(AXE))
+
+
+def _axe_violations(page: Any) -> list[dict[str, Any]]:
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        pytest.fail("axe is not loaded: call _with_axe(page) before navigating")
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
@@ -457,6 +463,8 @@ def _axe_violations(page: Any) -> list[dict[str, Any]]:
 def test_storefront_and_order_page_have_no_serious_accessibility_problems(
     page: Any, local_stack: Any
 ) -> None:
+    _with_axe(page)
+    page.reload()
     choose_country(page, "US", "United States")
     page.click("#add-DENSERCISE-DVD")
     fill_address(
@@ -474,6 +482,9 @@ def test_storefront_and_order_page_have_no_serious_accessibility_problems(
 
 
 def test_axe_check_can_fail(page: Any) -> None:
+    _with_axe(page)
+    page.reload()
+    page.wait_for_selector("#products-status:has-text('Showing')")
     page.evaluate(
         "document.body.append(Object.assign(document.createElement('img'), {src: '/x.png'}))"
     )
