@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from bonestore.domain.email import EmailMessage
 from bonestore.domain.order import Order, OrderEvent, OrderMoved, OutOfStock
 from bonestore.domain.orders import can_enter, check_transition, now_iso, stock_after
 from bonestore.domain.payment import CheckoutSession, SessionRequest
@@ -188,3 +189,14 @@ class MemoryPublisher:
 
     def order_paid(self, order: Order) -> None:
         self.paid.append(order.order_id)
+
+
+class RecordingEmailSender:
+    """The ``EmailSender`` port, keeping what it is given."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+
+    def send(self, message: EmailMessage) -> str:
+        self.sent.append(message)
+        return f"recorded-{len(self.sent)}"

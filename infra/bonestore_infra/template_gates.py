@@ -987,43 +987,14 @@ def check_permissions(
             )
         )
     bus = _env_target(fn, "EVENT_BUS_NAME")
-    event_grants = {rid for rid, acts in grants.items() if "events:PutEvents" in acts}
-    if usage.publishes_events:
-        if bus is None or bus not in event_grants:
-            problems.append(
-                Problem(
-                    fid, "permissions", f"publishes events; events:PutEvents on {bus} not granted"
-                )
-            )
-        for rid in sorted(event_grants - {bus} if bus else event_grants):
-            problems.append(
-                Problem(fid, "permissions", f"events:PutEvents on {rid} it does not use")
-            )
-    elif event_grants:
-        problems.append(
-            Problem(
-                fid,
-                "permissions",
-                f"granted events:PutEvents ({sorted(event_grants)}) it never uses",
-            )
-        )
+    event_grants, event_problems = _one_target_grant(
+        fid, grants, "events:PutEvents", bus, usage.publishes_events, "publishes events"
+    )
     sender = _env_target(fn, "EMAIL_SENDER")
-    email_grants = {rid for rid, acts in grants.items() if "ses:SendEmail" in acts}
-    if usage.sends_email:
-        if sender is None or sender not in email_grants:
-            problems.append(
-                Problem(fid, "permissions", f"sends email; ses:SendEmail on {sender} not granted")
-            )
-        for rid in sorted(email_grants - {sender} if sender else email_grants):
-            problems.append(
-                Problem(fid, "permissions", f"ses:SendEmail on {rid} beyond its sender identity")
-            )
-    elif email_grants:
-        problems.append(
-            Problem(
-                fid, "permissions", f"granted ses:SendEmail ({sorted(email_grants)}) it never uses"
-            )
-        )
+    email_grants, email_problems = _one_target_grant(
+        fid, grants, "ses:SendEmail", sender, usage.sends_email, "sends email"
+    )
+    problems += event_problems + email_problems
     accounted = tables | secrets | set(secret_grants) | event_grants | email_grants
     accounted |= _failure_destinations(template, fn)
     for rid, actions in sorted(grants.items()):
@@ -1032,6 +1003,32 @@ def check_permissions(
                 Problem(fid, "permissions", f"unexplained grant {sorted(actions)} on {rid}")
             )
     return problems
+
+
+def _one_target_grant(
+    fid: str,
+    grants: dict[str, set[str]],
+    action: str,
+    target: str | None,
+    used: bool,
+    doing: str,
+) -> tuple[set[str], list[Problem]]:
+    """An action the code uses on one resource (its bus, its sender identity): granted on
+    that resource when used, on nothing else, and not at all when unused."""
+    granted = {rid for rid, acts in grants.items() if action in acts}
+    problems = []
+    if used:
+        if target is None or target not in granted:
+            problems.append(
+                Problem(fid, "permissions", f"{doing}; {action} on {target} not granted")
+            )
+        for rid in sorted(granted - {target} if target else granted):
+            problems.append(Problem(fid, "permissions", f"{action} on {rid} it does not use"))
+    elif granted:
+        problems.append(
+            Problem(fid, "permissions", f"granted {action} ({sorted(granted)}) it never uses")
+        )
+    return granted, problems
 
 
 def _failure_destinations(template: Template, fn: FunctionDef) -> set[str]:

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from bonestore.adapters.email import RecordingEmailSender, SesEmailSender
+from bonestore.adapters.email import SesEmailSender
 from bonestore.domain.email import EmailMessage
 from bonestore.domain.errors import UpstreamUnavailable
 from bonestore.service import notifications as n
+from tests.fakes import RecordingEmailSender
 
 pytestmark = pytest.mark.unit
 

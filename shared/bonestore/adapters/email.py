@@ -1,7 +1,7 @@
 """Customer emails through Amazon SES (API v2, ``SendEmail`` with Simple content).
 
-It implements the service layer's ``EmailSender`` port, so services and tests can swap
-the transport; :class:`SesEmailSender` creates its boto3 ``sesv2`` client on the first send (cold
+:class:`SesEmailSender` satisfies the ``EmailSender`` port (``bonestore.service.ports``)
+and creates its boto3 ``sesv2`` client on the first send (cold
 starts of functions that never email pay nothing). Logs name the recipient masked.
 Locally the embedded AWS (moto) accepts the same call and keeps the message, which
 ``bonestore serve`` shows at ``/_dev/outbox``.
@@ -27,7 +27,7 @@ def _sesv2_client() -> Any:
 
 
 class SesEmailSender:
-    """The ``EmailSender`` port on SES v2. ``sender`` is a verified identity (template's)."""
+    """:class:`EmailSender` on SES v2. ``sender`` is a verified identity (template's)."""
 
     def __init__(
         self,
@@ -80,14 +80,3 @@ class SesEmailSender:
             extra={"kind": message.kind, "to": mask_email(message.to), "message_id": message_id},
         )
         return message_id
-
-
-class RecordingEmailSender:
-    """An :class:`EmailSender` that keeps what it is given (tests, dry runs)."""
-
-    def __init__(self) -> None:
-        self.sent: list[EmailMessage] = []
-
-    def send(self, message: EmailMessage) -> str:
-        self.sent.append(message)
-        return f"recorded-{len(self.sent)}"

@@ -1,4 +1,4 @@
-"""A customer email as the service composes it: a value, no transport. Pure."""
+"""An email to one customer, as the message builders make it and any sender sends it."""
 
 from __future__ import annotations
 

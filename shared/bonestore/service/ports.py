@@ -73,6 +73,8 @@ class OncePerKey(Protocol):
 
 
 class EmailSender(Protocol):
+    """Sends one customer email (SES in AWS and locally; a recorder in tests)."""
+
     def send(self, message: EmailMessage) -> str:
         """Send ``message``; returns the provider's message id."""
         ...
