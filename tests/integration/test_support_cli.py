@@ -101,7 +101,7 @@ def test_token_problems_are_explained(cli: Any, monkeypatch: pytest.MonkeyPatch)
     assert code == 2 and "no token" in err and "BONESTORE_TOKEN" in err
     code, _, err = cli("order", "ord_x", "--token", staff_token("support", expires_in=-5))
     assert code == 1 and "401 unauthorized" in err and "expired" in err
-    code, _, err = cli("order", "ord_x", "--token", staff_token("customer"))
+    code, _, err = cli("order", "ord_x", "--token", staff_token(None))
     assert code == 1 and "403 forbidden" in err
 
 
