@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bonestore_infra.local_cognito import (
-    LocalUserPool,
+    StaffPool,
     StaffUser,
     add_staff_user,
     home,
@@ -45,7 +45,7 @@ class InvalidToken(Exception):
 class CognitoAuthorizer:
     """The ``authorizer`` callable LocalApi takes: token -> gateway claims, or raise."""
 
-    def __init__(self, pool: LocalUserPool, audiences: tuple[str, ...] | None = None) -> None:
+    def __init__(self, pool: StaffPool, audiences: tuple[str, ...] | None = None) -> None:
         self.pool = pool
         self.audiences = audiences or (pool.client_id,)
         self._jwks: Any = None
@@ -118,12 +118,22 @@ class SignInError(Exception):
     """Cognito refused the sign-in (wrong password, unknown user, flow not allowed...)."""
 
 
-def sign_in(pool: LocalUserPool, username: str, password: str) -> dict[str, Any]:
+def sign_in(pool: StaffPool, username: str, password: str) -> dict[str, Any]:
     """Cognito's AuthenticationResult (IdToken, AccessToken, ExpiresIn...) for a password."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
+    # InitiateAuth is a public call (the console makes it from a browser): no AWS credentials.
+    cognito = boto3.client(
+        "cognito-idp",
+        endpoint_url=pool.endpoint_url,
+        region_name=pool.region,
+        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 2}),
+    )
     try:
-        answer = pool.client().initiate_auth(
+        answer = cognito.initiate_auth(
             ClientId=pool.client_id,
             AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": username, "PASSWORD": password},
@@ -133,14 +143,20 @@ def sign_in(pool: LocalUserPool, username: str, password: str) -> dict[str, Any]
         raise SignInError(f"{error.get('Code')}: {error.get('Message')}") from None
     except BotoCoreError as exc:
         raise SignInError(f"cannot reach the user pool at {pool.endpoint_url}: {exc}") from None
+    if answer.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
+        raise SignInError(
+            "this is a temporary password: sign in to the console once to choose your own"
+        )
     if "AuthenticationResult" not in answer:
-        raise SignInError(f"Cognito asks for {answer.get('ChallengeName')}; finish it first")
+        raise SignInError(
+            f"Cognito asks for {answer.get('ChallengeName')}, which only the console offers"
+        )
     result: dict[str, Any] = answer["AuthenticationResult"]
     return result
 
 
 def issue_token(
-    pool: LocalUserPool,
+    pool: StaffPool,
     group: str | None,
     *,
     username: str | None = None,
@@ -191,7 +207,7 @@ def state_path() -> Path:
     return home() / "serve.json"
 
 
-def write_state(api_url: str, pool: LocalUserPool, staff: list[StaffUser]) -> Path:
+def write_state(api_url: str, pool: StaffPool, staff: list[StaffUser]) -> Path:
     """What `bonestore serve` tells `dev-token` and `support`: the API, the pool, its users.
 
     Written 0600 to BONESTORE_HOME (it holds the local users' passwords); removed on stop.
@@ -219,7 +235,7 @@ class RunningStack:
     """The `bonestore serve` this machine runs, as its state file describes it."""
 
     api_url: str
-    user_pool: LocalUserPool
+    user_pool: StaffPool
     staff_users: tuple[StaffUser, ...]
 
     def user_in(self, group: str) -> StaffUser | None:
@@ -232,7 +248,7 @@ def running_stack() -> RunningStack | None:
         state = json.loads(state_path().read_text("utf-8"))
         return RunningStack(
             api_url=str(state["api_url"]),
-            user_pool=LocalUserPool.from_json(state["user_pool"]),
+            user_pool=StaffPool.from_json(state["user_pool"]),
             staff_users=tuple(
                 StaffUser(str(u["username"]), str(u["password"]), tuple(u["groups"]))
                 for u in state["staff_users"]

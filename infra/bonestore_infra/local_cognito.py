@@ -45,13 +45,21 @@ STAFF_EMAIL_DOMAIN = "staff.bonestore.local"
 
 
 @dataclass(frozen=True)
-class LocalUserPool:
-    """Where the local staff pool is, and what API Gateway's authorizer checks tokens against."""
+class StaffPool:
+    """A staff user pool and its console app client: where to sign in, what tokens must carry.
 
-    endpoint_url: str  # the embedded AWS; Cognito's JSON API and the pool's JWKS are served there
+    Locally ``endpoint_url`` is the embedded AWS (Cognito's JSON API and the pool's JWKS
+    are served there); in AWS it is ``https://cognito-idp.<region>.amazonaws.com``.
+    """
+
+    endpoint_url: str
     pool_id: str
     client_id: str
     region: str = LOCAL_REGION
+
+    @classmethod
+    def in_aws(cls, region: str, pool_id: str, client_id: str) -> StaffPool:
+        return cls(f"https://cognito-idp.{region}.amazonaws.com", pool_id, client_id, region)
 
     @property
     def issuer(self) -> str:
@@ -83,7 +91,7 @@ class LocalUserPool:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LocalUserPool:
+    def from_json(cls, data: dict[str, Any]) -> StaffPool:
         return cls(
             endpoint_url=str(data["endpoint_url"]),
             pool_id=str(data["pool_id"]),
@@ -111,7 +119,7 @@ def _single(resolver: IntrinsicResolver, type_name: str) -> tuple[str, dict[str,
     return logical_id, resource.get("Properties", {})
 
 
-def create_user_pool(aws: LocalAws, resolver: IntrinsicResolver) -> LocalUserPool:
+def create_user_pool(aws: LocalAws, resolver: IntrinsicResolver) -> StaffPool:
     """The template's UserPool, UserPoolClient and UserPoolGroups, on the embedded AWS."""
     _make_moto_enforce_auth_flows()
     cognito = aws.client("cognito-idp")
@@ -132,7 +140,7 @@ def create_user_pool(aws: LocalAws, resolver: IntrinsicResolver) -> LocalUserPoo
             GroupName=group["GroupName"],
             **{k: group[k] for k in _GROUP_CREATE_KEYS if k in group},
         )
-    return LocalUserPool(aws.endpoint_url, pool_id, client["UserPoolClient"]["ClientId"])
+    return StaffPool(aws.endpoint_url, pool_id, client["UserPoolClient"]["ClientId"])
 
 
 def pool_groups(resolver: IntrinsicResolver) -> list[str]:
@@ -156,7 +164,7 @@ def new_password() -> str:
             return password
 
 
-def add_staff_user(pool: LocalUserPool, user: StaffUser) -> None:
+def add_staff_user(pool: StaffPool, user: StaffUser) -> None:
     """An administrator-created user with a permanent password (idempotent)."""
     cognito = pool.client()
     with contextlib.suppress(cognito.exceptions.UsernameExistsException):
@@ -178,9 +186,7 @@ def add_staff_user(pool: LocalUserPool, user: StaffUser) -> None:
         )
 
 
-def seed_staff(
-    pool: LocalUserPool, groups: list[str], passwords: dict[str, str]
-) -> list[StaffUser]:
+def seed_staff(pool: StaffPool, groups: list[str], passwords: dict[str, str]) -> list[StaffUser]:
     """One user per group, named after it (``support``, ``ops``, ``warehouse``)."""
     users = [StaffUser(group, passwords.get(group) or new_password(), (group,)) for group in groups]
     for user in users:

@@ -25,7 +25,7 @@ from bonestore_infra.local_aws import (
     start_local_aws,
 )
 from bonestore_infra.local_cognito import (
-    LocalUserPool,
+    StaffPool,
     StaffUser,
     create_user_pool,
     pool_groups,
@@ -68,7 +68,7 @@ class LocalStack:
         self.aws: LocalAws | None = None
         self.api: Any = None
         self.stripe: Any = None
-        self.user_pool: LocalUserPool | None = None
+        self.user_pool: StaffPool | None = None
         self.staff_users: list[StaffUser] = []
         self._saved_environ: dict[str, str] | None = None
 

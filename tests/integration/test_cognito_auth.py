@@ -17,7 +17,7 @@ import jwt
 import pytest
 
 from bonestore_infra.dev_auth import InvalidToken, gateway_claims, sign_in, with_lifetime
-from bonestore_infra.local_cognito import LocalUserPool, StaffUser, add_staff_user, new_password
+from bonestore_infra.local_cognito import StaffPool, StaffUser, add_staff_user, new_password
 from tests.helpers import Http, assert_error
 from tests.staff_tokens import staff_token
 
@@ -44,11 +44,11 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _sign_in_new_user(pool: LocalUserPool, group: str, client_id: str | None = None) -> Any:
+def _sign_in_new_user(pool: StaffPool, group: str, client_id: str | None = None) -> Any:
     user = StaffUser(f"user-{uuid.uuid4().hex[:10]}", new_password(), (group,))
     add_staff_user(pool, user)
     if client_id is not None:
-        pool = LocalUserPool(pool.endpoint_url, pool.pool_id, client_id, pool.region)
+        pool = StaffPool(pool.endpoint_url, pool.pool_id, client_id, pool.region)
     return sign_in(pool, user.username, user.password)
 
 
@@ -84,13 +84,13 @@ def test_a_token_of_another_pool_is_401(api: Http, local_stack: Any) -> None:
         UserPoolId=other_id, ClientName="x", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"]
     )["UserPoolClient"]["ClientId"]
     cognito.create_group(UserPoolId=other_id, GroupName="ops")
-    other = LocalUserPool(local_stack.user_pool.endpoint_url, other_id, client_id)
+    other = StaffPool(local_stack.user_pool.endpoint_url, other_id, client_id)
     token = _sign_in_new_user(other, "ops")["IdToken"]
     assert jwt.get_unverified_header(token)["kid"] in _pool_kids(local_stack.user_pool)
     assert_error(api.get(STAFF_ROUTE, token=token), 401, "unauthorized")
 
 
-def _pool_kids(pool: LocalUserPool) -> set[str]:
+def _pool_kids(pool: StaffPool) -> set[str]:
     import urllib.request
 
     with urllib.request.urlopen(pool.jwks_url, timeout=10) as response:
