@@ -15,20 +15,15 @@ every value a string, ``cognito:groups`` comma-joined (``"support,ops"``), ``exp
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from bonestore_infra.local_cognito import (
     StaffPool,
     StaffUser,
     add_staff_user,
-    home,
     new_password,
 )
 
@@ -198,68 +193,3 @@ def with_lifetime(id_token: str, expires_in: int) -> str:
     )
     assert isinstance(private, RSAPrivateKey)
     return jwt.encode(claims, private, algorithm="RS256", headers={"kid": header.get("kid")})
-
-
-# ------------------------------------------------------------------ the running `bonestore serve`
-
-
-def state_path() -> Path:
-    return home() / "serve.json"
-
-
-def write_state(api_url: str, pool: StaffPool, staff: list[StaffUser]) -> Path:
-    """What `bonestore serve` tells `dev-token` and `support`: the API, the pool, its users.
-
-    Written 0600 to BONESTORE_HOME (it holds the local users' passwords); removed on stop.
-    """
-    path = state_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {
-        "api_url": api_url,
-        "user_pool": pool.as_json(),
-        "staff_users": [
-            {"username": u.username, "password": u.password, "groups": list(u.groups)}
-            for u in staff
-        ],
-    }
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(state, out, indent=2)
-    os.replace(temporary, path)
-    return path
-
-
-@dataclass(frozen=True)
-class RunningStack:
-    """The `bonestore serve` this machine runs, as its state file describes it."""
-
-    api_url: str
-    user_pool: StaffPool
-    staff_users: tuple[StaffUser, ...]
-
-    def user_in(self, group: str) -> StaffUser | None:
-        return next((u for u in self.staff_users if group in u.groups), None)
-
-
-def running_stack() -> RunningStack | None:
-    """The running `bonestore serve`, or None when none has written its state."""
-    try:
-        state = json.loads(state_path().read_text("utf-8"))
-        return RunningStack(
-            api_url=str(state["api_url"]),
-            user_pool=StaffPool.from_json(state["user_pool"]),
-            staff_users=tuple(
-                StaffUser(str(u["username"]), str(u["password"]), tuple(u["groups"]))
-                for u in state["staff_users"]
-            ),
-        )
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
-        return None
-
-
-def clear_state(api_url: str) -> None:
-    """Remove the state file if it still describes the stack at ``api_url``."""
-    stack = running_stack()
-    if stack is not None and stack.api_url == api_url:
-        state_path().unlink(missing_ok=True)

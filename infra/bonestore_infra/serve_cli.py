@@ -36,9 +36,9 @@ def _run(args: argparse.Namespace) -> int:
     )
     if not args.verbose:  # boto3 announces where it found credentials on every cold start
         logging.getLogger("botocore").setLevel(logging.WARNING)
-    from bonestore_infra.dev_auth import clear_state, write_state
     from bonestore_infra.local_aws import IntrinsicResolver
     from bonestore_infra.local_cognito import kept_passwords, pool_groups
+    from bonestore_infra.serve_state import RunningStack, clear_state, write_state
     from bonestore_infra.template import DEFAULT_TEMPLATE, Template
 
     template_path = args.template.resolve() if args.template is not None else DEFAULT_TEMPLATE
@@ -57,7 +57,15 @@ def _run(args: argparse.Namespace) -> int:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     assert stack.aws is not None and stack.user_pool is not None
-    state = write_state(stack.api_url, stack.user_pool, stack.staff_users)
+    state = write_state(
+        RunningStack(
+            api_url=stack.api_url,
+            aws_endpoint_url=stack.aws.endpoint_url,
+            tables={t: stack.resolver.ref(t) for t in stack.template.tables()},
+            user_pool=stack.user_pool,
+            staff_users=tuple(stack.staff_users),
+        )
+    )
     staff = "".join(
         f"  {user.username:<12} password {user.password}\n" for user in stack.staff_users
     )

@@ -99,7 +99,7 @@ def register(subparsers: Any) -> None:
 
 
 def api_url(args: argparse.Namespace) -> str:
-    from bonestore_infra.dev_auth import running_stack
+    from bonestore_infra.serve_state import running_stack
 
     url = args.api_url or os.environ.get("BONESTORE_API_URL")
     if not url:
@@ -113,8 +113,8 @@ def api_url(args: argparse.Namespace) -> str:
 
 def _staff_pool(url: str) -> Any:
     """The user pool staff of the API at ``url`` sign in to."""
-    from bonestore_infra.dev_auth import running_stack
     from bonestore_infra.local_cognito import StaffPool
+    from bonestore_infra.serve_state import running_stack
 
     stack = running_stack()
     if stack is not None and stack.api_url == url:

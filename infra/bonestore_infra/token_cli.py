@@ -45,13 +45,8 @@ def register(subparsers: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from bonestore_infra.dev_auth import (
-        SignInError,
-        issue_token,
-        running_stack,
-        sign_in,
-        with_lifetime,
-    )
+    from bonestore_infra.dev_auth import SignInError, issue_token, sign_in, with_lifetime
+    from bonestore_infra.serve_state import running_stack
 
     stack = running_stack()
     if stack is None:
