@@ -130,21 +130,23 @@ class LocalStack:
             log.info("seeded %d products", created)
         from bonestore_infra.local_outbox import OUTBOX_PAGES
 
-        self.user_pool = create_user_pool(self.aws, self.resolver)
-        self.staff_users = seed_staff(
-            self.user_pool, pool_groups(self.resolver), cfg.staff_passwords
-        )
-        console_config = self.console_config()
+        authorizer: CognitoAuthorizer | None = None
+        pages = dict(OUTBOX_PAGES)
+        if self.template.resources_of_type("AWS::Cognito::UserPool"):
+            self.user_pool = create_user_pool(self.aws, self.resolver)
+            self.staff_users = seed_staff(
+                self.user_pool, pool_groups(self.resolver), cfg.staff_passwords
+            )
+            authorizer = CognitoAuthorizer(self.user_pool)
+            console_config = self.console_config()
+            pages[CONSOLE_CONFIG_PATH] = lambda: ("application/json", console_config)
         self.api = LocalApi(
             self.template,
             host=cfg.host,
             port=cfg.api_port,
             stage=cfg.stage,
-            authorizer=CognitoAuthorizer(self.user_pool),
-            dev_pages={
-                **OUTBOX_PAGES,
-                CONSOLE_CONFIG_PATH: lambda: ("application/json", console_config),
-            },
+            authorizer=authorizer,  # none: a template without a pool serves no staff route
+            dev_pages=pages,
         )
         # Email links open this local storefront (in AWS: the template's STOREFRONT_URL).
         os.environ["STOREFRONT_URL"] = self.api.url

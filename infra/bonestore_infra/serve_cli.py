@@ -56,29 +56,30 @@ def _run(args: argparse.Namespace) -> int:
     stack = LocalStack(config).start()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    assert stack.aws is not None and stack.user_pool is not None
-    state = write_state(
-        RunningStack(
-            api_url=stack.api_url,
-            aws_endpoint_url=stack.aws.endpoint_url,
-            tables={t: stack.resolver.ref(t) for t in stack.template.tables()},
-            user_pool=stack.user_pool,
-            staff_users=tuple(stack.staff_users),
+    assert stack.aws is not None
+    staff = "(the template defines no user pool: no staff sign-in)\n"
+    if stack.user_pool is not None:
+        state = write_state(
+            RunningStack(
+                api_url=stack.api_url,
+                aws_endpoint_url=stack.aws.endpoint_url,
+                tables={t: stack.resolver.ref(t) for t in stack.template.tables()},
+                user_pool=stack.user_pool,
+                staff_users=tuple(stack.staff_users),
+            )
         )
-    )
-    staff = "".join(
-        f"  {user.username:<12} password {user.password}\n" for user in stack.staff_users
-    )
+        staff = (
+            f"Staff sign-in (console, `bonestore support --username`; user pool "
+            f"{stack.user_pool.pool_id}; kept in {state.parent}):\n"
+        ) + "".join(f"  {u.username:<12} password {u.password}\n" for u in stack.staff_users)
     print(
         "bonestore is running:\n"
         f"  storefront   {stack.api_url}/\n"
         f"  API          {stack.api_url}  (e.g. {stack.api_url}/products)\n"
         f"  console      {stack.api_url}/console\n"
         f"  Stripe       {stack.stripe_url or 'off'}\n"
-        f"  AWS (moto)   {stack.aws.endpoint_url}  (DynamoDB, Cognito user pool "
-        f"{stack.user_pool.pool_id})\n"
-        "Staff sign-in (console, `bonestore support --username`; kept in "
-        f"{state.parent}):\n{staff}"
+        f"  AWS (moto)   {stack.aws.endpoint_url}  (DynamoDB, Cognito, ...)\n"
+        f"{staff}"
         "Press Ctrl-C to stop.",
         flush=True,
     )
