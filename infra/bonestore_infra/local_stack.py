@@ -31,6 +31,7 @@ from bonestore_infra.local_cognito import (
     pool_groups,
     seed_staff,
 )
+from bonestore_infra.serve_state import RunningStack
 from bonestore_infra.template import DEFAULT_TEMPLATE, Template
 
 log = logging.getLogger("bonestore_infra.serve")
@@ -165,6 +166,17 @@ class LocalStack:
                 os.environ["STRIPE_API_BASE"] = self.stripe.url
         _reset_process_caches()
         self.api.start()
+
+    def running(self) -> RunningStack:
+        """What other commands need to know of this stack (``bonestore serve`` writes it)."""
+        assert self.aws is not None and self.user_pool is not None
+        return RunningStack(
+            api_url=self.api_url,
+            aws_endpoint_url=self.aws.endpoint_url,
+            tables={t: self.resolver.ref(t) for t in self.template.tables()},
+            user_pool=self.user_pool,
+            staff_users=tuple(self.staff_users),
+        )
 
     def console_config(self) -> bytes:
         """The template's ConsoleConfig output for this pool, plus the local Cognito endpoint.

@@ -38,7 +38,7 @@ def _run(args: argparse.Namespace) -> int:
         logging.getLogger("botocore").setLevel(logging.WARNING)
     from bonestore_infra.local_aws import IntrinsicResolver
     from bonestore_infra.local_cognito import kept_passwords, pool_groups
-    from bonestore_infra.serve_state import RunningStack, clear_state, write_state
+    from bonestore_infra.serve_state import clear_state, write_state
     from bonestore_infra.template import DEFAULT_TEMPLATE, Template
 
     template_path = args.template.resolve() if args.template is not None else DEFAULT_TEMPLATE
@@ -59,15 +59,7 @@ def _run(args: argparse.Namespace) -> int:
     assert stack.aws is not None
     staff = "(the template defines no user pool: no staff sign-in)\n"
     if stack.user_pool is not None:
-        state = write_state(
-            RunningStack(
-                api_url=stack.api_url,
-                aws_endpoint_url=stack.aws.endpoint_url,
-                tables={t: stack.resolver.ref(t) for t in stack.template.tables()},
-                user_pool=stack.user_pool,
-                staff_users=tuple(stack.staff_users),
-            )
-        )
+        state = write_state(stack.running())
         staff = (
             f"Staff sign-in (console, `bonestore support --username`; user pool "
             f"{stack.user_pool.pool_id}; kept in {state.parent}):\n"

@@ -9,7 +9,7 @@ import pytest
 
 from bonestore.domain.rules.loader import read_ruleset_text
 from bonestore_infra.cli import main
-from bonestore_infra.serve_state import RunningStack, write_state
+from bonestore_infra.serve_state import write_state
 from tests.integration.test_support_api import store_order
 
 pytestmark = pytest.mark.integration
@@ -48,15 +48,7 @@ def no_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def _advertise(local_stack: Any) -> None:
     """What `bonestore serve` writes once it is up (tests/integration/test_serve_cli.py)."""
-    write_state(
-        RunningStack(
-            api_url=local_stack.api_url,
-            aws_endpoint_url=local_stack.aws.endpoint_url,
-            tables={t: local_stack.resolver.ref(t) for t in local_stack.template.tables()},
-            user_pool=local_stack.user_pool,
-            staff_users=tuple(local_stack.staff_users),
-        )
-    )
+    write_state(local_stack.running())
 
 
 def test_local_replays_the_running_stacks_orders_with_no_aws_variables(
