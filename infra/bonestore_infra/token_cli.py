@@ -57,6 +57,14 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 1
     group = None if args.group == NO_GROUP else args.group
+    groups = sorted({g for user in stack.staff_users for g in user.groups})
+    if group is not None and group not in groups:
+        print(
+            f"bonestore dev-token: the user pool has no group {group!r}; "
+            f"its groups are {', '.join(groups)} (or {NO_GROUP!r} for a user in none)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         seeded = stack.user_in(group) if group and not args.username else None
         if seeded is not None:

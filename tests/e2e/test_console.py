@@ -86,6 +86,20 @@ def test_check_eligibility_shows_the_reason_and_the_rules(page: Any, local_stack
     assert "au-three-months-supply" in trace and "match" in trace
 
 
+def test_check_takes_the_first_address_line_so_a_po_box_counts(page: Any, local_stack: Any) -> None:
+    sign_in(page, local_stack, "support")
+    for line1, express in (("1 Main St", True), ("PO Box 12", False)):
+        page.fill("#line1", line1)
+        page.fill("#city", "New York")
+        page.fill("#country", "US")
+        page.fill("#subdivision", "NY")
+        page.fill("#postal-code", "10001")
+        page.fill("#sku", "DENSERCISE-DVD")
+        page.click("#check-form button")
+        page.wait_for_selector(f"#check-verdict:has-text('{line1}')")
+        assert ("Express" in page.text_content("#result")) is express, line1
+
+
 def test_errors_are_shown_from_the_contract_body(page: Any, local_stack: Any) -> None:
     page.fill("#order-id", "ord_x")
     page.click("#order-form button")

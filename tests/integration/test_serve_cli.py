@@ -118,6 +118,9 @@ def test_serve_prints_staff_users_that_other_commands_sign_in_as(tmp_path: Path)
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 200
+        unknown = _bonestore(home, "dev-token", "--group", "customer")
+        assert unknown.returncode == 2
+        assert "no group 'customer'; its groups are ops, support, warehouse" in unknown.stderr
         expired = _bonestore(home, "dev-token", "--group", "ops", "--expires-in", "-5")
         assert expired.returncode == 0, expired.stderr
         assert expired.stdout.strip() != token.stdout.strip()
