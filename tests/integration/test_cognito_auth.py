@@ -161,6 +161,7 @@ def test_the_authorizer_gives_the_claims_as_a_rest_api_event_carries_them(
     assert all(isinstance(v, str) for v in claims.values())
     assert sorted(claims["cognito:groups"].split(",")) == ["support", "warehouse"]
     assert claims["cognito:username"] == "two-groups"
+    assert claims["email"] == "two-groups@staff.bonestore.local"  # the client's ReadAttributes
     assert claims["token_use"] == "id"
     assert claims["auth_time"].isdigit()
     time.strptime(claims["exp"], "%a %b %d %H:%M:%S UTC %Y")  # e.g. Tue Apr 04 18:39:39 UTC 2023
