@@ -46,9 +46,13 @@
 
   function config() {
     if (!configPromise) {
-      configPromise = fetch(CONFIG_URL).then((r) => {
-        if (!r.ok) throw new Error(`${CONFIG_URL} answered ${r.status}`);
-        return r.json();
+      configPromise = fetch(CONFIG_URL).then((r) => (r.ok ? r.json() : null)).then((cfg) => {
+        if (!cfg || !cfg.clientId || !cfg.region) {
+          const error = new Error("");
+          error.type = "ConsoleNotConfigured";
+          throw error;
+        }
+        return cfg;
       });
       configPromise.catch(() => { configPromise = null; });
     }
@@ -122,6 +126,9 @@
   }
 
   function signInMessage(error) {
+    if (error.type === "ConsoleNotConfigured") {
+      return `Sign-in is not set up here: ${CONFIG_URL} is missing (docs/deploy.md, "Staff users and sign-in").`;
+    }
     if (error.type === "NotAuthorizedException") return "Wrong username or password.";
     if (error.type === "UserNotFoundException") return "Wrong username or password.";
     if (error.type === "PasswordResetRequiredException") return "Your password must be reset: ask an administrator.";

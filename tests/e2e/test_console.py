@@ -158,6 +158,14 @@ def test_sign_in_failures_and_sign_out(page: Any, local_stack: Any) -> None:
     assert page.is_visible("#signin-form")
 
 
+def test_a_console_without_its_sign_in_config_says_so(page: Any) -> None:
+    page.route("**/static/console-config.json", lambda route: route.fulfill(status=404))
+    page.fill("#username", "support")
+    page.fill("#password", "whatever-Password-1")
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#signin-status:has-text('Sign-in is not set up here')")
+
+
 def test_a_new_staff_member_sets_a_password_at_first_sign_in(page: Any, local_stack: Any) -> None:
     """As an administrator creates staff in AWS: a temporary password, changed on first use."""
     pool = local_stack.user_pool
