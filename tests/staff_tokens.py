@@ -6,6 +6,7 @@ user for the test run, well inside its one-hour life.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
@@ -28,6 +29,9 @@ def staff_token(
 ) -> str:
     """An ID token for ``username`` (default ``dev-<group>``) in ``group``; None: in no group.
 
+    A group the pool lacks is created first, so "a user in a group the API does not
+    know" is a real token too.
+
     ``expires_in`` re-issues it with that lifetime (negative: expired), see
     ``bonestore_infra.dev_auth.with_lifetime``.
     """
@@ -39,6 +43,15 @@ def staff_token(
     with _lock:
         cached = _cache.get(key)
         if cached is None or cached[1] < time.monotonic():
+            if group is not None:
+                _ensure_group(group)
             token = issue_token(_pool, group, username=username)
             cached = _cache[key] = (token, time.monotonic() + CACHE_SECONDS)
     return cached[0] if expires_in is None else with_lifetime(cached[0], expires_in)
+
+
+def _ensure_group(group: str) -> None:
+    """A group the template lacks (e.g. ``customer``) is made in the local pool for the test."""
+    cognito = _pool.client()
+    with contextlib.suppress(cognito.exceptions.GroupExistsException):
+        cognito.create_group(UserPoolId=_pool.pool_id, GroupName=group)

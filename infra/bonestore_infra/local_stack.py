@@ -133,6 +133,7 @@ class LocalStack:
 
         authorizer: CognitoAuthorizer | None = None
         pages = dict(OUTBOX_PAGES)
+        connect: tuple[str, ...] = ()
         if self.template.resources_of_type("AWS::Cognito::UserPool"):
             self.user_pool = create_user_pool(self.aws, self.resolver)
             self.staff_users = seed_staff(
@@ -141,6 +142,7 @@ class LocalStack:
             authorizer = CognitoAuthorizer(self.user_pool)
             console_config = self.console_config()
             pages[CONSOLE_CONFIG_PATH] = lambda: ("application/json", console_config)
+            connect = (self.user_pool.endpoint_url,)
         self.api = LocalApi(
             self.template,
             host=cfg.host,
@@ -148,6 +150,7 @@ class LocalStack:
             stage=cfg.stage,
             authorizer=authorizer,  # none: a template without a pool serves no staff route
             dev_pages=pages,
+            connect_sources=connect,
         )
         # Email links open this local storefront (in AWS: the template's STOREFRONT_URL).
         os.environ["STOREFRONT_URL"] = self.api.url

@@ -6,6 +6,7 @@ rules to explain a refusal); only ops may change the catalog.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -153,10 +154,8 @@ def _token_with_groups(local_stack: Any, groups: list[str]) -> str:
     pool = local_stack.user_pool
     cognito = pool.client()
     for group in groups:
-        try:
+        with contextlib.suppress(cognito.exceptions.GroupExistsException):
             cognito.create_group(UserPoolId=pool.pool_id, GroupName=group)
-        except cognito.exceptions.GroupExistsException:
-            pass
     user = StaffUser(f"groups-{uuid.uuid4().hex[:10]}", new_password(), tuple(groups))
     add_staff_user(pool, user)
     return str(sign_in(pool, user.username, user.password)["IdToken"])
