@@ -18,7 +18,11 @@ def local_stack() -> Iterator[Any]:
     stack = LocalStack(
         StackConfig(api_port=0, stripe_port=0, dynamodb_port=0, webhook_retry_delays=(0.2, 0.5))
     ).start()
+    from tests import staff_tokens
+
+    staff_tokens.use_pool(stack.user_pool)
     yield stack
+    staff_tokens.use_pool(None)
     stack.stop()
 
 

@@ -1,12 +1,17 @@
-// The support console: calls the support API same-origin with a pasted staff token.
+// The support console: staff sign in to the Cognito user pool (USER_PASSWORD_AUTH with
+// Cognito's InitiateAuth JSON API, straight from the browser), then call the support API
+// same-origin with the ID token. The token lives in this closure only: never in storage.
 // Everything the API returns is put on the page as text (never as HTML).
 "use strict";
 
 (function () {
-  const TOKEN_KEY = "bonestore.staffToken";
+  const CONFIG_URL = "/static/console-config.json";
   const $ = (id) => document.getElementById(id);
   const result = $("result");
   const errorBox = $("error");
+  let session = null; // {idToken, username, groups, expiresAt}
+  let pendingChallenge = null; // {username, session} while a first sign-in sets its password
+  let configPromise = null;
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -37,10 +42,140 @@
     el("div", { class: "reason", "data-rule": r.rule_id },
       el("code", {}, r.rule_id), ` (${r.code}): ${r.message}`));
 
-  function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+  // ---------------------------------------------------------------- sign-in
 
-  function showToken() {
-    $("token-status").textContent = token() ? "Token set for this tab." : "No token yet.";
+  function config() {
+    if (!configPromise) {
+      configPromise = fetch(CONFIG_URL).then((r) => (r.ok ? r.json() : null)).then((cfg) => {
+        if (!cfg || !cfg.clientId || !cfg.region) {
+          const error = new Error("");
+          error.type = "ConsoleNotConfigured";
+          throw error;
+        }
+        return cfg;
+      });
+      configPromise.catch(() => { configPromise = null; });
+    }
+    return configPromise;
+  }
+
+  // Cognito's user pools API: one JSON POST per action, named in X-Amz-Target. In AWS the
+  // endpoint is https://cognito-idp.<region>.amazonaws.com/; locally the embedded AWS.
+  async function cognito(action, body) {
+    const cfg = await config();
+    const endpoint = cfg.endpoint || `https://cognito-idp.${cfg.region}.amazonaws.com/`;
+    const response = await fetch(endpoint, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": `AWSCognitoIdentityProviderService.${action}`,
+      },
+      body: JSON.stringify({ ClientId: cfg.clientId, ...body }),
+    });
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = {}; }
+    if (!response.ok) {
+      const type = String(data.__type || data.code || "Error").split("#").pop();
+      const error = new Error(data.message || data.Message || response.statusText);
+      error.type = type;
+      throw error;
+    }
+    return data;
+  }
+
+  function claimsOf(idToken) {
+    // Display only (who is signed in): the API verifies the token, the page never trusts it.
+    const part = idToken.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const json = decodeURIComponent(Array.from(atob(part),
+      (c) => "%" + c.charCodeAt(0).toString(16).padStart(2, "0")).join(""));
+    return JSON.parse(json);
+  }
+
+  function startSession(auth) {
+    const claims = claimsOf(auth.IdToken);
+    session = {
+      idToken: auth.IdToken,
+      username: claims["cognito:username"] || claims.email || claims.sub,
+      groups: claims["cognito:groups"] || [],
+      expiresAt: Date.now() + (auth.ExpiresIn || 3600) * 1000,
+    };
+    pendingChallenge = null;
+    showSession();
+  }
+
+  function signOut(message) {
+    session = null;
+    pendingChallenge = null;
+    $("password").value = "";
+    $("new-password").value = "";
+    showSession();
+    $("signin-status").textContent = message || "Signed out.";
+  }
+
+  function showSession() {
+    const signedIn = session !== null;
+    $("signin-panel").hidden = signedIn;
+    $("who-panel").hidden = !signedIn;
+    $("signin-form").hidden = signedIn || pendingChallenge !== null;
+    $("new-password-form").hidden = pendingChallenge === null;
+    if (signedIn) {
+      $("who-name").textContent = session.username;
+      $("who-groups").textContent = session.groups.length
+        ? `(${session.groups.join(", ")})` : "(in no staff group)";
+    }
+  }
+
+  function signInMessage(error) {
+    if (error.type === "ConsoleNotConfigured") {
+      return `Sign-in is not set up here: ${CONFIG_URL} is missing (docs/deploy.md, "Staff users and sign-in").`;
+    }
+    if (error.type === "NotAuthorizedException") return "Wrong username or password.";
+    if (error.type === "UserNotFoundException") return "Wrong username or password.";
+    if (error.type === "PasswordResetRequiredException") return "Your password must be reset: ask an administrator.";
+    if (error.type === "InvalidPasswordException") return `That password is not accepted: ${error.message}`;
+    if (error.type === "TooManyRequestsException") return "Too many attempts; wait a minute and try again.";
+    if (error instanceof TypeError) return "The sign-in service did not answer; check your connection.";
+    return `Sign-in failed: ${error.message}`;
+  }
+
+  async function signIn(username, password) {
+    $("signin-status").textContent = "Signing in…";
+    try {
+      const answer = await cognito("InitiateAuth", {
+        AuthFlow: "USER_PASSWORD_AUTH",
+        AuthParameters: { USERNAME: username, PASSWORD: password },
+      });
+      $("password").value = "";
+      if (answer.AuthenticationResult) {
+        $("signin-status").textContent = "";
+        startSession(answer.AuthenticationResult);
+      } else if (answer.ChallengeName === "NEW_PASSWORD_REQUIRED") {
+        pendingChallenge = { username, session: answer.Session };
+        $("signin-status").textContent = "";
+        showSession();
+        $("new-password").focus();
+      } else {
+        $("signin-status").textContent =
+          `This account needs ${answer.ChallengeName}, which the console does not offer yet.`;
+      }
+    } catch (error) {
+      $("signin-status").textContent = signInMessage(error);
+    }
+  }
+
+  async function setNewPassword(newPassword) {
+    try {
+      const answer = await cognito("RespondToAuthChallenge", {
+        ChallengeName: "NEW_PASSWORD_REQUIRED",
+        Session: pendingChallenge.session,
+        ChallengeResponses: { USERNAME: pendingChallenge.username, NEW_PASSWORD: newPassword },
+      });
+      $("new-password").value = "";
+      if (answer.AuthenticationResult) startSession(answer.AuthenticationResult);
+    } catch (error) {
+      $("signin-status").textContent = signInMessage(error);
+      if (error.type === "NotAuthorizedException") signOut("The sign-in took too long; sign in again.");
+    }
   }
 
   function clear() {
@@ -52,16 +187,18 @@
   function showError(status, error) {
     errorBox.hidden = false;
     let hint = "";
-    if (status === 401) hint = " Paste a new token: it is missing, invalid or expired.";
-    if (status === 403) hint = " This token's group may not do this.";
+    if (status === 403) hint = " Your staff group may not do this.";
     errorBox.replaceChildren(
       el("strong", {}, `${status} ${error.code}`), `: ${error.message}${hint}`);
   }
 
   async function api(method, path, body) {
     clear();
-    if (!token()) {
-      showError(401, { code: "no_token", message: "Paste a staff token first." });
+    if (session === null || Date.now() >= session.expiresAt) {
+      const expired = session !== null;
+      signOut(expired ? "Your session has expired: sign in again." : "Sign in first.");
+      showError(401, { code: "unauthorized", message: expired
+        ? "Your session has expired: sign in again." : "Sign in first." });
       return null;
     }
     result.append(el("p", { class: "status" }, "Loading…"));
@@ -69,7 +206,7 @@
     try {
       response = await fetch(path, {
         method,
-        headers: { "Authorization": `Bearer ${token()}`, "Content-Type": "application/json" },
+        headers: { "Authorization": `Bearer ${session.idToken}`, "Content-Type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
@@ -82,6 +219,10 @@
     result.replaceChildren();
     if (!response.ok) {
       const error = (data && data.error) || { code: "http_error", message: response.statusText };
+      if (response.status === 401) {
+        signOut("Your session is no longer valid: sign in again.");
+        error.message += " Sign in again.";
+      }
       showError(response.status, error);
       return null;
     }
@@ -194,17 +335,15 @@
     );
   }
 
-  $("token-form").addEventListener("submit", (event) => {
+  $("signin-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const value = $("token").value.trim().replace(/^Bearer\s+/i, "");
-    if (value) sessionStorage.setItem(TOKEN_KEY, value);
-    $("token").value = "";
-    showToken();
+    signIn($("username").value.trim(), $("password").value);
   });
-  $("token-clear").addEventListener("click", () => {
-    sessionStorage.removeItem(TOKEN_KEY);
-    showToken();
+  $("new-password-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    setNewPassword($("new-password").value);
   });
+  $("sign-out").addEventListener("click", () => { clear(); signOut(); });
   $("order-form").addEventListener("submit", (event) => {
     event.preventDefault();
     lookUpOrder($("order-id").value.trim());
@@ -216,13 +355,15 @@
   $("check-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const destination = { country: $("country").value.trim() };
-    if ($("subdivision").value.trim()) destination.subdivision = $("subdivision").value.trim();
-    if ($("postal-code").value.trim()) destination.postal_code = $("postal-code").value.trim();
+    for (const [field, id] of [["line1", "line1"], ["city", "city"],
+      ["subdivision", "subdivision"], ["postal_code", "postal-code"]]) {
+      if ($(id).value.trim()) destination[field] = $(id).value.trim();
+    }
     const body = await api("POST", "/support/eligibility", {
       destination,
       items: [{ sku: $("sku").value.trim(), quantity: Number($("qty").value || "1") }],
     });
     if (body) renderCheck(body);
   });
-  showToken();
+  showSession();
 })();

@@ -82,7 +82,7 @@ BREAKDOWN = (
 
 def _events(stack: Any) -> dict[str, dict[str, Any]]:
     """A representative first request for each function."""
-    from bonestore_infra.dev_auth import mint_token, verify_token
+    from bonestore_infra.dev_auth import gateway_claims
     from bonestore_infra.local_api import build_event
     from bonestore_infra.template import Route
 
@@ -108,7 +108,18 @@ def _events(stack: Any) -> dict[str, dict[str, Any]]:
             body=data,
             stage="dev",
             source_ip="127.0.0.1",
-            claims=verify_token(mint_token(group)) if group else None,
+            # What the Cognito authorizer hands a staff route (it runs before the function).
+            claims=gateway_claims(
+                {
+                    "sub": "bench",
+                    "cognito:username": f"bench-{group}",
+                    "cognito:groups": [group],
+                    "token_use": "id",
+                    "exp": int(time.time()) + 3600,
+                }
+            )
+            if group
+            else None,
         )
 
     cart = [{"sku": "TRUEOSTEO-120", "quantity": 1}, {"sku": "ORP-EBOOK", "quantity": 1}]

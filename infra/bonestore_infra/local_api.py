@@ -42,6 +42,7 @@ from bonestore_infra.lambda_runtime import (
     import_handler_module,
     lambda_environment,
 )
+from bonestore_infra.local_aws import LOCAL_REGION
 from bonestore_infra.template import REPO_ROOT, FunctionDef, Route, Template
 
 log = logging.getLogger("bonestore_infra.local_api")
@@ -56,19 +57,35 @@ STATIC_PAGES = {"/": "index.html", "/console": "console.html", "/order": "order.
 DevPage = Callable[[], tuple[str, bytes]]
 # The pages' security headers, as CloudFront's response headers policy sends them
 # (template.yaml StorefrontResponseHeadersPolicy; a test holds the two equal). The pages
-# load only their own scripts and styles and call only their own origin; the checkout
-# leaves for Stripe by navigation (location.href), which CSP does not restrict.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
-SECURITY_HEADERS = (
-    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
-    ("X-Content-Type-Options", "nosniff"),
-    ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "strict-origin-when-cross-origin"),
-)
+# load only their own scripts and styles and call only their own origin, and the console
+# Cognito's API (staff sign-in, web/console.js); the checkout leaves for Stripe by
+# navigation (location.href), which CSP does not restrict.
+COGNITO_ORIGIN = f"https://cognito-idp.{LOCAL_REGION}.amazonaws.com"
+
+
+def content_security_policy(extra_connect: tuple[str, ...] = ()) -> str:
+    """The policy; ``extra_connect``: origins a local run adds (the embedded AWS's Cognito)."""
+    connect = " ".join(("'self'", COGNITO_ORIGIN, *extra_connect))
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {connect}; font-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
+
+
+def security_headers(extra_connect: tuple[str, ...] = ()) -> tuple[tuple[str, str], ...]:
+    return (
+        ("Content-Security-Policy", content_security_policy(extra_connect)),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    )
+
+
+SECURITY_HEADERS = security_headers()
 
 Authorizer = Callable[[str], dict[str, str]]
 
@@ -243,6 +260,7 @@ class LocalApi:
         static_dir: Path = STATIC_DIR,
         cors_origin: str = "*",
         dev_pages: dict[str, DevPage] | None = None,
+        connect_sources: tuple[str, ...] = (),
     ) -> None:
         self.template = template
         self.dev_pages = dict(dev_pages or {})
@@ -252,6 +270,8 @@ class LocalApi:
         self.authorizer = authorizer
         self.static_dir = static_dir
         self.cors_origin = cors_origin
+        # Locally the console signs in against the embedded AWS, not cognito-idp.
+        self.security_headers = security_headers(connect_sources)
         self._server = _Server((host, port), self._handler_class())
         self._thread: threading.Thread | None = None
 
@@ -355,7 +375,7 @@ class LocalApi:
                 if "content-type" not in names:
                     self.send_header("Content-Type", "application/json")
                 # CloudFront's policy adds these to every behaviour, the API's answers too.
-                for key, value in SECURITY_HEADERS:
+                for key, value in api.security_headers:
                     if key.lower() not in names:
                         self.send_header(key, value)
                 self.send_header("Content-Length", str(len(body)))

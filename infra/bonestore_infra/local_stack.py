@@ -1,11 +1,13 @@
 """Everything `bonestore serve` runs, as one object tests can start too.
 
-embedded AWS (moto) -> tables/secret/bus from template.yaml -> seed ->
-Stripe emulator -> local API Gateway routing to the template's handlers.
+embedded AWS (moto) -> tables/secret/bus/staff user pool from template.yaml -> seed ->
+Stripe emulator -> local API Gateway routing to the template's handlers, staff routes
+behind the pool's Cognito authorizer.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -22,6 +24,14 @@ from bonestore_infra.local_aws import (
     seed_catalog,
     start_local_aws,
 )
+from bonestore_infra.local_cognito import (
+    StaffPool,
+    StaffUser,
+    create_user_pool,
+    pool_groups,
+    seed_staff,
+)
+from bonestore_infra.serve_state import RunningStack
 from bonestore_infra.template import DEFAULT_TEMPLATE, Template
 
 log = logging.getLogger("bonestore_infra.serve")
@@ -29,6 +39,7 @@ log = logging.getLogger("bonestore_infra.serve")
 # Documented in the README; local only, never used in AWS.
 DEFAULT_WEBHOOK_SECRET = "whsec_bonestore_local_dev"  # noqa: S105
 EMULATOR_API_KEY = "sk_test_bonestore_emulator"  # the emulator accepts any sk_test_ key
+CONSOLE_CONFIG_PATH = "/static/console-config.json"
 
 
 @dataclass
@@ -46,6 +57,8 @@ class StackConfig:
     )
     with_stripe: bool = True
     webhook_retry_delays: tuple[float, ...] = (1, 2, 4, 8, 16)
+    # Seeded staff users' passwords by group; missing ones are generated for this run.
+    staff_passwords: dict[str, str] = field(default_factory=dict)
 
 
 class LocalStack:
@@ -56,6 +69,8 @@ class LocalStack:
         self.aws: LocalAws | None = None
         self.api: Any = None
         self.stripe: Any = None
+        self.user_pool: StaffPool | None = None
+        self.staff_users: list[StaffUser] = []
         self._saved_environ: dict[str, str] | None = None
 
     @property
@@ -92,7 +107,7 @@ class LocalStack:
         return self
 
     def _start_rest(self) -> None:
-        from bonestore_infra.dev_auth import verify_token
+        from bonestore_infra.dev_auth import CognitoAuthorizer
         from bonestore_infra.local_api import LocalApi
 
         cfg = self.config
@@ -116,13 +131,26 @@ class LocalStack:
             log.info("seeded %d products", created)
         from bonestore_infra.local_outbox import OUTBOX_PAGES
 
+        authorizer: CognitoAuthorizer | None = None
+        pages = dict(OUTBOX_PAGES)
+        connect: tuple[str, ...] = ()
+        if self.template.resources_of_type("AWS::Cognito::UserPool"):
+            self.user_pool = create_user_pool(self.aws, self.resolver)
+            self.staff_users = seed_staff(
+                self.user_pool, pool_groups(self.resolver), cfg.staff_passwords
+            )
+            authorizer = CognitoAuthorizer(self.user_pool)
+            console_config = self.console_config()
+            pages[CONSOLE_CONFIG_PATH] = lambda: ("application/json", console_config)
+            connect = (self.user_pool.endpoint_url,)
         self.api = LocalApi(
             self.template,
             host=cfg.host,
             port=cfg.api_port,
             stage=cfg.stage,
-            authorizer=verify_token,
-            dev_pages=OUTBOX_PAGES,
+            authorizer=authorizer,  # none: a template without a pool serves no staff route
+            dev_pages=pages,
+            connect_sources=connect,
         )
         # Email links open this local storefront (in AWS: the template's STOREFRONT_URL).
         os.environ["STOREFRONT_URL"] = self.api.url
@@ -141,6 +169,34 @@ class LocalStack:
                 os.environ["STRIPE_API_BASE"] = self.stripe.url
         _reset_process_caches()
         self.api.start()
+
+    def running(self) -> RunningStack:
+        """What other commands need to know of this stack (``bonestore serve`` writes it)."""
+        assert self.aws is not None and self.user_pool is not None
+        return RunningStack(
+            api_url=self.api_url,
+            aws_endpoint_url=self.aws.endpoint_url,
+            tables={t: self.resolver.ref(t) for t in self.template.tables()},
+            user_pool=self.user_pool,
+            staff_users=tuple(self.staff_users),
+        )
+
+    def console_config(self) -> bytes:
+        """The template's ConsoleConfig output for this pool, plus the local Cognito endpoint.
+
+        In AWS the deploy uploads the stack's output as /static/console-config.json and
+        the page calls https://cognito-idp.<region>.amazonaws.com/; locally it calls moto.
+        """
+        assert self.user_pool is not None
+        # Refs to the pool and its client resolve to their local physical ids.
+        physical = IntrinsicResolver(
+            self.template,
+            {"UserPool": self.user_pool.pool_id, "UserPoolClient": self.user_pool.client_id},
+        )
+        output = self.template.doc["Outputs"]["ConsoleConfig"]["Value"]
+        config = json.loads(physical.resolve(output))
+        config["endpoint"] = self.user_pool.endpoint_url + "/"
+        return json.dumps(config).encode()
 
     def stop(self) -> None:
         for part in (self.api, self.stripe, self.aws):

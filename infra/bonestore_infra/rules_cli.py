@@ -34,8 +34,13 @@ def register(subparsers: Any) -> None:
     diff.add_argument("old")
     diff.add_argument("new")
     diff.add_argument("--at", help="ISO-8601 time to decide at (default: now)")
-    diff.add_argument("--orders-table", help="DynamoDB orders table to replay")
-    diff.add_argument("--endpoint-url", help="DynamoDB endpoint (local/moto)")
+    diff.add_argument("--orders-table", help="DynamoDB orders table to replay (in AWS)")
+    diff.add_argument(
+        "--local",
+        action="store_true",
+        help="replay the orders of the running `bonestore serve` (no AWS variables needed)",
+    )
+    diff.add_argument("--endpoint-url", help="DynamoDB endpoint for --orders-table")
     diff.add_argument("--days", type=int, default=30, help="how recent an order is (days)")
     diff.set_defaults(handler=diff_command)
 
@@ -149,19 +154,85 @@ def check_command(args: argparse.Namespace) -> int:
     return 0 if decision.eligible else 1
 
 
-def _scan_orders(table: str, endpoint_url: str | None, since: datetime) -> list[dict[str, Any]]:
-    import boto3
-    from boto3.dynamodb.types import TypeDeserializer
+class OrdersTableError(Exception):
+    """The orders table cannot be read; the message says why and what to do."""
 
-    client = boto3.client("dynamodb", endpoint_url=endpoint_url)
+
+def _orders_source(args: argparse.Namespace) -> tuple[Any, str, str] | None:
+    """(DynamoDB client, table, where) for the orders to replay, or None to replay none."""
+    import boto3
+
+    if args.local:
+        from bonestore_infra.serve_state import running_stack
+
+        stack = running_stack()
+        if stack is None:
+            raise OrdersTableError("--local: no running `bonestore serve` found (start it first)")
+        table = args.orders_table or stack.tables.get("OrdersTable")
+        if not table:
+            raise OrdersTableError("--local: the running stack has no OrdersTable")
+        from bonestore_infra.local_aws import LOCAL_CREDENTIALS, LOCAL_REGION
+
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=stack.aws_endpoint_url,
+            region_name=LOCAL_REGION,
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+        return client, table, f"the local stack ({stack.aws_endpoint_url})"
+    if not args.orders_table:
+        return None
+    session = boto3.Session()
+    if session.get_credentials() is None and not args.endpoint_url:
+        raise OrdersTableError(
+            "no AWS credentials found for --orders-table: sign in (e.g. `aws sso login`, "
+            "AWS_PROFILE=...), or use --local for the running `bonestore serve`"
+        )
+    if session.region_name is None and not args.endpoint_url:
+        raise OrdersTableError(
+            "no AWS region set for --orders-table: set AWS_REGION (the stack's region)"
+        )
+    client = session.client(
+        "dynamodb", endpoint_url=args.endpoint_url, region_name=session.region_name or "us-east-1"
+    )
+    return client, args.orders_table, args.endpoint_url or f"AWS {session.region_name}"
+
+
+def _scan_orders(client: Any, table: str, where: str, since: datetime) -> list[dict[str, Any]]:
+    from boto3.dynamodb.types import TypeDeserializer
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
     deserializer = TypeDeserializer()
     cutoff = since.isoformat().replace("+00:00", "Z")
     orders = []
-    for page in client.get_paginator("scan").paginate(TableName=table):
-        for item in page.get("Items", []):
-            order = {k: deserializer.deserialize(v) for k, v in item.items()}
-            if str(order.get("created_at", "")) >= cutoff:
-                orders.append(order)
+    try:
+        for page in client.get_paginator("scan").paginate(TableName=table):
+            for item in page.get("Items", []):
+                order = {k: deserializer.deserialize(v) for k, v in item.items()}
+                if str(order.get("created_at", "")) >= cutoff:
+                    orders.append(order)
+    except NoCredentialsError:
+        raise OrdersTableError(f"no AWS credentials to read {table} in {where}") from None
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ResourceNotFoundException":
+            raise OrdersTableError(
+                f"there is no table {table!r} in {where} (the stack's OrdersTableName output "
+                "names it)"
+            ) from None
+        if code in ("AccessDeniedException", "UnrecognizedClientException"):
+            raise OrdersTableError(
+                f"{where} refused to let these credentials read {table!r} ({code}): "
+                "they need dynamodb:Scan on it"
+            ) from None
+        if code == "ExpiredTokenException":
+            raise OrdersTableError(
+                f"the AWS credentials have expired; sign in again ({where})"
+            ) from None
+        raise OrdersTableError(f"reading {table!r} in {where} failed: {exc}") from None
+    except BotoCoreError as exc:
+        raise OrdersTableError(f"cannot read {table!r} in {where}: {exc}") from None
     return orders
 
 
@@ -179,6 +250,11 @@ def diff_command(args: argparse.Namespace) -> int:
         print(f"cannot load ruleset: {exc}", file=sys.stderr)
         return 2
     at = _parse_at(args.at)
+    try:
+        source = _orders_source(args)
+    except OrdersTableError as exc:
+        print(f"bonestore rules diff: {exc}", file=sys.stderr)
+        return 2
     console = _console()
     console.print(f"{args.old} ({old.version}) -> {args.new} ({new.version})")
     products = seed_catalog()
@@ -198,9 +274,14 @@ def diff_command(args: argparse.Namespace) -> int:
     else:
         console.print("no product/destination decision changes")
 
-    if args.orders_table:
+    if source is not None:
         since = datetime.now(UTC) - timedelta(days=args.days)
-        orders = _scan_orders(args.orders_table, args.endpoint_url, since)
+        try:
+            orders = _scan_orders(*source, since)
+        except OrdersTableError as exc:
+            print(f"bonestore rules diff: {exc}", file=sys.stderr)
+            return 1
+        console.print(f"orders from {source[1]} in {source[2]}")
         changed = diff_orders(old, new, orders, at)
         table = Table(
             "order",

@@ -36,6 +36,13 @@ def _run(args: argparse.Namespace) -> int:
     )
     if not args.verbose:  # boto3 announces where it found credentials on every cold start
         logging.getLogger("botocore").setLevel(logging.WARNING)
+    from bonestore_infra.local_aws import IntrinsicResolver
+    from bonestore_infra.local_cognito import kept_passwords, pool_groups
+    from bonestore_infra.serve_state import clear_state, write_state
+    from bonestore_infra.template import DEFAULT_TEMPLATE, Template
+
+    template_path = args.template.resolve() if args.template is not None else DEFAULT_TEMPLATE
+    groups = pool_groups(IntrinsicResolver(Template(template_path)))
     config = StackConfig(
         host=args.host,
         api_port=args.port,
@@ -43,20 +50,28 @@ def _run(args: argparse.Namespace) -> int:
         dynamodb_port=args.dynamodb_port,
         seed=not args.no_seed,
         stripe_api_key=os.environ.get("STRIPE_API_KEY"),
+        template_path=template_path,
+        staff_passwords=kept_passwords(groups),
     )
-    if args.template is not None:
-        config.template_path = args.template.resolve()
     stack = LocalStack(config).start()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     assert stack.aws is not None
+    staff = "(the template defines no user pool: no staff sign-in)\n"
+    if stack.user_pool is not None:
+        state = write_state(stack.running())
+        staff = (
+            f"Staff sign-in (console, `bonestore support --username`; user pool "
+            f"{stack.user_pool.pool_id}; kept in {state.parent}):\n"
+        ) + "".join(f"  {u.username:<12} password {u.password}\n" for u in stack.staff_users)
     print(
         "bonestore is running:\n"
         f"  storefront   {stack.api_url}/\n"
         f"  API          {stack.api_url}  (e.g. {stack.api_url}/products)\n"
         f"  console      {stack.api_url}/console\n"
         f"  Stripe       {stack.stripe_url or 'off'}\n"
-        f"  DynamoDB     {stack.aws.endpoint_url}\n"
+        f"  AWS (moto)   {stack.aws.endpoint_url}  (DynamoDB, Cognito, ...)\n"
+        f"{staff}"
         "Press Ctrl-C to stop.",
         flush=True,
     )
@@ -66,6 +81,7 @@ def _run(args: argparse.Namespace) -> int:
         pass
     finally:
         print("\nstopping...", flush=True)
+        clear_state(stack.api_url)
         stack.stop()
         print("stopped.", flush=True)
     return 0

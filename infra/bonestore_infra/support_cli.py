@@ -1,14 +1,18 @@
 """``bonestore support order|orders|check``: the support API from a terminal.
 
 Talks to a deployed or local API (``--api-url`` / ``BONESTORE_API_URL``, default the
-local server) with a staff bearer token (``--token`` / ``BONESTORE_TOKEN``; locally
-``bonestore dev-token --group support``). Prints readable tables; ``--json`` prints
-the API's body. Exits 1 on an API or connection error, 2 on bad usage.
+running ``bonestore serve``, else ``http://127.0.0.1:3000``) as a staff member: signed
+in with ``--username``/``--password`` (or ``BONESTORE_USERNAME``/``BONESTORE_PASSWORD``;
+asked for when missing on a terminal) against the staff user pool, or with a ready
+ID token (``--token`` / ``BONESTORE_TOKEN``). Prints the API it asked and readable
+tables; ``--json`` prints the API's body. Exits 1 on an API or connection error, 2 on
+bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -19,6 +23,7 @@ from typing import Any
 
 DEFAULT_API_URL = "http://127.0.0.1:3000"
 TIMEOUT_SECONDS = 30
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class CliError(Exception):
@@ -29,16 +34,35 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def register(subparsers: Any) -> None:
     support = subparsers.add_parser("support", help="look up orders and eligibility (staff)")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--api-url",
         default=None,
-        help=f"API base URL (default: $BONESTORE_API_URL or {DEFAULT_API_URL})",
+        help="API base URL (default: $BONESTORE_API_URL, else the running `bonestore serve`, "
+        f"else {DEFAULT_API_URL})",
     )
     common.add_argument(
-        "--token", default=None, help="staff bearer token (default: $BONESTORE_TOKEN)"
+        "--username", default=None, help="staff username to sign in with ($BONESTORE_USERNAME)"
+    )
+    common.add_argument(
+        "--password",
+        default=None,
+        help="its password ($BONESTORE_PASSWORD; asked for on a terminal when missing)",
+    )
+    common.add_argument(
+        "--token", default=None, help="a staff ID token instead of signing in ($BONESTORE_TOKEN)"
     )
     common.add_argument("--json", action="store_true", help="print the API's JSON body")
     sub = support.add_subparsers(dest="support_command", required=True, metavar="SUBCOMMAND")
@@ -49,41 +73,127 @@ def register(subparsers: Any) -> None:
 
     orders = sub.add_parser("orders", parents=[common], help="a customer's orders by email")
     orders.add_argument("--email", required=True)
-    orders.add_argument("--limit", type=int, default=20)
+    orders.add_argument("--limit", type=_positive_int, default=20)
     orders.add_argument("--next-token", default=None)
     orders.set_defaults(handler=orders_command)
 
     check = sub.add_parser(
-        "check", parents=[common], help="may a product ship to a destination, and why"
+        "check",
+        parents=[common],
+        help="may a product ship to an address, and why",
+        description="Decide a cart for an address as checkout would: the first line "
+        "matters (PO boxes), as do the state or province and the postal code.",
     )
-    check.add_argument("--country", required=True)
+    check.add_argument("--country", required=True, help="two-letter country code, e.g. US, CA")
     check.add_argument("--sku", required=True, action="append", help="repeat for a cart")
-    check.add_argument("--qty", type=int, default=1, help="quantity of each SKU")
-    check.add_argument("--subdivision")
+    check.add_argument("--qty", type=_positive_int, default=1, help="quantity of each SKU")
+    check.add_argument("--line1", help="first address line, e.g. 'PO Box 12' or '1 Main St'")
+    check.add_argument("--city")
+    check.add_argument("--subdivision", help="state, province or region, e.g. NY or US-NY")
     check.add_argument("--postal-code")
-    check.add_argument("--at", help="ISO-8601 time to decide at (default: now)")
+    check.add_argument("--at", help="decide at this date or time, e.g. 2027-01-01 (default: now)")
     check.set_defaults(handler=check_command)
+
+
+# ------------------------------------------------------------------ where, and as whom
+
+
+def api_url(args: argparse.Namespace) -> str:
+    from bonestore_infra.serve_state import running_stack
+
+    url = args.api_url or os.environ.get("BONESTORE_API_URL")
+    if not url:
+        stack = running_stack()
+        url = stack.api_url if stack is not None else DEFAULT_API_URL
+    url = url.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise CliError(f"--api-url must start with http:// or https://, not {url!r}", exit_code=2)
+    return url
+
+
+def _staff_pool(url: str) -> Any:
+    """The user pool staff of the API at ``url`` sign in to."""
+    from bonestore_infra.local_cognito import StaffPool
+    from bonestore_infra.serve_state import running_stack
+
+    stack = running_stack()
+    if stack is not None and stack.api_url == url:
+        return stack.user_pool
+    client_id = os.environ.get("BONESTORE_USER_POOL_CLIENT_ID")
+    pool_id = os.environ.get("BONESTORE_USER_POOL_ID")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if client_id and pool_id and region:
+        return StaffPool.in_aws(region, pool_id, client_id)
+    config = _console_config(url)
+    if config is None:
+        raise CliError(
+            f"cannot tell which user pool the API at {url} uses: set BONESTORE_USER_POOL_ID, "
+            "BONESTORE_USER_POOL_CLIENT_ID and AWS_REGION (the stack's UserPoolId and "
+            "UserPoolClientId outputs), or pass --token",
+            exit_code=2,
+        )
+    pool = StaffPool.in_aws(config["region"], config["userPoolId"], config["clientId"])
+    # A local stack's pool is on the embedded AWS. Only a loopback API may name its own
+    # sign-in endpoint: anything else gets Cognito's, so a password never goes elsewhere.
+    endpoint = str(config.get("endpoint") or "")
+    if endpoint and {urllib.parse.urlsplit(u).hostname for u in (url, endpoint)} <= set(LOOPBACK):
+        pool = StaffPool(
+            str(config["endpoint"]).rstrip("/"), pool.pool_id, pool.client_id, pool.region
+        )
+    return pool
+
+
+def _console_config(url: str) -> dict[str, Any] | None:
+    """The console's sign-in config, served next to the API (locally; in AWS behind CloudFront)."""
+    parts = urllib.parse.urlsplit(url)
+    config_url = f"{parts.scheme}://{parts.netloc}/static/console-config.json"
+    try:
+        with urllib.request.urlopen(config_url, timeout=TIMEOUT_SECONDS) as response:
+            config = json.loads(response.read())
+    except (OSError, ValueError):
+        return None
+    if isinstance(config, dict) and {"clientId", "userPoolId", "region"} <= config.keys():
+        return config
+    return None
+
+
+def bearer_token(args: argparse.Namespace, url: str) -> str:
+    from bonestore_infra.dev_auth import SignInError, sign_in
+
+    token = args.token or (None if args.username else os.environ.get("BONESTORE_TOKEN"))
+    if token:
+        return str(token).strip()
+    username = args.username or os.environ.get("BONESTORE_USERNAME")
+    if not username:
+        raise CliError(
+            "not signed in: pass --username (and --password), or set BONESTORE_USERNAME and "
+            "BONESTORE_PASSWORD (`bonestore serve` prints the local staff users)",
+            exit_code=2,
+        )
+    password = args.password or os.environ.get("BONESTORE_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            raise CliError(
+                f"no password for {username}: pass --password or set BONESTORE_PASSWORD",
+                exit_code=2,
+            )
+        password = getpass.getpass(f"Password for {username}: ")
+    pool = _staff_pool(url)
+    try:
+        return str(sign_in(pool, username, password)["IdToken"])
+    except SignInError as exc:
+        if "NotAuthorized" in str(exc) or "UserNotFound" in str(exc):
+            raise CliError(f"sign-in refused: wrong username or password for {username}") from None
+        raise CliError(f"sign-in failed: {exc}") from None
 
 
 # ------------------------------------------------------------------ HTTP
 
 
-def _settings(args: argparse.Namespace) -> tuple[str, str]:
-    url = (args.api_url or os.environ.get("BONESTORE_API_URL") or DEFAULT_API_URL).rstrip("/")
-    token = args.token or os.environ.get("BONESTORE_TOKEN")
-    if not token:
-        raise CliError(
-            "no token: pass --token or set BONESTORE_TOKEN "
-            "(locally: export BONESTORE_TOKEN=$(bonestore dev-token --group support))",
-            exit_code=2,
-        )
-    if not url.startswith(("http://", "https://")):
-        raise CliError(f"--api-url must be an http(s) URL, not {url!r}", exit_code=2)
-    return url, token.strip()
-
-
 def call_api(args: argparse.Namespace, method: str, path: str, body: Any = None) -> dict[str, Any]:
-    url, token = _settings(args)
+    url = api_url(args)
+    print(f"API {url}", file=sys.stderr)
+    token = bearer_token(args, url)
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
         url + path,
@@ -100,7 +210,7 @@ def call_api(args: argparse.Namespace, method: str, path: str, body: Any = None)
             result: dict[str, Any] = json.loads(response.read() or b"{}")
             return result
     except urllib.error.HTTPError as exc:
-        raise CliError(_http_error(exc)) from None
+        raise CliError(_http_error(exc, args)) from None
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, ConnectionRefusedError):
@@ -117,17 +227,40 @@ def call_api(args: argparse.Namespace, method: str, path: str, body: Any = None)
         raise CliError(f"the API at {url} answered with something that is not JSON") from None
 
 
-def _http_error(exc: urllib.error.HTTPError) -> str:
+def _human_message(code: str, args: argparse.Namespace) -> str | None:
+    """The API's validation codes in the words of the command's own options."""
+    from bonestore.service.carts import MAX_QUANTITY
+
+    given = {
+        name: repr(getattr(args, name, "") or "")
+        for name in ("email", "country", "subdivision", "at")
+    }
+    messages = {
+        "invalid_email": f"{given['email']} is not an email address; "
+        "give the customer's whole address, like jane@example.com",
+        "invalid_country": f"{given['country']} is not a country we know; "
+        "use its two-letter code, like US, CA or GB",
+        "invalid_subdivision": f"{given['subdivision']} is not a state, province or region "
+        "of that country; use its code, like NY or US-NY",
+        "invalid_time": f"--at {given['at']} is not a date; "
+        "write it like 2027-01-01 or 2027-01-01T09:00:00Z",
+        "invalid_quantity": f"--qty must be a whole number from 1 to {MAX_QUANTITY}",
+    }
+    return messages.get(code)
+
+
+def _http_error(exc: urllib.error.HTTPError, args: argparse.Namespace) -> str:
     raw = exc.read()
     try:
         error = json.loads(raw)["error"]
-        text = f"{exc.code} {error['code']}: {error['message']}"
+        message = _human_message(str(error["code"]), args) or error["message"]
+        text = f"{exc.code} {error['code']}: {message}"
     except (ValueError, KeyError, TypeError):
         text = f"{exc.code} {exc.reason}"
     if exc.code == 401:
-        text += " (the token is missing, invalid or expired: mint a new one)"
+        text += " (the sign-in is missing, invalid or expired: sign in again)"
     elif exc.code == 403:
-        text += " (the token's group may not do this)"
+        text += " (your staff group may not do this)"
     return text
 
 
@@ -327,11 +460,11 @@ def orders_command(args: argparse.Namespace) -> int:
 
 
 def check_command(args: argparse.Namespace) -> int:
-    destination: dict[str, Any] = {"country": args.country}
-    if args.subdivision:
-        destination["subdivision"] = args.subdivision
-    if args.postal_code:
-        destination["postal_code"] = args.postal_code
+    destination: dict[str, Any] = {"country": args.country.strip()}
+    for field in ("line1", "city", "subdivision", "postal_code"):
+        value = getattr(args, field)
+        if value and value.strip():
+            destination[field] = value.strip()
     body: dict[str, Any] = {
         "destination": destination,
         "items": [{"sku": sku, "quantity": args.qty} for sku in args.sku],

@@ -1,26 +1,83 @@
-"""`bonestore dev-token`: a bearer token for the local API."""
+"""`bonestore dev-token`: a real ID token from the running local stack's Cognito pool."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
+
+NO_GROUP = "none"
 
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "dev-token",
-        help="print a bearer token the local API accepts (as Cognito's authorizer would)",
+        help="sign a staff user in to the local user pool and print its ID token "
+        "(needs a running `bonestore serve`)",
+        description="Signs in to the Cognito user pool of the running `bonestore serve` "
+        "(USER_PASSWORD_AUTH, as the console does) and prints the ID token, for "
+        "`Authorization: Bearer ...`. Without --username it signs in as the seeded user "
+        "of the group.",
     )
-    parser.add_argument("--group", required=True, help="group claim, e.g. support, ops, customer")
-    parser.add_argument("--expires-in", type=int, default=3600, metavar="SECONDS")
-    parser.add_argument("--username", default=None)
+    parser.add_argument(
+        "--group",
+        required=True,
+        help=f"support, ops or warehouse (the pool's groups), or {NO_GROUP!r} for a signed-in "
+        "user in no group",
+    )
+    parser.add_argument(
+        "--username",
+        default=None,
+        help="create (or reset) this user in the group and sign it in",
+    )
+    parser.add_argument(
+        "--expires-in",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="re-issue the token with this lifetime (negative: already expired). Cognito "
+        "and moto issue 1-hour tokens; locally the pool's key is moto's published test "
+        "key, so the token is re-signed with it. Local only.",
+    )
     parser.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bonestore_infra.dev_auth import mint_token
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    if args.expires_in < 1:
-        raise SystemExit("bonestore dev-token: --expires-in must be at least 1 second")
-    print(mint_token(args.group, expires_in=args.expires_in, username=args.username))
+    from bonestore_infra.dev_auth import SignInError, issue_token, sign_in, with_lifetime
+    from bonestore_infra.serve_state import running_stack
+
+    stack = running_stack()
+    if stack is None:
+        print(
+            "bonestore dev-token: no running `bonestore serve` found (it writes its user "
+            "pool to $BONESTORE_HOME/serve.json); start it first",
+            file=sys.stderr,
+        )
+        return 1
+    group = None if args.group == NO_GROUP else args.group
+    groups = sorted({g for user in stack.staff_users for g in user.groups})
+    if group is not None and group not in groups:
+        print(
+            f"bonestore dev-token: the user pool has no group {group!r}; "
+            f"its groups are {', '.join(groups)} (or {NO_GROUP!r} for a user in none)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        seeded = stack.user_in(group) if group and not args.username else None
+        if seeded is not None:
+            token = str(sign_in(stack.user_pool, seeded.username, seeded.password)["IdToken"])
+        else:
+            token = issue_token(stack.user_pool, group, username=args.username)
+    except SignInError as exc:
+        print(f"bonestore dev-token: {exc}", file=sys.stderr)
+        return 1
+    except (ClientError, BotoCoreError) as exc:  # admin API: unknown group, stale state file
+        print(f"bonestore dev-token: the local user pool refused: {exc}", file=sys.stderr)
+        return 1
+    if args.expires_in is not None:
+        token = with_lifetime(token, args.expires_in)
+    print(token)
     return 0

@@ -6,19 +6,23 @@ rules to explain a refusal); only ops may change the catalog.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from bonestore_infra.dev_auth import AUDIENCE, ISSUER
 from tests.helpers import Http, HttpResponse, assert_error
-from tests.integration.test_support_api import staff_token, store_order
+from tests.integration.test_support_api import store_order
+from tests.staff_tokens import staff_token
 
 pytestmark = pytest.mark.integration
 
-CALLERS = ("no_token", "bad_signature", "expired", "customer", "support", "ops")
+# Every token below is a real one of the stack's Cognito pool (signed in as the console
+# does) unless its name says what is wrong with it; tests/integration/test_cognito_auth.py
+# covers each way a token can be wrong in detail.
+CALLERS = ("no_token", "bad_signature", "expired", "no_group", "warehouse", "support", "ops")
 ROUTES = (
     "GET /support/orders/{order_id}",
     "GET /support/orders",
@@ -36,22 +40,10 @@ READS = {
 
 
 def forged_token() -> str:
-    import time
+    """The pool's ops token with its signature replaced by one from another RSA key."""
+    from tests.integration.test_cognito_auth import signed_by_another_key
 
-    import jwt
-
-    now = int(time.time())
-    claims = {
-        "sub": "x",
-        "cognito:groups": ["ops"],
-        "cognito:username": "mallory",
-        "token_use": "id",
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "iat": now,
-        "exp": now + 600,
-    }
-    return jwt.encode(claims, "not-the-local-signing-key-" + "x" * 32, algorithm="HS256")
+    return signed_by_another_key(staff_token("ops"))
 
 
 def token_for(caller: str) -> str | None:
@@ -61,6 +53,8 @@ def token_for(caller: str) -> str | None:
         return forged_token()
     if caller == "expired":
         return staff_token("ops", expires_in=-5)
+    if caller == "no_group":
+        return staff_token(None)
     return staff_token(caller)
 
 
@@ -68,7 +62,7 @@ def expected_status(route: str, caller: str) -> int | None:
     """None: allowed (the route's own success)."""
     if caller in ("no_token", "bad_signature", "expired"):
         return 401
-    if caller == "customer":
+    if caller in ("no_group", "warehouse"):
         return 403
     if caller == "support" and route not in READS:
         return 403
@@ -142,9 +136,9 @@ def test_the_bearer_prefix_is_optional_and_garbage_is_401(api: Http) -> None:
 
 def test_forbidden_comes_before_request_validation(api: Http) -> None:
     """A caller without the group learns nothing about the body the route would need."""
-    customer = staff_token("customer")
+    warehouse = staff_token("warehouse")
     assert_error(
-        api.post("/support/eligibility", {"nonsense": 1}, token=customer), 403, "forbidden"
+        api.post("/support/eligibility", {"nonsense": 1}, token=warehouse), 403, "forbidden"
     )
     support = staff_token("support")
     assert_error(
@@ -152,33 +146,26 @@ def test_forbidden_comes_before_request_validation(api: Http) -> None:
     )
 
 
-def _token_with_groups(groups: list[str]) -> str:
-    import time
+def _token_with_groups(local_stack: Any, groups: list[str]) -> str:
+    """A real ID token of a user in exactly these groups, made in the local pool as needed."""
+    from bonestore_infra.dev_auth import sign_in
+    from bonestore_infra.local_cognito import StaffUser, add_staff_user, new_password
 
-    import jwt
-
-    from bonestore_infra.dev_auth import signing_key
-
-    now = int(time.time())
-    return jwt.encode(
-        {
-            "sub": "y",
-            "cognito:groups": groups,
-            "cognito:username": "both",
-            "token_use": "id",
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "iat": now,
-            "exp": now + 600,
-        },
-        signing_key(),
-        algorithm="HS256",
-    )
+    pool = local_stack.user_pool
+    cognito = pool.client()
+    for group in groups:
+        with contextlib.suppress(cognito.exceptions.GroupExistsException):
+            cognito.create_group(UserPoolId=pool.pool_id, GroupName=group)
+    user = StaffUser(f"groups-{uuid.uuid4().hex[:10]}", new_password(), tuple(groups))
+    add_staff_user(pool, user)
+    return str(sign_in(pool, user.username, user.password)["IdToken"])
 
 
-def test_a_token_in_several_staff_groups_gets_the_widest_rights(api: Http) -> None:
-    """Cognito lists every group; the check is 'any of'."""
-    token = _token_with_groups(["support", "ops"])
+def test_a_token_in_several_staff_groups_gets_the_widest_rights(
+    api: Http, local_stack: Any
+) -> None:
+    """Cognito lists every group of the user; the check is 'any of'."""
+    token = _token_with_groups(local_stack, ["support", "ops"])
     sku = f"AUTHZ-{uuid.uuid4().hex[:8].upper()}"
     assert api.request("PUT", f"/admin/products/{sku}", _product_body(), token=token).status == 201
 
@@ -195,8 +182,8 @@ def test_a_token_in_several_staff_groups_gets_the_widest_rights(api: Http) -> No
         ["customer", "ops"],
     ],
 )
-def test_no_lookalike_group_name_grants_ops(api: Http, groups: list[str]) -> None:
-    token = _token_with_groups(groups)
+def test_no_lookalike_group_name_grants_ops(api: Http, local_stack: Any, groups: list[str]) -> None:
+    token = _token_with_groups(local_stack, groups)
     sku = f"AUTHZ-{uuid.uuid4().hex[:8].upper()}"
     response = api.request("PUT", f"/admin/products/{sku}", _product_body(), token=token)
     assert_error(response, 403, "forbidden")

@@ -21,8 +21,12 @@ pytestmark = pytest.mark.integration
 BONESTORE = [sys.executable, "-m", "bonestore_infra.cli"]
 
 
-def _start(*args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "BONESTORE_HOME": str(Path.cwd() / ".bonestore")}
+def _start(*args: str, home: Path | None = None) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "BONESTORE_HOME": str(home or Path.cwd() / ".bonestore"),
+    }
     return subprocess.Popen(
         [*BONESTORE, "serve", *args],
         stdout=subprocess.PIPE,
@@ -80,3 +84,69 @@ def test_serve_says_which_port_is_taken() -> None:
     assert f"port {taken}" in output
     assert "already in use" in output
     assert "Traceback" not in output
+
+
+def _bonestore(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Another terminal: no AWS variables, no API URL, only the same BONESTORE_HOME."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BONESTORE_"))}
+    env["BONESTORE_HOME"] = str(home)
+    return subprocess.run(
+        [*BONESTORE, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+def test_serve_prints_staff_users_that_other_commands_sign_in_as(tmp_path: Path) -> None:
+    import re
+
+    home = tmp_path / "home"
+    api = free_port()
+    process = _start(
+        "--port", str(api), "--stripe-port", str(free_port()), "--dynamodb-port", "0", home=home
+    )
+    try:
+        banner = _wait_for_banner(process)
+        passwords = dict(re.findall(r"^\s+(support|ops|warehouse)\s+password (\S+)$", banner, re.M))
+        assert set(passwords) == {"support", "ops", "warehouse"}, banner
+        state = home / "serve.json"
+        assert state.stat().st_mode & 0o077 == 0  # it holds passwords: the owner's only
+
+        token = _bonestore(home, "dev-token", "--group", "ops")
+        assert token.returncode == 0, token.stderr
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{api}/admin/rules",
+            headers={"Authorization": f"Bearer {token.stdout.strip()}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200
+        unknown = _bonestore(home, "dev-token", "--group", "customer")
+        assert unknown.returncode == 2
+        assert "no group 'customer'; its groups are ops, support, warehouse" in unknown.stderr
+        expired = _bonestore(home, "dev-token", "--group", "ops", "--expires-in", "-5")
+        assert expired.returncode == 0, expired.stderr
+        assert expired.stdout.strip() != token.stdout.strip()
+
+        check = _bonestore(
+            home, "support", "check", "--country", "AU", "--sku", "TRUEOSTEO-120", "--qty", "5",
+            "--username", "support", "--password", passwords["support"],
+        )  # fmt: skip
+        assert check.returncode == 0, check.stderr
+        assert f"API http://127.0.0.1:{api}" in check.stderr
+        assert "au-three-months-supply" in check.stdout
+
+        rules = Path(__file__).parents[2] / "shared/bonestore/data/ruleset.yaml"
+        diff = _bonestore(home, "rules", "diff", str(rules), str(rules), "--local")
+        assert diff.returncode == 0, diff.stderr
+        assert "in the local stack" in diff.stdout
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert not (home / "serve.json").exists()
+    kept = json.loads((home / "staff-passwords.json").read_text())
+    assert kept == passwords  # the next `bonestore serve` keeps them
+
+
+def test_dev_token_without_a_running_stack_says_so(tmp_path: Path) -> None:
+    result = _bonestore(tmp_path, "dev-token", "--group", "support")
+    assert result.returncode == 1
+    assert "no running `bonestore serve` found" in result.stderr

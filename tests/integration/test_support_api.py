@@ -3,7 +3,6 @@ email, and eligibility with the trace. Orders are written as checkout stores the
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from dataclasses import replace
@@ -19,19 +18,11 @@ from bonestore.domain.order import OrderEvent
 from bonestore.domain.orders import now_iso
 from bonestore.domain.rules import CartLine, default_engine
 from tests.helpers import Http, assert_error
+from tests.staff_tokens import staff_token
 
 pytestmark = pytest.mark.integration
 
 BEFORE_NPN = datetime(2013, 1, 15, tzinfo=UTC)  # Canada's NPN rule is in force from 2013-06-01
-
-
-def staff_token(group: str, **kwargs: Any) -> str:
-    """A dev token; tolerate another worker creating the local signing key at the same moment."""
-    from bonestore_infra.dev_auth import mint_token, signing_key
-
-    with contextlib.suppress(FileExistsError):
-        signing_key()
-    return mint_token(group, **kwargs)
 
 
 def store_order(

@@ -70,6 +70,7 @@ def test_orders_by_email(cli: Any) -> None:
     assert code == 0 and "No orders for nobody-at-all@example.com" in out
     code, _, err = cli("orders", "--email", "not-an-email")
     assert code == 1 and "400 invalid_email" in err
+    assert "'not-an-email' is not an email address" in err and "pattern" not in err
 
 
 def test_check_shows_the_reasons_and_the_rules_considered(cli: Any) -> None:
@@ -88,20 +89,75 @@ def test_check_shows_the_reasons_and_the_rules_considered(cli: Any) -> None:
     assert "standard" in out
 
 
-def test_check_bad_input_exits_1(cli: Any) -> None:
+def test_check_bad_input_exits_1_in_plain_words(cli: Any) -> None:
     code, _, err = cli("check", "--country", "ZZ", "--sku", "ORP-EBOOK")
     assert code == 1 and "400 invalid_country" in err
+    assert "'ZZ' is not a country we know; use its two-letter code, like US, CA or GB" in err
+    assert "ISO" not in err
+    code, _, err = cli("check", "--country", "US", "--subdivision", "XX", "--sku", "ORP-EBOOK")
+    assert code == 1 and "'XX' is not a state, province or region" in err
+    code, _, err = cli("check", "--country", "US", "--sku", "ORP-EBOOK", "--at", "yesterday")
+    assert code == 1 and "write it like 2027-01-01" in err and "Input should" not in err
     code, _, err = cli("check", "--country", "US", "--sku", "NOPE-1")
     assert code == 1 and "400 unknown_sku" in err
+
+
+def test_a_quantity_that_is_not_a_count_is_refused_before_asking(cli: Any) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli("check", "--country", "US", "--sku", "ORP-EBOOK", "--qty", "0")
+    assert exited.value.code == 2
+
+
+def test_check_takes_a_full_address_so_a_po_box_counts(cli: Any) -> None:
+    street = ("--line1", "1 Main St", "--city", "New York")
+    po_box = ("--line1", "PO Box 12", "--city", "New York")
+    place = ("--country", "US", "--subdivision", "NY", "--postal-code", "10001")
+    code, out, err = cli("check", *place, *street, "--sku", "DENSERCISE-DVD", "--json")
+    assert code == 0, err
+    assert {m["id"] for m in json.loads(out)["shipping_methods"]} >= {"standard", "express"}
+    code, out, err = cli("check", *place, *po_box, "--sku", "DENSERCISE-DVD", "--json")
+    assert code == 0, err
+    body = json.loads(out)
+    assert body["destination"]["line1"] == "PO Box 12"
+    assert "express" not in {m["id"] for m in body["shipping_methods"]}
+    code, out, _ = cli("check", *place, *po_box, "--sku", "DENSERCISE-DVD")
+    assert "PO Box 12 New York US-NY 10001 US" in out
+
+
+def test_the_cli_says_which_api_answered(cli: Any, local_stack: Any) -> None:
+    code, _, err = cli("check", "--country", "US", "--sku", "ORP-EBOOK")
+    assert code == 0
+    assert f"API {local_stack.api_url}" in err
+
+
+def test_staff_sign_in_with_username_and_password(
+    cli: Any, local_stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against the stack's own pool, found through the console config it serves."""
+    monkeypatch.delenv("BONESTORE_TOKEN")
+    support = next(u for u in local_stack.staff_users if u.username == "support")
+    code, out, err = cli(
+        "check", "--country", "AU", "--sku", "TRUEOSTEO-120",
+        "--username", "support", "--password", support.password,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "au-three-months-supply" in out
+    monkeypatch.setenv("BONESTORE_USERNAME", "warehouse")
+    warehouse = next(u for u in local_stack.staff_users if u.username == "warehouse")
+    monkeypatch.setenv("BONESTORE_PASSWORD", warehouse.password)
+    code, _, err = cli("order", "ord_x")
+    assert code == 1 and "403 forbidden" in err and "your staff group may not do this" in err
+    code, _, err = cli("order", "ord_x", "--username", "support", "--password", "Wrong-pass-1")
+    assert code == 1 and "sign-in refused: wrong username or password for support" in err
 
 
 def test_token_problems_are_explained(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BONESTORE_TOKEN")
     code, _, err = cli("order", "ord_x")
-    assert code == 2 and "no token" in err and "BONESTORE_TOKEN" in err
+    assert code == 2 and "not signed in" in err and "--username" in err
     code, _, err = cli("order", "ord_x", "--token", staff_token("support", expires_in=-5))
     assert code == 1 and "401 unauthorized" in err and "expired" in err
-    code, _, err = cli("order", "ord_x", "--token", staff_token("customer"))
+    code, _, err = cli("order", "ord_x", "--token", staff_token(None))
     assert code == 1 and "403 forbidden" in err
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bonestore_infra.local_api import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
+from bonestore_infra.local_aws import IntrinsicResolver
 from bonestore_infra.template import Template
 
 pytestmark = pytest.mark.unit
@@ -23,9 +24,8 @@ def policy_config(template: Template) -> dict:
 def test_cloudfront_sends_what_the_local_server_sends(template: Template) -> None:
     config = policy_config(template)
     local = dict(SECURITY_HEADERS)
-    assert (
-        config["ContentSecurityPolicy"]["ContentSecurityPolicy"] == local["Content-Security-Policy"]
-    )
+    deployed = IntrinsicResolver(template).resolve(config["ContentSecurityPolicy"])
+    assert deployed["ContentSecurityPolicy"] == local["Content-Security-Policy"]
     assert "ContentTypeOptions" in config and local["X-Content-Type-Options"] == "nosniff"
     assert config["FrameOptions"]["FrameOption"] == local["X-Frame-Options"]
     assert config["ReferrerPolicy"]["ReferrerPolicy"] == local["Referrer-Policy"]
@@ -44,7 +44,8 @@ def test_every_distribution_behaviour_uses_the_policy(template: Template) -> Non
 def test_the_csp_allows_only_the_pages_own_origin() -> None:
     directives = dict(d.strip().split(" ", 1) for d in CONTENT_SECURITY_POLICY.split(";"))
     assert directives["script-src"] == "'self'"  # no inline script, no eval
-    assert directives["connect-src"] == "'self'"
+    # Its own origin, and Cognito's API for the console's staff sign-in only.
+    assert directives["connect-src"] == "'self' https://cognito-idp.us-east-1.amazonaws.com"
     assert directives["object-src"] == "'none'"
     assert directives["frame-ancestors"] == "'none'"
     assert "unsafe" not in CONTENT_SECURITY_POLICY
