@@ -1,0 +1,285 @@
+"""`make mutation`: cosmic-ray over the decision core, one module at a time.
+
+    python -m tests.mutation.run                      # every target in targets.toml
+    python -m tests.mutation.run money geo            # some targets
+    python -m tests.mutation.run --sample 20 --seed 18 money   # a fixed-seed sample
+
+Cosmic-ray makes the mutants (its operators, its work database, its local
+executor). This script only chooses what to run and reads the results:
+
+- It mutates a scratch copy of the repository (``.mutation/tree``), never the
+  worktree, so an interrupted run leaves no mutant behind and other commands
+  can go on meanwhile. The copy comes first on ``PYTHONPATH``, ahead of the
+  editable install.
+- Operators the targets file excludes are not run (see the reason there).
+- Mutants listed in ``equivalent.toml`` (module, original line, mutated line,
+  and why) are not run and not counted; an entry that no longer matches any
+  mutant is reported, so the list cannot rot silently.
+- Each target's tests run with ``-x``: the first failing test kills the mutant.
+
+It prints, per target, killed / (killed + survived) after the equivalents, and
+every survivor with its diff and a ready-to-paste ``equivalent.toml`` entry.
+It exits 1 when a target is below its ``min_score``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+WORK = ROOT / ".mutation"
+TREE = WORK / "tree"
+PYTEST = "python -m pytest -x -q -p no:cacheprovider --no-header -o addopts="
+
+
+@dataclass
+class Target:
+    name: str
+    module: str
+    tests: list[str]
+    min_score: float
+    timeout_factor: float = 4.0
+
+
+@dataclass
+class Equivalent:
+    module: str
+    original: str
+    mutant: str
+    why: str
+    used: int = 0
+
+
+@dataclass
+class Outcome:
+    target: Target
+    killed: int = 0
+    survived: list[dict[str, Any]] = field(default_factory=list)
+    incompetent: int = 0
+    equivalent: int = 0
+    excluded: int = 0
+    not_sampled: int = 0
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        ran = self.killed + len(self.survived)
+        return 100.0 if ran == 0 else 100.0 * self.killed / ran
+
+
+def load_targets() -> tuple[list[Target], list[re.Pattern[str]]]:
+    data = tomllib.loads((HERE / "targets.toml").read_text(encoding="utf-8"))
+    targets = [Target(**t) for t in data["target"]]
+    excluded = [re.compile(p) for p in data["exclude_operators"]["patterns"]]
+    return targets, excluded
+
+
+def load_equivalents() -> list[Equivalent]:
+    data = tomllib.loads((HERE / "equivalent.toml").read_text(encoding="utf-8"))
+    return [Equivalent(**e) for e in data.get("equivalent", [])]
+
+
+def copy_tree() -> None:
+    """The repository's files as they are now (committed or not) in a scratch copy."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.split(b"\0")
+    if TREE.exists():
+        shutil.rmtree(TREE)
+    for raw in listed:
+        if not raw:
+            continue
+        rel = raw.decode()
+        source = ROOT / rel
+        if rel.startswith(".mutation/") or not source.is_file():
+            continue
+        dest = TREE / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, dest)
+
+
+def changed_lines(original: str, mutated: str) -> tuple[str, str]:
+    """The original and mutated text of the lines a mutation changed (stripped, joined)."""
+    before: list[str] = []
+    after: list[str] = []
+    for line in difflib.unified_diff(original.splitlines(), mutated.splitlines(), lineterm="", n=0):
+        if line.startswith(("---", "+++", "@@")):
+            continue
+        (before if line.startswith("-") else after).append(line[1:].strip())
+    return " / ".join(before), " / ".join(after)
+
+
+def run_target(
+    target: Target,
+    excluded: list[re.Pattern[str]],
+    equivalents: list[Equivalent],
+    sample: int | None,
+    seed: int,
+) -> Outcome:
+    from cosmic_ray.commands import execute, init
+    from cosmic_ray.config import ConfigDict
+    from cosmic_ray.mutating import mutate_code
+    from cosmic_ray.plugins import get_operator
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    outcome = Outcome(target)
+    module_path = TREE / target.module
+    code = module_path.read_text(encoding="utf-8")
+    command = f"{PYTEST} {' '.join(target.tests)}"
+
+    started = time.monotonic()
+    baseline = subprocess.run(command.split(), cwd=TREE, capture_output=True, text=True)
+    baseline_seconds = time.monotonic() - started
+    if baseline.returncode != 0:
+        raise SystemExit(f"{target.name}: the tests fail before any mutation:\n{baseline.stdout}")
+
+    db_path = WORK / f"{target.name}.sqlite"
+    db_path.unlink(missing_ok=True)
+    info: dict[str, dict[str, str]] = {}
+    with use_db(str(db_path), WorkDB.Mode.create) as db:
+        init([module_path], db, {})
+        runnable = []
+        for item in db.work_items:
+            mutation = item.mutations[0]
+            skip: str | None = None
+            if any(p.search(mutation.operator_name) for p in excluded):
+                skip = "excluded"
+            else:
+                operator = get_operator(mutation.operator_name)(**mutation.operator_args)
+                mutated = mutate_code(code, operator, mutation.occurrence)
+                if mutated is None:
+                    skip = "excluded"
+                else:
+                    before, after = changed_lines(code, mutated)
+                    info[item.job_id] = {
+                        "operator": mutation.operator_name,
+                        "line": str(mutation.start_pos[0]),
+                        "original": before,
+                        "mutant": after,
+                    }
+                    for eq in equivalents:
+                        if (eq.module, eq.original, eq.mutant) == (target.module, before, after):
+                            eq.used += 1
+                            skip = "equivalent"
+                            break
+            if skip is None:
+                runnable.append(item.job_id)
+            else:
+                setattr(outcome, skip, getattr(outcome, skip) + 1)
+                db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+        if sample is not None and sample < len(runnable):
+            chosen = set(random.Random(seed).sample(sorted(runnable), sample))
+            for job_id in runnable:
+                if job_id not in chosen:
+                    outcome.not_sampled += 1
+                    db.set_result(job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+        config = ConfigDict(
+            {
+                "module-path": str(module_path),
+                "timeout": max(10.0, baseline_seconds * target.timeout_factor),
+                "test-command": command,
+                "distributor": {"name": "local"},
+            }
+        )
+        print(
+            f"{target.name}: {len(runnable) - outcome.not_sampled} mutants to run "
+            f"(baseline {baseline_seconds:.1f}s each at most)",
+            flush=True,
+        )
+        cwd = Path.cwd()
+        os.chdir(TREE)
+        try:
+            execute(db, config)
+        finally:
+            os.chdir(cwd)
+        for item, result in db.completed_work_items:
+            if result.worker_outcome == WorkerOutcome.SKIPPED:
+                continue
+            if result.test_outcome == TestOutcome.SURVIVED:
+                outcome.survived.append(info[item.job_id])
+            elif result.test_outcome == TestOutcome.INCOMPETENT:
+                outcome.incompetent += 1
+            else:
+                outcome.killed += 1
+    outcome.seconds = time.monotonic() - started
+    outcome.survived.sort(key=lambda s: int(s["line"]))
+    return outcome
+
+
+def report(outcomes: list[Outcome], equivalents: list[Equivalent], full: bool) -> bool:
+    ok = True
+    print()
+    print(f"{'target':<12} {'score':>7} {'killed':>7} {'survived':>9} {'equiv':>6} {'time':>7}")
+    for o in outcomes:
+        below = o.score < o.target.min_score
+        ok = ok and not below
+        flag = f"  < {o.target.min_score:g}%" if below else ""
+        print(
+            f"{o.target.name:<12} {o.score:6.1f}% {o.killed:>7} {len(o.survived):>9} "
+            f"{o.equivalent:>6} {o.seconds:6.0f}s{flag}"
+        )
+    for o in outcomes:
+        for s in o.survived:
+            print(f"\nSURVIVED {o.target.module}:{s['line']} {s['operator']}")
+            print(f"  - {s['original']}\n  + {s['mutant']}")
+            print(
+                "  [[equivalent]]\n"
+                f"  module = {json.dumps(o.target.module)}\n"
+                f"  original = {json.dumps(s['original'])}\n"
+                f"  mutant = {json.dumps(s['mutant'])}\n"
+                '  why = "..."'
+            )
+    if full:
+        ran = {o.target.module for o in outcomes}
+        for eq in equivalents:
+            if eq.module in ran and eq.used == 0:
+                print(f"\nSTALE equivalent entry (matches no mutant): {eq.module}: {eq.original}")
+                ok = False
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("targets", nargs="*", help="target names (default: all)")
+    parser.add_argument("--sample", type=int, help="run only this many mutants per target")
+    parser.add_argument("--seed", type=int, default=18)
+    args = parser.parse_args(argv)
+
+    targets, excluded = load_targets()
+    equivalents = load_equivalents()
+    if args.targets:
+        unknown = set(args.targets) - {t.name for t in targets}
+        if unknown:
+            parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
+        targets = [t for t in targets if t.name in args.targets]
+    WORK.mkdir(exist_ok=True)
+    copy_tree()
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(TREE / "shared"), str(TREE / "infra"), str(TREE)]
+    )
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    outcomes = [run_target(t, excluded, equivalents, args.sample, args.seed) for t in targets]
+    ok = report(outcomes, equivalents, full=args.sample is None)
+    return 0 if ok or args.sample is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
