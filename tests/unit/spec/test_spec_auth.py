@@ -242,3 +242,15 @@ def test_a_refused_caller_never_reaches_the_route(claims: Any, status: int) -> N
     response = resolve_as_staff(app, event("GET", SUPPORT_ROUTE[1], claims), None, POLICY, logger)
     assert response["statusCode"] == status
     assert app.resolved == [] and "principal" not in app.context and logger.keys == {}
+
+
+def test_a_group_name_with_a_comma_in_the_json_form_stays_one_group() -> None:
+    # Cognito group names may hold punctuation: "x,ops" must never grant ops.
+    assert parse_groups('["x,ops"]') == frozenset({"x,ops"})
+    assert parse_groups('["a b"]') == frozenset({"a b"})
+
+
+def test_a_verified_principal_cannot_be_altered() -> None:
+    principal = Principal(username="a", email=None, groups=frozenset({"support"}))
+    with pytest.raises(AttributeError):
+        principal.groups = frozenset({"ops"})  # type: ignore[misc]
