@@ -71,6 +71,9 @@ class Equivalent:
     original: str
     mutant: str
     why: str
+    # Which occurrence (1-based, in file order) when the module has the same change more
+    # than once; without it an entry must be unambiguous.
+    nth: int | None = None
     used: int = 0
 
 
@@ -165,7 +168,8 @@ def run_target(
     info: dict[str, dict[str, str]] = {}
     with use_db(str(db_path), WorkDB.Mode.create) as db:
         init([module_path], db, {})
-        runnable = []
+        runnable: list[tuple[tuple[int, int], str, int, str]] = []
+        changes: dict[str, tuple[str, str]] = {}
         for item in db.work_items:
             mutation = item.mutations[0]
             skip: str | None = None
@@ -178,25 +182,53 @@ def run_target(
                     skip = "excluded"
                 else:
                     before, after = changed_lines(code, mutated)
+                    changes[item.job_id] = (before, after)
                     info[item.job_id] = {
                         "operator": mutation.operator_name,
                         "line": str(mutation.start_pos[0]),
                         "original": before,
                         "mutant": after,
                     }
-                    for eq in equivalents:
-                        if (eq.module, eq.original, eq.mutant) == (target.module, before, after):
-                            eq.used += 1
-                            skip = "equivalent"
-                            break
-            if skip is None:
-                runnable.append(item.job_id)
-            else:
-                setattr(outcome, skip, getattr(outcome, skip) + 1)
+                    key = (tuple(mutation.start_pos), mutation.operator_name, mutation.occurrence)
+                    runnable.append((*key, item.job_id))  # type: ignore[arg-type]
+            if skip is not None:
+                outcome.excluded += 1
                 db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
-        if sample is not None and sample < len(runnable):
-            chosen = set(random.Random(seed).sample(sorted(runnable), sample))
-            for job_id in runnable:
+        # File order, so that `nth` and a fixed-seed sample mean the same mutants every run.
+        runnable.sort()
+        seen: dict[tuple[str, str], int] = {}
+        nth_of: dict[str, int] = {}
+        for *_, job_id in runnable:
+            pair = changes[job_id]
+            seen[pair] = seen.get(pair, 0) + 1
+            nth_of[job_id] = seen[pair]
+        kept = []
+        for *_, job_id in runnable:
+            before, after = changes[job_id]
+            match = None
+            for eq in equivalents:
+                if (eq.module, eq.original, eq.mutant) != (target.module, before, after):
+                    continue
+                if eq.nth is None and seen[(before, after)] > 1:
+                    print(
+                        f"AMBIGUOUS equivalent entry (give nth=1..{seen[(before, after)]}): "
+                        f"{eq.module}: {eq.original} -> {eq.mutant}"
+                    )
+                    continue
+                if eq.nth is None or eq.nth == nth_of[job_id]:
+                    match = eq
+                    break
+            if match is None:
+                kept.append(job_id)
+                info[job_id]["nth"] = str(nth_of[job_id]) if seen[(before, after)] > 1 else ""
+            else:
+                match.used += 1
+                outcome.equivalent += 1
+                db.set_result(job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+        runnable_ids = kept
+        if sample is not None and sample < len(runnable_ids):
+            chosen = set(random.Random(seed).sample(runnable_ids, sample))
+            for job_id in runnable_ids:
                 if job_id not in chosen:
                     outcome.not_sampled += 1
                     db.set_result(job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
@@ -209,7 +241,7 @@ def run_target(
             }
         )
         print(
-            f"{target.name}: {len(runnable) - outcome.not_sampled} mutants to run "
+            f"{target.name}: {len(runnable_ids) - outcome.not_sampled} mutants to run "
             f"(baseline {baseline_seconds:.1f}s each at most)",
             flush=True,
         )
@@ -343,7 +375,8 @@ def report(outcomes: list[Outcome], equivalents: list[Equivalent], full: bool) -
                 f"  module = {json.dumps(o.target.module)}\n"
                 f"  original = {json.dumps(s['original'])}\n"
                 f"  mutant = {json.dumps(s['mutant'])}\n"
-                '  why = "..."'
+                + (f"  nth = {s['nth']}\n" if s.get("nth") else "")
+                + '  why = "..."'
             )
     if full:
         ran = {o.target.module for o in outcomes}
