@@ -144,6 +144,7 @@ def run_target(
     sample: int | None,
     seed: int,
     subprocess_runner: bool = False,
+    lines: set[int] | None = None,
 ) -> Outcome:
     from cosmic_ray.commands import execute, init
     from cosmic_ray.config import ConfigDict
@@ -226,6 +227,10 @@ def run_target(
                 outcome.equivalent += 1
                 db.set_result(job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
         runnable_ids = kept
+        if lines:
+            for job_id in [j for j in runnable_ids if int(info[j]["line"]) not in lines]:
+                runnable_ids.remove(job_id)
+                db.set_result(job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
         if sample is not None and sample < len(runnable_ids):
             chosen = set(random.Random(seed).sample(runnable_ids, sample))
             for job_id in runnable_ids:
@@ -398,6 +403,12 @@ def main(argv: list[str] | None = None) -> int:
         help="only targets whose module differs from git REF (what `make test` samples)",
     )
     parser.add_argument(
+        "--line",
+        type=int,
+        action="append",
+        help="only mutants on this line of the target's module (repeatable): re-checking survivors",
+    )
+    parser.add_argument(
         "--subprocess",
         action="store_true",
         help="run each mutant with cosmic-ray's own executor (a new interpreter each; slower)",
@@ -431,13 +442,21 @@ def main(argv: list[str] | None = None) -> int:
         # as the source would otherwise be shadowed by the original's cached bytecode.
         os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
         outcomes = [
-            run_target(t, excluded, equivalents, args.sample, args.seed, args.subprocess)
+            run_target(
+                t,
+                excluded,
+                equivalents,
+                args.sample,
+                args.seed,
+                args.subprocess,
+                set(args.line or ()),
+            )
             for t in targets
         ]
     finally:
         shutil.rmtree(RUN, ignore_errors=True)
-    ok = report(outcomes, equivalents, full=args.sample is None)
-    if args.sample is not None:
+    ok = report(outcomes, equivalents, full=args.sample is None and not args.line)
+    if args.sample is not None or args.line:
         # A sample fails the build only for the targets marked `gate`.
         ok = all(o.score >= o.target.min_score for o in outcomes if o.target.gate)
     return 0 if ok else 1

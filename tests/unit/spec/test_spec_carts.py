@@ -215,3 +215,12 @@ def test_a_cart_request_is_decided_by_the_rules_on_the_normalized_destination() 
     assert decision.items[0].trace is None
     traced = decide_request(request([{"sku": "ORP-EBOOK", "quantity": 1}]), table, trace=True)
     assert traced.items[0].trace
+
+
+def test_a_one_letter_country_is_left_to_the_country_check_not_the_shape_check() -> None:
+    # The request model only bounds the length; whether it is a country is geo's answer,
+    # so the client gets invalid_country naming the field, not a generic shape error.
+    raw = DestinationIn(country="U")
+    with pytest.raises(InvalidInput) as info:
+        destination_of(raw)
+    assert info.value.code == "invalid_country"

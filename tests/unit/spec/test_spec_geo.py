@@ -432,3 +432,25 @@ def test_a_stripe_line1_falls_back_only_when_missing() -> None:
 )
 def test_a_stripe_address_without_a_real_country_is_no_destination(address: Any) -> None:
     assert destination_from_stripe_address(address) is None
+
+
+@pytest.mark.parametrize("country", ["UY", "UZ", "VN", "ZA"])
+def test_military_codes_do_not_leak_to_countries_sorting_after_the_us(country: str) -> None:
+    assert refused({"country": country, "subdivision": "AE"}).code == "invalid_subdivision"
+    assert refused({"country": country, "subdivision": "US-AE"}).code == "invalid_subdivision"
+    assert subdivision_country(f"{country}-AA") is None
+
+
+def test_a_long_non_text_value_is_shown_cut_to_50_characters() -> None:
+    long = ["x" * 100]
+    error = refused({"country": long})
+    assert error.details is not None and error.details[0]["value"] == str(long)[:50]
+    assert len(error.details[0]["value"]) == 50
+    text_error = refused({"country": "US", "city": {"k": "y" * 100}})
+    assert text_error.details is not None and len(text_error.details[0]["value"]) == 50
+
+
+def test_a_normalized_destination_cannot_be_altered() -> None:
+    dest = normalize_destination({"country": "US"})
+    with pytest.raises(ValueError, match="frozen"):
+        dest.country = "CU"  # type: ignore[misc]
