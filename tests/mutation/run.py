@@ -47,10 +47,7 @@ RUN = WORK / f"run-{os.getpid()}"
 TREE = RUN / "tree"
 # -x: the first failing test kills the mutant. No xdist or Hypothesis plugin: each costs
 # startup on every one of hundreds of runs, and @given works without the plugin.
-PYTEST = (
-    "python -m pytest -x -q -p no:cacheprovider -p no:xdist -p no:hypothesispytest"
-    " --no-header -o addopts="
-)
+PYTEST = "python -m pytest -x -q -p no:xdist -p no:hypothesispytest --no-header -o addopts="
 
 
 @dataclass

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from bonestore.domain.countries import US_MILITARY
 from bonestore.domain.errors import InvalidInput
 from bonestore.domain.geo import (
-    US_MILITARY,
     Destination,
     canonical_postal_code,
     compact_postal,
