@@ -37,11 +37,12 @@ SCHEMATHESIS_CACHE_KEY = "bonestore/schemathesis-cases"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if not hasattr(session.config, "workerinput") and session.config.cache is not None:
+    if not hasattr(session.config, "workerinput") and getattr(session.config, "cache", None):
         session.config.cache.set(SCHEMATHESIS_CACHE_KEY, None)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    summary = config.cache.get(SCHEMATHESIS_CACHE_KEY, None) if config.cache else None
+    cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider
+    summary = cache.get(SCHEMATHESIS_CACHE_KEY, None) if cache else None
     if summary:
         terminalreporter.write_line(f"schemathesis: {summary}")

@@ -97,14 +97,19 @@ class Dispatcher:
         return attempt
 
     def _spawn(self, event_id: str, delays: Sequence[float]) -> None:
-        if not delays or self._stopping.is_set():
+        if not delays:
             return
-        thread = threading.Thread(
-            target=self._retry, args=(event_id, tuple(delays)), daemon=True, name=event_id
-        )
+        # Started under the lock: stop() copies the set under the same lock, so it never
+        # sees a thread that is not started yet (join() raises on one), and a spawn that
+        # races stop() either lands in its copy or sees _stopping and starts nothing.
         with self._threads_lock:
+            if self._stopping.is_set():
+                return
+            thread = threading.Thread(
+                target=self._retry, args=(event_id, tuple(delays)), daemon=True, name=event_id
+            )
+            thread.start()
             self._threads.add(thread)
-        thread.start()
 
     def _retry(self, event_id: str, delays: tuple[float, ...]) -> None:
         try:

@@ -1,0 +1,1273 @@
+"""The rules engine, pinned through its public surface only.
+
+`default_engine()`, `Engine(ruleset).decide / availability / allowed_countries`, and
+rulesets loaded from YAML text with `load_ruleset`: these tests do not reach into the
+engine's parts, so they hold across its refactor. Each test is named for the clause of
+docs/rules.md or shared/shipping-policy.md it pins.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bonestore.domain.catalog import Product, seed_catalog
+from bonestore.domain.geo import Destination
+from bonestore.domain.rules import CartLine, Engine, RulesetError, default_engine, load_ruleset
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+SEED = {p.sku: p for p in seed_catalog()}
+US_NY = Destination(country="US", subdivision="US-NY", postal_code="10001", line1="1 Main St")
+
+
+def product(
+    sku: str = "TEST-1", kind: str = "physical", category: str = "book", **attributes: Any
+) -> Product:
+    return Product.model_validate(
+        {
+            "sku": sku,
+            "name": f"Product {sku}",
+            "kind": kind,
+            "category": category,
+            "price": {
+                "amount": attributes.pop("price", 1000),
+                "currency": attributes.pop("currency", "USD"),
+            },
+            "stock": 10 if kind == "physical" else None,
+            "attributes": attributes,
+        }
+    )
+
+
+HEADER = """\
+schema_version: 1
+groups:
+  NORTH: [CA, "NO"]
+methods:
+  standard: {name: Standard shipping}
+  express: {name: Express shipping}
+rules:
+  - {id: permit-all, effect: permit, code: ok, message: ok, source: test}
+"""
+
+
+def engine(tmp_path: Path, rules: str, header: str = HEADER) -> Engine:
+    path = tmp_path / "ruleset.yaml"
+    path.write_text(header + textwrap.indent(textwrap.dedent(rules), "  "), encoding="utf-8")
+    return Engine(load_ruleset(path))
+
+
+def line(
+    eng: Engine, item: Product, dest: Destination = US_NY, qty: int = 1, at: datetime = NOW
+) -> Any:
+    return eng.decide([CartLine(item, qty)], dest, at).items[0]
+
+
+def ids(decision_line: Any) -> list[str]:
+    return [r.rule_id for r in decision_line.reasons]
+
+
+def methods(
+    eng: Engine, lines: list[CartLine], dest: Destination = US_NY, at: datetime = NOW
+) -> dict[str, int]:
+    return {m.id: m.price.amount for m in eng.decide(lines, dest, at).shipping_methods}
+
+
+def refused(tmp_path: Path, rules: str) -> str:
+    with pytest.raises(RulesetError) as info:
+        engine(tmp_path, rules)
+    assert info.value.code == "invalid_ruleset"
+    return str(info.value)
+
+
+# ====================================================================== the shipping policy
+# (the default ruleset, through default_engine())
+
+
+def cart(*skus_qty: tuple[str, int]) -> list[CartLine]:
+    return [CartLine(SEED[sku], qty) for sku, qty in skus_qty]
+
+
+def standard_us(lines: list[CartLine], dest: Destination = US_NY) -> int | None:
+    return methods(default_engine(), lines, dest).get("standard")
+
+
+def test_policy_standard_us_is_595_below_75_dollars_of_goods() -> None:
+    assert standard_us(cart(("TRUEOSTEO-120", 1))) == 595
+    assert standard_us(cart(("D3K2-60", 1), ("DENSERCISE-DVD", 1))) == 595  # 64.90
+
+
+def test_policy_free_standard_us_counts_every_physical_line_toward_75_dollars() -> None:
+    # 49.95 + 29.95 = 79.90: neither line alone reaches 75.00, together they do.
+    assert standard_us(cart(("TRUEOSTEO-120", 1), ("BONE-APPETIT-BOOK", 1))) == 0
+    # Quantities count: 2 x 39.95.
+    assert standard_us(cart(("DENSERCISE-DVD", 2))) == 0
+    # The same product on two lines counts twice.
+    assert standard_us(cart(("DENSERCISE-DVD", 1), ("DENSERCISE-DVD", 1))) == 0
+
+
+def test_policy_digital_goods_do_not_count_toward_free_shipping() -> None:
+    assert standard_us(cart(("D3K2-60", 1), ("ORP-EBOOK", 1))) == 595
+
+
+def test_policy_free_from_75_dollars_is_reached_at_exactly_75_dollars(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        """
+        - id: standard-us
+          effect: offer_method
+          method: standard
+          price: {amount: 595, currency: USD}
+          free_from: {amount: 7500, currency: USD}
+          when: {destination: {countries: [US]}}
+          code: cm
+          message: m
+          source: test
+        """,
+    )
+    at_75 = [CartLine(product("AA-1", price=5000), 1), CartLine(product("BB-1", price=2500), 1)]
+    below = [CartLine(product("AA-1", price=5000), 1), CartLine(product("BB-1", price=2499), 1)]
+    assert methods(eng, at_75) == {"standard": 0}
+    assert methods(eng, below) == {"standard": 595}
+    # A cart priced in another currency never reaches a USD threshold.
+    eur = [CartLine(product("EE-1", price=900000, currency="EUR"), 1)]
+    assert methods(eng, eur) == {"standard": 595}
+    mixed = [
+        CartLine(product("AA-1", price=9000), 1),
+        CartLine(product("EE-1", price=1, currency="EUR"), 1),
+    ]
+    assert methods(eng, mixed) == {"standard": 595}
+
+
+def test_policy_prices_of_standard_and_express() -> None:
+    one = cart(("TRUEOSTEO-120", 1))
+    assert methods(default_engine(), one) == {"standard": 595, "express": 1995}
+    assert methods(default_engine(), one, Destination(country="CA")) == {
+        "standard": 1495,
+        "express": 3995,
+    }
+    assert methods(default_engine(), one, Destination(country="NZ")) == {"standard": 1495}
+
+
+@pytest.mark.parametrize("sub", ["US-AK", "US-HI", "US-PR"])
+def test_policy_express_costs_20_dollars_more_to_ak_hi_pr(sub: str) -> None:
+    dest = Destination(country="US", subdivision=sub)
+    assert methods(default_engine(), cart(("TRUEOSTEO-120", 1)), dest)["express"] == 3995
+
+
+def test_policy_express_to_puerto_rico_as_a_country_costs_the_same_surcharge() -> None:
+    dest = Destination(country="PR", postal_code="00901")
+    assert methods(default_engine(), cart(("TRUEOSTEO-120", 1)), dest)["express"] == 3995
+
+
+@pytest.mark.parametrize("sub", ["US-AA", "US-AE", "US-AP"])
+def test_policy_no_express_to_military_addresses(sub: str) -> None:
+    dest = Destination(country="US", subdivision=sub)
+    assert methods(default_engine(), cart(("TRUEOSTEO-120", 1)), dest) == {"standard": 595}
+    assert line(default_engine(), SEED["TRUEOSTEO-120"], dest).eligible
+
+
+@pytest.mark.parametrize("line1", ["PO Box 12", "P.O. Box 3", "Post Office Box 9"])
+def test_policy_no_express_to_po_boxes(line1: str) -> None:
+    dest = Destination(country="US", subdivision="US-NY", line1=line1)
+    assert methods(default_engine(), cart(("TRUEOSTEO-120", 1)), dest) == {"standard": 595}
+
+
+def test_policy_no_methods_for_a_digital_only_cart() -> None:
+    assert methods(default_engine(), cart(("ORP-EBOOK", 1))) == {}
+
+
+def test_policy_canada_no_supplements_since_2013_06_01_books_still_ship() -> None:
+    ca = Destination(country="CA")
+    decided = line(default_engine(), SEED["TRUEOSTEO-120"], ca)
+    assert not decided.eligible and ids(decided) == ["ca-no-supplements-npn"]
+    assert line(default_engine(), SEED["BONE-APPETIT-BOOK"], ca).eligible
+    assert line(default_engine(), SEED["ORP-EBOOK"], ca).eligible
+    before = datetime(2013, 5, 31, 23, 59, 59, tzinfo=UTC)
+    assert line(default_engine(), SEED["TRUEOSTEO-120"], ca, at=before).eligible
+    assert not line(
+        default_engine(), SEED["TRUEOSTEO-120"], ca, at=datetime(2013, 6, 1, tzinfo=UTC)
+    ).eligible
+
+
+def test_policy_australia_three_months_supply_per_product() -> None:
+    au = Destination(country="AU")
+    # D3K2-60 is 5,000 IU of D3 (over 1,000): refused outright; use a 30-day product.
+    item = product(
+        "CALCIUM-30",
+        category="supplement",
+        supply_days=30,
+        ingredients={"calcium": {"amount": 500, "unit": "mg"}},
+    )
+    assert line(default_engine(), item, au, qty=3).eligible
+    over = line(default_engine(), item, au, qty=4)
+    assert not over.eligible and over.max_quantity == 3
+    assert ids(over) == ["au-three-months-supply"]
+    assert over.reasons[0].message.count("3") >= 1
+
+
+def test_policy_japan_two_months_supply_per_product() -> None:
+    jp = Destination(country="JP")
+    assert line(default_engine(), SEED["TRUEOSTEO-120"], jp, qty=2).eligible
+    over = line(default_engine(), SEED["TRUEOSTEO-120"], jp, qty=3)
+    assert not over.eligible and over.max_quantity == 2
+
+
+def test_policy_a_limit_counts_a_product_across_its_lines() -> None:
+    jp = Destination(country="JP")
+    decision = default_engine().decide(cart(("TRUEOSTEO-120", 1), ("TRUEOSTEO-120", 2)), jp, NOW)
+    assert [i.eligible for i in decision.items] == [False, False]
+    assert [i.quantity for i in decision.items] == [1, 2]
+    assert not decision.eligible
+
+
+@pytest.mark.parametrize("country", ["AU", "GB", "FR", "NZ", "BR"])
+def test_policy_nothing_with_melatonin_to_au_gb_eu_nz_br(country: str) -> None:
+    assert not line(default_engine(), SEED["RESTWELL-60"], Destination(country=country)).eligible
+
+
+@pytest.mark.parametrize("country", ["MX", "IN"])
+def test_policy_no_supplements_to_mexico_or_india(country: str) -> None:
+    dest = Destination(country=country)
+    assert not line(default_engine(), SEED["TRUEOSTEO-120"], dest).eligible
+    assert line(default_engine(), SEED["BONE-APPETIT-BOOK"], dest).eligible
+
+
+@pytest.mark.parametrize("country", ["CU", "IR", "KP"])
+def test_policy_embargoes_refuse_everything_digital_included(country: str) -> None:
+    dest = Destination(country=country)
+    decision = default_engine().decide(cart(("ORP-EBOOK", 1), ("BONE-APPETIT-BOOK", 1)), dest, NOW)
+    assert [i.eligible for i in decision.items] == [False, False]
+
+
+@pytest.mark.parametrize(
+    ("dest", "embargoed"),
+    [
+        (Destination(country="UA", subdivision="UA-43"), True),
+        (Destination(country="UA", postal_code="83000"), True),
+        (Destination(country="UA", postal_code="87999"), True),
+        (Destination(country="UA", postal_code="91000"), True),
+        (Destination(country="UA", postal_code="99999"), True),
+        (Destination(country="UA", postal_code="295000"), True),
+        (Destination(country="UA", postal_code="82999"), False),
+        (Destination(country="UA", postal_code="88000"), False),
+        (Destination(country="UA", postal_code="01001"), False),
+        (Destination(country="UA", subdivision="UA-30"), False),
+    ],
+)
+def test_policy_occupied_ukrainian_regions_by_subdivision_or_postal_code(
+    dest: Destination, embargoed: bool
+) -> None:
+    assert line(default_engine(), SEED["ORP-EBOOK"], dest).eligible is not embargoed
+
+
+def test_policy_syria_embargo_ended_on_2025_07_01() -> None:
+    sy = Destination(country="SY")
+    assert not line(
+        default_engine(), SEED["ORP-EBOOK"], sy, at=datetime(2025, 6, 30, 23, 59, tzinfo=UTC)
+    ).eligible
+    assert line(
+        default_engine(), SEED["ORP-EBOOK"], sy, at=datetime(2025, 7, 1, tzinfo=UTC)
+    ).eligible
+
+
+def test_policy_physical_goods_nowhere_else_with_the_countrys_name() -> None:
+    decided = line(default_engine(), SEED["BONE-APPETIT-BOOK"], Destination(country="AR"))
+    assert not decided.eligible
+    assert "Argentina" in decided.reasons[0].message
+    assert line(default_engine(), SEED["ORP-EBOOK"], Destination(country="AR")).eligible
+
+
+@pytest.mark.parametrize("country", ["RU", "BY"])
+def test_policy_no_physical_shipments_to_russia_or_belarus(country: str) -> None:
+    assert not line(
+        default_engine(), SEED["BONE-APPETIT-BOOK"], Destination(country=country)
+    ).eligible
+
+
+def test_policy_availability_is_the_contracts_shape() -> None:
+    assert default_engine().availability(SEED["TRUEOSTEO-120"], "ca", NOW) == {
+        "country": "CA",
+        "eligible": False,
+        "max_quantity": None,
+        "reasons": [
+            r.as_json()
+            for r in line(
+                default_engine(), SEED["TRUEOSTEO-120"], Destination(country="CA")
+            ).reasons
+        ],
+    }
+    jp = default_engine().availability(SEED["TRUEOSTEO-120"], "JP", NOW)
+    assert jp["eligible"] is True and jp["max_quantity"] == 2 and jp["reasons"] == []
+
+
+def test_policy_allowed_countries_are_decided_on_the_country_alone() -> None:
+    supplement = default_engine().allowed_countries(cart(("TRUEOSTEO-120", 1)), NOW)
+    assert "US" in supplement and "JP" in supplement and "PR" in supplement
+    assert "CA" not in supplement and "MX" not in supplement and "RU" not in supplement
+    book = default_engine().allowed_countries(cart(("BONE-APPETIT-BOOK", 1)), NOW)
+    assert "CA" in book and "AR" not in book
+    # UA is allowed for a digital cart: the embargoed regions need the address to bite.
+    assert "UA" in default_engine().allowed_countries(cart(("ORP-EBOOK", 1)), NOW)
+    assert supplement == sorted(supplement)
+
+
+def test_policy_every_decision_carries_the_ruleset_version_and_the_instant() -> None:
+    decision = default_engine().decide(cart(("ORP-EBOOK", 1)), US_NY, NOW)
+    assert decision.ruleset_version == default_engine().version
+    assert decision.ruleset_version.startswith("rs-") and len(decision.ruleset_version) == 15
+    body = decision.to_json()
+    assert body["evaluated_at"] == "2026-06-01T00:00:00Z"
+    assert body["destination"] == US_NY.as_json()
+    assert body["items"][0] == {
+        "sku": "ORP-EBOOK",
+        "quantity": 1,
+        "eligible": True,
+        "max_quantity": None,
+        "reasons": [],
+    }
+
+
+# ====================================================================== docs/rules.md semantics
+
+
+def test_default_deny_names_the_product_and_country(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        "",
+        header=HEADER.replace(
+            "  - {id: permit-all, effect: permit, code: ok, message: ok, source: test}\n",
+            "  - {id: f-jp, effect: forbid, code: cf, message: f, source: t, when: {destination: {countries: [JP]}}}\n",
+        ),
+    )
+    decided = line(eng, product("BOOK-1"))
+    assert not decided.eligible
+    assert [(r.rule_id, r.code) for r in decided.reasons] == [("default-deny", "not_permitted")]
+    assert decided.reasons[0].message == "Nothing permits shipping Product BOOK-1 to United States."
+
+
+def test_a_default_rule_gives_the_reason_when_nothing_permits(tmp_path: Path) -> None:
+    no_permit = HEADER.replace(
+        "  - {id: permit-all, effect: permit, code: ok, message: ok, source: test}\n", ""
+    )
+    eng = engine(
+        tmp_path,
+        """
+        - {id: z-default, effect: default, code: not_here, message: "Not to {country}.", source: t}
+        - {id: a-default, effect: default, code: not_here, message: "No {product_name}.", source: t}
+        """,
+        header=no_permit,
+    )
+    decided = line(eng, product("BOOK-1"))
+    assert ids(decided) == ["a-default", "z-default"]
+    assert [r.message for r in decided.reasons] == ["No Product BOOK-1.", "Not to US."]
+
+
+def test_forbid_overrides_permit_and_reasons_are_sorted_by_rule_id(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        """
+        - {id: zz-forbid, effect: forbid, code: cf, message: "{sku} not to {country_name}", source: t}
+        - {id: aa-forbid, effect: forbid, code: cf, message: f, source: t}
+        """,
+    )
+    decided = line(eng, product("BOOK-1"))
+    assert not decided.eligible
+    assert ids(decided) == ["aa-forbid", "zz-forbid"]
+    assert decided.reasons[1].message == "BOOK-1 not to United States"
+
+
+def test_a_second_product_condition_must_also_hold(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        """
+        - id: f-supplement-physical
+          effect: forbid
+          when: {product: {categories: [supplement], kinds: [digital]}}
+          code: cf
+          message: f
+          source: t
+        - id: f-two-attributes
+          effect: forbid
+          when: {product: {categories: [book], attributes: [{name: binding, op: eq, value: paper}, {name: pages, op: gt, value: 100}]}}
+          code: cf
+          message: f
+          source: t
+        - id: f-two-ingredients
+          effect: forbid
+          when:
+            product:
+              ingredients:
+                - {any_of: [calcium]}
+                - {any_of: [melatonin]}
+          code: cf
+          message: f
+          source: t
+        - id: f-sku-and-category
+          effect: forbid
+          when: {product: {skus: [BOOK-9], categories: [media]}}
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    supplement = product(
+        "SUP-1", category="supplement", supply_days=30, ingredients={"calcium": {}}
+    )
+    assert line(eng, supplement).eligible  # physical, not digital
+    assert line(eng, product("BOOK-1", binding="paper", pages=90)).eligible
+    assert ids(line(eng, product("BOOK-2", binding="paper", pages=101))) == ["f-two-attributes"]
+    both = product(
+        "SUP-2", category="supplement", supply_days=30, ingredients={"calcium": {}, "melatonin": {}}
+    )
+    assert ids(line(eng, both)) == ["f-two-ingredients"]
+    assert line(eng, product("BOOK-9", binding="cloth")).eligible  # a book, not media
+
+
+def test_a_destination_condition_needs_every_field_given(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        """
+        - id: f-ny-po-box
+          effect: forbid
+          when: {destination: {countries: [US], subdivisions: [US-NY], po_box: true}}
+          code: cf
+          message: f
+          source: t
+        - id: f-north
+          effect: forbid
+          when: {destination: {countries: [NORTH]}}
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    item = product()
+    assert line(eng, item, Destination(country="US", subdivision="US-NY", line1="1 Main")).eligible
+    assert line(
+        eng, item, Destination(country="US", subdivision="US-CA", line1="PO Box 1")
+    ).eligible
+    assert ids(
+        line(eng, item, Destination(country="US", subdivision="US-NY", line1="PO Box 1"))
+    ) == ["f-ny-po-box"]
+    assert not line(eng, item, Destination(country="NO")).eligible  # a group lists it
+    assert line(eng, item, Destination(country="SE")).eligible
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "matches"),
+    [
+        ("eq", "paper", True), ("eq", "cloth", False),
+        ("ne", "cloth", True), ("ne", "paper", False),
+        ("in", ["cloth", "paper"], True), ("in", ["cloth"], False),
+    ],
+)  # fmt: skip
+def test_attribute_operators_on_text(tmp_path: Path, op: str, value: Any, matches: bool) -> None:
+    eng = engine(
+        tmp_path,
+        f"""
+        - id: f-binding
+          effect: forbid
+          when: {{product: {{attributes: [{{name: binding, op: {op}, value: {value!r}}}]}}}}
+          code: cf
+          message: f
+          source: t
+        """.replace("'", '"'),
+    )
+    assert line(eng, product(binding="paper")).eligible is not matches
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "matches"),
+    [
+        ("gt", 30, False), ("gt", 29, True), ("ge", 30, True), ("ge", 31, False),
+        ("lt", 30, False), ("lt", 31, True), ("le", 30, True), ("le", 29, False),
+        ("eq", 30, True), ("ne", 30, False), ("ne", 60, True), ("in", [30, 60], True),
+    ],
+)  # fmt: skip
+def test_attribute_operators_on_numbers(tmp_path: Path, op: str, value: Any, matches: bool) -> None:
+    eng = engine(
+        tmp_path,
+        f"""
+        - id: f-days
+          effect: forbid
+          when: {{product: {{attributes: [{{name: supply_days, op: {op}, value: {value}}}]}}}}
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    item = product("SUP-1", category="supplement", supply_days=30)
+    assert line(eng, item).eligible is not matches
+
+
+@pytest.mark.parametrize(("value", "matches"), [("2.5", True), ("2.4", False)])
+def test_a_numeric_attribute_stored_as_text_compares_as_a_number(
+    tmp_path: Path, value: str, matches: bool
+) -> None:
+    eng = engine(
+        tmp_path,
+        """
+        - id: f-weight
+          effect: forbid
+          when: {product: {attributes: [{name: weight_kg, op: ge, value: 2.5}]}}
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    assert line(eng, product(weight_kg=value)).eligible is not matches
+
+
+def test_attribute_exists(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        """
+        - id: f-fragile
+          effect: forbid
+          when: {product: {attributes: [{name: fragile, op: exists}]}}
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    assert not line(eng, product(fragile=False)).eligible
+    assert line(eng, product()).eligible
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"weight_kg": "heavy"},  # text that is not a number
+        {"weight_kg": True},  # a flag
+        {},  # missing
+    ],
+)
+def test_a_rule_comparing_values_it_cannot_compare_fails_closed(
+    tmp_path: Path, attributes: dict[str, Any]
+) -> None:
+    eng = engine(
+        tmp_path,
+        """
+        - id: permit-light
+          effect: permit
+          when: {product: {attributes: [{name: weight_kg, op: lt, value: 5}]}}
+          code: cp
+          message: p
+          source: t
+        """,
+        header=HEADER.replace(
+            "  - {id: permit-all, effect: permit, code: ok, message: ok, source: test}\n", ""
+        ),
+    )
+    decided = line(eng, product(**attributes))
+    assert not decided.eligible
+    assert [(r.rule_id, r.code) for r in decided.reasons] == [("permit-light", "rule_error")]
+    assert decided.reasons[0].message == (
+        "We can't confirm that Product TEST-1 may ship to United States right now; please contact support."
+    )
+
+
+def test_a_definitely_false_condition_wins_over_one_that_errors(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        """
+        - id: f-au-heavy
+          effect: forbid
+          when:
+            destination: {postal_codes: {ranges: [{from: "2000", to: "2999"}]}}
+            product: {attributes: [{name: weight_kg, op: gt, value: 5}]}
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    item = product()  # no weight_kg: the attribute test errors
+    assert line(eng, item, Destination(country="AU", postal_code="3000")).eligible
+    assert ids(line(eng, item, Destination(country="AU", postal_code="2000"))) == ["f-au-heavy"]
+    assert line(eng, item, Destination(country="AU")).eligible  # no postal code: no match
+
+
+@pytest.mark.parametrize(
+    ("stated", "test", "matches"),
+    [
+        ({"amount": 1000, "unit": "mg"}, "op: gt, value: 0.9, unit: g", True),
+        ({"amount": 1000, "unit": "mg"}, "op: ge, value: 1, unit: g", True),
+        ({"amount": 1000, "unit": "mg"}, "op: gt, value: 1, unit: g", False),
+        ({"amount": "1.2", "unit": "g"}, "op: ge, value: 1200, unit: mg", True),
+        ({"amount": "1.2", "unit": "g"}, "op: gt, value: 1200, unit: mg", False),
+        ({"amount": 500, "unit": "mcg"}, "op: lt, value: 1, unit: mg", True),
+        ({"amount": 500, "unit": "mcg"}, "op: eq, value: 0.5, unit: mg", True),
+        ({"amount": 500, "unit": "mcg"}, "op: le, value: 0.4, unit: mg", False),
+        ({"amount": 2, "unit": "g"}, "op: eq, value: 2000000, unit: mcg", True),
+        ({"amount": 800, "unit": "IU"}, "op: gt, value: 1000, unit: IU", False),
+        ({"amount": 5000, "unit": "IU"}, "op: gt, value: 1000, unit: IU", True),
+    ],
+)
+def test_ingredient_amounts_convert_between_g_mg_and_mcg(
+    tmp_path: Path, stated: dict[str, Any], test: str, matches: bool
+) -> None:
+    eng = engine(
+        tmp_path,
+        f"""
+        - id: f-dose
+          effect: forbid
+          when: {{product: {{ingredients: [{{any_of: [calcium], {test}}}]}}}}
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    item = product("SUP-1", category="supplement", supply_days=30, ingredients={"calcium": stated})
+    assert line(eng, item).eligible is not matches
+
+
+@pytest.mark.parametrize(
+    "stated",
+    [{"amount": 800, "unit": "IU"}, {}, {"unit": "mg"}],
+    ids=["IU-vs-mg", "amount-unknown", "amount-missing"],
+)
+def test_an_ingredient_amount_that_cannot_be_compared_fails_closed(
+    tmp_path: Path, stated: dict[str, Any]
+) -> None:
+    eng = engine(
+        tmp_path,
+        """
+        - id: f-dose
+          effect: forbid
+          when: {product: {ingredients: [{any_of: [vitamin_d3], op: gt, value: 10, unit: mg}]}}
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    item = product(
+        "SUP-1", category="supplement", supply_days=30, ingredients={"vitamin_d3": stated}
+    )
+    decided = line(eng, item)
+    assert [(r.rule_id, r.code) for r in decided.reasons] == [("f-dose", "rule_error")]
+
+
+def test_any_of_matches_when_one_listed_ingredient_does_even_if_another_errors(
+    tmp_path: Path,
+) -> None:
+    eng = engine(
+        tmp_path,
+        """
+        - id: f-vitamin-d
+          effect: forbid
+          when: {product: {ingredients: [{any_of: [vitamin_d2, vitamin_d3], op: gt, value: 1000, unit: IU}]}}
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    item = product(
+        "SUP-1", category="supplement", supply_days=30,
+        ingredients={"vitamin_d2": {}, "vitamin_d3": {"amount": 5000, "unit": "IU"}},
+    )  # fmt: skip
+    assert ids(line(eng, item)) == ["f-vitamin-d"]
+    low = product(
+        "SUP-2", category="supplement", supply_days=30,
+        ingredients={"vitamin_d2": {"amount": 10, "unit": "IU"}, "vitamin_d3": {"amount": 400, "unit": "IU"}},
+    )  # fmt: skip
+    assert line(eng, low).eligible
+    absent = product("SUP-3", category="supplement", supply_days=30, ingredients={"calcium": {}})
+    assert line(eng, absent).eligible
+
+
+def test_limits_max_quantity_and_max_supply_days_smallest_wins(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        """
+        - {id: limit-five, effect: limit, max_quantity: 5, code: cl, message: "at most {max_quantity}", source: t}
+        - {id: limit-ninety-days, effect: limit, max_supply_days: 90, code: cl, message: "at most {max_quantity} of {sku}", source: t}
+        """,
+    )
+    item = product("SUP-1", category="supplement", supply_days=30)  # 90 days -> 3 units
+    assert line(eng, item, qty=3).eligible and line(eng, item, qty=3).max_quantity == 3
+    over = line(eng, item, qty=4)
+    assert not over.eligible and over.max_quantity == 3
+    assert [(r.rule_id, r.message) for r in over.reasons] == [
+        ("limit-ninety-days", "at most 3 of SUP-1")
+    ]
+    far = line(eng, item, qty=6)
+    assert [(r.rule_id, r.message) for r in far.reasons] == [
+        ("limit-ninety-days", "at most 3 of SUP-1"),
+        ("limit-five", "at most 5"),
+    ]
+    assert (
+        line(eng, product("SUP-2", category="supplement", supply_days=31), qty=2).max_quantity == 2
+    )
+    assert line(eng, product("SUP-3", category="supplement", supply_days=91)).max_quantity == 0
+    assert not line(eng, product("SUP-3", category="supplement", supply_days=91)).eligible
+
+
+def test_a_days_supply_limit_on_a_product_without_supply_days_fails_closed(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        "- {id: limit-days, effect: limit, max_supply_days: 90, code: cl, message: l, source: t}\n",
+    )
+    decided = line(eng, product("BOOK-1"))
+    assert [(r.rule_id, r.code) for r in decided.reasons] == [("limit-days", "rule_error")]
+
+
+def test_postal_ranges_compare_codes_of_the_same_length_inclusively(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        """
+        - id: f-range
+          effect: forbid
+          when:
+            destination:
+              postal_codes:
+                ranges: [{from: "83000", to: "87999"}, {from: "295000", to: "299999"}]
+                patterns: ["9[5-8]\\\\d{3}"]
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    item = product()
+
+    def ok(code: str, country: str = "UA") -> bool:
+        return line(eng, item, Destination(country=country, postal_code=code)).eligible
+
+    assert not ok("83000") and not ok("87999") and not ok("85500")
+    assert ok("82999") and ok("88000")
+    assert not ok("295000") and not ok("299999") and ok("01001")
+    assert not ok("95000") and not ok("98999") and ok("99000")
+    # US: the 5-digit ZIP of a ZIP+4 is compared.
+    assert not ok("85000-1234", "US") and ok("82000-1234", "US")
+
+
+def test_a_postal_code_invalid_for_its_country_fails_closed(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        """
+        - id: f-range
+          effect: forbid
+          when: {destination: {postal_codes: {ranges: [{from: "83000", to: "87999"}]}}}
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    decided = line(eng, product(), Destination(country="UA", postal_code="ABC"))
+    assert [(r.rule_id, r.code) for r in decided.reasons] == [("f-range", "rule_error")]
+
+
+@pytest.mark.parametrize(
+    ("at", "active"),
+    [
+        (datetime(2026, 1, 1, tzinfo=UTC) - timedelta(microseconds=1), False),
+        (datetime(2026, 1, 1, tzinfo=UTC), True),
+        (datetime(2026, 1, 1, 1, tzinfo=timezone(timedelta(hours=1))), True),  # the same instant
+        (datetime(2026, 1, 1), True),  # naive is UTC
+        (datetime(2026, 2, 1, tzinfo=UTC) - timedelta(microseconds=1), True),
+        (datetime(2026, 2, 1, tzinfo=UTC), False),
+    ],
+)
+def test_an_effective_window_starts_at_its_exact_instant_and_ends_just_before_until(
+    tmp_path: Path, at: datetime, active: bool
+) -> None:
+    eng = engine(
+        tmp_path,
+        """
+        - id: f-january
+          effect: forbid
+          effective_from: 2026-01-01
+          effective_until: 2026-02-01T00:00:00Z
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    assert line(eng, product(), at=at).eligible is not active
+
+
+def test_a_decision_time_is_reported_in_utc(tmp_path: Path) -> None:
+    eng = engine(tmp_path, "")
+    at = datetime(2026, 1, 1, 1, 0, 0, 500, tzinfo=timezone(timedelta(hours=1)))
+    decision = eng.decide([CartLine(product(), 1)], US_NY, at)
+    assert decision.at == datetime(2026, 1, 1, 0, 0, 0, 500, tzinfo=UTC)
+    assert decision.evaluated_at == "2026-01-01T00:00:00.000500Z"
+    before = datetime.now(UTC)
+    assert before <= eng.decide([CartLine(product(), 1)], US_NY).at <= datetime.now(UTC)
+
+
+METHOD_RULES = """
+- id: standard-everywhere
+  effect: offer_method
+  method: standard
+  price: {amount: 500, currency: USD}
+  code: cm
+  message: m
+  source: t
+- id: express-us
+  effect: offer_method
+  method: express
+  price: {amount: 2000, currency: USD}
+  when: {destination: {countries: [US]}}
+  code: cm
+  message: m
+  source: t
+"""
+
+
+def test_offered_methods_are_listed_in_the_rulesets_order(tmp_path: Path) -> None:
+    eng = engine(tmp_path, METHOD_RULES)
+    decision = eng.decide([CartLine(product(), 1)], US_NY, NOW)
+    assert [
+        {k: v for k, v in m.to_json().items() if k != "reasons"} for m in decision.shipping_methods
+    ] == [
+        {
+            "id": "standard",
+            "name": "Standard shipping",
+            "price": {"amount": 500, "currency": "USD"},
+        },
+        {"id": "express", "name": "Express shipping", "price": {"amount": 2000, "currency": "USD"}},
+    ]
+    assert methods(eng, [CartLine(product(), 1)], Destination(country="CA")) == {"standard": 500}
+
+
+def test_effective_dates_apply_to_shipping_method_rules(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        METHOD_RULES
+        + """
+- id: express-ends
+  effect: restrict_method
+  method: express
+  effective_from: 2026-03-01
+  code: cm
+  message: m
+  source: t
+- id: standard-surcharge-winter
+  effect: surcharge
+  method: standard
+  amount: {amount: 100, currency: USD}
+  effective_until: 2026-03-01
+  code: cm
+  message: m
+  source: t
+- id: standard-promo
+  effect: offer_method
+  method: standard
+  price: {amount: 900, currency: USD}
+  effective_from: 2026-02-01
+  effective_until: 2026-02-02
+  code: cm
+  message: m
+  source: t
+""",
+    )
+    lines = [CartLine(product(), 1)]
+    assert methods(eng, lines, at=datetime(2026, 1, 15, tzinfo=UTC)) == {
+        "standard": 600,
+        "express": 2000,
+    }
+    assert methods(eng, lines, at=datetime(2026, 2, 1, tzinfo=UTC)) == {
+        "standard": 1000,
+        "express": 2000,
+    }
+    assert methods(eng, lines, at=datetime(2026, 3, 1, tzinfo=UTC) - timedelta(microseconds=1)) == {
+        "standard": 600,
+        "express": 2000,
+    }
+    assert methods(eng, lines, at=datetime(2026, 3, 1, tzinfo=UTC)) == {"standard": 500}
+
+
+def test_the_higher_price_wins_when_two_offers_compete(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        METHOD_RULES
+        + """
+- id: a-standard-cheap
+  effect: offer_method
+  method: standard
+  price: {amount: 100, currency: USD}
+  when: {destination: {countries: [US]}}
+  code: cm
+  message: m
+  source: t
+- id: z-standard-dear
+  effect: offer_method
+  method: standard
+  price: {amount: 700, currency: USD}
+  when: {destination: {countries: [US]}}
+  code: cm
+  message: m
+  source: t
+""",
+    )
+    assert methods(eng, [CartLine(product(), 1)])["standard"] == 700
+    assert methods(eng, [CartLine(product(), 1)], Destination(country="CA")) == {"standard": 500}
+
+
+def test_a_surcharge_adds_to_its_methods_price_in_the_same_currency(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        METHOD_RULES
+        + """
+- id: express-hawaii
+  effect: surcharge
+  method: express
+  amount: {amount: 2000, currency: USD}
+  when: {destination: {subdivisions: [US-HI]}}
+  code: cm
+  message: m
+  source: t
+- id: express-hawaii-fuel
+  effect: surcharge
+  method: express
+  amount: {amount: 150, currency: USD}
+  when: {destination: {subdivisions: [US-HI]}}
+  code: cm
+  message: m
+  source: t
+- id: express-hawaii-eur
+  effect: surcharge
+  method: express
+  amount: {amount: 99, currency: EUR}
+  when: {destination: {subdivisions: [US-HI]}}
+  code: cm
+  message: m
+  source: t
+""",
+    )
+    hi = Destination(country="US", subdivision="US-HI")
+    assert methods(eng, [CartLine(product(), 1)], hi) == {"standard": 500, "express": 4150}
+
+
+def test_a_method_restricted_for_one_physical_line_is_withdrawn_for_the_cart(
+    tmp_path: Path,
+) -> None:
+    eng = engine(
+        tmp_path,
+        METHOD_RULES
+        + """
+- id: no-express-for-supplements
+  effect: restrict_method
+  method: express
+  when: {product: {categories: [supplement]}}
+  code: cm
+  message: m
+  source: t
+""",
+    )
+    book = CartLine(product("BOOK-1"), 1)
+    supplement = CartLine(product("SUP-1", category="supplement", supply_days=30), 1)
+    ebook = CartLine(product("EBOOK-1", kind="digital", category="program"), 1)
+    assert methods(eng, [book]) == {"standard": 500, "express": 2000}
+    assert methods(eng, [book, supplement]) == {"standard": 500}
+    assert methods(eng, [book, ebook]) == {"standard": 500, "express": 2000}
+
+
+def test_a_method_rule_that_cannot_be_evaluated_fails_closed(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        METHOD_RULES
+        + """
+- id: no-express-heavy
+  effect: restrict_method
+  method: express
+  when: {product: {attributes: [{name: weight_kg, op: gt, value: 20}]}}
+  code: cm
+  message: m
+  source: t
+- id: no-standard-remote-zips
+  effect: restrict_method
+  method: standard
+  when: {destination: {postal_codes: {ranges: [{from: "99500", to: "99999"}]}}}
+  code: cm
+  message: m
+  source: t
+""",
+    )
+    light = CartLine(product("BOOK-1", weight_kg=1), 1)
+    unknown_weight = CartLine(product("BOOK-2"), 1)
+    assert methods(eng, [light]) == {"standard": 500, "express": 2000}
+    assert methods(eng, [unknown_weight]) == {"standard": 500}  # weight unknown: no express
+    # A postal code the restriction cannot judge (invalid for the country): no standard.
+    bad_zip = Destination(country="US", postal_code="ABCDE")
+    assert methods(eng, [light], bad_zip) == {"express": 2000}
+    assert methods(eng, [light], Destination(country="US", postal_code="99501")) == {
+        "express": 2000
+    }
+    assert methods(eng, [light], Destination(country="US", postal_code="10001")) == {
+        "standard": 500,
+        "express": 2000,
+    }
+
+
+def test_an_offer_that_cannot_be_evaluated_is_not_made(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        """
+- id: standard-zips
+  effect: offer_method
+  method: standard
+  price: {amount: 500, currency: USD}
+  when: {destination: {postal_codes: {ranges: [{from: "10000", to: "19999"}]}}}
+  code: cm
+  message: m
+  source: t
+""",
+    )
+    item = [CartLine(product(), 1)]
+    assert methods(eng, item, Destination(country="US", postal_code="10001")) == {"standard": 500}
+    assert methods(eng, item, Destination(country="US", postal_code="ABCDE")) == {}
+    assert methods(eng, item, Destination(country="US", postal_code="20001")) == {}
+
+
+def test_rule_order_does_not_change_decisions_or_the_version(tmp_path: Path) -> None:
+    forward = """
+    - {id: f-ca, effect: forbid, when: {destination: {countries: [CA]}}, code: cf, message: f, source: t}
+    - {id: limit-two, effect: limit, max_quantity: 2, code: cl, message: l, source: t}
+    """
+    backward = """
+    - {id: limit-two, effect: limit, max_quantity: 2, code: cl, message: l, source: t}
+    - {id: f-ca, effect: forbid, when: {destination: {countries: [CA]}}, code: cf, message: f, source: t}
+    """
+    a = engine(tmp_path, forward)
+    b = engine(tmp_path, backward)
+    assert a.version == b.version
+    changed = engine(tmp_path, forward.replace("max_quantity: 2", "max_quantity: 3"))
+    assert changed.version != a.version
+
+
+# ====================================================================== the schema refuses
+
+
+def test_the_schema_refuses_a_backwards_postal_range(tmp_path: Path) -> None:
+    message = refused(
+        tmp_path,
+        """
+        - id: f-range
+          effect: forbid
+          when: {destination: {postal_codes: {ranges: [{from: "87999", to: "83000"}]}}}
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    assert "postal range 87999-83000 ends before it starts" in message
+
+
+def test_the_schema_refuses_postal_bounds_of_different_lengths(tmp_path: Path) -> None:
+    message = refused(
+        tmp_path,
+        """
+        - id: f-range
+          effect: forbid
+          when: {destination: {postal_codes: {ranges: [{from: "8300", to: "87999"}]}}}
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    assert "same length" in message
+
+
+def test_a_postal_range_of_one_code_is_accepted(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        """
+        - id: f-one
+          effect: forbid
+          when: {destination: {postal_codes: {ranges: [{from: 10001, to: 10001}]}}}
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    assert not line(eng, product(), Destination(country="US", postal_code="10001")).eligible
+    assert line(eng, product(), Destination(country="US", postal_code="10002")).eligible
+
+
+def test_the_schema_refuses_a_bad_regular_expression(tmp_path: Path) -> None:
+    message = refused(
+        tmp_path,
+        """
+        - id: f-pattern
+          effect: forbid
+          when: {destination: {postal_codes: {patterns: ["9[5-8"]}}}
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    assert "bad regular expression '9[5-8'" in message
+
+
+def test_the_schema_refuses_an_empty_postal_condition(tmp_path: Path) -> None:
+    message = refused(
+        tmp_path,
+        """
+        - id: f-empty
+          effect: forbid
+          when: {destination: {postal_codes: {}}}
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    assert "postal_codes needs ranges or patterns" in message
+
+
+@pytest.mark.parametrize(
+    ("rules", "expected"),
+    [
+        ("- {id: f, effect: forbid, code: cf, message: f, source: t}", "id"),
+        (
+            "- {id: permit-all, effect: forbid, code: cf, message: f, source: t}",
+            "duplicate rule id 'permit-all'",
+        ),
+        (
+            "- {id: f-x, effect: forbid, when: {destination: {countries: [NOWHERE]}}, code: cf, message: f, source: t}",
+            "unknown country group 'NOWHERE'",
+        ),
+        (
+            "- {id: f-x, effect: forbid, when: {destination: {countries: []}}, code: cf, message: f, source: t}",
+            "an empty list never matches",
+        ),
+        (
+            "- {id: o-x, effect: offer_method, method: drone, price: {amount: 1, currency: USD}, code: cf, message: f, source: t}",
+            "unknown shipping method 'drone'",
+        ),
+        (
+            "- {id: o-x, effect: offer_method, method: standard, code: cf, message: f, source: t}",
+            "effect offer_method needs price",
+        ),
+        (
+            "- {id: o-x, effect: offer_method, method: standard, price: {amount: 1, currency: USD}, when: {product: {kinds: [physical]}}, code: cf, message: f, source: t}",
+            "offer_method matches the destination only",
+        ),
+        (
+            "- {id: o-x, effect: offer_method, method: standard, price: {amount: 1, currency: USD}, free_from: {amount: 1, currency: EUR}, code: cf, message: f, source: t}",
+            "free_from and price must use one currency",
+        ),
+        (
+            "- {id: f-x, effect: forbid, max_quantity: 1, code: cf, message: f, source: t}",
+            "effect forbid does not take max_quantity",
+        ),
+        (
+            "- {id: l-x, effect: limit, code: cf, message: f, source: t}",
+            "effect limit needs exactly one of max_quantity, max_supply_days",
+        ),
+        (
+            "- {id: l-x, effect: limit, max_quantity: 1, max_supply_days: 9, code: cf, message: f, source: t}",
+            "exactly one",
+        ),
+        (
+            "- {id: f-x, effect: forbid, effective_from: 2026-02-01, effective_until: 2026-02-01, code: cf, message: f, source: t}",
+            "effective_until must be after effective_from",
+        ),
+        (
+            "- {id: f-x, effect: forbid, code: cf, message: 'Not to {planet}', source: t}",
+            "message placeholder {planet} is unknown",
+        ),
+        (
+            "- {id: f-x, effect: forbid, code: cf, message: 'Not to {country!r}', source: t}",
+            "message placeholder {country} is unknown",
+        ),
+        ("- {id: f-x, effect: forbid, code: cf, message: 'Not to {', source: t}", "literal braces"),
+        (
+            "- {id: f-x, effect: forbid, when: {product: {attributes: [{name: pages, op: gt}]}}, code: cf, message: f, source: t}",
+            "op gt needs a single value",
+        ),
+        (
+            "- {id: f-x, effect: forbid, when: {product: {attributes: [{name: pages, op: in, value: 3}]}}, code: cf, message: f, source: t}",
+            "op in needs a list value",
+        ),
+        (
+            "- {id: f-x, effect: forbid, when: {product: {attributes: [{name: pages, op: exists, value: 3}]}}, code: cf, message: f, source: t}",
+            "op exists takes no value",
+        ),
+        (
+            "- {id: f-x, effect: forbid, when: {product: {ingredients: [{any_of: [calcium], op: gt, value: 3}]}}, code: cf, message: f, source: t}",
+            "op gt needs a value and a unit",
+        ),
+        (
+            "- {id: f-x, effect: forbid, when: {product: {ingredients: [{any_of: [calcium], value: 3, unit: mg}]}}, code: cf, message: f, source: t}",
+            "op present takes no value or unit",
+        ),
+        (
+            '- {id: f-x, effect: forbid, when: {destination: {countries: ["NO"], planet: mars}}, code: cf, message: f, source: t}',
+            "planet",
+        ),
+    ],
+)
+def test_the_schema_refuses_rules_that_cannot_mean_anything(
+    tmp_path: Path, rules: str, expected: str
+) -> None:
+    assert expected in refused(tmp_path, rules + "\n")
+
+
+def test_a_group_may_list_groups_but_not_itself(tmp_path: Path) -> None:
+    nested = HEADER.replace('  NORTH: [CA, "NO"]\n', '  NORTH: [CA, "NO"]\n  FAR: [NORTH, JP]\n')
+    eng = engine(
+        tmp_path,
+        "- {id: f-far, effect: forbid, when: {destination: {countries: [FAR]}}, code: cf, message: f, source: t}\n",
+        header=nested,
+    )
+    assert not line(eng, product(), Destination(country="NO")).eligible
+    assert not line(eng, product(), Destination(country="JP")).eligible
+    assert line(eng, product(), Destination(country="SE")).eligible
+    looped = HEADER.replace('  NORTH: [CA, "NO"]\n', "  NORTH: [CA, SOUTH]\n  SOUTH: [NORTH]\n")
+    with pytest.raises(RulesetError, match="includes itself"):
+        engine(tmp_path, "", header=looped)
+
+
+def test_an_ingredient_outside_the_vocabulary_is_refused(tmp_path: Path) -> None:
+    header = HEADER.replace("rules:\n", "ingredients: [calcium, melatonin]\nrules:\n")
+    message = refused_with(
+        tmp_path,
+        header,
+        "- {id: f-x, effect: forbid, when: {product: {ingredients: [{any_of: [melatonine]}]}}, code: cf, message: f, source: t}\n",
+    )
+    assert "ingredients not in `ingredients:`: ['melatonine']" in message
+
+
+def refused_with(tmp_path: Path, header: str, rules: str) -> str:
+    with pytest.raises(RulesetError) as info:
+        engine(tmp_path, rules, header=header)
+    return str(info.value)
+
+
+def test_a_yaml_error_or_a_non_mapping_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("rules:\n  - id: [unclosed\n", encoding="utf-8")
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(path)
+    assert str(path) in str(info.value) and "YAML" in str(info.value)
+    path.write_text("- just a list\n", encoding="utf-8")
+    with pytest.raises(RulesetError, match="a ruleset is a mapping"):
+        load_ruleset(path)
+
+
+def test_a_schema_error_says_which_rule_and_line(tmp_path: Path) -> None:
+    with pytest.raises(RulesetError) as info:
+        engine(
+            tmp_path,
+            "- {id: f-x, effect: forbid, code: cf, message: f, source: t, max_quantity: 2}\n",
+        )
+    issue = info.value.issues[0]
+    assert issue.rule_id == "f-x"
+    assert issue.line == HEADER.count("\n") + 1
+    assert issue.severity == "error"
+
+
+def test_an_unquoted_no_is_explained(tmp_path: Path) -> None:
+    message = refused(
+        tmp_path,
+        "- {id: f-x, effect: forbid, when: {destination: {countries: [NO]}}, code: cf, message: f, source: t}\n",
+    )
+    assert "quote it" in message
