@@ -95,28 +95,9 @@ class ShippingMethodQuote:
     id: str
     name: str
     price: Money
-    # Why it costs what it does beyond the offer's price (surcharges), for the customer.
-    reasons: tuple[Reason, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "price": self.price.as_json(),
-            "reasons": [r.as_json() for r in self.reasons],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class UnavailableMethod:
-    """A method the destination would be offered but a rule takes away, and why."""
-
-    id: str
-    name: str
-    reasons: tuple[Reason, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "reasons": [r.as_json() for r in self.reasons]}
+        return {"id": self.id, "name": self.name, "price": self.price.as_json()}
 
 
 @dataclass(slots=True)
@@ -127,7 +108,6 @@ class CartDecision:
     destination: Destination
     items: list[LineDecision]
     shipping_methods: list[ShippingMethodQuote] = field(default_factory=list)
-    unavailable_shipping_methods: list[UnavailableMethod] = field(default_factory=list)
 
     @property
     def evaluated_at(self) -> str:
@@ -143,9 +123,6 @@ class CartDecision:
             "destination": self.destination.as_json(),
             "items": [item.to_json(include_trace=include_trace) for item in self.items],
             "shipping_methods": [m.to_json() for m in self.shipping_methods],
-            "unavailable_shipping_methods": [
-                m.to_json() for m in self.unavailable_shipping_methods
-            ],
         }
 
 
@@ -192,7 +169,8 @@ class _Compiled:
         found = self.reasons.get(key)
         if found is None:
             rule = self.rule
-            message = rule.message.format_map(_Values(values)) if self.fields else rule.message
+            # Formatted even without placeholders: "{{" in a message means one literal "{".
+            message = rule.message.format_map(_Values(values))
             found = Reason.model_construct(rule_id=rule.id, code=rule.code, message=message)
             if len(self.reasons) < 10_000:
                 self.reasons[key] = found
@@ -290,6 +268,8 @@ def _compare(op: str, left: Any, right: Any) -> bool:
         lhs, rhs = Decimal(str(left)), Decimal(str(right))
     except ArithmeticError as exc:
         raise _RuleError(f"cannot compare {left!r} {op} {right!r}") from exc
+    if lhs.is_nan() or rhs.is_nan():  # NaN has no order: Decimal raises rather than answer
+        raise _RuleError(f"cannot compare {left!r} {op} {right!r}")
     return {"gt": lhs > rhs, "ge": lhs >= rhs, "lt": lhs < rhs, "le": lhs <= rhs}[op]
 
 
@@ -446,15 +426,7 @@ class _LineBase:
     trace: list[dict[str, Any]] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _MethodPlan:
-    """A destination's methods before the cart: (method, offer, surcharge, by-product
-    restrictions, surcharge reasons) offered, and the methods rules took away, with why."""
-
-    offered: list[tuple[str, Rule, int, list[_Compiled], tuple[Reason, ...]]]
-    unavailable: list[UnavailableMethod]
-
-
+_MethodPlan = list[tuple[str, Rule, int, list["_Compiled"]]]
 _REASON_ORDER = operator.attrgetter("rule_id", "code")
 _STEP_ORDER = operator.itemgetter("rule_id")
 
@@ -491,7 +463,7 @@ class Engine:
         self._po_countries: set[str] = set()
         self._postal_everywhere = self._po_everywhere = False
         self._method_order = {m: i for i, m in enumerate(ruleset.methods)}
-        self._quotes: dict[tuple[str, int, str, tuple[str, ...]], ShippingMethodQuote] = {}
+        self._quotes: dict[tuple[str, int, str], ShippingMethodQuote] = {}
         self._plans: dict[tuple[int, int], _MethodPlan] = {}
         self._dkeys: dict[int, tuple[Destination, tuple[int, bool]]] = {}
         self._dcontent: dict[tuple[Any, ...], int] = {}
@@ -708,25 +680,22 @@ class Engine:
                     base.trace,
                 )
             )
-        methods, unavailable = self._methods(lines, destination, dkey, bucket, ts)
         return CartDecision(
             eligible=all_ok,
             ruleset_version=self.version,
             at=at,
             destination=destination,
             items=items,
-            shipping_methods=methods,
-            unavailable_shipping_methods=unavailable,
+            shipping_methods=self._methods(lines, destination, dkey, bucket, ts),
         )
 
     def _method_plan(self, dest: Destination, po: bool, ts: float) -> _MethodPlan:
         """The methods a destination gets at a time, before looking at the cart."""
         rules = self._method_global + self._method_by_country.get(dest.country, [])
         offers: dict[str, _Compiled] = {}
-        restricted: dict[str, list[Reason]] = {}
+        restricted: set[str] = set()
         by_product: dict[str, list[_Compiled]] = {}
-        surcharges: dict[str, list[tuple[Money, Reason]]] = {}
-        values = _method_values(dest, None)
+        surcharges: dict[str, list[Money]] = {}
         for c in rules:
             if not c.active(ts):
                 continue
@@ -736,17 +705,19 @@ class Engine:
                 matched = c.match(None, dest, po)
             except _RuleError:
                 # A restriction or surcharge that cannot be evaluated removes the method
-                # (fails closed); an offer that cannot be evaluated is not made.
-                if c.effect != "offer_method":
-                    restricted.setdefault(method, []).append(
-                        _method_error_reason(c.rule, self.ruleset.methods[method].name)
-                    )
+                # (fails closed); an offer that cannot be evaluated is not made. A restriction
+                # with product conditions is judged per line: a definitely false product
+                # condition beats the error.
+                if c.effect == "restrict_method" and c.rule.when.product != _NO_PRODUCT_CONDITION:
+                    by_product.setdefault(method, []).append(c)
+                elif c.effect != "offer_method":
+                    restricted.add(method)
                 continue
             if not matched:
                 continue
             if c.effect == "restrict_method":
                 if c.rule.when.product == _NO_PRODUCT_CONDITION:
-                    restricted.setdefault(method, []).append(c.reason(values))
+                    restricted.add(method)
                 else:
                     by_product.setdefault(method, []).append(c)
             elif c.effect == "offer_method":
@@ -755,24 +726,18 @@ class Engine:
                     offers[method] = c
             else:
                 assert c.money is not None
-                surcharges.setdefault(method, []).append((c.money, c.reason(values)))
-        offered: list[tuple[str, Rule, int, list[_Compiled], tuple[Reason, ...]]] = []
-        unavailable: list[UnavailableMethod] = []
+                surcharges.setdefault(method, []).append(c.money)
+        plan: list[tuple[str, Rule, int, list[_Compiled]]] = []
         for method in sorted(offers, key=lambda m: self._method_order.get(m, 99)):
-            name = self.ruleset.methods[method].name
             if method in restricted:
-                reasons = sorted(restricted[method], key=_REASON_ORDER)
-                unavailable.append(UnavailableMethod(method, name, tuple(reasons)))
                 continue
             offer = offers[method].rule
             assert offer.price is not None
-            applied = [
-                (m, r) for m, r in surcharges.get(method, []) if m.currency == offer.price.currency
-            ]
-            extra = sum(m.amount for m, _ in applied)
-            why = tuple(sorted((r for _, r in applied), key=_REASON_ORDER))
-            offered.append((method, offer, extra, by_product.get(method, []), why))
-        return _MethodPlan(offered, unavailable)
+            extra = sum(
+                m.amount for m in surcharges.get(method, []) if m.currency == offer.price.currency
+            )
+            plan.append((method, offer, extra, by_product.get(method, [])))
+        return plan
 
     def _methods(
         self,
@@ -781,10 +746,10 @@ class Engine:
         dkey: tuple[int, bool],
         bucket: int,
         ts: float,
-    ) -> tuple[list[ShippingMethodQuote], list[UnavailableMethod]]:
+    ) -> list[ShippingMethodQuote]:
         physical = [line for line in lines if line.product.kind == "physical"]
         if not physical:
-            return [], []
+            return []
         key = (dkey[0], bucket)
         plan = self._plans.get(key)
         if plan is None:
@@ -793,21 +758,11 @@ class Engine:
                 self._plans.clear()
             self._plans[key] = plan
         quotes = []
-        unavailable = list(plan.unavailable)
         subtotals: dict[str, int] | None = None  # physical goods, per currency
-        for method, offer, extra, by_product, why in plan.offered:
-            blocking = [
-                (c, line.product)
-                for c in by_product
-                for line in physical
-                if _safe_match(c, line.product, dest, dkey[1])
-            ]
-            if blocking:
-                name = self.ruleset.methods[method].name
-                reasons = {
-                    c.rule.id: c.reason(_method_values(dest, product)) for c, product in blocking
-                }
-                unavailable.append(UnavailableMethod(method, name, tuple(reasons.values())))
+        for method, offer, extra, by_product in plan:
+            if by_product and any(
+                _safe_match(c, line.product, dest, dkey[1]) for c in by_product for line in physical
+            ):
                 continue
             assert offer.price is not None
             amount = offer.price.amount
@@ -823,18 +778,15 @@ class Engine:
                 # Free only when every physical line is priced in the threshold's currency.
                 if len(subtotals) == 1 and subtotals.get(free.currency, -1) >= free.amount:
                     amount = 0
-            quotes.append(self._quote(method, amount + extra, offer.price.currency, why))
-        return quotes, unavailable
+            quotes.append(self._quote(method, amount + extra, offer.price.currency))
+        return quotes
 
-    def _quote(
-        self, method: str, amount: int, currency: str, why: tuple[Reason, ...] = ()
-    ) -> ShippingMethodQuote:
-        key = (method, amount, currency, tuple(r.rule_id for r in why))
+    def _quote(self, method: str, amount: int, currency: str) -> ShippingMethodQuote:
+        key = (method, amount, currency)
         quote = self._quotes.get(key)
         if quote is None:
             name = self.ruleset.methods[method].name
-            money = Money(amount=amount, currency=currency)
-            quote = ShippingMethodQuote(method, name, money, why)
+            quote = ShippingMethodQuote(method, name, Money(amount=amount, currency=currency))
             self._quotes[key] = quote
         return quote
 
@@ -885,26 +837,6 @@ def _limit_of(rule: Rule, product: Product) -> int:
 class _Values(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
-
-
-def _method_values(dest: Destination, product: Product | None) -> dict[str, str]:
-    """A method rule's message placeholders (a by-product restriction names the product)."""
-    return {
-        "country": dest.country,
-        "country_name": country_name(dest.country),
-        "subdivision": dest.subdivision or "",
-        "sku": product.sku if product else "",
-        "product_name": product.name if product else "",
-        "max_quantity": "",
-    }
-
-
-def _method_error_reason(rule: Rule, method_name: str) -> Reason:
-    return Reason.model_construct(
-        rule_id=rule.id,
-        code=RULE_ERROR,
-        message=f"We can't confirm that {method_name} is available to this address right now.",
-    )
 
 
 def _error_reason(rule: Rule, values: dict[str, str]) -> Reason:
