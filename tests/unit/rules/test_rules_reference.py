@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from bonestore.domain.catalog import Product
 from bonestore.domain.geo import Destination
 from bonestore.domain.rules import CartDecision, CartLine, Engine, Ruleset
-
 from tests.unit.rules import reference
 
 pytestmark = pytest.mark.unit
@@ -91,7 +90,10 @@ def products_st(draw: st.DrawFn) -> list[Product]:
                     "name": f"Product {i}",
                     "kind": kind,
                     "category": category,
-                    "price": {"amount": draw(st.sampled_from([500, 2495, 4000, 7500])), "currency": "USD"},
+                    "price": {
+                        "amount": draw(st.sampled_from([500, 2495, 4000, 7500])),
+                        "currency": "USD",
+                    },
                     "stock": 5 if kind == "physical" else None,
                     "attributes": attributes,
                 }
@@ -114,9 +116,7 @@ def destination_condition_st(draw: st.DrawFn) -> dict[str, Any]:
     if countries:
         out["countries"] = countries
     if draw(st.integers(0, 3)) == 0:
-        out["subdivisions"] = draw(
-            st.lists(st.sampled_from(SUBDIVISIONS), min_size=1, max_size=3)
-        )
+        out["subdivisions"] = draw(st.lists(st.sampled_from(SUBDIVISIONS), min_size=1, max_size=3))
     if draw(st.integers(0, 3)) == 0:
         postal: dict[str, Any] = {}
         postal["ranges"] = draw(st.lists(st.sampled_from(RANGES), max_size=2))
@@ -164,7 +164,9 @@ def product_condition_st(draw: st.DrawFn, skus: list[str]) -> dict[str, Any]:
         out["kinds"] = draw(st.sampled_from([["physical"], ["digital"], ["physical", "digital"]]))
     if draw(st.integers(0, 2)) == 0:
         out["categories"] = draw(
-            st.lists(st.sampled_from(["supplement", "book", "media", "program"]), min_size=1, max_size=2)
+            st.lists(
+                st.sampled_from(["supplement", "book", "media", "program"]), min_size=1, max_size=2
+            )
         )
     if draw(st.integers(0, 3)) == 0:
         out["skus"] = draw(st.lists(st.sampled_from([*skus, "OTHER-1"]), min_size=1, max_size=2))
@@ -182,7 +184,16 @@ MONEY = st.sampled_from([0, 595, 1495, 1995, 3995]).map(lambda a: {"amount": a, 
 def rule_st(draw: st.DrawFn, index: int, skus: list[str]) -> dict[str, Any]:
     effect = draw(
         st.sampled_from(
-            ["permit", "permit", "forbid", "limit", "default", "offer_method", "restrict_method", "surcharge"]
+            [
+                "permit",
+                "permit",
+                "forbid",
+                "limit",
+                "default",
+                "offer_method",
+                "restrict_method",
+                "surcharge",
+            ]
         )
     )
     when: dict[str, Any] = {"destination": draw(destination_condition_st())}

@@ -11,7 +11,6 @@ import pytest
 from bonestore.domain.catalog import Product
 from bonestore.domain.geo import Destination
 from bonestore.domain.rules import CartLine, Engine, Ruleset
-
 from tests.unit.rules.test_rules_reference import assert_agree
 
 pytestmark = pytest.mark.unit
@@ -46,7 +45,9 @@ def ruleset(*rules: dict[str, Any]) -> Ruleset:
 def test_message_without_placeholders_unescapes_literal_braces() -> None:
     """Messages are format strings ("write {{ and }} for literal braces"), with or without
     placeholders: a forbid reading "Literal {{braces}}" shows "Literal {braces}"."""
-    rs = ruleset({"id": "forbid-1", "effect": "forbid", "message": "Literal {{braces}} stay single."})
+    rs = ruleset(
+        {"id": "forbid-1", "effect": "forbid", "message": "Literal {{braces}} stay single."}
+    )
     line = Engine(rs).decide([CartLine(product(), 1)], Destination(country="US"), AT).items[0]
     assert [r.message for r in line.reasons] == ["Literal {braces} stay single."]
     assert_agree(rs, [(product(), 1)], Destination(country="US"), AT)
@@ -54,7 +55,7 @@ def test_message_without_placeholders_unescapes_literal_braces() -> None:
 
 @pytest.mark.parametrize("op", ["gt", "ge", "lt", "le"])
 def test_attribute_comparison_on_nan_is_a_rule_error_not_a_crash(op: str) -> None:
-    """"A rule that cannot be evaluated (...) adds a reason with code rule_error": an
+    """ "A rule that cannot be evaluated (...) adds a reason with code rule_error": an
     attribute reading "NaN" has no order, so comparing it denies the line (it raised
     decimal.InvalidOperation out of the engine, a 500 at the edge)."""
     rs = ruleset(
