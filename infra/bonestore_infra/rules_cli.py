@@ -1,4 +1,4 @@
-"""``bonestore rules lint|check|diff``: the ruleset's operator tools (docs/rules.md)."""
+"""``bonestore rules lint|schema|check|diff``: the ruleset's operator tools (docs/rules.md)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ def register(subparsers: Any) -> None:
     lint.add_argument("file", nargs="?", help="ruleset YAML (default: the packaged default)")
     lint.add_argument("--strict", action="store_true", help="fail on warnings too")
     lint.set_defaults(handler=lint_command)
+
+    schema = sub.add_parser("schema", help="write the ruleset's JSON Schema (for editors)")
+    schema.add_argument("--check", action="store_true", help="fail if the committed one drifted")
+    schema.set_defaults(handler=schema_command)
 
     check = sub.add_parser("check", help="decide one product for one destination")
     check.add_argument("--country", required=True)
@@ -73,6 +77,27 @@ def lint_command(args: argparse.Namespace) -> int:
     warnings = len(issues) - errors
     print(f"{name}: {errors} error(s), {warnings} warning(s)")
     return 1 if errors or (args.strict and warnings) else 0
+
+
+def schema_command(args: argparse.Namespace) -> int:
+    """Regenerate ``data/ruleset.schema.json`` from the models (or check it is current)."""
+    from pathlib import Path
+
+    import bonestore
+    from bonestore.domain.rules.schema import ruleset_json_schema_text
+
+    path = Path(bonestore.__file__).parent / "data" / "ruleset.schema.json"
+    text = ruleset_json_schema_text()
+    if args.check:
+        current = path.read_text("utf-8") if path.exists() else ""
+        if current != text:
+            print(f"{path} is out of date: run `bonestore rules schema`", file=sys.stderr)
+            return 1
+        print(f"{path}: up to date")
+        return 0
+    path.write_text(text, "utf-8")
+    print(f"wrote {path}")
+    return 0
 
 
 def _engine(path: str | None) -> Any:

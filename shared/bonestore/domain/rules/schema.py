@@ -10,7 +10,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from bonestore.domain.money import Money
 
@@ -153,14 +160,29 @@ def _as_utc(value: Any) -> Any:
     return value
 
 
+# A date (midnight UTC) or a date-time; a naive time is UTC.
+Instant = Annotated[
+    datetime | None,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "format": "date-time"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
+
+
 class _RuleBase(_Strict):
     """What every rule has; the effect's own parameters live on its subclass below."""
 
     id: RuleId
     effect: str  # each subclass narrows it to its own literal: the union's discriminator
     when: Conditions = Field(default_factory=Conditions)
-    effective_from: datetime | None = None  # inclusive
-    effective_until: datetime | None = None  # exclusive
+    effective_from: Instant = None  # inclusive
+    effective_until: Instant = None  # exclusive
     code: Code
     message: Annotated[str, Field(min_length=1, max_length=300)]
     note: str = ""
@@ -391,3 +413,17 @@ def _version(ruleset: Ruleset) -> str:
         _VERSIONS.clear()
     _VERSIONS[id(ruleset)] = (ruleset, version)
     return version
+
+
+def ruleset_json_schema() -> dict[str, Any]:
+    """The JSON Schema of ``ruleset.yaml``, generated from these models (committed as
+    ``data/ruleset.schema.json`` so editors validate the YAML; a test checks it for drift)."""
+    schema = Ruleset.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "bonestore shipping ruleset"
+    schema["description"] = "Semantics: docs/rules.md. Generated: bonestore rules schema."
+    return schema
+
+
+def ruleset_json_schema_text() -> str:
+    return json.dumps(ruleset_json_schema(), indent=2, sort_keys=True) + "\n"
