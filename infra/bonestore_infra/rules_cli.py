@@ -37,14 +37,27 @@ def register(subparsers: Any) -> None:
     diff = sub.add_parser("diff", help="decisions (and recent orders) a ruleset change flips")
     diff.add_argument("old")
     diff.add_argument("new")
-    diff.add_argument("--at", help="ISO-8601 time to decide at (default: now)")
+    diff.add_argument(
+        "--at",
+        help="decide at this one ISO-8601 time only (default: now and every date in the "
+        "window where either ruleset changes)",
+    )
+    diff.add_argument(
+        "--from", dest="window_from", help="start of the window (ISO-8601, default: now)"
+    )
+    diff.add_argument(
+        "--window-days",
+        type=int,
+        default=365,
+        help="how far ahead to look for rule changes without --at (days, default 365)",
+    )
     diff.add_argument("--orders-table", help="DynamoDB orders table to replay")
     diff.add_argument("--endpoint-url", help="DynamoDB endpoint (local/moto)")
     diff.add_argument("--days", type=int, default=30, help="how recent an order is (days)")
     diff.set_defaults(handler=diff_command)
 
 
-def _parse_at(value: str | None) -> datetime | None:
+def _parse_at(value: str | None, flag: str = "--at") -> datetime | None:
     from bonestore.domain.rules.diff import parse_time
 
     if value is None:
@@ -52,7 +65,7 @@ def _parse_at(value: str | None) -> datetime | None:
     try:
         return parse_time(value)
     except ValueError as exc:
-        raise SystemExit(f"--at: not an ISO-8601 time: {value!r}") from exc
+        raise SystemExit(f"{flag}: not an ISO-8601 time: {value!r}") from exc
 
 
 def _console() -> Any:
@@ -196,7 +209,12 @@ def diff_command(args: argparse.Namespace) -> int:
 
     from bonestore.domain.catalog import seed_catalog
     from bonestore.domain.errors import BonestoreError
-    from bonestore.domain.rules.diff import diff_decisions, diff_orders, probe_destinations
+    from bonestore.domain.rules.diff import (
+        change_instants,
+        diff_orders,
+        diff_over_time,
+        probe_destinations,
+    )
 
     try:
         old, new = _engine(args.old), _engine(args.new)
@@ -204,21 +222,42 @@ def diff_command(args: argparse.Namespace) -> int:
         print(f"cannot load ruleset: {exc}", file=sys.stderr)
         return 2
     at = _parse_at(args.at)
+    if not 0 <= args.window_days <= 3650:
+        print("--window-days must be 0 to 3650", file=sys.stderr)
+        return 2
     console = _console()
     console.print(f"{args.old} ({old.version}) -> {args.new} ({new.version})")
     products = seed_catalog()
     destinations = probe_destinations(old, new)
+    if at is not None and args.window_from:
+        print("give --at (one instant) or --from (a window), not both", file=sys.stderr)
+        return 2
+    start = at or _parse_at(args.window_from, "--from") or datetime.now(UTC)
+    end = start + timedelta(days=args.window_days) if at is None else start + timedelta(0, 1)
+    instants = change_instants((old, new), start, end)
+    if at is None:
+        console.print(
+            f"decided at {start:%Y-%m-%d %H:%M} and at {len(instants) - 1} date(s) in the "
+            f"{args.window_days} days after it where either ruleset changes"
+        )
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("deciding", total=len(products) * len(destinations))
-        flips = diff_decisions(
-            old, new, products, destinations, at, lambda n: progress.advance(task, n)
+        task = progress.add_task("deciding", total=len(instants))
+        flips = diff_over_time(
+            old, new, products, destinations, start, end, lambda n: progress.advance(task, n)
         )
     if flips:
         table = Table(
-            "SKU", "destination", "before", "after", title=f"{len(flips)} decision(s) flip"
+            "SKU",
+            "destination",
+            "when",
+            "before",
+            "after",
+            title=f"{len(flips)} decision(s) flip",
         )
-        for flip in flips:
-            table.add_row(flip.sku, flip.where, str(flip.old), str(flip.new))
+        for timed in flips:
+            flip = timed.flip
+            when = timed.when
+            table.add_row(flip.sku, flip.where, when, str(flip.old), str(flip.new))
         console.print(table)
     else:
         console.print("no product/destination decision changes")
