@@ -321,7 +321,13 @@ class Engine:
 
 @cache
 def default_engine() -> Engine:
-    """The engine for the packaged default ruleset (built once per process)."""
+    """The engine for the packaged default ruleset (built once per process): the artifact
+    compiled at build time when it matches the YAML, else the YAML (rules/compiled.py)."""
+    from bonestore.domain.rules.compiled import load_compiled
+
+    engine = load_compiled()
+    if engine is not None:
+        return engine
     from bonestore.domain.rules.loader import load_ruleset
 
     return Engine(load_ruleset())
