@@ -122,3 +122,28 @@ def test_method_restriction_that_cannot_be_judged_on_a_matching_line_withdraws()
     dest = Destination(country="US", postal_code="ABCDE")
     assert Engine(rs).decide([CartLine(product(), 1)], dest, AT).shipping_methods == []
     assert_agree(rs, [(product(), 1)], dest, AT)
+
+
+def test_surcharge_with_product_conditions_is_refused() -> None:
+    """A surcharge is priced on the destination before the cart is looked at: the engine
+    ignored its product conditions (a "supplements only" surcharge charged every cart), so
+    the schema refuses them, as it does for offers."""
+    with pytest.raises(ValueError, match="surcharge matches the destination only"):
+        ruleset(
+            OFFER_STANDARD,
+            {
+                "id": "surcharge-supplements",
+                "effect": "surcharge",
+                "method": "standard",
+                "amount": {"amount": 100, "currency": "USD"},
+                "when": {"product": {"categories": ["supplement"]}},
+            },
+        )
+
+
+def test_effect_parameters_belong_to_their_effect() -> None:
+    """`Rule` is a union discriminated on effect: a forbid with max_quantity is refused."""
+    with pytest.raises(ValueError, match="max_quantity"):
+        ruleset({"id": "forbid-1", "effect": "forbid", "max_quantity": 3})
+    with pytest.raises(ValueError, match="exactly one of max_quantity, max_supply_days"):
+        ruleset({"id": "limit-1", "effect": "limit", "max_quantity": 3, "max_supply_days": 60})

@@ -67,12 +67,15 @@ class CompiledRule:
     has_product_conditions: bool
     method: str | None = None
     money: Money | None = None  # offer price / surcharge amount
+    max_quantity: int | None = None  # limit rules: one of these two
+    max_supply_days: int = 0
     fields: tuple[str, ...] = ()  # placeholders its message uses
     reasons: dict[tuple[str, ...], Reason] = field(default_factory=dict)
 
     def reason(self, values: dict[str, str]) -> Reason:
         """Its reason for these message values (built once per distinct value set)."""
-        key = tuple([values[f] for f in self.fields])
+        fields = self.fields
+        key = (values[fields[0]],) if len(fields) == 1 else tuple([values[f] for f in fields])
         found = self.reasons.get(key)
         if found is None:
             rule = self.rule
@@ -131,15 +134,12 @@ class CompiledRule:
 
     def limit_for(self, product: Product) -> int:
         """A limit rule's maximum quantity for ``product``. Raises RuleError."""
-        rule = self.rule
-        assert isinstance(rule, LimitRule)
-        if rule.max_quantity is not None:
-            return rule.max_quantity
-        assert rule.max_supply_days is not None
+        if self.max_quantity is not None:
+            return self.max_quantity
         days = product.attributes.supply_days
         if days is None:
             raise RuleError(f"{product.sku} has no supply_days for a days-supply limit")
-        return rule.max_supply_days // days
+        return self.max_supply_days // days
 
     def describe(self) -> str:
         parts = []
@@ -285,6 +285,8 @@ def compile_rule(ruleset: Ruleset, rule: Rule) -> CompiledRule:
         has_product_conditions=p != type(p)(),
         method=rule_method(rule),
         money=money,
+        max_quantity=rule.max_quantity if isinstance(rule, LimitRule) else None,
+        max_supply_days=(rule.max_supply_days or 0) if isinstance(rule, LimitRule) else 0,
         fields=tuple(
             sorted(
                 {f for _, f, _, _ in string.Formatter().parse(rule.message) if f in MESSAGE_FIELDS}

@@ -6,6 +6,7 @@ function combines them (docs/rules.md, "Decision semantics").
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,12 +58,12 @@ def _limit_order(item: tuple[int, Reason]) -> tuple[int, str]:
     return (item[0], item[1].rule_id)
 
 
-def combine(matched: Matched, no_permit: Reason) -> LineBase:
+def combine(matched: Matched, no_permit: Callable[[], Reason]) -> LineBase:
     """Forbid overrides permit; errors deny; with no permit (and nothing else to name) the
-    defaults, else ``no_permit``; the smallest limit is the line's maximum."""
+    defaults, else ``no_permit()``; the smallest limit is the line's maximum."""
     denials = matched.forbids + matched.errors
     if not matched.permitted and not denials:
-        denials = sorted(matched.defaults, key=_REASON_ORDER) or [no_permit]
+        denials = sorted(matched.defaults, key=_REASON_ORDER) or [no_permit()]
     elif len(denials) > 1:
         denials.sort(key=_REASON_ORDER)
     limits = matched.limits

@@ -151,6 +151,7 @@ class Engine:
         self._method_order = {m: i for i, m in enumerate(ruleset.methods)}
         self._quotes: dict[tuple[str, int, str], ShippingMethodQuote] = {}
         self._plans: dict[tuple[int, int], list[PlannedMethod]] = {}
+        self._country_names: dict[str, str] = {}
         self._memo.on_reset.append(self._plans)
 
     # ------------------------------------------------------------ one line
@@ -159,9 +160,12 @@ class Engine:
         self, product: Product, dest: Destination, po: bool, ts: float, *, trace: bool
     ) -> LineBase:
         """Sort the active rules this line meets into sets, then combine them."""
+        name = self._country_names.get(dest.country)
+        if name is None:
+            name = self._country_names[dest.country] = country_name(dest.country)
         values = {
             "country": dest.country,
-            "country_name": country_name(dest.country),
+            "country_name": name,
             "subdivision": dest.subdivision or "",
             "sku": product.sku,
             "product_name": product.name,
@@ -195,11 +199,14 @@ class Engine:
                 matched.defaults.append(c.reason(values))
             elif limit is not None:
                 matched.limits.append((limit, c.reason({**values, "max_quantity": str(limit)})))
-        no_permit = Reason.model_construct(
-            rule_id=NO_PERMIT_ID,
-            code=NO_PERMIT_CODE,
-            message=f"Nothing permits shipping {product.name} to {values['country_name']}.",
-        )
+
+        def no_permit() -> Reason:
+            return Reason.model_construct(
+                rule_id=NO_PERMIT_ID,
+                code=NO_PERMIT_CODE,
+                message=f"Nothing permits shipping {product.name} to {values['country_name']}.",
+            )
+
         base = combine(matched, no_permit)
         if steps is not None:
             steps.sort(key=_STEP_ORDER)
