@@ -233,7 +233,10 @@ class Engine:
         ts = at.timestamp()
         bucket = self._index.time_bucket(ts)
         memo = self._memo
-        dkey = memo.dest_key(destination)
+        cached = memo.dest_keys.get(id(destination))
+        dkey = cached[1] if cached is not None and cached[0] is destination else None
+        if dkey is None:
+            dkey = memo.dest_key(destination)
         did, po = dkey
         totals: dict[str, int] | None = None
         if len(lines) > 1 and len({line.product.sku for line in lines}) != len(lines):
@@ -243,26 +246,37 @@ class Engine:
                 totals[line.product.sku] = totals.get(line.product.sku, 0) + line.quantity
         remember = memo.size > 0 and not trace
         seen = memo.lines
+        pkeys = memo.product_keys  # the hot path reads the memo's dicts directly
         items: list[LineDecision] = []
         all_ok = True
         for line in lines:
             product = line.product
             if remember:
-                key = (memo.product_key(product), did, bucket)
+                entry = pkeys.get(id(product))
+                pkey = entry[1] if entry is not None and entry[0] is product else None
+                key = (memo.product_key(product) if pkey is None else pkey, did, bucket)
                 base = seen.get(key)
                 if base is None:
                     base = self._evaluate(product, destination, po, ts, trace=False)
                     memo.store(key, base)
             else:
                 base = self._evaluate(product, destination, po, ts, trace=trace)
-            quantity = line.quantity if totals is None else totals[product.sku]
-            reasons = apply_quantity(base, quantity)
+            limit = base.max_quantity
+            if limit is None or (line.quantity if totals is None else totals[product.sku]) <= limit:
+                reasons = base.denials  # within every limit (the common case)
+            else:
+                reasons = apply_quantity(base, totals[product.sku] if totals else line.quantity)
             ok = not reasons
             if not ok:
                 all_ok = False
             items.append(
                 LineDecision(
-                    product.sku, line.quantity, ok, base.max_quantity, list(reasons), base.trace
+                    product.sku,
+                    line.quantity,
+                    ok,
+                    limit,
+                    list(reasons) if reasons else [],
+                    base.trace,
                 )
             )
         return CartDecision(

@@ -168,29 +168,29 @@ class LineMemo:
         self.index = index
         self.size = size
         self.lines: dict[tuple[int, int, int], LineBase] = {}
-        self._pkeys: dict[int, tuple[Product, int]] = {}
+        self.product_keys: dict[int, tuple[Product, int]] = {}
         self._pcontent: dict[str, int] = {}
-        self._dkeys: dict[int, tuple[Destination, tuple[int, bool]]] = {}
+        self.dest_keys: dict[int, tuple[Destination, tuple[int, bool]]] = {}
         self._dcontent: dict[tuple[Any, ...], int] = {}
         self.on_reset: list[dict[Any, Any]] = []  # other caches keyed on destination ids
 
     def product_key(self, product: Product) -> int:
         """A small int standing for the product's rule-relevant content (SKU, name, kind,
         category, attributes): equal content, equal key, whichever object carries it."""
-        entry = self._pkeys.get(id(product))
+        entry = self.product_keys.get(id(product))
         if entry is not None and entry[0] is product:
             return entry[1]
         content = product.model_dump_json(include={"sku", "name", "kind", "category", "attributes"})
         key = self._pcontent.setdefault(content, len(self._pcontent))
-        if len(self._pkeys) >= 10_000:
-            self._pkeys.clear()
-        self._pkeys[id(product)] = (product, key)
+        if len(self.product_keys) >= 10_000:
+            self.product_keys.clear()
+        self.product_keys[id(product)] = (product, key)
         return key
 
     def dest_key(self, dest: Destination) -> tuple[int, bool]:
         """(a small int standing for the destination fields any rule can look at, and only
         those; whether its first line is a PO box where a rule asks)."""
-        cached = self._dkeys.get(id(dest))
+        cached = self.dest_keys.get(id(dest))
         if cached is not None and cached[0] is dest:
             return cached[1]
         country = dest.country
@@ -201,15 +201,15 @@ class LineMemo:
         if interned is None:
             if len(self._dcontent) >= 100_000:  # ids restart: forget what used them
                 self._dcontent.clear()
-                self._dkeys.clear()
+                self.dest_keys.clear()
                 self.lines.clear()
                 for cache in self.on_reset:
                     cache.clear()
             interned = self._dcontent[fields] = len(self._dcontent)
         key = (interned, po)
-        if len(self._dkeys) >= 10_000:
-            self._dkeys.clear()
-        self._dkeys[id(dest)] = (dest, key)
+        if len(self.dest_keys) >= 10_000:
+            self.dest_keys.clear()
+        self.dest_keys[id(dest)] = (dest, key)
         return key
 
     def store(self, key: tuple[int, int, int], base: LineBase) -> None:
@@ -217,5 +217,5 @@ class LineMemo:
             self.lines.clear()
             if len(self._pcontent) >= self.size:  # bound it too
                 self._pcontent.clear()
-                self._pkeys.clear()
+                self.product_keys.clear()
         self.lines[key] = base
