@@ -81,47 +81,43 @@ OFFER_STANDARD = {
 }
 
 
+# A ZIP that is not a US ZIP: a postal condition on it cannot be evaluated.
+UNREADABLE_ZIP = Destination(country="US", postal_code="ABCDE")
+
+
+def standard_withdrawn_by_postal_rule_for(category: str) -> list[str]:
+    """The methods a cart of one book gets at UNREADABLE_ZIP when standard shipping is
+    restricted for ``category`` products at ZIPs starting with 9 (checked against the
+    reference evaluator too)."""
+    rs = ruleset(
+        OFFER_STANDARD,
+        {
+            "id": "restrict-standard",
+            "effect": "restrict_method",
+            "method": "standard",
+            "when": {
+                "destination": {"postal_codes": {"patterns": ["9.*"]}},
+                "product": {"categories": [category]},
+            },
+        },
+    )
+    assert_agree(rs, [(product(), 1)], UNREADABLE_ZIP, AT)
+    decision = Engine(rs).decide([CartLine(product(), 1)], UNREADABLE_ZIP, AT)
+    return [m.id for m in decision.shipping_methods]
+
+
 def test_method_restriction_whose_product_condition_is_false_ignores_a_postal_error() -> None:
     """Three-valued logic ("a condition that is definitely false makes the rule not apply
     even if another of its conditions errors") holds for restrict_method with product
     conditions too: a supplements-only restriction keyed on postal codes does not withdraw
     standard shipping from a cart of books because the ZIP cannot be read."""
-    rs = ruleset(
-        OFFER_STANDARD,
-        {
-            "id": "restrict-standard",
-            "effect": "restrict_method",
-            "method": "standard",
-            "when": {
-                "destination": {"postal_codes": {"patterns": ["9.*"]}},
-                "product": {"categories": ["supplement"]},
-            },
-        },
-    )
-    dest = Destination(country="US", postal_code="ABCDE")  # not a US ZIP: the postal test errors
-    methods = Engine(rs).decide([CartLine(product(), 1)], dest, AT).shipping_methods
-    assert [m.id for m in methods] == ["standard"]
-    assert_agree(rs, [(product(), 1)], dest, AT)
+    assert standard_withdrawn_by_postal_rule_for("supplement") == ["standard"]
 
 
 def test_method_restriction_that_cannot_be_judged_on_a_matching_line_withdraws() -> None:
     """The other side of the same clause: when the product condition holds, the postal error
     decides, and a restriction that cannot be evaluated withdraws the method (fail closed)."""
-    rs = ruleset(
-        OFFER_STANDARD,
-        {
-            "id": "restrict-standard",
-            "effect": "restrict_method",
-            "method": "standard",
-            "when": {
-                "destination": {"postal_codes": {"patterns": ["9.*"]}},
-                "product": {"categories": ["book"]},
-            },
-        },
-    )
-    dest = Destination(country="US", postal_code="ABCDE")
-    assert Engine(rs).decide([CartLine(product(), 1)], dest, AT).shipping_methods == []
-    assert_agree(rs, [(product(), 1)], dest, AT)
+    assert standard_withdrawn_by_postal_rule_for("book") == []
 
 
 def test_surcharge_with_product_conditions_is_refused() -> None:
