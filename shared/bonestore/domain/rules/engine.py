@@ -35,8 +35,9 @@ from bonestore.domain.rules.decision import (
 )
 from bonestore.domain.rules.index import MEMO_LIMIT, LineMemo, RuleIndex
 from bonestore.domain.rules.methods import (
-    PlannedMethod,
+    MethodPlan,
     ShippingMethodQuote,
+    UnavailableMethod,
     plan_methods,
     price_methods,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "LineDecision",
     "Reason",
     "ShippingMethodQuote",
+    "UnavailableMethod",
     "all_countries",
     "default_engine",
     "iso_utc",
@@ -92,6 +94,7 @@ class CartDecision:
     destination: Destination
     items: list[LineDecision]
     shipping_methods: list[ShippingMethodQuote] = field(default_factory=list)
+    unavailable_shipping_methods: list[UnavailableMethod] = field(default_factory=list)
 
     @property
     def evaluated_at(self) -> str:
@@ -107,6 +110,9 @@ class CartDecision:
             "destination": self.destination.as_json(),
             "items": [item.to_json(include_trace=include_trace) for item in self.items],
             "shipping_methods": [m.to_json() for m in self.shipping_methods],
+            "unavailable_shipping_methods": [
+                m.to_json() for m in self.unavailable_shipping_methods
+            ],
         }
 
 
@@ -149,8 +155,9 @@ class Engine:
         self._index = RuleIndex([compile_rule(ruleset, rule) for rule in ruleset.rules])
         self._memo = LineMemo(self._index, memo_size)
         self._method_order = {m: i for i, m in enumerate(ruleset.methods)}
-        self._quotes: dict[tuple[str, int, str], ShippingMethodQuote] = {}
-        self._plans: dict[tuple[int, int], list[PlannedMethod]] = {}
+        self._method_names = {m: method.name for m, method in ruleset.methods.items()}
+        self._quotes: dict[tuple[str, int, str, tuple[str, ...]], ShippingMethodQuote] = {}
+        self._plans: dict[tuple[int, int], MethodPlan] = {}
         self._country_names: dict[str, str] = {}
         self._memo.on_reset.append(self._plans)
 
@@ -279,13 +286,15 @@ class Engine:
                     base.trace,
                 )
             )
+        methods, unavailable = self._methods(lines, destination, dkey, bucket, ts)
         return CartDecision(
             eligible=all_ok,
             ruleset_version=self.version,
             at=at,
             destination=destination,
             items=items,
-            shipping_methods=self._methods(lines, destination, dkey, bucket, ts),
+            shipping_methods=methods,
+            unavailable_shipping_methods=unavailable,
         )
 
     def _methods(
@@ -295,26 +304,28 @@ class Engine:
         dkey: tuple[int, bool],
         bucket: int,
         ts: float,
-    ) -> list[ShippingMethodQuote]:
+    ) -> tuple[list[ShippingMethodQuote], list[UnavailableMethod]]:
         physical = [line for line in lines if line.product.kind == "physical"]
         if not physical:
-            return []
+            return [], []
         key = (dkey[0], bucket)
         plan = self._plans.get(key)
         if plan is None:
             rules = self._index.method_rules(dest.country)
-            plan = plan_methods(rules, dest, dkey[1], ts, self._method_order)
+            plan = plan_methods(rules, dest, dkey[1], ts, self._method_order, self._method_names)
             if len(self._plans) >= 10_000:
                 self._plans.clear()
             self._plans[key] = plan
-        return price_methods(plan, physical, dest, dkey[1], self._quote)
+        return price_methods(plan, physical, dest, dkey[1], self._method_names, self._quote)
 
-    def _quote(self, method: str, amount: int, currency: str) -> ShippingMethodQuote:
-        key = (method, amount, currency)
+    def _quote(
+        self, method: str, amount: int, currency: str, why: tuple[Reason, ...] = ()
+    ) -> ShippingMethodQuote:
+        key = (method, amount, currency, tuple(r.rule_id for r in why))
         quote = self._quotes.get(key)
         if quote is None:
-            name = self.ruleset.methods[method].name
-            quote = ShippingMethodQuote(method, name, Money(amount=amount, currency=currency))
+            money = Money(amount=amount, currency=currency)
+            quote = ShippingMethodQuote(method, self._method_names[method], money, why)
             self._quotes[key] = quote
         return quote
 
