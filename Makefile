@@ -18,6 +18,8 @@ export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE :=
 # The interpreter shared/Makefile byte-compiles the layer with (sam build runs it).
 export LAYER_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null)
+# The interpreter shared/Makefile compiles the ruleset with (it needs the dependencies).
+export RULES_PYTHON := $(abspath $(BIN)/python)
 
 .PHONY: help install run test lint typecheck unit integration e2e sam-check checkov build openapi bench clean mutation mutation-sample
 

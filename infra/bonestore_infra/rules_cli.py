@@ -1,4 +1,4 @@
-"""``bonestore rules lint|check|diff``: the ruleset's operator tools (docs/rules.md)."""
+"""``bonestore rules lint|schema|check|diff``: the ruleset's operator tools (docs/rules.md)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ def register(subparsers: Any) -> None:
     lint.add_argument("--strict", action="store_true", help="fail on warnings too")
     lint.set_defaults(handler=lint_command)
 
+    schema = sub.add_parser("schema", help="write the ruleset's JSON Schema (for editors)")
+    schema.add_argument("--check", action="store_true", help="fail if the committed one drifted")
+    schema.set_defaults(handler=schema_command)
+
     check = sub.add_parser("check", help="decide one product for one destination")
     check.add_argument("--country", required=True)
     check.add_argument("--subdivision")
@@ -33,7 +37,20 @@ def register(subparsers: Any) -> None:
     diff = sub.add_parser("diff", help="decisions (and recent orders) a ruleset change flips")
     diff.add_argument("old")
     diff.add_argument("new")
-    diff.add_argument("--at", help="ISO-8601 time to decide at (default: now)")
+    diff.add_argument(
+        "--at",
+        help="decide at this one ISO-8601 time only (default: now and every date in the "
+        "window where either ruleset changes)",
+    )
+    diff.add_argument(
+        "--from", dest="window_from", help="start of the window (ISO-8601, default: now)"
+    )
+    diff.add_argument(
+        "--window-days",
+        type=int,
+        default=365,
+        help="how far ahead to look for rule changes without --at (days, default 365)",
+    )
     diff.add_argument("--orders-table", help="DynamoDB orders table to replay (in AWS)")
     diff.add_argument(
         "--local",
@@ -45,7 +62,7 @@ def register(subparsers: Any) -> None:
     diff.set_defaults(handler=diff_command)
 
 
-def _parse_at(value: str | None) -> datetime | None:
+def _parse_at(value: str | None, flag: str = "--at") -> datetime | None:
     from bonestore.domain.rules.diff import parse_time
 
     if value is None:
@@ -53,7 +70,7 @@ def _parse_at(value: str | None) -> datetime | None:
     try:
         return parse_time(value)
     except ValueError as exc:
-        raise SystemExit(f"--at: not an ISO-8601 time: {value!r}") from exc
+        raise SystemExit(f"{flag}: not an ISO-8601 time: {value!r}") from exc
 
 
 def _console() -> Any:
@@ -78,6 +95,27 @@ def lint_command(args: argparse.Namespace) -> int:
     warnings = len(issues) - errors
     print(f"{name}: {errors} error(s), {warnings} warning(s)")
     return 1 if errors or (args.strict and warnings) else 0
+
+
+def schema_command(args: argparse.Namespace) -> int:
+    """Regenerate ``data/ruleset.schema.json`` from the models (or check it is current)."""
+    from pathlib import Path
+
+    import bonestore
+    from bonestore.domain.rules.schema import ruleset_json_schema_text
+
+    path = Path(bonestore.__file__).parent / "data" / "ruleset.schema.json"
+    text = ruleset_json_schema_text()
+    if args.check:
+        current = path.read_text("utf-8") if path.exists() else ""
+        if current != text:
+            print(f"{path} is out of date: run `bonestore rules schema`", file=sys.stderr)
+            return 1
+        print(f"{path}: up to date")
+        return 0
+    path.write_text(text, "utf-8")
+    print(f"wrote {path}")
+    return 0
 
 
 def _engine(path: str | None) -> Any:
@@ -242,7 +280,12 @@ def diff_command(args: argparse.Namespace) -> int:
 
     from bonestore.domain.catalog import seed_catalog
     from bonestore.domain.errors import BonestoreError
-    from bonestore.domain.rules.diff import diff_decisions, diff_orders, probe_destinations
+    from bonestore.domain.rules.diff import (
+        change_instants,
+        diff_orders,
+        diff_over_time,
+        probe_destinations,
+    )
 
     try:
         old, new = _engine(args.old), _engine(args.new)
@@ -250,6 +293,9 @@ def diff_command(args: argparse.Namespace) -> int:
         print(f"cannot load ruleset: {exc}", file=sys.stderr)
         return 2
     at = _parse_at(args.at)
+    if not 0 <= args.window_days <= 3650:
+        print("--window-days must be 0 to 3650", file=sys.stderr)
+        return 2
     try:
         source = _orders_source(args)
     except OrdersTableError as exc:
@@ -259,17 +305,35 @@ def diff_command(args: argparse.Namespace) -> int:
     console.print(f"{args.old} ({old.version}) -> {args.new} ({new.version})")
     products = seed_catalog()
     destinations = probe_destinations(old, new)
+    if at is not None and args.window_from:
+        print("give --at (one instant) or --from (a window), not both", file=sys.stderr)
+        return 2
+    start = at or _parse_at(args.window_from, "--from") or datetime.now(UTC)
+    end = start + timedelta(days=args.window_days) if at is None else start + timedelta(0, 1)
+    instants = change_instants((old, new), start, end)
+    if at is None:
+        console.print(
+            f"decided at {start:%Y-%m-%d %H:%M} and at {len(instants) - 1} date(s) in the "
+            f"{args.window_days} days after it where either ruleset changes"
+        )
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("deciding", total=len(products) * len(destinations))
-        flips = diff_decisions(
-            old, new, products, destinations, at, lambda n: progress.advance(task, n)
+        task = progress.add_task("deciding", total=len(instants))
+        flips = diff_over_time(
+            old, new, products, destinations, start, end, lambda n: progress.advance(task, n)
         )
     if flips:
         table = Table(
-            "SKU", "destination", "before", "after", title=f"{len(flips)} decision(s) flip"
+            "SKU",
+            "destination",
+            "when",
+            "before",
+            "after",
+            title=f"{len(flips)} decision(s) flip",
         )
-        for flip in flips:
-            table.add_row(flip.sku, flip.where, str(flip.old), str(flip.new))
+        for timed in flips:
+            flip = timed.flip
+            when = timed.when
+            table.add_row(flip.sku, flip.where, when, str(flip.old), str(flip.new))
         console.print(table)
     else:
         console.print("no product/destination decision changes")

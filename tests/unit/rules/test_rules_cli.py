@@ -194,3 +194,75 @@ def test_diff_with_orders_table(
 def test_check_bad_time(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit, match="--at: not an ISO-8601 time"):
         main(["rules", "check", "--country", "US", "--sku", "ORP-EBOOK", "--at", "yesterday"])
+
+
+JP_MELATONIN_2027 = """
+  - id: jp-no-melatonin
+    effect: forbid
+    when:
+      destination: {countries: [JP]}
+      product:
+        ingredients:
+          - {any_of: [melatonin]}
+    effective_from: 2027-01-01
+    code: not_permitted_ingredient
+    message: We can't ship products containing melatonin to Japan.
+    source: test
+"""
+
+
+def test_diff_reports_a_future_flip_and_its_date_without_at(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Issue 13's acceptance: "no melatonin to Japan from 2027-01-01", diffed without --at,
+    reports the flip and its date (before, a reviewer saw "no changes")."""
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(DEFAULT_TEXT)
+    new.write_text(DEFAULT_TEXT.replace("\nrules:\n", "\nrules:\n" + JP_MELATONIN_2027, 1))
+    code, out, _ = run(
+        capsys, "rules", "diff", str(old), str(new), "--from", "2026-12-01", "--window-days", "365"
+    )
+    assert code == 0
+    assert "1 decision(s) flip" in out
+    row = next(line for line in out.splitlines() if "RESTWELL-60" in line)
+    assert "JP" in row and "from 2027-01-01 00:00" in row and "jp-no-melatonin" in row
+    # Looking at one instant before it, as --at asks, sees nothing.
+    code, out, _ = run(capsys, "rules", "diff", str(old), str(new), "--at", "2026-12-31T23:59:59Z")
+    assert "no product/destination decision changes" in out
+
+
+def test_diff_says_until_when_a_flip_ends(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(DEFAULT_TEXT)
+    windowed = JP_MELATONIN_2027.replace(
+        "effective_from: 2027-01-01", "effective_from: 2027-01-01\n    effective_until: 2027-03-01"
+    )
+    new.write_text(DEFAULT_TEXT.replace("\nrules:\n", "\nrules:\n" + windowed, 1))
+    code, out, _ = run(
+        capsys, "rules", "diff", str(old), str(new), "--from", "2026-12-01", "--window-days", "365"
+    )
+    assert code == 0
+    row = next(line for line in out.splitlines() if "RESTWELL-60" in line)
+    assert "from 2027-01-01 00:00 until 2027-03-01 00:00" in row
+
+
+def test_lint_fails_on_a_misspelt_sku_without_strict(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Issue 13: a misspelt SKU in a forbid would let that product through; it is an error
+    (check L106), not a warning only --strict fails on."""
+    bad = tmp_path / "r.yaml"
+    bad.write_text(
+        DEFAULT_TEXT.replace(
+            "\nrules:\n",
+            "\nrules:\n  - id: no-restwell-jp\n    effect: forbid\n    when:\n"
+            "      product: {skus: [RESTWEL-60]}\n    code: x_y\n    message: m\n"
+            "    source: s\n",
+            1,
+        )
+    )
+    code, out, _ = run(capsys, "rules", "lint", str(bad))
+    assert code == 1
+    assert "error L106 [no-restwell-jp]: SKU 'RESTWEL-60' is not in the seed catalog" in out

@@ -70,7 +70,7 @@ rules:
     source: s
 """
     found = "\n".join(lint(text))
-    assert "warning:odd:3:SKU 'NOPE-1' is not in the seed catalog" in found
+    assert "error:odd:3:SKU 'NOPE-1' is not in the seed catalog" in found
     assert "attribute 'colour' is not used by the seed catalog" in found
     assert "match no product in the seed catalog" in found
 
@@ -187,3 +187,20 @@ def test_diff_orders_at_their_own_time() -> None:
     early = order("o-ca", "TRUEOSTEO-120", 1, {"country": "CA"})
     assert [c.order_id for c in diff_orders(old, new, [early])] == ["o-ca"]
     assert diff_orders(old, new, [early], at=datetime(2026, 7, 1, tzinfo=UTC)) == []
+
+
+def test_lint_checks_have_unique_ids_by_severity() -> None:
+    from bonestore.domain.rules.lint import CHECKS
+
+    ids = [c.id for c in CHECKS]
+    assert len(ids) == len(set(ids))
+    for c in CHECKS:
+        assert c.id.startswith("L1" if c.severity == "error" else "L2"), c.id
+        assert c.summary
+
+
+def test_every_finding_names_its_check() -> None:
+    text = DEFAULT_TEXT.replace("countries: [MX, IN]", "countries: [MX, XX]")
+    found = lint_text(text, "r.yaml")
+    assert [(i.check, i.rule_id) for i in found] == [("L102", "mx-in-no-supplements")]
+    assert lint_text("rules: [", "r.yaml")[0].check == "L000"

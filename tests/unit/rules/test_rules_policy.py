@@ -1,4 +1,4 @@
-"""The default ruleset against shipping-policy.md, line by line."""
+"""The default ruleset against the shipping policy (docs/policy.md), line by line."""
 
 from __future__ import annotations
 

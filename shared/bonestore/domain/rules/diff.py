@@ -122,6 +122,67 @@ def diff_decisions(
     return flips
 
 
+def change_instants(engines: Sequence[Engine], start: datetime, end: datetime) -> list[datetime]:
+    """``start`` and every instant in ``[start, end)`` where a rule of any of the rulesets
+    starts or stops applying (its ``effective_from``, its ``effective_until``): between two
+    of them no decision of either ruleset can change."""
+    instants = {start}
+    for engine in engines:
+        for rule in engine.ruleset.rules:
+            for when in (rule.effective_from, rule.effective_until):
+                if when is not None and start < when < end:
+                    instants.add(when)
+    return sorted(instants)
+
+
+@dataclass(frozen=True)
+class TimedFlip:
+    """A flip and when it holds: from ``since`` until ``until`` (None: to the window's end)."""
+
+    flip: Flip
+    since: datetime
+    until: datetime | None
+
+    @property
+    def when(self) -> str:
+        since = self.since.strftime("%Y-%m-%d %H:%M")
+        return f"from {since}" + (f" until {self.until:%Y-%m-%d %H:%M}" if self.until else "")
+
+
+def diff_over_time(
+    old: Engine,
+    new: Engine,
+    products: Sequence[Product],
+    destinations: Sequence[Destination],
+    start: datetime,
+    end: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> list[TimedFlip]:
+    """Every (product, destination) decision the change flips at some instant of
+    ``[start, end)``, with the instant it starts (and stops) flipping. Decided at each
+    instant where either ruleset changes (:func:`change_instants`), so a rule dated in the
+    future is seen without guessing the date."""
+    instants = change_instants((old, new), start, end)
+    open_flips: dict[tuple[str, Destination], tuple[Flip, datetime]] = {}
+    out: list[TimedFlip] = []
+    for at in instants:
+        now = {
+            (f.sku, f.destination): f for f in diff_decisions(old, new, products, destinations, at)
+        }
+        for key, (flip, since) in list(open_flips.items()):
+            current = now.get(key)
+            if current is None or (current.old, current.new) != (flip.old, flip.new):
+                out.append(TimedFlip(flip, since, at))
+                del open_flips[key]
+        for key, flip in now.items():
+            if key not in open_flips:
+                open_flips[key] = (flip, at)
+        if progress is not None:
+            progress(1)
+    out.extend(TimedFlip(flip, since, None) for flip, since in open_flips.values())
+    return sorted(out, key=lambda t: (t.since, t.flip.sku, t.flip.where))
+
+
 @dataclass(frozen=True)
 class OrderFlip:
     order_id: str

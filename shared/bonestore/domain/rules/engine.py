@@ -1,65 +1,61 @@
-"""The rules engine: compile a ruleset into an index once, decide carts fast.
+"""The rules engine: compile a ruleset once, decide carts fast.
 
 Semantics (docs/rules.md): rule order never matters. A line is eligible only if a
-``permit`` rule matches it, no ``forbid`` rule matches it, and its quantity is
-within every matching ``limit``. A rule that cannot be evaluated (missing
-attribute, unknown amount, bad data) denies the line with code ``rule_error``,
-whatever its effect. Conditions combine with three-valued logic: a condition that
-is definitely false makes the rule not apply, even if another one errors.
+``permit`` rule matches it, no ``forbid`` rule matches it, no rule errors on it, and
+its quantity is within every matching ``limit``. The parts:
+
+- ``conditions``: whether one rule applies (three-valued: yes, no, cannot tell);
+- ``decision``: the matching rules sorted into sets, then one pure combine;
+- ``index``: which rules a line can meet, and the per-line memo;
+- ``methods``: shipping methods and their prices.
 """
 
 from __future__ import annotations
 
-import bisect
 import operator
-import re
-import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from bonestore.domain.catalog import Product, ProductAttributes
-from bonestore.domain.geo import (
-    Destination,
-    canonical_postal_code,
-    compact_postal,
-    country_name,
-    is_po_box,
-)
+from bonestore.domain.catalog import Product
+from bonestore.domain.geo import Destination, country_name
 from bonestore.domain.money import Money
-from bonestore.domain.rules.schema import (
-    MESSAGE_FIELDS,
-    AttributeTest,
-    IngredientTest,
-    PostalCondition,
-    ProductCondition,
-    Rule,
-    Ruleset,
+from bonestore.domain.rules.conditions import CompiledRule, RuleError, compile_rule
+from bonestore.domain.rules.decision import (
+    NO_PERMIT_CODE,
+    NO_PERMIT_ID,
+    RULE_ERROR,
+    LineBase,
+    Matched,
+    Reason,
+    apply_quantity,
+    combine,
 )
+from bonestore.domain.rules.index import MEMO_LIMIT, LineMemo, RuleIndex
+from bonestore.domain.rules.methods import (
+    MethodPlan,
+    ShippingMethodQuote,
+    UnavailableMethod,
+    plan_methods,
+    price_methods,
+)
+from bonestore.domain.rules.schema import Ruleset
 
-RULE_ERROR = "rule_error"
-NO_PERMIT_ID = "default-deny"
-NO_PERMIT_CODE = "not_permitted"
-_MASS = {"g": Decimal(1_000_000), "mg": Decimal(1000), "mcg": Decimal(1)}
-_MEMO_LIMIT = 200_000
-
-
-class Reason(BaseModel):
-    """Why a line is (in)eligible; ``message`` is customer-facing."""
-
-    model_config = ConfigDict(frozen=True)
-
-    rule_id: str
-    code: str
-    message: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"rule_id": self.rule_id, "code": self.code, "message": self.message}
+__all__ = [
+    "RULE_ERROR",
+    "CartDecision",
+    "CartLine",
+    "Engine",
+    "LineDecision",
+    "Reason",
+    "ShippingMethodQuote",
+    "UnavailableMethod",
+    "all_countries",
+    "default_engine",
+    "iso_utc",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,35 +84,6 @@ class LineDecision:
         if include_trace:
             out["trace"] = self.trace or []
         return out
-
-
-@dataclass(frozen=True, slots=True)
-class ShippingMethodQuote:
-    id: str
-    name: str
-    price: Money
-    # Why it costs what it does beyond the offer's price (surcharges), for the customer.
-    reasons: tuple[Reason, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "price": self.price.as_json(),
-            "reasons": [r.as_json() for r in self.reasons],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class UnavailableMethod:
-    """A method the destination would be offered but a rule takes away, and why."""
-
-    id: str
-    name: str
-    reasons: tuple[Reason, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "reasons": [r.as_json() for r in self.reasons]}
 
 
 @dataclass(slots=True)
@@ -149,321 +116,11 @@ class CartDecision:
         }
 
 
-class _RuleError(Exception):
-    """A rule that cannot be evaluated on this input."""
-
-
-def _ts(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
-
-
 def iso_utc(at: datetime) -> str:
     """ISO-8601 in UTC with a ``Z``; microseconds only when there are some."""
     at = at.astimezone(UTC)
     spec = "microseconds" if at.microsecond else "seconds"
     return at.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
-
-
-# ---------------------------------------------------------------- compiled rules
-
-
-@dataclass(eq=False, slots=True)
-class _Compiled:
-    rule: Rule
-    effect: str
-    start: float | None
-    end: float | None
-    countries: frozenset[str] | None
-    subdivisions: frozenset[str] | None
-    postal: PostalCondition | None
-    po_box: bool | None
-    kinds: frozenset[str] | None
-    categories: frozenset[str] | None
-    skus: frozenset[str] | None
-    attributes: tuple[AttributeTest, ...]
-    ingredients: tuple[IngredientTest, ...]
-    money: Money | None = None  # offer price / surcharge amount
-    fields: tuple[str, ...] = ()  # placeholders its message uses
-    reasons: dict[tuple[str, ...], Reason] = field(default_factory=dict)
-
-    def reason(self, values: dict[str, str]) -> Reason:
-        """Its reason for these message values (built once per distinct value set)."""
-        key = tuple([values[f] for f in self.fields])
-        found = self.reasons.get(key)
-        if found is None:
-            rule = self.rule
-            message = rule.message.format_map(_Values(values)) if self.fields else rule.message
-            found = Reason.model_construct(rule_id=rule.id, code=rule.code, message=message)
-            if len(self.reasons) < 10_000:
-                self.reasons[key] = found
-        return found
-
-    def active(self, ts: float) -> bool:
-        return (self.start is None or ts >= self.start) and (self.end is None or ts < self.end)
-
-    def match(self, product: Product | None, dest: Destination, po: bool) -> bool:
-        """Whether the rule applies. Raises _RuleError when that cannot be decided."""
-        if self.countries is not None and dest.country not in self.countries:
-            return False
-        if self.subdivisions is not None and dest.subdivision not in self.subdivisions:
-            return False
-        if self.po_box is not None and po != self.po_box:
-            return False
-        if product is not None:
-            if self.kinds is not None and product.kind not in self.kinds:
-                return False
-            if self.categories is not None and product.category not in self.categories:
-                return False
-            if self.skus is not None and product.sku not in self.skus:
-                return False
-        if self.postal is None and (product is None or not (self.attributes or self.ingredients)):
-            return True
-        # Conditions that may fail to evaluate: a definite False anywhere wins over an error.
-        error: _RuleError | None = None
-        if self.postal is not None:
-            try:
-                if not _postal_match(self.postal, dest):
-                    return False
-            except _RuleError as exc:
-                error = exc
-        if product is not None:
-            for attribute in self.attributes:
-                try:
-                    if not _attribute_match(attribute, product):
-                        return False
-                except _RuleError as exc:
-                    error = error or exc
-            for ingredient in self.ingredients:
-                try:
-                    if not _ingredient_match(ingredient, product):
-                        return False
-                except _RuleError as exc:
-                    error = error or exc
-        if error is not None:
-            raise error
-        return True
-
-
-def _postal_match(cond: PostalCondition, dest: Destination) -> bool:
-    code = dest.postal_code
-    if code is None:
-        return False
-    if canonical_postal_code(dest.country, code) != code:
-        raise _RuleError(f"postal code {code!r} is not a valid {dest.country} postal code")
-    compact = compact_postal(code)
-    key = compact[:5] if dest.country in ("US", "PR") else compact
-    for r in cond.ranges:
-        if len(key) == len(r.from_) and r.from_ <= key <= r.to:
-            return True
-    return any(re.fullmatch(p, compact) for p in cond.patterns)
-
-
-_ATTRIBUTE_FIELDS = frozenset(ProductAttributes.model_fields)
-
-
-def _attribute_value(product: Product, name: str) -> Any:
-    attrs = product.attributes
-    if name in _ATTRIBUTE_FIELDS:
-        return getattr(attrs, name)
-    extra = attrs.model_extra
-    return extra.get(name) if extra else None
-
-
-def _compare(op: str, left: Any, right: Any) -> bool:
-    if op == "eq":
-        return bool(left == right)
-    if op == "ne":
-        return bool(left != right)
-    if op == "in":
-        return bool(left in right)
-    if isinstance(left, bool) or isinstance(right, bool):
-        raise _RuleError(f"cannot compare {left!r} {op} {right!r}")
-    if isinstance(left, int | Decimal) and isinstance(right, int | Decimal):
-        if op == "gt":
-            return bool(left > right)
-        if op == "ge":
-            return bool(left >= right)
-        if op == "lt":
-            return bool(left < right)
-        return bool(left <= right)
-    try:
-        lhs, rhs = Decimal(str(left)), Decimal(str(right))
-    except ArithmeticError as exc:
-        raise _RuleError(f"cannot compare {left!r} {op} {right!r}") from exc
-    return {"gt": lhs > rhs, "ge": lhs >= rhs, "lt": lhs < rhs, "le": lhs <= rhs}[op]
-
-
-def _attribute_match(test: AttributeTest, product: Product) -> bool:
-    value = _attribute_value(product, test.name)
-    if test.op == "exists":
-        return value is not None
-    if value is None:
-        raise _RuleError(f"{product.sku} has no attribute {test.name!r}")
-    return _compare(test.op, value, test.value)
-
-
-def _ingredient_match(test: IngredientTest, product: Product) -> bool:
-    ingredients = product.attributes.ingredients
-    error: _RuleError | None = None
-    for name in test.any_of:
-        found = ingredients.get(name)
-        if found is None:
-            continue
-        if test.op == "present":
-            return True
-        if found.amount is None or found.unit is None:
-            error = _RuleError(f"{product.sku}: the amount of {name} is unknown")
-            continue
-        amount = found.amount
-        if found.unit != test.unit:
-            if found.unit in _MASS and test.unit in _MASS:
-                amount = amount * _MASS[found.unit] / _MASS[test.unit]
-            else:
-                error = _RuleError(
-                    f"{product.sku}: {name} is in {found.unit}, the rule in {test.unit}"
-                )
-                continue
-        if _compare(test.op, amount, test.value):
-            return True
-    if error is not None:
-        raise error
-    return False
-
-
-def _compile(ruleset: Ruleset, rule: Rule) -> _Compiled:
-    d, p = rule.when.destination, rule.when.product
-
-    def fs(values: Iterable[str] | None) -> frozenset[str] | None:
-        return None if values is None else frozenset(values)
-
-    return _Compiled(
-        rule=rule,
-        effect=rule.effect,
-        start=_ts(rule.effective_from),
-        end=_ts(rule.effective_until),
-        countries=ruleset.countries_of(rule),
-        subdivisions=fs(d.subdivisions),
-        postal=d.postal_codes,
-        po_box=d.po_box,
-        kinds=fs(p.kinds),
-        categories=fs(p.categories),
-        skus=fs(p.skus),
-        attributes=tuple(p.attributes or ()),
-        ingredients=tuple(p.ingredients or ()),
-        money=rule.price if rule.effect == "offer_method" else rule.amount,
-        fields=tuple(
-            sorted(
-                {f for _, f, _, _ in string.Formatter().parse(rule.message) if f in MESSAGE_FIELDS}
-            )
-        ),
-    )
-
-
-class _Bucket:
-    """Rules of one country (or of every country), indexed by their most selective product key."""
-
-    __slots__ = ("by_attribute", "by_category", "by_ingredient", "by_kind", "by_sku", "rest")
-
-    def __init__(self) -> None:
-        self.by_sku: dict[str, list[_Compiled]] = {}
-        # A rule whose first ingredient test names ingredients can only match a product that
-        # has one of them (an absent ingredient is a definite "no", never an error).
-        self.by_ingredient: dict[str, list[_Compiled]] = {}
-        # A rule whose first attribute test is ``eq``: attribute name -> value -> rules. A
-        # product without the attribute gets all of them (they must report rule_error).
-        self.by_attribute: dict[str, dict[Any, list[_Compiled]]] = {}
-        self.by_category: dict[str, list[_Compiled]] = {}
-        self.by_kind: dict[str, list[_Compiled]] = {}
-        self.rest: list[_Compiled] = []
-
-    def add(self, c: _Compiled) -> None:
-        first_attribute = c.attributes[0] if c.attributes else None
-        if c.skus is not None:
-            for sku in c.skus:
-                self.by_sku.setdefault(sku, []).append(c)
-        elif c.ingredients:
-            for name in c.ingredients[0].any_of:
-                self.by_ingredient.setdefault(name, []).append(c)
-        elif (
-            first_attribute is not None
-            and first_attribute.op == "eq"
-            and isinstance(first_attribute.value, str | int | Decimal)
-        ):
-            values = self.by_attribute.setdefault(first_attribute.name, {})
-            values.setdefault(first_attribute.value, []).append(c)
-        elif c.categories is not None:
-            for cat in c.categories:
-                self.by_category.setdefault(cat, []).append(c)
-        elif c.kinds is not None:
-            for kind in c.kinds:
-                self.by_kind.setdefault(kind, []).append(c)
-        else:
-            self.rest.append(c)
-
-    def candidates(self, product: Product, out: list[_Compiled]) -> bool:
-        """Adds the rules that can apply to ``product``; True if some may be repeated."""
-        out += self.rest
-        for found in (
-            self.by_kind.get(product.kind),
-            self.by_category.get(product.category),
-            self.by_sku.get(product.sku),
-        ):
-            if found:
-                out += found
-        repeats = False
-        if self.by_ingredient:
-            hits = 0
-            for name in product.attributes.ingredients:
-                found = self.by_ingredient.get(name)
-                if found:
-                    out += found
-                    hits += 1
-            repeats = hits > 1
-        for name, by_value in self.by_attribute.items():
-            value = _attribute_value(product, name)
-            if value is None:
-                for rules in by_value.values():
-                    out += rules
-            else:
-                try:
-                    found = by_value.get(value)
-                except TypeError:  # an unhashable attribute value: consider them all
-                    for rules in by_value.values():
-                        out += rules
-                    continue
-                if found:
-                    out += found
-        return repeats
-
-
-@dataclass(slots=True)
-class _LineBase:
-    """The quantity-independent part of a line's decision (what the memo keeps)."""
-
-    denials: list[Reason]  # forbids, rule errors, or "nothing permits"
-    limits: list[tuple[int, Reason]]  # (max quantity, reason), smallest first
-    max_quantity: int | None
-    trace: list[dict[str, Any]] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _MethodPlan:
-    """A destination's methods before the cart: (method, offer, surcharge, by-product
-    restrictions, surcharge reasons) offered, and the methods rules took away, with why."""
-
-    offered: list[tuple[str, Rule, int, list[_Compiled], tuple[Reason, ...]]]
-    unavailable: list[UnavailableMethod]
-
-
-_REASON_ORDER = operator.attrgetter("rule_id", "code")
-_STEP_ORDER = operator.itemgetter("rule_id")
-
-
-def _limit_order(item: tuple[int, Reason]) -> tuple[int, str]:
-    return (item[0], item[1].rule_id)
-
-
-_NO_PRODUCT_CONDITION = ProductCondition()
 
 
 @cache
@@ -473,167 +130,95 @@ def all_countries() -> tuple[str, ...]:
     return tuple(sorted(c.alpha_2 for c in pycountry.countries))
 
 
+_STEP_ORDER = operator.itemgetter("rule_id")
+
+
+def _step(c: CompiledRule, result: str, detail: str) -> dict[str, Any]:
+    return {"rule_id": c.rule.id, "effect": c.effect, "result": result, "detail": detail}
+
+
+def _error_reason(c: CompiledRule, values: dict[str, str]) -> Reason:
+    return Reason.model_construct(
+        rule_id=c.rule.id,
+        code=RULE_ERROR,
+        message=f"We can't confirm that {values['product_name']} may ship to "
+        f"{values['country_name']} right now; please contact support.",
+    )
+
+
 class Engine:
     """Decides carts against one ruleset. Build once per cold start; ``decide`` is pure."""
 
-    def __init__(self, ruleset: Ruleset, *, memo_size: int = _MEMO_LIMIT) -> None:
+    def __init__(self, ruleset: Ruleset, *, memo_size: int = MEMO_LIMIT) -> None:
         self.ruleset = ruleset
         self.version = ruleset.version
-        self._memo_size = memo_size
-        self._memo: dict[tuple[int, int, int], _LineBase] = {}
-        self._pkeys: dict[int, tuple[Product, int]] = {}
-        self._pcontent: dict[str, int] = {}
-        self._global = _Bucket()
-        self._by_country: dict[str, _Bucket] = {}
-        self._method_global: list[_Compiled] = []
-        self._method_by_country: dict[str, list[_Compiled]] = {}
-        self._postal_countries: set[str] = set()
-        self._po_countries: set[str] = set()
-        self._postal_everywhere = self._po_everywhere = False
+        self._index = RuleIndex([compile_rule(ruleset, rule) for rule in ruleset.rules])
+        self._memo = LineMemo(self._index, memo_size)
         self._method_order = {m: i for i, m in enumerate(ruleset.methods)}
+        self._method_names = {m: method.name for m, method in ruleset.methods.items()}
         self._quotes: dict[tuple[str, int, str, tuple[str, ...]], ShippingMethodQuote] = {}
-        self._plans: dict[tuple[int, int], _MethodPlan] = {}
-        self._dkeys: dict[int, tuple[Destination, tuple[int, bool]]] = {}
-        self._dcontent: dict[tuple[Any, ...], int] = {}
-        boundaries: set[float] = set()
-        for rule in ruleset.rules:
-            c = _compile(ruleset, rule)
-            boundaries.update(t for t in (c.start, c.end) if t is not None)
-            countries = c.countries
-            if c.postal is not None:
-                if countries is None:
-                    self._postal_everywhere = True
-                else:
-                    self._postal_countries |= countries
-            if c.po_box is not None:
-                if countries is None:
-                    self._po_everywhere = True
-                else:
-                    self._po_countries |= countries
-            if rule.effect in ("offer_method", "restrict_method", "surcharge"):
-                if countries is None:
-                    self._method_global.append(c)
-                else:
-                    for cc in countries:
-                        self._method_by_country.setdefault(cc, []).append(c)
-            elif countries is None:
-                self._global.add(c)
-            else:
-                for cc in countries:
-                    self._by_country.setdefault(cc, _Bucket()).add(c)
-        self._boundaries = sorted(boundaries)
+        self._plans: dict[tuple[int, int], MethodPlan] = {}
+        self._country_names: dict[str, str] = {}
+        self._memo.on_reset.append(self._plans)
 
-    # ------------------------------------------------------------ keys and memo
-
-    def _product_key(self, product: Product) -> int:
-        """A small int standing for the product's rule-relevant content (SKU, name, kind,
-        category, attributes): equal content, equal key, whichever object carries it."""
-        entry = self._pkeys.get(id(product))
-        if entry is not None and entry[0] is product:
-            return entry[1]
-        content = product.model_dump_json(include={"sku", "name", "kind", "category", "attributes"})
-        key = self._pcontent.setdefault(content, len(self._pcontent))
-        if len(self._pkeys) >= 10_000:
-            self._pkeys.clear()
-        self._pkeys[id(product)] = (product, key)
-        return key
-
-    def _dest_key(self, dest: Destination) -> tuple[int, bool]:
-        """(a small int standing for the destination fields any rule can look at, and only
-        those; whether its first line is a PO box where a rule asks)."""
-        country = dest.country
-        postal = (
-            dest.postal_code
-            if self._postal_everywhere or country in self._postal_countries
-            else None
-        )
-        po = (
-            is_po_box(dest.line1) if self._po_everywhere or country in self._po_countries else False
-        )
-        fields = (country, dest.subdivision, postal, po)
-        interned = self._dcontent.get(fields)
-        if interned is None:
-            if len(self._dcontent) >= 100_000:  # ids restart: forget what used them
-                self._dcontent.clear()
-                self._dkeys.clear()
-                self._plans.clear()
-                self._memo.clear()
-            interned = self._dcontent[fields] = len(self._dcontent)
-        return (interned, po)
-
-    # ------------------------------------------------------------ evaluation
-
-    def _candidates(self, product: Product, country: str) -> list[_Compiled]:
-        found: list[_Compiled] = []
-        repeats = self._global.candidates(product, found)
-        bucket = self._by_country.get(country)
-        if bucket is not None:
-            repeats = bucket.candidates(product, found) or repeats
-        return list(dict.fromkeys(found)) if repeats else found
+    # ------------------------------------------------------------ one line
 
     def _evaluate(
         self, product: Product, dest: Destination, po: bool, ts: float, *, trace: bool
-    ) -> _LineBase:
+    ) -> LineBase:
+        """Sort the active rules this line meets into sets, then combine them."""
+        name = self._country_names.get(dest.country)
+        if name is None:
+            name = self._country_names[dest.country] = country_name(dest.country)
         values = {
             "country": dest.country,
-            "country_name": country_name(dest.country),
+            "country_name": name,
             "subdivision": dest.subdivision or "",
             "sku": product.sku,
             "product_name": product.name,
             "max_quantity": "",
         }
-        permitted = False
-        denials: list[Reason] = []
-        defaults: list[Reason] = []
-        limits: list[tuple[int, Reason]] = []
+        matched = Matched()
         steps: list[dict[str, Any]] | None = [] if trace else None
-        for c in self._candidates(product, dest.country):
-            rule = c.rule
+        for c in self._index.candidates(product, dest.country):
             if (c.start is not None and ts < c.start) or (c.end is not None and ts >= c.end):
                 if steps is not None:
-                    steps.append(_step(rule, "inactive", "outside its effective window"))
+                    steps.append(_step(c, "inactive", "outside its effective window"))
                 continue
             try:
-                matched = c.match(product, dest, po)
-                limit = _limit_of(rule, product) if matched and c.effect == "limit" else None
-            except _RuleError as exc:
-                denials.append(_error_reason(rule, values))
+                applies = c.match(product, dest, po)
+                limit = c.limit_for(product) if applies and c.effect == "limit" else None
+            except RuleError as exc:
+                matched.errors.append(_error_reason(c, values))
                 if steps is not None:
-                    steps.append(_step(rule, "error", str(exc)))
+                    steps.append(_step(c, "error", str(exc)))
                 continue
             if steps is not None:
-                steps.append(_step(rule, "match" if matched else "no_match", _describe(c)))
-            if not matched:
+                steps.append(_step(c, "match" if applies else "no_match", c.describe()))
+            if not applies:
                 continue
-            if c.effect == "permit":
-                permitted = True
-            elif c.effect == "forbid":
-                denials.append(c.reason(values))
-            elif c.effect == "default":
-                defaults.append(c.reason(values))
+            effect = c.effect
+            if effect == "permit":
+                matched.permitted = True
+            elif effect == "forbid":
+                matched.forbids.append(c.reason(values))
+            elif effect == "default":
+                matched.defaults.append(c.reason(values))
             elif limit is not None:
-                limits.append((limit, c.reason({**values, "max_quantity": str(limit)})))
-        if not permitted and not denials:
-            denials = sorted(defaults, key=lambda r: r.rule_id) or [
-                Reason(
-                    rule_id=NO_PERMIT_ID,
-                    code=NO_PERMIT_CODE,
-                    message=f"Nothing permits shipping {product.name} to "
-                    f"{country_name(dest.country)}.",
-                )
-            ]
-        if len(limits) > 1:
-            limits.sort(key=_limit_order)
-        if len(denials) > 1:
-            denials.sort(key=_REASON_ORDER)
+                matched.limits.append((limit, c.reason({**values, "max_quantity": str(limit)})))
+
+        def no_permit() -> Reason:
+            return Reason.model_construct(
+                rule_id=NO_PERMIT_ID,
+                code=NO_PERMIT_CODE,
+                message=f"Nothing permits shipping {product.name} to {values['country_name']}.",
+            )
+
+        base = combine(matched, no_permit)
         if steps is not None:
             steps.sort(key=_STEP_ORDER)
-        return _LineBase(
-            denials=denials,
-            limits=limits,
-            max_quantity=limits[0][0] if limits else None,
-            trace=steps,
-        )
+            base.trace = steps
+        return base
 
     # ------------------------------------------------------------ public API
 
@@ -653,15 +238,12 @@ class Engine:
         elif at.utcoffset():
             at = at.astimezone(UTC)
         ts = at.timestamp()
-        bucket = bisect.bisect_right(self._boundaries, ts)
-        cached = self._dkeys.get(id(destination))
-        if cached is not None and cached[0] is destination:
-            dkey = cached[1]
-        else:
-            dkey = self._dest_key(destination)
-            if len(self._dkeys) >= 10_000:
-                self._dkeys.clear()
-            self._dkeys[id(destination)] = (destination, dkey)
+        bucket = self._index.time_bucket(ts)
+        memo = self._memo
+        cached = memo.dest_keys.get(id(destination))
+        dkey = cached[1] if cached is not None and cached[0] is destination else None
+        if dkey is None:
+            dkey = memo.dest_key(destination)
         did, po = dkey
         totals: dict[str, int] | None = None
         if len(lines) > 1 and len({line.product.sku for line in lines}) != len(lines):
@@ -669,32 +251,28 @@ class Engine:
             totals = {}
             for line in lines:
                 totals[line.product.sku] = totals.get(line.product.sku, 0) + line.quantity
-        memo = self._memo if self._memo_size > 0 and not trace else None
-        pkeys = self._pkeys
+        remember = memo.size > 0 and not trace
+        seen = memo.lines
+        pkeys = memo.product_keys  # the hot path reads the memo's dicts directly
         items: list[LineDecision] = []
         all_ok = True
         for line in lines:
             product = line.product
-            if memo is None:
-                base = self._evaluate(product, destination, po, ts, trace=trace)
-            else:
+            if remember:
                 entry = pkeys.get(id(product))
                 pkey = entry[1] if entry is not None and entry[0] is product else None
-                key = (self._product_key(product) if pkey is None else pkey, did, bucket)
-                base = memo.get(key)  # type: ignore[assignment]
+                key = (memo.product_key(product) if pkey is None else pkey, did, bucket)
+                base = seen.get(key)
                 if base is None:
                     base = self._evaluate(product, destination, po, ts, trace=False)
-                    if len(memo) >= self._memo_size:
-                        memo.clear()
-                        if len(self._pcontent) >= self._memo_size:  # bound it too
-                            self._pcontent.clear()
-                            self._pkeys.clear()
-                    memo[key] = base
-            quantity = line.quantity if totals is None else totals[product.sku]
-            reasons = base.denials
+                    memo.store(key, base)
+            else:
+                base = self._evaluate(product, destination, po, ts, trace=trace)
             limit = base.max_quantity
-            if limit is not None and quantity > limit:
-                reasons = reasons + [r for n, r in base.limits if quantity > n]
+            if limit is None or (line.quantity if totals is None else totals[product.sku]) <= limit:
+                reasons = base.denials  # within every limit (the common case)
+            else:
+                reasons = apply_quantity(base, totals[product.sku] if totals else line.quantity)
             ok = not reasons
             if not ok:
                 all_ok = False
@@ -719,61 +297,6 @@ class Engine:
             unavailable_shipping_methods=unavailable,
         )
 
-    def _method_plan(self, dest: Destination, po: bool, ts: float) -> _MethodPlan:
-        """The methods a destination gets at a time, before looking at the cart."""
-        rules = self._method_global + self._method_by_country.get(dest.country, [])
-        offers: dict[str, _Compiled] = {}
-        restricted: dict[str, list[Reason]] = {}
-        by_product: dict[str, list[_Compiled]] = {}
-        surcharges: dict[str, list[tuple[Money, Reason]]] = {}
-        values = _method_values(dest, None)
-        for c in rules:
-            if not c.active(ts):
-                continue
-            method = c.rule.method
-            assert method is not None
-            try:
-                matched = c.match(None, dest, po)
-            except _RuleError:
-                # A restriction or surcharge that cannot be evaluated removes the method
-                # (fails closed); an offer that cannot be evaluated is not made.
-                if c.effect != "offer_method":
-                    restricted.setdefault(method, []).append(
-                        _method_error_reason(c.rule, self.ruleset.methods[method].name)
-                    )
-                continue
-            if not matched:
-                continue
-            if c.effect == "restrict_method":
-                if c.rule.when.product == _NO_PRODUCT_CONDITION:
-                    restricted.setdefault(method, []).append(c.reason(values))
-                else:
-                    by_product.setdefault(method, []).append(c)
-            elif c.effect == "offer_method":
-                best = offers.get(method)
-                if best is None or _offer_order(c) > _offer_order(best):
-                    offers[method] = c
-            else:
-                assert c.money is not None
-                surcharges.setdefault(method, []).append((c.money, c.reason(values)))
-        offered: list[tuple[str, Rule, int, list[_Compiled], tuple[Reason, ...]]] = []
-        unavailable: list[UnavailableMethod] = []
-        for method in sorted(offers, key=lambda m: self._method_order.get(m, 99)):
-            name = self.ruleset.methods[method].name
-            if method in restricted:
-                reasons = sorted(restricted[method], key=_REASON_ORDER)
-                unavailable.append(UnavailableMethod(method, name, tuple(reasons)))
-                continue
-            offer = offers[method].rule
-            assert offer.price is not None
-            applied = [
-                (m, r) for m, r in surcharges.get(method, []) if m.currency == offer.price.currency
-            ]
-            extra = sum(m.amount for m, _ in applied)
-            why = tuple(sorted((r for _, r in applied), key=_REASON_ORDER))
-            offered.append((method, offer, extra, by_product.get(method, []), why))
-        return _MethodPlan(offered, unavailable)
-
     def _methods(
         self,
         lines: Sequence[CartLine],
@@ -788,43 +311,12 @@ class Engine:
         key = (dkey[0], bucket)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._method_plan(dest, dkey[1], ts)
+            rules = self._index.method_rules(dest.country)
+            plan = plan_methods(rules, dest, dkey[1], ts, self._method_order, self._method_names)
             if len(self._plans) >= 10_000:
                 self._plans.clear()
             self._plans[key] = plan
-        quotes = []
-        unavailable = list(plan.unavailable)
-        subtotals: dict[str, int] | None = None  # physical goods, per currency
-        for method, offer, extra, by_product, why in plan.offered:
-            blocking = [
-                (c, line.product)
-                for c in by_product
-                for line in physical
-                if _safe_match(c, line.product, dest, dkey[1])
-            ]
-            if blocking:
-                name = self.ruleset.methods[method].name
-                reasons = {
-                    c.rule.id: c.reason(_method_values(dest, product)) for c, product in blocking
-                }
-                unavailable.append(UnavailableMethod(method, name, tuple(reasons.values())))
-                continue
-            assert offer.price is not None
-            amount = offer.price.amount
-            free = offer.free_from
-            if free is not None:
-                if subtotals is None:
-                    subtotals = {}
-                    for line in physical:
-                        price = line.product.price
-                        subtotals[price.currency] = (
-                            subtotals.get(price.currency, 0) + price.amount * line.quantity
-                        )
-                # Free only when every physical line is priced in the threshold's currency.
-                if len(subtotals) == 1 and subtotals.get(free.currency, -1) >= free.amount:
-                    amount = 0
-            quotes.append(self._quote(method, amount + extra, offer.price.currency, why))
-        return quotes, unavailable
+        return price_methods(plan, physical, dest, dkey[1], self._method_names, self._quote)
 
     def _quote(
         self, method: str, amount: int, currency: str, why: tuple[Reason, ...] = ()
@@ -832,9 +324,8 @@ class Engine:
         key = (method, amount, currency, tuple(r.rule_id for r in why))
         quote = self._quotes.get(key)
         if quote is None:
-            name = self.ruleset.methods[method].name
             money = Money(amount=amount, currency=currency)
-            quote = ShippingMethodQuote(method, name, money, why)
+            quote = ShippingMethodQuote(method, self._method_names[method], money, why)
             self._quotes[key] = quote
         return quote
 
@@ -860,86 +351,15 @@ class Engine:
         ]
 
 
-def _safe_match(c: _Compiled, product: Product, dest: Destination, po: bool) -> bool:
-    try:
-        return c.match(product, dest, po)
-    except _RuleError:
-        return True
-
-
-def _offer_order(c: _Compiled) -> tuple[int, str]:
-    assert c.rule.price is not None
-    return (c.rule.price.amount, c.rule.id)
-
-
-def _limit_of(rule: Rule, product: Product) -> int:
-    if rule.max_quantity is not None:
-        return rule.max_quantity
-    assert rule.max_supply_days is not None
-    days = product.attributes.supply_days
-    if days is None:
-        raise _RuleError(f"{product.sku} has no supply_days for a days-supply limit")
-    return rule.max_supply_days // days
-
-
-class _Values(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def _method_values(dest: Destination, product: Product | None) -> dict[str, str]:
-    """A method rule's message placeholders (a by-product restriction names the product)."""
-    return {
-        "country": dest.country,
-        "country_name": country_name(dest.country),
-        "subdivision": dest.subdivision or "",
-        "sku": product.sku if product else "",
-        "product_name": product.name if product else "",
-        "max_quantity": "",
-    }
-
-
-def _method_error_reason(rule: Rule, method_name: str) -> Reason:
-    return Reason.model_construct(
-        rule_id=rule.id,
-        code=RULE_ERROR,
-        message=f"We can't confirm that {method_name} is available to this address right now.",
-    )
-
-
-def _error_reason(rule: Rule, values: dict[str, str]) -> Reason:
-    return Reason.model_construct(
-        rule_id=rule.id,
-        code=RULE_ERROR,
-        message=f"We can't confirm that {values['product_name']} may ship to "
-        f"{values['country_name']} right now; please contact support.",
-    )
-
-
-def _step(rule: Rule, result: str, detail: str) -> dict[str, Any]:
-    return {"rule_id": rule.id, "effect": rule.effect, "result": result, "detail": detail}
-
-
-def _describe(c: _Compiled) -> str:
-    parts = []
-    for name in ("countries", "subdivisions", "kinds", "categories", "skus"):
-        value = getattr(c, name)
-        if value is not None:
-            parts.append(f"{name}={','.join(sorted(value)[:8])}{'...' if len(value) > 8 else ''}")
-    if c.postal is not None:
-        parts.append("postal_codes")
-    if c.po_box is not None:
-        parts.append(f"po_box={c.po_box}")
-    if c.attributes:
-        parts.append("attributes")
-    if c.ingredients:
-        parts.append("ingredients")
-    return "; ".join(parts) or "always"
-
-
 @cache
 def default_engine() -> Engine:
-    """The engine for the packaged default ruleset (built once per process)."""
+    """The engine for the packaged default ruleset (built once per process): the artifact
+    compiled at build time when it matches the YAML, else the YAML (rules/compiled.py)."""
+    from bonestore.domain.rules.compiled import load_compiled
+
+    engine = load_compiled()
+    if engine is not None:
+        return engine
     from bonestore.domain.rules.loader import load_ruleset
 
     return Engine(load_ruleset())

@@ -25,11 +25,12 @@ class Issue:
     line: int | None
     rule_id: str | None
     message: str
+    check: str = "L000"  # the lint check's id (docs/rules.md); L000: the schema
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         rule = f" [{self.rule_id}]" if self.rule_id else ""
-        return f"{where}: {self.severity}{rule}: {self.message}"
+        return f"{where}: {self.severity} {self.check}{rule}: {self.message}"
 
 
 class RulesetError(BonestoreError):

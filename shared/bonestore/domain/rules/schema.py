@@ -8,9 +8,16 @@ import re
 import string
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from bonestore.domain.money import Money
 
@@ -23,11 +30,6 @@ MethodId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,30}$")]
 MESSAGE_FIELDS = frozenset(
     {"country", "country_name", "subdivision", "sku", "product_name", "max_quantity"}
 )
-LINE_EFFECTS = ("permit", "forbid", "limit", "default")
-METHOD_EFFECTS = ("offer_method", "restrict_method", "surcharge")
-Effect = Literal[
-    "permit", "forbid", "limit", "default", "offer_method", "restrict_method", "surcharge"
-]
 Op = Literal["eq", "ne", "gt", "ge", "lt", "le", "in", "exists"]
 IngredientOp = Literal["present", "eq", "gt", "ge", "lt", "le"]
 IngredientName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,60}$")]
@@ -158,23 +160,33 @@ def _as_utc(value: Any) -> Any:
     return value
 
 
-class Rule(_Strict):
+# A date (midnight UTC) or a date-time; a naive time is UTC.
+Instant = Annotated[
+    datetime | None,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "format": "date-time"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
+
+
+class _RuleBase(_Strict):
+    """What every rule has; the effect's own parameters live on its subclass below."""
+
     id: RuleId
-    effect: Effect
+    effect: str  # each subclass narrows it to its own literal: the union's discriminator
     when: Conditions = Field(default_factory=Conditions)
-    effective_from: datetime | None = None  # inclusive
-    effective_until: datetime | None = None  # exclusive
+    effective_from: Instant = None  # inclusive
+    effective_until: Instant = None  # exclusive
     code: Code
     message: Annotated[str, Field(min_length=1, max_length=300)]
     note: str = ""
     source: Annotated[str, Field(min_length=1, max_length=500)]
-    # effect parameters
-    max_quantity: Annotated[int, Field(ge=0, le=100_000)] | None = None
-    max_supply_days: Annotated[int, Field(ge=1, le=3650)] | None = None
-    method: MethodId | None = None
-    price: Money | None = None
-    free_from: Money | None = None
-    amount: Money | None = None
 
     @field_validator("message")
     @classmethod
@@ -204,61 +216,111 @@ class Rule(_Strict):
         return _as_utc(value)  # type: ignore[no-any-return]
 
     @model_validator(mode="after")
-    def _params_fit_effect(self) -> Rule:
-        given = {
-            name
-            for name in (
-                "max_quantity",
-                "max_supply_days",
-                "method",
-                "price",
-                "free_from",
-                "amount",
-            )
-            if getattr(self, name) is not None
-        }
-        allowed: dict[str, set[str]] = {
-            "permit": set(),
-            "forbid": set(),
-            "default": set(),
-            "limit": {"max_quantity", "max_supply_days"},
-            "offer_method": {"method", "price", "free_from"},
-            "restrict_method": {"method"},
-            "surcharge": {"method", "amount"},
-        }
-        required: dict[str, set[str]] = {
-            "offer_method": {"method", "price"},
-            "restrict_method": {"method"},
-            "surcharge": {"method", "amount"},
-        }
-        extra = given - allowed[self.effect]
-        if extra:
-            raise ValueError(f"effect {self.effect} does not take {', '.join(sorted(extra))}")
-        missing = required.get(self.effect, set()) - given
-        if missing:
-            raise ValueError(f"effect {self.effect} needs {', '.join(sorted(missing))}")
-        if self.effect == "limit" and len(given) != 1:
-            raise ValueError("effect limit needs exactly one of max_quantity, max_supply_days")
-        if self.effect == "offer_method" and self.when.product != ProductCondition():
-            raise ValueError("offer_method matches the destination only (no product conditions)")
+    def _window(self) -> Self:
         if (
             self.effective_from is not None
             and self.effective_until is not None
             and self.effective_until <= self.effective_from
         ):
             raise ValueError("effective_until must be after effective_from")
-        if (
-            self.free_from is not None
-            and self.price is not None
-            and self.free_from.currency != self.price.currency
-        ):
+        return self
+
+    def _destination_only(self) -> None:
+        if self.when.product != ProductCondition():
+            raise ValueError(f"{self.effect} matches the destination only (no product conditions)")
+
+
+class PermitRule(_RuleBase):
+    """Lines it matches may ship (zones; digital everywhere)."""
+
+    effect: Literal["permit"]
+
+
+class ForbidRule(_RuleBase):
+    """Lines it matches may not ship; overrides any permit."""
+
+    effect: Literal["forbid"]
+
+
+class DefaultRule(_RuleBase):
+    """The reason given when nothing permits a line it matches."""
+
+    effect: Literal["default"]
+
+
+class LimitRule(_RuleBase):
+    """At most ``max_quantity`` units, or ``floor(max_supply_days / supply_days)``, per order."""
+
+    effect: Literal["limit"]
+    max_quantity: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    max_supply_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> LimitRule:
+        if (self.max_quantity is None) == (self.max_supply_days is None):
+            raise ValueError("effect limit needs exactly one of max_quantity, max_supply_days")
+        return self
+
+
+class OfferMethodRule(_RuleBase):
+    """Offers ``method`` at ``price`` where it matches; free from ``free_from`` of goods."""
+
+    effect: Literal["offer_method"]
+    method: MethodId
+    price: Money
+    free_from: Money | None = None
+
+    @model_validator(mode="after")
+    def _fits(self) -> OfferMethodRule:
+        self._destination_only()
+        if self.free_from is not None and self.free_from.currency != self.price.currency:
             raise ValueError("free_from and price must use one currency")
         return self
 
-    def active_at(self, at: datetime) -> bool:
-        if self.effective_from is not None and at < self.effective_from:
-            return False
-        return self.effective_until is None or at < self.effective_until
+
+class RestrictMethodRule(_RuleBase):
+    """Withdraws ``method`` where it matches (with product conditions: when a physical line
+    matches)."""
+
+    effect: Literal["restrict_method"]
+    method: MethodId
+
+
+class SurchargeRule(_RuleBase):
+    """Adds ``amount`` to ``method``'s price where it matches."""
+
+    effect: Literal["surcharge"]
+    method: MethodId
+    amount: Money
+
+    @model_validator(mode="after")
+    def _fits(self) -> SurchargeRule:
+        # The price is the destination's, before the cart: product conditions would be
+        # silently ignored, so they are refused.
+        self._destination_only()
+        return self
+
+
+Rule = Annotated[
+    PermitRule
+    | ForbidRule
+    | DefaultRule
+    | LimitRule
+    | OfferMethodRule
+    | RestrictMethodRule
+    | SurchargeRule,
+    Field(discriminator="effect"),
+]
+LineRule = PermitRule | ForbidRule | DefaultRule | LimitRule
+MethodRule = OfferMethodRule | RestrictMethodRule | SurchargeRule
+# The effect parameters, in the version hash as they were before the union (absent: null),
+# so the same content keeps the same version.
+_EFFECT_PARAMETERS = ("max_quantity", "max_supply_days", "method", "price", "free_from", "amount")
+
+
+def rule_method(rule: Rule) -> str | None:
+    """The shipping method a method rule is about (None for line rules)."""
+    return rule.method if isinstance(rule, MethodRule) else None
 
 
 class ShippingMethod(_Strict):
@@ -290,8 +352,9 @@ class Ruleset(_Strict):
             for entry in rule.when.destination.countries or []:
                 if len(entry) != 2 and entry not in self.groups:
                     raise ValueError(f"rule {rule.id}: unknown country group {entry!r}")
-            if rule.method is not None and rule.method not in self.methods:
-                raise ValueError(f"rule {rule.id}: unknown shipping method {rule.method!r}")
+            method = rule_method(rule)
+            if method is not None and method not in self.methods:
+                raise ValueError(f"rule {rule.id}: unknown shipping method {method!r}")
             named = {n for test in rule.when.product.ingredients or [] for n in test.any_of}
             unknown = sorted(named - vocabulary) if vocabulary else []
             if unknown:
@@ -339,6 +402,9 @@ def _version(ruleset: Ruleset) -> str:
     if cached is not None and cached[0] is ruleset:
         return cached[1]
     body = ruleset.model_dump(mode="json", by_alias=True)
+    for rule in body["rules"]:
+        for name in _EFFECT_PARAMETERS:
+            rule.setdefault(name, None)
     body["rules"] = sorted(body["rules"], key=lambda r: r["id"])
     body["ingredients"] = sorted(body["ingredients"])
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
@@ -347,3 +413,17 @@ def _version(ruleset: Ruleset) -> str:
         _VERSIONS.clear()
     _VERSIONS[id(ruleset)] = (ruleset, version)
     return version
+
+
+def ruleset_json_schema() -> dict[str, Any]:
+    """The JSON Schema of ``ruleset.yaml``, generated from these models (committed as
+    ``data/ruleset.schema.json`` so editors validate the YAML; a test checks it for drift)."""
+    schema = Ruleset.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "bonestore shipping ruleset"
+    schema["description"] = "Semantics: docs/rules.md. Generated: bonestore rules schema."
+    return schema
+
+
+def ruleset_json_schema_text() -> str:
+    return json.dumps(ruleset_json_schema(), indent=2, sort_keys=True) + "\n"

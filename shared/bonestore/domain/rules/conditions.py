@@ -1,0 +1,295 @@
+"""Condition matching: whether one rule applies to one line and destination.
+
+Three-valued: a rule applies (True), does not (False), or cannot be evaluated on this
+input (:class:`RuleError`). A condition that is definitely false makes the rule not
+apply even if another of its conditions errors (docs/rules.md, "Errors deny").
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from bonestore.domain.catalog import Product, ProductAttributes
+from bonestore.domain.geo import Destination, canonical_postal_code, compact_postal
+from bonestore.domain.money import Money
+from bonestore.domain.rules.decision import Reason
+from bonestore.domain.rules.schema import (
+    MESSAGE_FIELDS,
+    AttributeTest,
+    IngredientTest,
+    LimitRule,
+    OfferMethodRule,
+    PostalCondition,
+    Rule,
+    Ruleset,
+    SurchargeRule,
+    rule_method,
+)
+
+_MASS = {"g": Decimal(1_000_000), "mg": Decimal(1000), "mcg": Decimal(1)}
+
+
+class RuleError(Exception):
+    """A rule that cannot be evaluated on this input."""
+
+
+def _ts(value: Any) -> float | None:
+    return None if value is None else float(value.timestamp())
+
+
+class _Values(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+@dataclass(eq=False, slots=True)
+class CompiledRule:
+    """One rule with its conditions as sets and its window as timestamps."""
+
+    rule: Rule
+    effect: str
+    start: float | None
+    end: float | None
+    countries: frozenset[str] | None
+    subdivisions: frozenset[str] | None
+    postal: PostalCondition | None
+    po_box: bool | None
+    kinds: frozenset[str] | None
+    categories: frozenset[str] | None
+    skus: frozenset[str] | None
+    attributes: tuple[AttributeTest, ...]
+    ingredients: tuple[IngredientTest, ...]
+    has_product_conditions: bool
+    method: str | None = None
+    money: Money | None = None  # offer price / surcharge amount
+    max_quantity: int | None = None  # limit rules: one of these two
+    max_supply_days: int = 0
+    fields: tuple[str, ...] = ()  # placeholders its message uses
+    reasons: dict[tuple[str, ...], Reason] = field(default_factory=dict)
+
+    def reason(self, values: dict[str, str]) -> Reason:
+        """Its reason for these message values (built once per distinct value set)."""
+        fields = self.fields
+        key = (values[fields[0]],) if len(fields) == 1 else tuple([values[f] for f in fields])
+        found = self.reasons.get(key)
+        if found is None:
+            rule = self.rule
+            # Formatted even without placeholders: "{{" in a message means one literal "{".
+            message = rule.message.format_map(_Values(values))
+            found = Reason.model_construct(rule_id=rule.id, code=rule.code, message=message)
+            if len(self.reasons) < 10_000:
+                self.reasons[key] = found
+        return found
+
+    def active(self, ts: float) -> bool:
+        return (self.start is None or ts >= self.start) and (self.end is None or ts < self.end)
+
+    def match(self, product: Product | None, dest: Destination, po: bool) -> bool:
+        """Whether the rule applies (product None: its destination conditions only).
+        Raises RuleError when that cannot be decided."""
+        if self.countries is not None and dest.country not in self.countries:
+            return False
+        if self.subdivisions is not None and dest.subdivision not in self.subdivisions:
+            return False
+        if self.po_box is not None and po != self.po_box:
+            return False
+        if product is not None:
+            if self.kinds is not None and product.kind not in self.kinds:
+                return False
+            if self.categories is not None and product.category not in self.categories:
+                return False
+            if self.skus is not None and product.sku not in self.skus:
+                return False
+        if self.postal is None and (product is None or not (self.attributes or self.ingredients)):
+            return True
+        # Conditions that may fail to evaluate: a definite False anywhere wins over an error.
+        error: RuleError | None = None
+        if self.postal is not None:
+            try:
+                if not postal_match(self.postal, dest):
+                    return False
+            except RuleError as exc:
+                error = exc
+        if product is not None:
+            for attribute in self.attributes:
+                try:
+                    if not attribute_match(attribute, product):
+                        return False
+                except RuleError as exc:
+                    error = error or exc
+            for ingredient in self.ingredients:
+                try:
+                    if not ingredient_match(ingredient, product):
+                        return False
+                except RuleError as exc:
+                    error = error or exc
+        if error is not None:
+            raise error
+        return True
+
+    def limit_for(self, product: Product) -> int:
+        """A limit rule's maximum quantity for ``product``. Raises RuleError."""
+        if self.max_quantity is not None:
+            return self.max_quantity
+        days = product.attributes.supply_days
+        if days is None:
+            raise RuleError(f"{product.sku} has no supply_days for a days-supply limit")
+        return self.max_supply_days // days
+
+    def describe(self) -> str:
+        parts = []
+        for name in ("countries", "subdivisions", "kinds", "categories", "skus"):
+            value = getattr(self, name)
+            if value is not None:
+                shown = ",".join(sorted(value)[:8])
+                parts.append(f"{name}={shown}{'...' if len(value) > 8 else ''}")
+        if self.postal is not None:
+            parts.append("postal_codes")
+        if self.po_box is not None:
+            parts.append(f"po_box={self.po_box}")
+        if self.attributes:
+            parts.append("attributes")
+        if self.ingredients:
+            parts.append("ingredients")
+        return "; ".join(parts) or "always"
+
+
+def postal_match(cond: PostalCondition, dest: Destination) -> bool:
+    code = dest.postal_code
+    if code is None:
+        return False
+    if canonical_postal_code(dest.country, code) != code:
+        raise RuleError(f"postal code {code!r} is not a valid {dest.country} postal code")
+    compact = compact_postal(code)
+    key = compact[:5] if dest.country in ("US", "PR") else compact
+    for r in cond.ranges:
+        if len(key) == len(r.from_) and r.from_ <= key <= r.to:
+            return True
+    return any(re.fullmatch(p, compact) for p in cond.patterns)
+
+
+_ATTRIBUTE_FIELDS = frozenset(ProductAttributes.model_fields)
+
+
+def attribute_value(product: Product, name: str) -> Any:
+    attrs = product.attributes
+    if name in _ATTRIBUTE_FIELDS:
+        return getattr(attrs, name)
+    extra = attrs.model_extra
+    return extra.get(name) if extra else None
+
+
+def _is_nan(value: int | Decimal) -> bool:
+    return isinstance(value, Decimal) and value.is_nan()
+
+
+def compare(op: str, left: Any, right: Any) -> bool:
+    if op == "eq":
+        return bool(left == right)
+    if op == "ne":
+        return bool(left != right)
+    if op == "in":
+        return bool(left in right)
+    if isinstance(left, bool) or isinstance(right, bool):
+        raise RuleError(f"cannot compare {left!r} {op} {right!r}")
+    if (
+        isinstance(left, int | Decimal)
+        and isinstance(right, int | Decimal)
+        and not (_is_nan(left) or _is_nan(right))
+    ):
+        if op == "gt":
+            return bool(left > right)
+        if op == "ge":
+            return bool(left >= right)
+        if op == "lt":
+            return bool(left < right)
+        return bool(left <= right)
+    try:
+        lhs, rhs = Decimal(str(left)), Decimal(str(right))
+    except ArithmeticError as exc:
+        raise RuleError(f"cannot compare {left!r} {op} {right!r}") from exc
+    if lhs.is_nan() or rhs.is_nan():  # NaN has no order: Decimal raises rather than answer
+        raise RuleError(f"cannot compare {left!r} {op} {right!r}")
+    return {"gt": lhs > rhs, "ge": lhs >= rhs, "lt": lhs < rhs, "le": lhs <= rhs}[op]
+
+
+def attribute_match(test: AttributeTest, product: Product) -> bool:
+    value = attribute_value(product, test.name)
+    if test.op == "exists":
+        return value is not None
+    if value is None:
+        raise RuleError(f"{product.sku} has no attribute {test.name!r}")
+    return compare(test.op, value, test.value)
+
+
+def ingredient_match(test: IngredientTest, product: Product) -> bool:
+    ingredients = product.attributes.ingredients
+    error: RuleError | None = None
+    for name in test.any_of:
+        found = ingredients.get(name)
+        if found is None:
+            continue
+        if test.op == "present":
+            return True
+        if found.amount is None or found.unit is None:
+            error = RuleError(f"{product.sku}: the amount of {name} is unknown")
+            continue
+        amount = found.amount
+        if found.unit != test.unit:
+            if found.unit in _MASS and test.unit in _MASS:
+                amount = amount * _MASS[found.unit] / _MASS[test.unit]
+            else:
+                error = RuleError(
+                    f"{product.sku}: {name} is in {found.unit}, the rule in {test.unit}"
+                )
+                continue
+        if compare(test.op, amount, test.value):
+            return True
+    if error is not None:
+        raise error
+    return False
+
+
+def compile_rule(ruleset: Ruleset, rule: Rule) -> CompiledRule:
+    d, p = rule.when.destination, rule.when.product
+
+    def fs(values: Iterable[str] | None) -> frozenset[str] | None:
+        return None if values is None else frozenset(values)
+
+    money = (
+        rule.price
+        if isinstance(rule, OfferMethodRule)
+        else rule.amount
+        if isinstance(rule, SurchargeRule)
+        else None
+    )
+    return CompiledRule(
+        rule=rule,
+        effect=rule.effect,
+        start=_ts(rule.effective_from),
+        end=_ts(rule.effective_until),
+        countries=ruleset.countries_of(rule),
+        subdivisions=fs(d.subdivisions),
+        postal=d.postal_codes,
+        po_box=d.po_box,
+        kinds=fs(p.kinds),
+        categories=fs(p.categories),
+        skus=fs(p.skus),
+        attributes=tuple(p.attributes or ()),
+        ingredients=tuple(p.ingredients or ()),
+        has_product_conditions=p != type(p)(),
+        method=rule_method(rule),
+        money=money,
+        max_quantity=rule.max_quantity if isinstance(rule, LimitRule) else None,
+        max_supply_days=(rule.max_supply_days or 0) if isinstance(rule, LimitRule) else 0,
+        fields=tuple(
+            sorted(
+                {f for _, f, _, _ in string.Formatter().parse(rule.message) if f in MESSAGE_FIELDS}
+            )
+        ),
+    )

@@ -1,0 +1,81 @@
+"""The decision for one line, as Cedar's authorizer makes it: the rules that matched are
+sorted into sets (permits, forbids, errors, defaults, limits), then one small pure
+function combines them (docs/rules.md, "Decision semantics").
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+RULE_ERROR = "rule_error"
+NO_PERMIT_ID = "default-deny"
+NO_PERMIT_CODE = "not_permitted"
+
+
+class Reason(BaseModel):
+    """Why a line is (in)eligible; ``message`` is customer-facing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule_id: str
+    code: str
+    message: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"rule_id": self.rule_id, "code": self.code, "message": self.message}
+
+
+@dataclass(slots=True)
+class Matched:
+    """The active rules that matched one line (or could not be evaluated on it), by kind."""
+
+    permitted: bool = False
+    forbids: list[Reason] = field(default_factory=list)
+    errors: list[Reason] = field(default_factory=list)
+    defaults: list[Reason] = field(default_factory=list)
+    limits: list[tuple[int, Reason]] = field(default_factory=list)  # (max quantity, reason)
+
+
+@dataclass(slots=True)
+class LineBase:
+    """The quantity-independent part of a line's decision (what the memo keeps)."""
+
+    denials: list[Reason]  # forbids, rule errors, or "nothing permits"; by rule id
+    limits: list[tuple[int, Reason]]  # (max quantity, reason), smallest first
+    max_quantity: int | None
+    trace: list[dict[str, Any]] | None = None
+
+
+_REASON_ORDER = operator.attrgetter("rule_id", "code")
+
+
+def _limit_order(item: tuple[int, Reason]) -> tuple[int, str]:
+    return (item[0], item[1].rule_id)
+
+
+def combine(matched: Matched, no_permit: Callable[[], Reason]) -> LineBase:
+    """Forbid overrides permit; errors deny; with no permit (and nothing else to name) the
+    defaults, else ``no_permit()``; the smallest limit is the line's maximum."""
+    denials = matched.forbids + matched.errors
+    if not matched.permitted and not denials:
+        denials = sorted(matched.defaults, key=_REASON_ORDER) or [no_permit()]
+    elif len(denials) > 1:
+        denials.sort(key=_REASON_ORDER)
+    limits = matched.limits
+    if len(limits) > 1:
+        limits.sort(key=_limit_order)
+    return LineBase(denials=denials, limits=limits, max_quantity=limits[0][0] if limits else None)
+
+
+def apply_quantity(base: LineBase, quantity: int) -> list[Reason]:
+    """A line's reasons at ``quantity`` (the product's total over the cart): its denials,
+    then every limit it exceeds, smallest first. Empty: eligible."""
+    limit = base.max_quantity
+    if limit is not None and quantity > limit:
+        return base.denials + [r for n, r in base.limits if quantity > n]
+    return base.denials

@@ -1,0 +1,221 @@
+"""Speed without changing a decision: the index (a line meets only the rules that can
+apply to it) and the memo (a line seen before is not evaluated again).
+
+Both are checked against the naive reference evaluator by a property test
+(tests/unit/rules/test_rules_reference.py).
+"""
+
+from __future__ import annotations
+
+import bisect
+from decimal import Decimal
+from typing import Any
+
+from bonestore.domain.catalog import Product
+from bonestore.domain.geo import Destination, is_po_box
+from bonestore.domain.rules.conditions import CompiledRule, attribute_value
+from bonestore.domain.rules.decision import LineBase
+
+MEMO_LIMIT = 200_000
+
+
+class _Bucket:
+    """Rules of one country (or of every country), indexed by their most selective product key."""
+
+    __slots__ = ("by_attribute", "by_category", "by_ingredient", "by_kind", "by_sku", "rest")
+
+    def __init__(self) -> None:
+        self.by_sku: dict[str, list[CompiledRule]] = {}
+        # A rule whose first ingredient test names ingredients can only match a product that
+        # has one of them (an absent ingredient is a definite "no", never an error).
+        self.by_ingredient: dict[str, list[CompiledRule]] = {}
+        # A rule whose first attribute test is ``eq``: attribute name -> value -> rules. A
+        # product without the attribute gets all of them (they must report rule_error).
+        self.by_attribute: dict[str, dict[Any, list[CompiledRule]]] = {}
+        self.by_category: dict[str, list[CompiledRule]] = {}
+        self.by_kind: dict[str, list[CompiledRule]] = {}
+        self.rest: list[CompiledRule] = []
+
+    def add(self, c: CompiledRule) -> None:
+        first_attribute = c.attributes[0] if c.attributes else None
+        if c.skus is not None:
+            for sku in c.skus:
+                self.by_sku.setdefault(sku, []).append(c)
+        elif c.ingredients:
+            for name in c.ingredients[0].any_of:
+                self.by_ingredient.setdefault(name, []).append(c)
+        elif (
+            first_attribute is not None
+            and first_attribute.op == "eq"
+            and isinstance(first_attribute.value, str | int | Decimal)
+        ):
+            values = self.by_attribute.setdefault(first_attribute.name, {})
+            values.setdefault(first_attribute.value, []).append(c)
+        elif c.categories is not None:
+            for cat in c.categories:
+                self.by_category.setdefault(cat, []).append(c)
+        elif c.kinds is not None:
+            for kind in c.kinds:
+                self.by_kind.setdefault(kind, []).append(c)
+        else:
+            self.rest.append(c)
+
+    def candidates(self, product: Product, out: list[CompiledRule]) -> bool:
+        """Adds the rules that can apply to ``product``; True if some may be repeated."""
+        out += self.rest
+        for found in (
+            self.by_kind.get(product.kind),
+            self.by_category.get(product.category),
+            self.by_sku.get(product.sku),
+        ):
+            if found:
+                out += found
+        repeats = False
+        if self.by_ingredient:
+            hits = 0
+            for name in product.attributes.ingredients:
+                found = self.by_ingredient.get(name)
+                if found:
+                    out += found
+                    hits += 1
+            repeats = hits > 1
+        for name, by_value in self.by_attribute.items():
+            value = attribute_value(product, name)
+            if value is None:
+                for rules in by_value.values():
+                    out += rules
+            else:
+                try:
+                    found = by_value.get(value)
+                except TypeError:  # an unhashable attribute value: consider them all
+                    for rules in by_value.values():
+                        out += rules
+                    continue
+                if found:
+                    out += found
+        return repeats
+
+
+class RuleIndex:
+    """Line rules by country (rules naming no country apply everywhere), then by product key;
+    method rules by country; and what the memo's keys must include."""
+
+    def __init__(self, compiled: list[CompiledRule]) -> None:
+        self._global = _Bucket()
+        self._by_country: dict[str, _Bucket] = {}
+        self.method_global: list[CompiledRule] = []
+        self.method_by_country: dict[str, list[CompiledRule]] = {}
+        self.postal_countries: set[str] = set()
+        self.po_countries: set[str] = set()
+        self.postal_everywhere = self.po_everywhere = False
+        boundaries: set[float] = set()
+        for c in compiled:
+            boundaries.update(t for t in (c.start, c.end) if t is not None)
+            countries = c.countries
+            if c.postal is not None:
+                if countries is None:
+                    self.postal_everywhere = True
+                else:
+                    self.postal_countries |= countries
+            if c.po_box is not None:
+                if countries is None:
+                    self.po_everywhere = True
+                else:
+                    self.po_countries |= countries
+            if c.method is not None:
+                if countries is None:
+                    self.method_global.append(c)
+                else:
+                    for cc in countries:
+                        self.method_by_country.setdefault(cc, []).append(c)
+            elif countries is None:
+                self._global.add(c)
+            else:
+                for cc in countries:
+                    self._by_country.setdefault(cc, _Bucket()).add(c)
+        # Every instant a rule starts or ends: between two of them, the active set is fixed.
+        self.boundaries = sorted(boundaries)
+
+    def candidates(self, product: Product, country: str) -> list[CompiledRule]:
+        found: list[CompiledRule] = []
+        repeats = self._global.candidates(product, found)
+        bucket = self._by_country.get(country)
+        if bucket is not None:
+            repeats = bucket.candidates(product, found) or repeats
+        return list(dict.fromkeys(found)) if repeats else found
+
+    def method_rules(self, country: str) -> list[CompiledRule]:
+        return self.method_global + self.method_by_country.get(country, [])
+
+    def time_bucket(self, ts: float) -> int:
+        return bisect.bisect_right(self.boundaries, ts)
+
+    def po_box(self, dest: Destination) -> bool:
+        """Whether the destination's first line is a PO box, where some rule asks."""
+        if self.po_everywhere or dest.country in self.po_countries:
+            return is_po_box(dest.line1)
+        return False
+
+    def uses_postal(self, country: str) -> bool:
+        return self.postal_everywhere or country in self.postal_countries
+
+
+class LineMemo:
+    """Per-line decisions keyed on all their inputs: the product's rule-relevant content,
+    the destination fields some rule can look at, and the time bucket. Bounded."""
+
+    def __init__(self, index: RuleIndex, size: int) -> None:
+        self.index = index
+        self.size = size
+        self.lines: dict[tuple[int, int, int], LineBase] = {}
+        self.product_keys: dict[int, tuple[Product, int]] = {}
+        self._pcontent: dict[str, int] = {}
+        self.dest_keys: dict[int, tuple[Destination, tuple[int, bool]]] = {}
+        self._dcontent: dict[tuple[Any, ...], int] = {}
+        self.on_reset: list[dict[Any, Any]] = []  # other caches keyed on destination ids
+
+    def product_key(self, product: Product) -> int:
+        """A small int standing for the product's rule-relevant content (SKU, name, kind,
+        category, attributes): equal content, equal key, whichever object carries it."""
+        entry = self.product_keys.get(id(product))
+        if entry is not None and entry[0] is product:
+            return entry[1]
+        content = product.model_dump_json(include={"sku", "name", "kind", "category", "attributes"})
+        key = self._pcontent.setdefault(content, len(self._pcontent))
+        if len(self.product_keys) >= 10_000:
+            self.product_keys.clear()
+        self.product_keys[id(product)] = (product, key)
+        return key
+
+    def dest_key(self, dest: Destination) -> tuple[int, bool]:
+        """(a small int standing for the destination fields any rule can look at, and only
+        those; whether its first line is a PO box where a rule asks)."""
+        cached = self.dest_keys.get(id(dest))
+        if cached is not None and cached[0] is dest:
+            return cached[1]
+        country = dest.country
+        postal = dest.postal_code if self.index.uses_postal(country) else None
+        po = self.index.po_box(dest)
+        fields = (country, dest.subdivision, postal, po)
+        interned = self._dcontent.get(fields)
+        if interned is None:
+            if len(self._dcontent) >= 100_000:  # ids restart: forget what used them
+                self._dcontent.clear()
+                self.dest_keys.clear()
+                self.lines.clear()
+                for cache in self.on_reset:
+                    cache.clear()
+            interned = self._dcontent[fields] = len(self._dcontent)
+        key = (interned, po)
+        if len(self.dest_keys) >= 10_000:
+            self.dest_keys.clear()
+        self.dest_keys[id(dest)] = (dest, key)
+        return key
+
+    def store(self, key: tuple[int, int, int], base: LineBase) -> None:
+        if len(self.lines) >= self.size:
+            self.lines.clear()
+            if len(self._pcontent) >= self.size:  # bound it too
+                self._pcontent.clear()
+                self.product_keys.clear()
+        self.lines[key] = base

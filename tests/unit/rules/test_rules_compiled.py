@@ -1,0 +1,97 @@
+"""The ruleset compiled at build time (rules/compiled.py): the same engine as the YAML's,
+used only when its stamp matches the YAML and code shipped beside it."""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import bonestore
+from bonestore.domain.catalog import seed_catalog
+from bonestore.domain.geo import Destination
+from bonestore.domain.rules import CartLine, Engine, load_ruleset
+from bonestore.domain.rules import compiled as compiled_module
+from bonestore.domain.rules.compiled import ARTIFACT, compile_to, load_compiled
+
+pytestmark = pytest.mark.unit
+
+AT = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the bonestore package that resources.files("bonestore") resolves to."""
+    copy = tmp_path / "bonestore"
+    shutil.copytree(Path(bonestore.__file__).parent, copy, ignore=shutil.ignore_patterns("*.pyc"))
+    real = resources.files
+
+    def files(name: Any) -> Any:
+        return copy if name == "bonestore" else real(name)
+
+    monkeypatch.setattr(resources, "files", files)
+    return copy
+
+
+def test_artifact_decides_exactly_as_the_yaml(package: Path) -> None:
+    built = compile_to(package)
+    loaded = load_compiled()
+    assert loaded is not None and loaded is not built
+    yaml_engine = Engine(load_ruleset())
+    assert loaded.version == yaml_engine.version == built.version
+    for product in seed_catalog():
+        for country in ("US", "CA", "AU", "JP", "GB", "CU", "RU"):
+            lines = [CartLine(product, 3)]
+            dest = Destination(country=country)
+            assert (
+                loaded.decide(lines, dest, AT).to_json()
+                == yaml_engine.decide(lines, dest, AT).to_json()
+            )
+
+
+def test_no_artifact_means_the_yaml(package: Path) -> None:
+    assert not (package / ARTIFACT).exists()
+    assert load_compiled() is None
+
+
+def test_artifact_from_other_yaml_is_ignored(package: Path) -> None:
+    """A stale artifact (the YAML edited after the build) must not decide: the YAML does."""
+    compile_to(package)
+    ruleset = package / "data" / "ruleset.yaml"
+    ruleset.write_text(ruleset.read_text().replace("countries: [MX, IN]", "countries: [MX]"))
+    assert load_compiled() is None
+
+
+def test_artifact_from_other_code_is_ignored(package: Path) -> None:
+    compile_to(package)
+    engine_py = package / "domain" / "rules" / "engine.py"
+    engine_py.write_text(engine_py.read_text() + "\n# changed\n")
+    assert load_compiled() is None
+
+
+def test_corrupt_artifact_is_ignored(package: Path) -> None:
+    compile_to(package)
+    (package / ARTIFACT).write_bytes(b"not a pickle")
+    assert load_compiled() is None
+
+
+def test_artifact_whose_engine_disagrees_with_its_version_is_ignored(package: Path) -> None:
+    compile_to(package)
+    body = pickle.loads((package / ARTIFACT).read_bytes())
+    body["version"] = "rs-000000000000"
+    (package / ARTIFACT).write_bytes(pickle.dumps(body))
+    assert load_compiled() is None
+
+
+def test_build_command_writes_the_artifact(
+    package: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert compiled_module.main([str(package)]) == 0
+    assert (package / ARTIFACT).exists()
+    assert load_ruleset().version in capsys.readouterr().out
+    assert compiled_module.main([]) == 2
