@@ -121,7 +121,10 @@ def run_schemathesis(
         str(report_dir),
         *options,
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    # cwd: Schemathesis keeps a .schemathesis/ cache where it runs; never in the repository.
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, check=False, cwd=report_dir
+    )
     return done.returncode, done.stdout + done.stderr
 
 
