@@ -418,19 +418,23 @@ class OrderRepository:
             assignments.append(f"#f{index} = :f{index}")
         product_updates: list[dict[str, Any]] = []
         if effect is not None:
+            # A sale is counted in ``sold`` (stock + reserved + sold == received).
             expression = (
                 "SET stock = stock + :q, reserved = reserved - :q"
                 if effect == "release"
-                else "SET reserved = reserved - :q"
+                else "SET reserved = reserved - :q, sold = if_not_exists(sold, :zero) + :q"
             )
             for line in order.stock_lines:
+                line_values = {":q": {"N": str(line.quantity)}}
+                if effect == "commit":
+                    line_values[":zero"] = {"N": "0"}
                 product_updates.append(
                     {
                         "Update": {
                             "TableName": self._products,
                             "Key": {"sku": {"S": line.sku}},
                             "UpdateExpression": expression,
-                            "ExpressionAttributeValues": {":q": {"N": str(line.quantity)}},
+                            "ExpressionAttributeValues": line_values,
                         }
                     }
                 )
