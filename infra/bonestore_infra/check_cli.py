@@ -7,7 +7,8 @@ there is one, 2 when the tables cannot be read. By default it reads the local st
 reads AWS with the usual credential chain (``AWS_PROFILE``, SSO, ...), and the table
 names are the stack's outputs ``ProductsTableName`` / ``OrdersTableName``.
 
-On a live store the two scans are not one snapshot: a violation is reported only if a
+Ingredient names are judged against this checkout's ruleset (the one the layer
+ships). On a live store the two scans are not one snapshot: a violation is reported only if a
 second check a moment later finds it too (``--once`` reports the first check's).
 """
 
@@ -103,6 +104,7 @@ def _check(args: argparse.Namespace, client: Any, products: str, orders: str) ->
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
     from bonestore.adapters.invariants import check_tables
+    from bonestore.domain.rules import default_engine
 
     try:
         return check_tables(
@@ -111,6 +113,7 @@ def _check(args: argparse.Namespace, client: Any, products: str, orders: str) ->
             orders,
             reservation_lag=timedelta(seconds=args.lag_seconds),
             skus=[sku.strip().upper() for sku in args.sku] if args.sku else None,
+            vocabulary=default_engine().ruleset.ingredients,
         )
     except EndpointConnectionError as exc:
         hint = " (is `bonestore serve` running?)" if args.region is None else ""

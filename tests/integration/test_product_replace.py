@@ -64,9 +64,7 @@ def assert_invariants(shop: Shop, *skus: str) -> None:
     assert violations == [], [str(v) for v in violations]
 
 
-def test_replaces_during_checkouts_keep_every_reservation(
-    shop: Shop, api: Http, ops: str
-) -> None:
+def test_replaces_during_checkouts_keep_every_reservation(shop: Shop, api: Http, ops: str) -> None:
     sku = f"RACE-{uuid.uuid4().hex[:8].upper()}"
     assert put(api, sku, book(130), ops).status == 201
     done = threading.Event()
@@ -95,9 +93,7 @@ def test_replaces_during_checkouts_keep_every_reservation(
 
     statuses = {status for status, _ in results}
     assert statuses <= {201, 409}, [r for r in results if r[0] not in (201, 409)][:3]
-    assert {body["error"]["code"] for status, body in results if status == 409} <= {
-        "out_of_stock"
-    }
+    assert {body["error"]["code"] for status, body in results if status == 409} <= {"out_of_stock"}
     assert {(status, code) for _, status, code in replaced} <= {
         (200, None),
         (409, "stock_below_reserved"),

@@ -16,7 +16,7 @@ from bonestore.service.invariants import Violation, check_invariants
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-PRODUCT_ATTRIBUTES = ("sku", "kind", "stock", "reserved", "sold", "received")
+PRODUCT_ATTRIBUTES = ("sku", "kind", "stock", "reserved", "sold", "received", "attributes")
 ORDER_ATTRIBUTES = (
     "order_id",
     "status",
@@ -49,6 +49,7 @@ def check_tables(
     *,
     reservation_lag: timedelta,
     skus: Collection[str] | None = None,
+    vocabulary: Collection[str] | None = None,
     now: datetime | None = None,
 ) -> list[Violation]:
     """The invariants' violations in the tables as they are now.
@@ -65,4 +66,5 @@ def check_tables(
         now=now or datetime.now(UTC),
         reservation_lag=reservation_lag,
         skus=skus,
+        vocabulary=vocabulary,
     )
