@@ -8,6 +8,7 @@ and ``stock`` in the request is the units on hand not yet sold.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -158,3 +159,34 @@ def test_stock_is_on_hand_including_what_checkouts_hold(shop: Shop, api: Http, o
     assert (sold["stock"], sold["available"], sold["reserved"], sold["sold"]) == (15, 15, 0, 4)
     assert sold["received"] == 19
     assert_invariants(shop, sku)
+
+
+def test_check_invariants_command_names_what_is_wrong(
+    shop: Shop, api: Http, ops: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bonestore_infra.cli import main
+
+    sku = f"CLI-{uuid.uuid4().hex[:8].upper()}"
+    assert put(api, sku, book(5), ops).status == 201
+    status, body = shop.checkout([{"sku": sku, "quantity": 2}], US)
+    assert status == 201, body
+    assert shop.stack.aws is not None
+    args = ["check", "invariants", "--endpoint-url", shop.stack.aws.endpoint_url, "--sku", sku]
+    assert main(args) == 0
+    assert "0 violations" in capsys.readouterr().out
+
+    # The lost update of issue #11, done by hand: a blind write of a stale reservation count.
+    shop.dynamodb.update_item(
+        TableName=shop.products_table,
+        Key={"sku": {"S": sku}},
+        UpdateExpression="SET reserved = :stale",
+        ExpressionAttributeValues={":stale": {"N": "0"}},
+    )
+    assert main(args) == 1  # confirmed by a second look
+    out = capsys.readouterr().out
+    assert f"stock_unbalanced: product {sku}:" in out
+    assert f"reserved_mismatch: product {sku}: reserved 0, but open orders hold 2" in out
+    assert "2 violations" in out
+    assert main([*args, "--once", "--json"]) == 1
+    kinds = {v["kind"] for v in json.loads(capsys.readouterr().out)}
+    assert kinds == {"stock_unbalanced", "reserved_mismatch"}

@@ -14,6 +14,7 @@ from bonestore.service.invariants import check_invariants
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 LAG = timedelta(minutes=10)
+pytestmark = pytest.mark.unit
 PAID = {"amount_total": {"amount": 1500, "currency": "USD"}, "payment_intent_id": "pi_1"}
 
 

@@ -90,7 +90,9 @@ class Product(BaseModel):
     kind: ProductKind
     category: Literal["supplement", "book", "media", "program"]
     price: Money
-    # Units available to sell; None for digital goods, which have no stock.
+    # None for digital goods, which have no stock. Written (PUT, seed): the units on hand
+    # not yet sold; read back from the table (``product_of``): the units for sale now
+    # (``bonestore.adapters.products`` keeps both counters).
     stock: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
     attributes: ProductAttributes = Field(default_factory=ProductAttributes)
     active: bool = True
