@@ -66,6 +66,20 @@ def test_public_view_hides_stock_but_says_in_stock() -> None:
     assert view["price"] == {"amount": 100, "currency": "USD"}
 
 
+def pill(ingredients: dict[str, object]) -> Product:
+    return Product.model_validate(
+        {
+            "sku": "PILL-1",
+            "name": "Pill",
+            "kind": "physical",
+            "category": "supplement",
+            "price": {"amount": 100, "currency": "USD"},
+            "stock": 1,
+            "attributes": {"supply_days": 30, "ingredients": ingredients},
+        }
+    )
+
+
 @pytest.mark.parametrize(
     ("written", "stored"),
     [
@@ -81,34 +95,14 @@ def test_public_view_hides_stock_but_says_in_stock() -> None:
     ],
 )
 def test_ingredient_names_are_normalized(written: str, stored: str) -> None:
-    product = Product.model_validate(
-        {
-            "sku": "PILL-1",
-            "name": "Pill",
-            "kind": "physical",
-            "category": "supplement",
-            "price": {"amount": 100, "currency": "USD"},
-            "stock": 1,
-            "attributes": {"supply_days": 30, "ingredients": {written: {}}},
-        }
-    )
+    product = pill({written: {}})
     assert list(product.attributes.ingredients) == [stored]
 
 
 @pytest.mark.parametrize("ingredients", [{"Calcium": {}, " calcium": {}}, {"  ": {}}])
 def test_ambiguous_or_empty_ingredient_names_are_refused(ingredients: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
-        Product.model_validate(
-            {
-                "sku": "PILL-1",
-                "name": "Pill",
-                "kind": "physical",
-                "category": "supplement",
-                "price": {"amount": 100, "currency": "USD"},
-                "stock": 1,
-                "attributes": {"supply_days": 30, "ingredients": ingredients},
-            }
-        )
+        pill(ingredients)
 
 
 def test_unknown_ingredients_against_a_vocabulary() -> None:
