@@ -18,7 +18,8 @@ import argparse
 import json
 import sys
 import time
-from datetime import timedelta
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,10 +27,16 @@ if TYPE_CHECKING:
 
 DEFAULT_LOCAL_ENDPOINT = "http://127.0.0.1:8000"
 LOCAL_TABLES = ("ProductsTable", "OrdersTable")  # local physical names are the logical ids
-# The sweeper releases a stale reservation within its grace period (GRACE_SECONDS in
-# functions/sweeper/app.py, 300 s) after expiry, at its next run (template: rate(5 minutes)).
-DEFAULT_RESERVATION_LAG_SECONDS = 300 + 300
+# The sweeper runs every 5 minutes (template.yaml: rate(5 minutes)) and releases what
+# expired more than its grace period ago: a reservation may outlive its expiry by both.
+SWEEPER_PERIOD_SECONDS = 300
 CONFIRM_AFTER_SECONDS = 2.0
+
+
+def default_reservation_lag() -> int:
+    from bonestore.service.reservations import GRACE_SECONDS
+
+    return GRACE_SECONDS + SWEEPER_PERIOD_SECONDS
 
 
 class CheckError(Exception):
@@ -59,8 +66,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--lag-seconds",
         type=int,
-        default=DEFAULT_RESERVATION_LAG_SECONDS,
-        help="how long past its expiry a reservation may live (the sweeper's grace + period)",
+        default=None,
+        help="how long past its expiry a reservation may live (default: the sweeper's "
+        "grace period + its schedule, 600)",
     )
     parser.add_argument("--once", action="store_true", help="report the first check's findings")
     parser.add_argument("--json", action="store_true", help="print violations as JSON")
@@ -100,10 +108,34 @@ def _client_and_tables(args: argparse.Namespace) -> tuple[Any, str, str]:
     return client, args.products_table, args.orders_table
 
 
+def check_tables(
+    client: Any,
+    products_table: str,
+    orders_table: str,
+    *,
+    reservation_lag: timedelta,
+    skus: Collection[str] | None = None,
+    vocabulary: Collection[str] | None = None,
+    now: datetime | None = None,
+) -> list[Violation]:
+    """The invariants' violations in the tables as they are now (tests call it too)."""
+    from bonestore.adapters.invariants import read_stock_and_orders
+    from bonestore.service.invariants import check_invariants
+
+    products, orders = read_stock_and_orders(client, products_table, orders_table)
+    return check_invariants(
+        products,
+        orders,
+        now=now or datetime.now(UTC),
+        reservation_lag=reservation_lag,
+        skus=skus,
+        vocabulary=vocabulary,
+    )
+
+
 def _check(args: argparse.Namespace, client: Any, products: str, orders: str) -> list[Violation]:
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-    from bonestore.adapters.invariants import check_tables
     from bonestore.domain.rules import default_engine
 
     try:
@@ -131,6 +163,8 @@ def _check(args: argparse.Namespace, client: Any, products: str, orders: str) ->
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.lag_seconds is None:
+        args.lag_seconds = default_reservation_lag()
     if args.lag_seconds < 0:
         raise SystemExit("bonestore check invariants: --lag-seconds must be 0 or more")
     try:

@@ -21,10 +21,11 @@ from typing import Any
 
 import pytest
 
-from bonestore.adapters.invariants import check_tables
 from bonestore.adapters.orders import OrderRepository
 from bonestore.adapters.stripe_gateway import READ_TIMEOUT_SECONDS
+from bonestore.domain.order import Order
 from bonestore_infra.bench_checkout import US_ADDRESS, Shop
+from bonestore_infra.check_cli import check_tables
 from bonestore_infra.local_stack import LocalStack
 from tests.integration.test_checkout_flow import _load_sweeper
 
@@ -248,21 +249,19 @@ def test_a_webhook_whose_transaction_is_cancelled_is_redelivered(shop: Shop) -> 
 def before_session_is_recorded(action: Callable[[str, str], None]) -> Iterator[None]:
     """Runs ``action(order_id, session_id)`` in the checkout, between Stripe's answer
     and the order update that records the session."""
-    original = OrderRepository.update_fields
+    original = OrderRepository.save
 
-    def update_fields(
-        self: OrderRepository, order_id: str, fields: dict[str, Any], **kw: Any
-    ) -> None:
-        event = kw.get("event") or {}
-        if event.get("type") == "stripe_session_created":
-            action(order_id, str(fields["stripe_session_id"]))
-        original(self, order_id, fields, **kw)
+    def save(self: OrderRepository, current: Order, updated: Order, **kw: Any) -> None:
+        event = kw.get("event")
+        if event is not None and event.type == "stripe_session_created":
+            action(current.order_id, str(updated.stripe_session_id))
+        original(self, current, updated, **kw)
 
-    OrderRepository.update_fields = update_fields  # type: ignore[method-assign]
+    OrderRepository.save = save  # type: ignore[method-assign]
     try:
         yield
     finally:
-        OrderRepository.update_fields = original  # type: ignore[method-assign]
+        OrderRepository.save = original  # type: ignore[method-assign]
 
 
 def test_a_webhook_that_arrives_before_checkout_has_answered(shop: Shop) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from bonestore.adapters.invariants import check_tables
 from bonestore_infra.bench_checkout import US_ADDRESS, Shop
+from bonestore_infra.check_cli import check_tables
 from bonestore_infra.local_stack import LocalStack
 from tests.helpers import Http, assert_error
 from tests.integration.test_support_api import staff_token

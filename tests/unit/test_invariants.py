@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bonestore.adapters.orders import order_from_record
 from bonestore.service.invariants import check_invariants
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -50,7 +51,8 @@ GOOD_ORDERS = [
 def kinds(
     products: list[dict[str, Any]], orders: list[dict[str, Any]], **kw: Any
 ) -> list[tuple[str, str]]:
-    found = check_invariants(products, orders, now=NOW, reservation_lag=LAG, **kw)
+    typed = [order_from_record(record) for record in orders]  # as the adapter reads them
+    found = check_invariants(products, typed, now=NOW, reservation_lag=LAG, **kw)
     return [(v.kind, v.subject) for v in found]
 
 
@@ -85,8 +87,8 @@ def test_the_lost_reservation_of_issue_11() -> None:
 @pytest.mark.parametrize(
     ("bad", "kind"),
     [
-        (order("ord_x", "paid", "committed", 0, amount_total={"amount": 1500}), "payment_missing"),
-        (order("ord_x", "held", "reserved", 0), "payment_missing"),
+        (order("ord_x", "paid", "committed", 0, amount_total={"amount": 1500, "currency": "USD"}), "payment_missing"),
+        (order("ord_x", "held", "reserved", 0, amount_total={"amount": 900, "currency": "USD"}), "payment_missing"),
         (order("ord_x", "expired", "reserved", 0), "stock_state_mismatch"),
         (order("ord_x", "paid", "reserved", 0, **PAID), "stock_state_mismatch"),
         (
@@ -143,15 +145,15 @@ def test_ingredients_outside_the_vocabulary() -> None:
 
 
 def test_the_cli_default_lag_is_the_sweepers() -> None:
-    from bonestore_infra.check_cli import DEFAULT_RESERVATION_LAG_SECONDS
+    from bonestore.service.reservations import GRACE_SECONDS
+    from bonestore_infra.check_cli import SWEEPER_PERIOD_SECONDS, default_reservation_lag
 
-    repo = Path(__file__).resolve().parents[2]
-    grace = re.search(
-        r"^GRACE_SECONDS = (\d+)$", (repo / "functions/sweeper/app.py").read_text(), re.M
+    rate = re.search(
+        r"Schedule: rate\((\d+) minutes\)",
+        (Path(__file__).resolve().parents[2] / "template.yaml").read_text(),
     )
-    rate = re.search(r"Schedule: rate\((\d+) minutes\)", (repo / "template.yaml").read_text())
-    assert grace and rate
-    assert int(grace[1]) + 60 * int(rate[1]) == DEFAULT_RESERVATION_LAG_SECONDS
+    assert rate and 60 * int(rate[1]) == SWEEPER_PERIOD_SECONDS
+    assert default_reservation_lag() == GRACE_SECONDS + SWEEPER_PERIOD_SECONDS
 
 
 def test_the_cli_needs_table_names_and_credentials_for_aws(

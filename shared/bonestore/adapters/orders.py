@@ -59,6 +59,7 @@ class StoreBusy(UpstreamUnavailable):
 
     code = "service_busy"
 
+
 PENDING: Final = "pending"
 # Attributes a change never writes directly: the key, the status (moved by
 # ``transition`` only), the timeline (appended), and what ``transition`` manages.

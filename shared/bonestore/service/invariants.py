@@ -1,7 +1,8 @@
 """What must hold between the products and orders tables, checked on plain data.
 
-Pure (no I/O): ``bonestore.adapters.invariants`` reads the tables, the
-``bonestore check invariants`` command and the fault-injection tests call
+Pure (no I/O): ``bonestore.adapters.invariants`` reads the tables (orders through
+the repository's translation, as typed Orders), and ``bonestore check invariants``
+(``bonestore_infra.check_cli``) and the fault-injection tests call
 :func:`check_invariants` on what it read. Each violation names the product or order.
 
 - Every physical product's counters balance: ``stock + reserved + sold == received``
@@ -9,8 +10,8 @@ Pure (no I/O): ``bonestore.adapters.invariants`` reads the tables, the
   ``reserved`` / ``sold`` equal what the orders say they hold / bought.
 - An order's stock state fits its status: stock is held only by ``pending_payment``
   and ``held`` orders, and sold only by ``paid``, ``fulfilled`` and ``refunded`` ones.
-- Every ``paid``, ``held``, ``fulfilled`` or ``refunded`` order records what was
-  charged and, for a non-zero charge, Stripe's payment.
+- Every ``paid``, ``held``, ``fulfilled`` or ``refunded`` order with a non-zero
+  charge records Stripe's payment.
 - No checkout holds stock longer than its expiry plus the sweeper's lag (its grace
   period and schedule), unless its payment is under way (``awaiting_payment``).
 - Given the ruleset's ingredient vocabulary: no product (active or not) names an
@@ -22,9 +23,12 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bonestore.domain.catalog import normalize_ingredient
+
+if TYPE_CHECKING:
+    from bonestore.domain.order import Order
 
 COUNTERS = ("stock", "reserved", "sold", "received")
 PAYMENT_STATUSES = frozenset({"paid", "held", "fulfilled", "refunded"})
@@ -50,8 +54,8 @@ class Violation:
         return f"{self.kind}: {self.subject}: {self.message}"
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
         return None
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -59,20 +63,17 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
-def _lines(order: Mapping[str, Any]) -> list[tuple[str, int]]:
-    return [(str(line["sku"]), int(line["quantity"])) for line in order.get("stock_lines") or []]
-
-
 def check_invariants(
     products: Iterable[Mapping[str, Any]],
-    orders: Iterable[Mapping[str, Any]],
+    orders: Iterable[Order],
     *,
     now: datetime,
     reservation_lag: timedelta,
     skus: Collection[str] | None = None,
     vocabulary: Collection[str] | None = None,
 ) -> list[Violation]:
-    """Every violation in these products and orders (all orders: the sums need them).
+    """Every violation in these products (stored items) and orders (all of them: the
+    sums need them).
 
     With ``skus``, only those products and the orders that touch them are judged (a
     test's own data in a shared table); with ``vocabulary``, ingredient names are too.
@@ -82,16 +83,15 @@ def check_invariants(
     bought: dict[str, int] = {}
     violations: list[Violation] = []
     for order in orders:
-        lines = _lines(order)
-        if wanted is not None and not any(sku in wanted for sku, _ in lines):
+        lines = order.stock_lines
+        if wanted is not None and not any(line.sku in wanted for line in lines):
             continue
-        state = str(order.get("stock_state", "none"))
-        for sku, quantity in lines:
-            if state == "reserved":
-                held[sku] = held.get(sku, 0) + quantity
-            elif state == "committed":
-                bought[sku] = bought.get(sku, 0) + quantity
-        violations += _check_order(order, state, now=now, reservation_lag=reservation_lag)
+        for line in lines:
+            if order.stock_state == "reserved":
+                held[line.sku] = held.get(line.sku, 0) + line.quantity
+            elif order.stock_state == "committed":
+                bought[line.sku] = bought.get(line.sku, 0) + line.quantity
+        violations += _check_order(order, now=now, reservation_lag=reservation_lag)
     for product in products:
         sku = str(product.get("sku"))
         if wanted is not None and sku not in wanted:
@@ -168,11 +168,9 @@ def _check_product(product: Mapping[str, Any], held: int, bought: int) -> list[V
     return found
 
 
-def _check_order(
-    order: Mapping[str, Any], state: str, *, now: datetime, reservation_lag: timedelta
-) -> list[Violation]:
-    status = str(order.get("status"))
-    subject = f"order {order.get('order_id')}"
+def _check_order(order: Order, *, now: datetime, reservation_lag: timedelta) -> list[Violation]:
+    status, state = order.status, order.stock_state
+    subject = f"order {order.order_id}"
     found = []
     allowed = STOCK_STATES_BY_STATUS.get(status)
     if allowed is None:
@@ -185,25 +183,20 @@ def _check_order(
                 f"{status} with its stock {state} (expected {' or '.join(sorted(allowed))})",
             )
         )
-    if status in PAYMENT_STATUSES:
-        total = order.get("amount_total")
-        amount = total.get("amount") if isinstance(total, Mapping) else None
-        if not isinstance(amount, int):
-            found.append(Violation("payment_missing", subject, f"{status} with no amount_total"))
-        elif amount > 0 and not order.get("payment_intent_id"):
-            found.append(
-                Violation(
-                    "payment_missing",
-                    subject,
-                    f"{status}, charged {amount}, with no payment_intent_id",
-                )
+    if status in PAYMENT_STATUSES and order.amount_total.amount > 0 and not order.payment_intent_id:
+        found.append(
+            Violation(
+                "payment_missing",
+                subject,
+                f"{status}, charged {order.amount_total.amount}, with no payment_intent_id",
             )
+        )
     if (
         status == "pending_payment"
         and state == "reserved"
-        and order.get("reservation_state") != "awaiting_payment"
+        and order.reservation != "awaiting_payment"
     ):
-        expires = _parse_time(order.get("reservation_expires_at"))
+        expires = _parse_time(order.reservation_expires_at)
         if expires is None:
             found.append(
                 Violation("reservation_overdue", subject, "holds stock with no expiry time")
@@ -214,7 +207,7 @@ def _check_order(
                     "reservation_overdue",
                     subject,
                     f"holds stock {now - expires} after its expiry "
-                    f"({order.get('reservation_expires_at')}; allowed {reservation_lag})",
+                    f"({order.reservation_expires_at}; allowed {reservation_lag})",
                 )
             )
     return found
