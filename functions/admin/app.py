@@ -21,7 +21,7 @@ from bonestore.api.auth import READ_GROUPS, WRITE_GROUPS, resolve_as_staff
 from bonestore.api.deps import product_repository
 from bonestore.api.http import create_app, documented
 from bonestore.domain.catalog import SKU_PATTERN, Product, Sku
-from bonestore.domain.errors import InvalidInput, NotFound
+from bonestore.domain.errors import InvalidInput, NotFound, Unprocessable
 
 logger = Logger()
 app = create_app(enable_validation=True)
@@ -56,12 +56,41 @@ def _path_sku(sku: str) -> str:
 
 
 def _stored_view(item: dict[str, Any]) -> dict[str, Any]:
+    """The product as ops see it: ``stock`` means what ops send (on hand, not yet sold:
+    for sale plus held by open checkouts), with the counters it is made of."""
     from bonestore.service.carts import product_of
 
     view: dict[str, Any] = product_of(item).model_dump(mode="json")
-    view["reserved"] = int(item.get("reserved", 0))
+    if item.get("kind") == "physical":
+        available = int(item.get("stock", 0))
+        reserved = int(item.get("reserved", 0))
+        view.update(
+            stock=available + reserved,
+            available=available,
+            reserved=reserved,
+            sold=int(item.get("sold", 0)),
+            received=int(item.get("received", 0)),
+        )
+    else:
+        view["reserved"] = 0
     view["updated_at"] = item.get("updated_at")
     return view
+
+
+def _refuse_unknown_ingredients(product: Product) -> None:
+    """Data the rules cannot judge never goes on sale (contract v2: 422 unknown_ingredient)."""
+    from bonestore.domain.catalog import unknown_ingredients
+    from bonestore.domain.rules import default_engine
+
+    vocabulary = default_engine().ruleset.ingredients
+    unknown = unknown_ingredients(product, vocabulary)
+    if unknown:
+        raise Unprocessable(
+            f"Ingredient{'s' if len(unknown) > 1 else ''} not in the ruleset's vocabulary: "
+            f"{', '.join(unknown)}. Use one of: {', '.join(sorted(vocabulary)) or '(none)'}.",
+            code="unknown_ingredient",
+            details=[{"field": "attributes.ingredients", "ingredient": name} for name in unknown],
+        )
 
 
 @app.put(
@@ -74,6 +103,8 @@ def _stored_view(item: dict[str, Any]) -> dict[str, Any]:
         },
         {
             400: "invalid_sku, sku_mismatch or a field-specific code",
+            409: "stock_below_reserved: fewer units than open checkouts hold; "
+            "stock_reserved: a product with reservations cannot become digital",
             422: "unknown_ingredient: not in the ruleset's vocabulary",
         },
     ),
@@ -83,6 +114,9 @@ def put_product(
     product: Annotated[ProductBody, Body()],
     products: Annotated[ProductRepository, Depends(product_repository)],
 ) -> Response[dict[str, Any]]:
+    """``stock`` is the units on hand not yet sold: those for sale plus those open
+    checkouts hold. Reservations made meanwhile are kept (409 ``stock_below_reserved``
+    when fewer units than they hold are declared)."""
     path_sku = _path_sku(sku)
     if product.sku is not None and product.sku != path_sku:
         raise InvalidInput(
@@ -90,8 +124,8 @@ def put_product(
             code="sku_mismatch",
         )
     validated = Product.model_validate({**product.model_dump(), "sku": path_sku})
-    existed = products.get(path_sku, include_inactive=True) is not None
-    products.put(validated)
+    _refuse_unknown_ingredients(validated)
+    existed = bool(products.put(validated))
     stored = products.get(path_sku, include_inactive=True) or {}
     logger.info("product saved", extra={"sku": path_sku, "new_product": not existed})
     return Response(

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "bonestore_infra.support_cli",
     "bonestore_infra.token_cli",
     "bonestore_infra.openapi_cli",
+    "bonestore_infra.check_cli",
 )
 
 

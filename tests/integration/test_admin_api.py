@@ -157,3 +157,96 @@ def test_ops_set_where_a_product_is_listed(api: Http, ops: str) -> None:
     assert api.get(f"/products/{sku}").json()["position"] == 5000
     assert_error(put(api, sku, supplement(position=-1), ops), 400)
     assert put(api, sku, supplement(position=1000, active=False), ops).status == 200
+
+
+def sleep_aid(ingredient: str) -> dict[str, Any]:
+    return supplement(
+        name="Sleep aid",
+        attributes={"supply_days": 30, "ingredients": {ingredient: {"amount": 3, "unit": "mg"}}},
+    )
+
+
+def refused_in(api: Http, sku: str, country: str) -> set[str]:
+    body = api.post(
+        "/eligibility",
+        {"destination": {"country": country}, "items": [{"sku": sku, "quantity": 1}]},
+    ).json()
+    return {reason["rule_id"] for reason in body["items"][0]["reasons"]}
+
+
+@pytest.mark.parametrize("spelling", ["Melatonin", "MELATONIN", " melatonin", "melatonin "])
+def test_ingredient_names_are_normalized_on_write(api: Http, ops: str, spelling: str) -> None:
+    sku = new_sku()
+    created = put(api, sku, sleep_aid(spelling), ops)
+    assert created.status == 201, created.body
+    assert created.json()["attributes"]["ingredients"] == {
+        "melatonin": {"amount": "3", "unit": "mg"}
+    }
+    from bonestore.api.deps import product_repository
+
+    stored = product_repository().get(sku)
+    assert stored is not None and list(stored["attributes"]["ingredients"]) == ["melatonin"]
+    # So the melatonin rules see it: no melatonin to Australia.
+    assert "au-no-melatonin" in refused_in(api, sku, "AU")
+
+
+def test_inner_spaces_and_case_of_a_compound_name_are_normalized(api: Http, ops: str) -> None:
+    body = supplement(
+        attributes={
+            "supply_days": 90,
+            "ingredients": {" Vitamin  D3 ": {"amount": 5000, "unit": "IU"}},
+        }
+    )
+    created = put(api, new_sku(), body, ops)
+    assert created.status == 201, created.body
+    assert list(created.json()["attributes"]["ingredients"]) == ["vitamin_d3"]
+
+
+@pytest.mark.parametrize(
+    ("ingredients", "unknown"),
+    [
+        ({"melatonine": {}}, ["melatonine"]),
+        ({"Melatonine": {}, "calcium": {}, "Unobtainium X": {}}, ["melatonine", "unobtainium_x"]),
+    ],
+)
+def test_an_ingredient_the_rules_do_not_know_is_refused(
+    api: Http, ops: str, ingredients: dict[str, Any], unknown: list[str]
+) -> None:
+    sku = new_sku()
+    body = supplement(attributes={"supply_days": 30, "ingredients": ingredients})
+    error = assert_error(put(api, sku, body, ops), 422, "unknown_ingredient")
+    assert [d["ingredient"] for d in error["details"]] == unknown
+    assert all(name in error["message"] for name in unknown)
+    assert api.get(f"/products/{sku}").status == 404  # never on sale
+    # Replacing a product on sale with unknown ingredients is refused too; it stays as it was.
+    assert put(api, sku, supplement(), ops).status == 201
+    assert_error(put(api, sku, body, ops), 422, "unknown_ingredient")
+    assert api.get(f"/products/{sku}").json()["name"] == supplement()["name"]
+
+
+def test_two_spellings_of_one_ingredient_are_refused(api: Http, ops: str) -> None:
+    body = supplement(
+        attributes={"supply_days": 30, "ingredients": {"Calcium": {}, "calcium ": {}}}
+    )
+    assert_error(put(api, new_sku(), body, ops), 400)
+
+
+def test_the_seed_catalog_is_in_the_vocabulary() -> None:
+    from bonestore.domain.catalog import seed_catalog, unknown_ingredients
+
+    vocabulary = default_engine().ruleset.ingredients
+    assert {p.sku: unknown_ingredients(p, vocabulary) for p in seed_catalog()} == {
+        p.sku: [] for p in seed_catalog()
+    }
+
+
+def test_a_stored_product_from_before_normalization_is_judged_normalized(api: Http) -> None:
+    """Items written before names were normalized are read through the same model."""
+    from bonestore.adapters.dynamo import to_item
+    from bonestore.api.deps import product_repository
+
+    sku = new_sku()
+    repository = product_repository()
+    legacy = {**sleep_aid(" MELATONIN"), "sku": sku, "active": True, "reserved": 0}
+    repository._client.put_item(TableName=repository._table, Item=to_item(legacy))
+    assert "au-no-melatonin" in refused_in(api, sku, "AU")

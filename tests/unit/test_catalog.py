@@ -64,3 +64,51 @@ def test_public_view_hides_stock_but_says_in_stock() -> None:
     assert view["in_stock"] is False
     assert "stock" not in view
     assert view["price"] == {"amount": 100, "currency": "USD"}
+
+
+def pill(ingredients: dict[str, object]) -> Product:
+    return Product.model_validate(
+        {
+            "sku": "PILL-1",
+            "name": "Pill",
+            "kind": "physical",
+            "category": "supplement",
+            "price": {"amount": 100, "currency": "USD"},
+            "stock": 1,
+            "attributes": {"supply_days": 30, "ingredients": ingredients},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("melatonin", "melatonin"),
+        ("Melatonin", "melatonin"),
+        ("MELATONIN", "melatonin"),
+        (" melatonin", "melatonin"),
+        ("\tmelatonin \n", "melatonin"),
+        ("Vitamin D3", "vitamin_d3"),
+        (" vitamin  _ d3 ", "vitamin_d3"),
+        ("Strontium_Citrate", "strontium_citrate"),
+        ("melatonine", "melatonine"),  # a misspelling stays one: the vocabulary refuses it
+    ],
+)
+def test_ingredient_names_are_normalized(written: str, stored: str) -> None:
+    product = pill({written: {}})
+    assert list(product.attributes.ingredients) == [stored]
+
+
+@pytest.mark.parametrize("ingredients", [{"Calcium": {}, " calcium": {}}, {"  ": {}}])
+def test_ambiguous_or_empty_ingredient_names_are_refused(ingredients: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        pill(ingredients)
+
+
+def test_unknown_ingredients_against_a_vocabulary() -> None:
+    from bonestore.domain.catalog import unknown_ingredients
+
+    restwell = {p.sku: p for p in seed_catalog()}["RESTWELL-60"]
+    assert unknown_ingredients(restwell, ["melatonin", "calcium"]) == []
+    assert unknown_ingredients(restwell, ["calcium"]) == ["melatonin"]
+    assert unknown_ingredients(restwell, []) == ["melatonin"]  # no vocabulary: fail closed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import re
@@ -33,7 +34,7 @@ DEFAULT_TIMEOUT_HOLD_SECONDS = 90.0
 MAX_BODY_BYTES = 1 << 20
 API_KEY_PREFIXES = ("sk_test_", "rk_test_")
 
-Failure = int | Literal["timeout"]
+Failure = int | Literal["timeout", "late"]
 Handler = Callable[["StripeEmulator", "re.Match[str]", Params, Obj], "tuple[Obj, list[str]]"]
 
 
@@ -144,9 +145,13 @@ class StripeEmulator:
     ) -> None:
         """Make the next ``n`` API (``/v1``) requests fail: with Stripe's ``api_error`` body
         and this 5xx status, or, with ``status="timeout"``, by holding the connection for
-        ``delay`` seconds and closing it without an answer."""
-        if status != "timeout" and not (isinstance(status, int) and 500 <= status <= 599):
-            raise ValueError("status must be a 5xx status code or 'timeout'")
+        ``delay`` seconds and closing it without an answer. ``status="late"`` does the
+        request (a session is created) and answers only after ``delay`` seconds: a
+        client that gave up before then never saw what it made."""
+        if status not in ("timeout", "late") and not (
+            isinstance(status, int) and 500 <= status <= 599
+        ):
+            raise ValueError("status must be a 5xx status code, 'timeout' or 'late'")
         with self._failures_lock:
             self._failures.extend([(status, delay)] * n)
 
@@ -434,7 +439,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self.emu._stopping.wait(delay)
                 self.close_connection = True
                 return  # no answer at all: the client sees a dropped connection
-            raise errors.api_error(status)
+            if status == "late":
+                self._late_by = delay  # _send holds the answer
+            else:
+                raise errors.api_error(status)
         _check_auth(self.headers.get("Authorization"))
         headers["Stripe-Version"] = self.headers.get("Stripe-Version") or str(stripe.api_version)
         try:
@@ -592,7 +600,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _json(self, status: int, payload: Any, headers: dict[str, str]) -> None:
         self._send(status, json.dumps(payload, indent=2).encode(), "application/json", headers)
 
+    _late_by: float = 0.0  # set per request by a "late" failure
+
     def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
+        if self._late_by:
+            late_by, self._late_by = self._late_by, 0.0
+            self.close_connection = True
+            if self.emu._stopping.wait(late_by):
+                return
+            with contextlib.suppress(OSError):  # the client has usually gone by now
+                self._send(status, body, content_type, headers)
+            return
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))

@@ -22,8 +22,10 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from botocore.exceptions import ClientError
+
 from bonestore.adapters.dynamo import from_item, to_item
-from bonestore.domain.errors import InvalidInput
+from bonestore.domain.errors import InvalidInput, UpstreamUnavailable
 from bonestore.domain.order import (
     Address,
     Order,
@@ -44,6 +46,20 @@ if TYPE_CHECKING:
 
 # DynamoDB transactions hold at most 100 actions: the order plus one per product.
 MAX_STOCKED_SKUS = 99
+# Error codes DynamoDB answers when it sheds load (botocore has retried them already).
+THROTTLING_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "RequestLimitExceeded", "ThrottlingException"}
+)
+
+
+class StoreBusy(UpstreamUnavailable):
+    """DynamoDB cancelled the reservation for another reason than stock (a concurrent
+    transaction on the same item) or kept throttling past botocore's retries: nothing
+    was written, so the client may simply retry."""
+
+    code = "service_busy"
+
+
 PENDING: Final = "pending"
 # Attributes a change never writes directly: the key, the status (moved by
 # ``transition`` only), the timeline (appended), and what ``transition`` manages.
@@ -379,6 +395,10 @@ class OrderRepository:
                     f"Not enough stock for {', '.join(failed)}.",
                     details=[{"sku": sku} for sku in failed],
                 ) from None
+            raise StoreBusy("The store is busy; nothing was reserved. Please retry.") from exc
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in THROTTLING_CODES:
+                raise StoreBusy("The store is busy; nothing was reserved. Please retry.") from exc
             raise
         return stored
 
@@ -418,19 +438,23 @@ class OrderRepository:
             assignments.append(f"#f{index} = :f{index}")
         product_updates: list[dict[str, Any]] = []
         if effect is not None:
+            # A sale is counted in ``sold`` (stock + reserved + sold == received).
             expression = (
                 "SET stock = stock + :q, reserved = reserved - :q"
                 if effect == "release"
-                else "SET reserved = reserved - :q"
+                else "SET reserved = reserved - :q, sold = if_not_exists(sold, :zero) + :q"
             )
             for line in order.stock_lines:
+                line_values = {":q": {"N": str(line.quantity)}}
+                if effect == "commit":
+                    line_values[":zero"] = {"N": "0"}
                 product_updates.append(
                     {
                         "Update": {
                             "TableName": self._products,
                             "Key": {"sku": {"S": line.sku}},
                             "UpdateExpression": expression,
-                            "ExpressionAttributeValues": {":q": {"N": str(line.quantity)}},
+                            "ExpressionAttributeValues": line_values,
                         }
                     }
                 )

@@ -1,4 +1,16 @@
-"""The products table: one item per SKU, with its live stock counters."""
+"""The products table: one item per SKU, with its live stock counters.
+
+A physical product's item carries four counters, moved only by conditional or
+transactional updates (never a read-then-write):
+
+- ``stock``: units for sale now (a checkout takes from it, an expiry gives back);
+- ``reserved``: units held by open checkouts and held orders;
+- ``sold``: units of paid orders (``bonestore.adapters.orders`` adds them at payment);
+- ``received``: every unit ever put on hand; changes only when ops set the stock.
+
+so that ``stock + reserved + sold == received`` always holds
+(``bonestore.service.invariants`` checks it).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +19,20 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bonestore.adapters.dynamo import from_item, scan_all, to_item
+from bonestore.domain.errors import Conflict
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from bonestore.domain.catalog import Product
+
+
+class StockBelowReserved(Conflict):
+    code = "stock_below_reserved"
+
+
+class ReservedKindChange(Conflict):
+    code = "stock_reserved"
 
 
 class ProductRepository:
@@ -51,21 +72,76 @@ class ProductRepository:
         return sorted(products, key=listing_order)
 
     def put(self, product: Product) -> dict[str, Any]:
-        """Create or replace a product's description and stock; keeps the reservation counter."""
-        data = product.model_dump(mode="python", exclude_none=True)
-        data["updated_at"] = datetime.now(UTC).isoformat()
-        existing = self.get(product.sku, include_inactive=True)
-        data["reserved"] = (existing or {}).get("reserved", 0)
-        self._client.put_item(TableName=self._table, Item=to_item(data))
-        return data
+        """Create or replace a product's catalog attributes and set its stock on hand.
+
+        One conditional UpdateItem, never a read-then-write: checkouts move ``stock`` and
+        ``reserved`` concurrently, and a replace must not undo their moves. ``product.stock``
+        is the units on hand not yet sold (for sale plus held by open checkouts), so the
+        units for sale become ``product.stock - reserved`` at the moment of the write and
+        ``received`` becomes ``product.stock + sold``: every counter keeps
+        ``stock + reserved + sold == received``. Raises StockBelowReserved when fewer units
+        than the open checkouts hold are declared, and ReservedKindChange when a product
+        with open reservations is turned digital. Returns the item as it was before (empty
+        for a new product).
+        """
+        data = product.model_dump(mode="python", exclude_none=True, exclude={"sku", "stock"})
+        now = datetime.now(UTC).isoformat()
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":zero": {"N": "0"}, ":now": {"S": now}}
+        assignments = ["updated_at = :now", "created_at = if_not_exists(created_at, :now)"]
+        for index, (key, value) in enumerate(data.items()):
+            names[f"#a{index}"] = key
+            values[f":a{index}"] = to_item({"v": value})["v"]
+            assignments.append(f"#a{index} = :a{index}")
+        removals = ""
+        if product.stock is not None:
+            values[":on_hand"] = {"N": str(product.stock)}
+            assignments += [
+                "stock = :on_hand - if_not_exists(reserved, :zero)",
+                "reserved = if_not_exists(reserved, :zero)",
+                "sold = if_not_exists(sold, :zero)",
+                "received = :on_hand + if_not_exists(sold, :zero)",
+            ]
+            condition = "attribute_not_exists(reserved) OR reserved <= :on_hand"
+        else:  # digital goods have no stock; sold and received stay as history
+            removals = " REMOVE stock"
+            condition = "attribute_not_exists(reserved) OR reserved = :zero"
+        client = self._client
+        try:
+            response = client.update_item(
+                TableName=self._table,
+                Key={"sku": {"S": product.sku}},
+                UpdateExpression="SET " + ", ".join(assignments) + removals,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD",
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            current = self.get(product.sku, include_inactive=True) or {}
+            reserved = int(current.get("reserved", 0))
+            if product.stock is None:
+                raise ReservedKindChange(
+                    f"{product.sku} has {reserved} units held by open checkouts; it cannot "
+                    "become digital until they are paid or released.",
+                    details=[{"sku": product.sku, "reserved": reserved}],
+                ) from None
+            raise StockBelowReserved(
+                f"{product.sku}: stock {product.stock} is less than the {reserved} units "
+                "open checkouts hold; declare at least that many, or deactivate the product.",
+                details=[{"sku": product.sku, "reserved": reserved}],
+            ) from None
+        return from_item(response.get("Attributes", {}))
 
     def seed(self, products: Iterable[Product]) -> int:
         """Insert products that are not there yet; never overwrites live stock. Returns how many."""
         created = 0
         for product in products:
             data = product.model_dump(mode="python", exclude_none=True)
-            data["reserved"] = 0
-            data["updated_at"] = datetime.now(UTC).isoformat()
+            now = datetime.now(UTC).isoformat()
+            data.update(updated_at=now, created_at=now)
+            if product.stock is not None:
+                data.update(reserved=0, sold=0, received=product.stock)
             try:
                 self._client.put_item(
                     TableName=self._table,

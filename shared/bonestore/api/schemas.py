@@ -117,6 +117,12 @@ class StoredProductOut(_Open):
     category: str
     price: Money
     reserved: int
+    # Physical goods: stock = on hand not yet sold = available + reserved, and
+    # available + reserved + sold = received (docs/api.md, Ops).
+    stock: int | None = None
+    available: int | None = None
+    sold: int | None = None
+    received: int | None = None
     updated_at: str | None = None
 
 

@@ -7,12 +7,13 @@ so the catalog function's cold start does not pay for importing pydantic.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bonestore.domain.money import Money
 from bonestore.domain.product_view import public_product
@@ -22,8 +23,10 @@ __all__ = [
     "IngredientAmount",
     "Product",
     "ProductAttributes",
+    "normalize_ingredient",
     "public_product",
     "seed_catalog",
+    "unknown_ingredients",
 ]
 
 SKU_PATTERN = r"^[A-Z0-9][A-Z0-9-]{1,63}$"
@@ -42,6 +45,15 @@ class IngredientAmount(BaseModel):
     unit: Literal["mg", "mcg", "g", "IU"] | None = None
 
 
+def normalize_ingredient(name: str) -> str:
+    """An ingredient's name as the ruleset spells it: ``" Vitamin  D3"`` -> ``vitamin_d3``.
+
+    Case and spaces are not meaning: a rule for ``melatonin`` must see ``Melatonin`` and
+    ``" MELATONIN "`` too, or those would ship where melatonin may not.
+    """
+    return "_".join(name.casefold().replace("_", " ").split())
+
+
 class ProductAttributes(BaseModel):
     """What the rules may match on. Supplements carry supply_days and ingredients."""
 
@@ -49,6 +61,24 @@ class ProductAttributes(BaseModel):
 
     supply_days: Annotated[int, Field(ge=1, le=3650)] | None = None
     ingredients: dict[str, IngredientAmount] = Field(default_factory=dict)
+
+    @field_validator("ingredients", mode="before")
+    @classmethod
+    def _normalized_names(cls, value: object) -> object:
+        """Names normalized on every write and read; two spellings of one name are refused."""
+        if not isinstance(value, dict):
+            return value  # pydantic reports the type error
+        normalized: dict[str, object] = {}
+        for name, amount in value.items():
+            if not isinstance(name, str):
+                return value
+            key = normalize_ingredient(name)
+            if not key:
+                raise ValueError("an ingredient name is empty")
+            if key in normalized:
+                raise ValueError(f"ingredient {key!r} is listed twice")
+            normalized[key] = amount
+        return normalized
 
 
 class Product(BaseModel):
@@ -60,7 +90,9 @@ class Product(BaseModel):
     kind: ProductKind
     category: Literal["supplement", "book", "media", "program"]
     price: Money
-    # Units available to sell; None for digital goods, which have no stock.
+    # None for digital goods, which have no stock. Written (PUT, seed): the units on hand
+    # not yet sold; read back from the table (``product_of``): the units for sale now
+    # (``bonestore.adapters.products`` keeps both counters).
     stock: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
     attributes: ProductAttributes = Field(default_factory=ProductAttributes)
     active: bool = True
@@ -80,6 +112,13 @@ class Product(BaseModel):
     @property
     def in_stock(self) -> bool:
         return self.kind == "digital" or (self.stock or 0) > 0
+
+
+def unknown_ingredients(product: Product, vocabulary: Iterable[str]) -> list[str]:
+    """The product's ingredients the ruleset does not name (sorted): rules cannot judge
+    them, so the product must not be stored. An empty vocabulary knows no ingredient."""
+    known = set(vocabulary)
+    return sorted(name for name in product.attributes.ingredients if name not in known)
 
 
 @cache

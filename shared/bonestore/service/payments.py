@@ -11,7 +11,7 @@ timeline.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -88,6 +88,15 @@ def _reason(code: str, message: str) -> dict[str, Any]:
     return {"rule_id": "payment-check", "code": code, "message": message}
 
 
+def _checkout_rate_ids(order: Order, session: CheckoutSession) -> dict[str, str]:
+    """The mapping the checkout records once Stripe has answered (``shipping_rate_ids``),
+    rebuilt the same way when the payment arrives first, or the checkout died before
+    recording it: the session's options keep the order of the methods decided then."""
+    methods = (order.eligibility_at_checkout or {}).get("shipping_methods") or []
+    ids = [str(method.get("id")) for method in methods if isinstance(method, Mapping)]
+    return dict(zip(session.shipping_option_rate_ids, ids, strict=False))
+
+
 def screen_payment(
     order: Order, session: CheckoutSession, engine: Engine, at: datetime | None = None
 ) -> Screening:
@@ -137,7 +146,8 @@ def screen_payment(
             decided = engine.decide(lines, destination, at)
             decision_json = decided.to_json()
             reasons += _refusals(decided) if not decided.eligible else []
-            method_id = order.shipping_rate_ids.get(session.shipping_rate_id or "")
+            rate_ids = order.shipping_rate_ids or _checkout_rate_ids(order, session)
+            method_id = rate_ids.get(session.shipping_rate_id or "")
             paid = session.shipping_paid
             quotes = {quote.id: quote for quote in decided.shipping_methods}
             if method_id is None and len(quotes) == 1:
