@@ -1144,7 +1144,7 @@ def test_the_schema_refuses_an_empty_postal_condition(tmp_path: Path) -> None:
         ),
         (
             "- {id: o-x, effect: offer_method, method: standard, code: cf, message: f, source: t}",
-            "effect offer_method needs price",
+            "offer_method.price: Field required",
         ),
         (
             "- {id: o-x, effect: offer_method, method: standard, price: {amount: 1, currency: USD}, when: {product: {kinds: [physical]}}, code: cf, message: f, source: t}",
@@ -1156,7 +1156,7 @@ def test_the_schema_refuses_an_empty_postal_condition(tmp_path: Path) -> None:
         ),
         (
             "- {id: f-x, effect: forbid, max_quantity: 1, code: cf, message: f, source: t}",
-            "effect forbid does not take max_quantity",
+            "forbid.max_quantity: Extra inputs are not permitted",
         ),
         (
             "- {id: l-x, effect: limit, code: cf, message: f, source: t}",
