@@ -13,8 +13,8 @@ from bonestore.adapters.stripe_translation import parse_session, session_params
 from bonestore.domain.catalog import Product, seed_catalog
 from bonestore.domain.errors import InvalidInput, Unprocessable
 from bonestore.domain.geo import Destination, normalize_destination
-from bonestore.domain.rules import default_engine
 from bonestore.domain.order_token import order_token_hash
+from bonestore.domain.rules import default_engine
 from bonestore.service.checkout import (
     CheckoutPlan,
     CheckoutRequest,

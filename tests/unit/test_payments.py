@@ -12,12 +12,11 @@ from bonestore.adapters.stripe_translation import parse_charge, parse_event, par
 from bonestore.domain.catalog import seed_catalog
 from bonestore.domain.geo import normalize_destination
 from bonestore.domain.order import Order
-from bonestore.domain.rules import default_engine
-from bonestore.service.checkout import CheckoutRequest, plan_checkout
-from bonestore.service.payments import PaymentService, screen_payment
 from bonestore.domain.order_token import derive_order_token, token_matches
 from bonestore.domain.payment import ShippingDetails
-from bonestore.service.payments import CustomerEmails
+from bonestore.domain.rules import default_engine
+from bonestore.service.checkout import CheckoutRequest, plan_checkout
+from bonestore.service.payments import CustomerEmails, PaymentService, screen_payment
 from tests.fakes import MemoryGateway, MemoryOrders, MemoryPublisher, RecordingEmailSender
 
 pytestmark = pytest.mark.unit

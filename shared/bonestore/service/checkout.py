@@ -215,8 +215,10 @@ def address_of(raw: AddressIn) -> Address:
         raw.model_dump(include={"country", "subdivision", "postal_code", "city", "line1"}),
         field=field,
     )
-    if dest.subdivision is None and subdivision_required(dest.country) and subdivisions(
-        dest.country
+    if (
+        dest.subdivision is None
+        and subdivision_required(dest.country)
+        and subdivisions(dest.country)
     ):
         raise InvalidInput(
             f"An address in {country_name(dest.country)} needs its state, province or region.",
@@ -252,29 +254,6 @@ def address_of(raw: AddressIn) -> Address:
         subdivision=dest.subdivision,
         postal_code=dest.postal_code,
     )
-
-
-def address_json(address: Address | None) -> dict[str, Any] | None:
-    """The contract's Address (``line2``, ``subdivision``, ``postal_code`` when set)."""
-    if address is None:
-        return None
-    body = {
-        "name": address.name,
-        "line1": address.line1,
-        "line2": address.line2,
-        "city": address.city,
-        "subdivision": address.subdivision,
-        "postal_code": address.postal_code,
-        "country": address.country,
-    }
-    return {k: v for k, v in body.items() if v is not None}
-
-
-def method_json(choice: ShippingChoice | None) -> dict[str, Any] | None:
-    """The contract's ``shipping_method``: ``{id, name, price}``."""
-    if choice is None:
-        return None
-    return {"id": choice.method_id, "name": choice.name, "price": choice.price.as_json()}
 
 
 def choose_method(decision: CartDecision, wanted: str | None) -> ShippingChoice:
@@ -353,8 +332,11 @@ def plan_checkout(
 
     currency = lines[0].unit_price.currency
     subtotal = Money(amount=sum(line.line_total.amount for line in lines), currency=currency)
-    total = subtotal if method is None else Money(amount=subtotal.amount + method.price.amount,
-                                                  currency=currency)
+    total = (
+        subtotal
+        if method is None
+        else Money(amount=subtotal.amount + method.price.amount, currency=currency)
+    )
     expires_at = (now + timedelta(minutes=expiry_minutes, seconds=EXPIRY_MARGIN_SECONDS)).replace(
         microsecond=0
     )
@@ -419,8 +401,8 @@ def created_body(plan: CheckoutPlan, session: CheckoutSession) -> dict[str, Any]
         "order_id": order.order_id,
         "checkout_url": session.url,
         "stripe_session_id": session.session_id,
-        "shipping_address": address_json(plan.shipping_address),
-        "shipping_method": method_json(plan.shipping_method),
+        "shipping_address": plan.shipping_address.as_json() if plan.shipping_address else None,
+        "shipping_method": plan.shipping_method.method_json() if plan.shipping_method else None,
         "allowed_countries": plan.allowed_countries,
         "amount_subtotal": order.amount_subtotal.as_json(),
         "shipping_methods": [m.to_json() for m in plan.decision.shipping_methods]

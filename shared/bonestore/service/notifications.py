@@ -17,9 +17,8 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import quote
-
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from bonestore.domain.email import EmailMessage
 from bonestore.service.ports import EmailSender
@@ -81,8 +80,9 @@ def notice_for(order: Order, order_token: str) -> OrderNotice | None:
         currency=order.currency,
         amount_total=order.amount_total.amount,
         items=tuple(
-            NoticeLine(str(line.product.get("name") or line.sku), line.quantity,
-                       line.line_total.amount)
+            NoticeLine(
+                str(line.product.get("name") or line.sku), line.quantity, line.line_total.amount
+            )
             for line in order.lines
         ),
         ship_to=ship_to,

@@ -11,7 +11,7 @@ timeline.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -46,6 +46,12 @@ log = logging.getLogger("bonestore.service.payments")
 EMBARGO_CODES = frozenset({"embargoed"})
 # Orders whose payment, if it still arrives, is refunded (see PaymentService.settle).
 LATE_PAYMENT_STATUSES = frozenset({"expired", "payment_failed"})
+# The email an order's status calls for (shipped is fulfilment's, not the webhook's).
+EMAIL_KINDS: Mapping[str, str] = {
+    "paid": "order_paid",
+    "held": "order_held",
+    "refunded": "order_refunded",
+}
 
 
 @dataclass(frozen=True)
@@ -590,8 +596,6 @@ class CustomerEmails:
     (``bonestore.domain.order_token``), never read from storage.
     """
 
-    KINDS = {"paid": "order_paid", "held": "order_held", "refunded": "order_refunded"}
-
     def __init__(
         self,
         sender: Callable[[], EmailSender],
@@ -608,7 +612,7 @@ class CustomerEmails:
         from bonestore.domain.order_token import derive_order_token, token_matches
         from bonestore.service import notifications
 
-        kind = self.KINDS.get(order.status)
+        kind = EMAIL_KINDS.get(order.status)
         if kind is None or any(
             e.type == "email_sent" and e.detail.get("kind") == kind for e in order.events
         ):
