@@ -120,6 +120,21 @@ class LiteRouter:
                 500, error_body("internal_error", "Something went wrong on our side.")
             )
 
+    def handle(
+        self, event: Mapping[str, Any], context: Any, log: logging.Logger
+    ) -> dict[str, Any]:
+        """A Lambda handler's whole body: resolve, and log one line per request (the
+        method, the route template and the status; never a header)."""
+        response = self.resolve(event, context)
+        log.info(
+            "%s %s -> %s",
+            event.get("httpMethod"),
+            event.get("resource"),
+            response["statusCode"],
+            extra={"request_id": getattr(context, "aws_request_id", None)},
+        )
+        return response
+
     # -- documentation (never on the request path) ------------------------------------
 
     def get_openapi_schema(self, **kwargs: Any) -> Any:
