@@ -120,9 +120,7 @@ class LiteRouter:
                 500, error_body("internal_error", "Something went wrong on our side.")
             )
 
-    def handle(
-        self, event: Mapping[str, Any], context: Any, log: logging.Logger
-    ) -> dict[str, Any]:
+    def handle(self, event: Mapping[str, Any], context: Any, log: logging.Logger) -> dict[str, Any]:
         """A Lambda handler's whole body: resolve, and log one line per request (the
         method, the route template and the status; never a header)."""
         response = self.resolve(event, context)
