@@ -15,7 +15,7 @@ from typing import Any
 from bonestore.domain.email import EmailMessage
 from bonestore.domain.order import Order, OrderEvent, OrderMoved, OutOfStock
 from bonestore.domain.orders import can_enter, check_transition, now_iso, stock_after
-from bonestore.domain.payment import CheckoutSession, SessionRequest
+from bonestore.domain.payment import CheckoutSession, SessionRequest, ShippingDetails
 
 
 class MemoryOrders:
@@ -150,6 +150,8 @@ class MemoryGateway:
         self.refunds: list[str] = []
         self.expired: list[str] = []
         self.completed: dict[str, CheckoutSession] = {}
+        # payment intent id -> the shipping the provider reports for it
+        self.shipping: dict[str, ShippingDetails | None] = {}
 
     def create_checkout_session(
         self, request: SessionRequest, *, idempotency_key: str
@@ -174,6 +176,9 @@ class MemoryGateway:
             session_id=session_id, status="expired"
         )
 
+    def payment_shipping(self, payment_intent_id: str) -> ShippingDetails | None:
+        return self.shipping.get(payment_intent_id)
+
     def refund(
         self, payment_intent_id: str, *, idempotency_key: str, metadata: dict[str, str]
     ) -> str:
@@ -192,11 +197,14 @@ class MemoryPublisher:
 
 
 class RecordingEmailSender:
-    """The ``EmailSender`` port, keeping what it is given."""
+    """``EmailSender``: keeps what it is given; ``fail`` makes every send raise it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fail: Exception | None = None) -> None:
         self.sent: list[EmailMessage] = []
+        self.fail = fail
 
     def send(self, message: EmailMessage) -> str:
+        if self.fail is not None:
+            raise self.fail
         self.sent.append(message)
         return f"recorded-{len(self.sent)}"

@@ -80,12 +80,4 @@ def list_countries(request: LiteRequest) -> dict[str, Any]:
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    response = app.resolve(event, context)
-    logger.info(
-        "%s %s -> %s",
-        event.get("httpMethod"),
-        event.get("resource"),
-        response["statusCode"],
-        extra={"request_id": getattr(context, "aws_request_id", None)},
-    )
-    return response
+    return app.handle(event, context, logger)

@@ -1,7 +1,8 @@
 """Checkout function: POST /checkout (public).
 
-Wiring only: the use case (pricing, the rules, the reservation, the Stripe session,
-the compensation when Stripe fails, Idempotency-Key) is
+Wiring only: the use case (pricing, the rules on the shipping address and method, the
+reservation, the Stripe session that fixes both, the order token, the compensation when
+Stripe fails, Idempotency-Key) is
 ``bonestore.service.checkout.CheckoutService``.
 
 DynamoDB round trips before Stripe: one BatchGetItem (products), one
@@ -31,9 +32,12 @@ app = create_app(enable_validation=True, cors_origin=get_settings().storefront_o
 RESPONSES = documented(
     {201: ("CheckoutCreated", "Checkout created: stock reserved, pay at checkout_url")},
     {
-        400: "Invalid request (unknown_sku, invalid_quantity, invalid_idempotency_key...)",
+        400: "Invalid request (unknown_sku, invalid_quantity, invalid_country, "
+        "invalid_subdivision, invalid_postal_code, invalid_address, invalid_idempotency_key...)",
         409: "out_of_stock (details name the SKUs), idempotency_key_reused, request_in_progress",
-        422: "not_shippable: details are the per-line decisions",
+        422: "not_shippable (details: the per-line decisions), shipping_address_required "
+        "(a physical cart without the complete shipping_address), shipping_method_unavailable "
+        "(details: the rule's reasons and the methods offered there)",
         429: "rate_limited: more than a fair share of a product's stock (Retry-After)",
         503: "payment_provider_unavailable or service_busy: nothing is reserved; retry",
     },

@@ -150,7 +150,14 @@ def _events(stack: Any) -> dict[str, dict[str, Any]]:
             "/checkout",
             {
                 "items": cart,
-                "destination": {"country": "US"},
+                "shipping_address": {
+                    "name": "Bench",
+                    "line1": "1 Main St",
+                    "city": "Springfield",
+                    "subdivision": "IL",
+                    "postal_code": "62701",
+                    "country": "US",
+                },
                 "email": "bench@example.com",
                 "success_url": "https://example.com/ok",
                 "cancel_url": "https://example.com/no",
@@ -171,6 +178,14 @@ def _events(stack: Any) -> dict[str, dict[str, Any]]:
             "/support/orders/ord_none",
             params={"order_id": "ord_none"},
             group="support",
+        ),
+        "OrdersFunction": api(
+            "OrdersFunction",
+            "GET",
+            "/orders/{order_id}",
+            "/orders/ord_00000000000000000000000000000000",
+            params={"order_id": "ord_00000000000000000000000000000000"},
+            headers={"X-Order-Token": ["not-a-token"]},
         ),
         "AdminFunction": api("AdminFunction", "GET", "/admin/rules", "/admin/rules", group="ops"),
         "ReservationSweeperFunction": {

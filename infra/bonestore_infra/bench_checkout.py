@@ -37,6 +37,28 @@ US_ADDRESS = {
 }
 
 
+# A complete address per country, for a checkout given only a destination (v2 needs the
+# whole address; completing with US_ADDRESS matches the US one exactly).
+ADDRESS_DEFAULTS: dict[str, dict[str, str]] = {
+    "US": {"city": "Springfield", "subdivision": "IL", "postal_code": "62701"},
+    "CA": {"city": "Ottawa", "subdivision": "ON", "postal_code": "K1A 0B1"},
+    "GB": {"city": "London", "postal_code": "SW1A 1AA"},
+    "AU": {"city": "Sydney", "subdivision": "NSW", "postal_code": "2000"},
+    "DE": {"city": "Berlin", "postal_code": "10115"},
+}
+
+
+def shipping_address(destination: dict[str, Any]) -> dict[str, Any]:
+    """The v2 ``shipping_address`` for a destination: its fields over a complete address."""
+    country = str(destination["country"]).upper()
+    return {
+        "name": "Jane Doe",
+        "line1": "1 Main St",
+        **ADDRESS_DEFAULTS.get(country, {"city": "Capital"}),
+        **destination,
+    }
+
+
 def http_json(
     method: str,
     url: str,
@@ -116,9 +138,14 @@ class Shop:
             "cancel_url": "https://shop.example.com/cart",
             **extra,
         }
-        if destination is not None:
-            body["destination"] = destination
+        if destination is not None and "shipping_address" not in body:
+            body["shipping_address"] = shipping_address(destination)
         return http_json("POST", f"{self.api}/checkout", body)
+
+    def customer_order(self, order_id: str, token: str | None) -> tuple[int, Any]:
+        """``GET /orders/{order_id}`` as the customer's page asks it."""
+        headers = {"X-Order-Token": token} if token is not None else {}
+        return http_json("GET", f"{self.api}/orders/{order_id}", headers=headers)
 
     def complete(self, session_id: str, **payment: Any) -> tuple[int, Any]:
         return http_json(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bonestore_infra.bench_checkout import US_ADDRESS, Shop, http_json
+from bonestore_infra.bench_checkout import US_ADDRESS, Shop, http_json, shipping_address
 from bonestore_infra.local_stack import LocalStack
 
 pytestmark = pytest.mark.integration
@@ -40,9 +40,18 @@ def test_happy_path_to_paid(shop: Shop) -> None:
         email="Jane.Doe@Example.com",
     )
     assert status == 201, body
-    assert {"order_id", "checkout_url", "stripe_session_id", "allowed_countries"} <= body.keys()
+    assert {"order_id", "order_token", "checkout_url", "stripe_session_id"} <= body.keys()
     assert body["amount_subtotal"] == {"amount": 9990, "currency": "USD"}
-    assert "US" in body["allowed_countries"] and "CA" not in body["allowed_countries"]
+    assert body["allowed_countries"] == ["US"]
+    assert body["shipping_address"] == {
+        "name": "Jane Doe",
+        "line1": "1 Main St",
+        "city": "Springfield",
+        "subdivision": "US-IL",
+        "postal_code": "62701",
+        "country": "US",
+    }
+    assert body["shipping_method"]["id"] == "standard"  # the cheapest: free from 75.00
     assert body["eligibility"]["eligible"] is True
     assert body["checkout_url"].startswith(shop.stripe)
     assert stock(shop, sku) == (8, 2)
@@ -117,11 +126,20 @@ def test_digital_only_refuses_shipping_but_screens_billing(shop: Shop) -> None:
     ("payload", "code"),
     [
         ({"items": [{"sku": "NOPE-1", "quantity": 1}]}, "unknown_sku"),
-        ({"items": [{"sku": "DENSERCISE-DVD", "quantity": 1}]}, "destination_required"),
         ({"items": [{"sku": "ORP-EBOOK", "quantity": 0}]}, "invalid_quantity"),
         (
-            {"items": [{"sku": "ORP-EBOOK", "quantity": 1}], "destination": {"country": "XX"}},
+            {
+                "items": [{"sku": "DENSERCISE-DVD", "quantity": 1}],
+                "shipping_address": shipping_address({"country": "XX"}),
+            },
             "invalid_country",
+        ),
+        (
+            {
+                "items": [{"sku": "DENSERCISE-DVD", "quantity": 1}],
+                "shipping_address": shipping_address({"country": "ca", "postal_code": "1"}),
+            },
+            "invalid_postal_code",
         ),
         ({"items": [{"sku": "ORP-EBOOK", "quantity": 1}], "success_url": "ftp://x"}, "invalid_url"),
     ],
@@ -174,22 +192,30 @@ def test_expiry_puts_the_stock_back(shop: Shop) -> None:
     assert stock(shop, sku) == (4, 0)
 
 
-def test_payment_to_an_address_the_rules_refuse_is_held(shop: Shop) -> None:
+def test_an_address_the_rules_refuse_is_refused_before_payment(shop: Shop) -> None:
     sku = shop.clone("D3K2-60", 5)
-    status, body = shop.checkout([{"sku": sku, "quantity": 1}], US)
-    assert status == 201
-    virgin_islands = {
-        "name": "Jane",
-        "address": {"line1": "1 Main", "city": "Charlotte Amalie", "state": "VI",
-                    "postal_code": "00802", "country": "US"},
-    }  # fmt: skip
-    done, result = shop.complete(body["stripe_session_id"], shipping_details=virgin_islands)
-    assert done == 200 and result["webhook"]["ok"]
-    order = shop.order(body["order_id"])
-    assert order["status"] == "held"
-    assert order["eligibility_at_payment"]["eligible"] is False
-    assert "not_shipped_here" in {r["code"] for r in order["hold_reasons"]}
-    assert stock(shop, sku) == (4, 1)  # still reserved while support decides
+    virgin_islands = {"country": "US", "subdivision": "VI", "postal_code": "00802",
+                      "city": "Charlotte Amalie"}  # fmt: skip
+    status, body = shop.checkout([{"sku": sku, "quantity": 1}], virgin_islands)
+    assert status == 422, body
+    assert body["error"]["code"] == "not_shippable"
+    assert stock(shop, sku) == (5, 0)
+
+
+@pytest.mark.parametrize("destination", [None, {"country": "US"}])
+def test_a_physical_cart_needs_the_whole_address(
+    shop: Shop, destination: dict[str, Any] | None
+) -> None:
+    body: dict[str, Any] = {
+        "items": [{"sku": "DENSERCISE-DVD", "quantity": 1}],
+        "success_url": "https://shop.example.com/ok",
+        "cancel_url": "https://shop.example.com/no",
+    }
+    if destination is not None:
+        body["destination"] = destination  # v1's bare destination
+    status, answer = http_json("POST", f"{shop.api}/checkout", body)
+    assert status == 422, answer
+    assert answer["error"]["code"] == "shipping_address_required"
 
 
 def test_embargoed_billing_country_is_held(shop: Shop) -> None:
@@ -287,7 +313,7 @@ def test_a_retry_with_the_same_idempotency_key_gets_the_same_checkout(shop: Shop
     sku = shop.clone("DENSERCISE-DVD", 3)
     cart = {
         "items": [{"sku": sku, "quantity": 1}],
-        "destination": US,
+        "shipping_address": shipping_address(US),
         "success_url": "https://shop.example/ok",
         "cancel_url": "https://shop.example/no",
     }
@@ -296,6 +322,7 @@ def test_a_retry_with_the_same_idempotency_key_gets_the_same_checkout(shop: Shop
     again = http_json("POST", f"{shop.api}/checkout", cart, headers=headers)
     assert first[0] == again[0] == 201
     assert again[1]["order_id"] == first[1]["order_id"]
+    assert again[1]["order_token"] == first[1]["order_token"]  # derived again, never stored
     assert shop.product(sku)["stock"] == 2  # reserved once
     other = http_json(
         "POST",

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import stripe
 
-from bonestore_infra.bench_checkout import US_ADDRESS, Shop, http_json
+from bonestore_infra.bench_checkout import US_ADDRESS, Shop, http_json, shipping_address
 from bonestore_infra.local_stack import LocalStack
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ def shop(local_stack: LocalStack) -> Shop:
 def checkout_body(sku: str, email: str) -> dict[str, Any]:
     return {
         "items": [{"sku": sku, "quantity": 1}],
-        "destination": {"country": "US"},
+        "shipping_address": shipping_address({"country": "US"}),
         "email": email,
         "success_url": "https://shop.example.com/thanks",
         "cancel_url": "https://shop.example.com/cart",

@@ -12,36 +12,70 @@ from bonestore.adapters.stripe_translation import parse_charge, parse_event, par
 from bonestore.domain.catalog import seed_catalog
 from bonestore.domain.geo import normalize_destination
 from bonestore.domain.order import Order
+from bonestore.domain.order_token import derive_order_token, token_matches
+from bonestore.domain.payment import ShippingDetails
 from bonestore.domain.rules import default_engine
 from bonestore.service.checkout import CheckoutRequest, plan_checkout
-from bonestore.service.payments import PaymentService, screen_payment
-from tests.fakes import MemoryGateway, MemoryOrders, MemoryPublisher
+from bonestore.service.payments import CustomerEmails, PaymentService, screen_payment
+from tests.fakes import MemoryGateway, MemoryOrders, MemoryPublisher, RecordingEmailSender
 
 pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PRODUCTS = {p.sku: p for p in seed_catalog()}
+KEY = b"k" * 32
 US = {"line1": "1 Main St", "city": "Springfield", "state": "IL", "postal_code": "62701", "country": "US"}  # fmt: skip
 
 
-def make_order(items: list[dict[str, Any]], destination: dict[str, Any] | None) -> Order:
-    request = CheckoutRequest.model_validate(
-        {"items": items, "success_url": "https://a.example/", "cancel_url": "https://a.example/"}
-    )
+ADDRESS = {"name": "Jane", "line1": "1 Main St", "city": "Springfield", "subdivision": "IL",
+           "postal_code": "62701", "country": "US"}  # fmt: skip
+
+
+def plan_order(
+    items: list[dict[str, Any]], address: dict[str, Any] | None, method: str | None = None
+) -> Order:
+    """An order as POST /checkout v2 stores it (address and method fixed)."""
+    body: dict[str, Any] = {
+        "items": items,
+        "success_url": "https://a.example/",
+        "cancel_url": "https://a.example/",
+        "email": "jane@example.com",
+    }
+    if address is not None:
+        body["shipping_address"] = address
+    if method is not None:
+        body["shipping_method"] = method
     plan = plan_checkout(
-        request,
+        CheckoutRequest.model_validate(body),
         PRODUCTS,
         engine=default_engine(),
         order_id="ord_1",
         now=NOW,
         expiry_minutes=30,
-        destination=normalize_destination(destination) if destination else None,
+        destination=None,
+        order_token=derive_order_token(KEY, "ord_1"),
     )
     return replace(
         plan.order,
         stripe_session_id="cs_1",
-        shipping_rate_ids={"shr_std": "standard", "shr_exp": "express"},
+        shipping_rate_ids={"shr_std": plan.order.shipping_method.method_id}
+        if plan.order.shipping_method
+        else {},
         stock_state="reserved" if plan.order.stock_lines else "none",
+    )
+
+
+def make_order(items: list[dict[str, Any]], destination: dict[str, Any] | None) -> Order:
+    """An order stored before v2: decided on a destination, the address collected by
+    Stripe, every method offered there."""
+    order = plan_order(items, ADDRESS if destination else None)
+    dest = normalize_destination(destination) if destination else None
+    return replace(
+        order,
+        destination=dest,
+        shipping_address=None,
+        shipping_method=None,
+        shipping_rate_ids={"shr_std": "standard", "shr_exp": "express"},
     )
 
 
@@ -221,15 +255,21 @@ def test_wrong_types_in_a_charge_read_as_absent() -> None:
 
 
 def service(
-    orders: MemoryOrders, on_ineligible: str = "hold"
+    orders: MemoryOrders, on_ineligible: str = "hold", sender: RecordingEmailSender | None = None
 ) -> tuple[PaymentService, MemoryPublisher, MemoryGateway]:
     publisher, gateway = MemoryPublisher(), MemoryGateway()
+    emails = None
+    if sender is not None:
+        emails = CustomerEmails(
+            lambda: sender, order_token_key=lambda: KEY, storefront_url="https://shop.example"
+        )
     svc = PaymentService(
         orders,
         engine=default_engine,
         publisher=lambda: publisher,
         gateway=lambda: gateway,
         on_ineligible=on_ineligible,
+        emails=emails,
     )
     return svc, publisher, gateway
 
@@ -318,3 +358,127 @@ def test_other_events_and_strangers_are_ignored() -> None:
         handle(svc, event("charge.refunded", {"id": "ch_1", "metadata": {}}))["action"]
         == "ignored_unknown_order"
     )
+
+
+# -- address-first orders (v2): the address and method were fixed at checkout ----------
+
+FIXED = ShippingDetails(
+    "Jane",
+    {"line1": "1 Main St", "city": "Springfield", "state": "IL", "postal_code": "62701",
+     "country": "US"},
+)  # fmt: skip
+
+
+def fixed_session(order: Order, *, billing: dict[str, Any] | None = None, **kw: Any) -> Any:
+    """A completed session for a fixed address: Checkout collected no shipping address."""
+    paid = order.shipping_method.price.amount if order.shipping_method else 0
+    data = session(order, billing=billing or US, shipping_paid=kw.pop("shipping_paid", paid), **kw)
+    data["collected_information"] = {"shipping_details": None}
+    return data
+
+
+def test_fixed_address_reported_by_stripe_is_paid() -> None:
+    order = plan_order(BOOK, ADDRESS)
+    result = screen_payment(order, parse_session(fixed_session(order)), default_engine(),
+                            reported=FIXED)  # fmt: skip
+    assert result.eligible, result.reasons
+    assert result.shipping_address == order.shipping_address
+    assert result.eligibility["destination"]["line1"] == "1 Main St"
+
+
+@pytest.mark.parametrize(
+    ("reported", "code"),
+    [
+        (None, "no_shipping_address"),
+        (ShippingDetails("Jane", {**FIXED.address, "line1": "2 Main St"}), "shipping_address_mismatch"),
+        (ShippingDetails("Jane", {**FIXED.address, "country": "CA", "state": "ON",
+                                  "postal_code": "K1A 0B1"}), "shipping_address_mismatch"),
+        (ShippingDetails("Someone Else", FIXED.address), "shipping_address_mismatch"),
+    ],
+)  # fmt: skip
+def test_any_other_address_reported_is_held(reported: ShippingDetails | None, code: str) -> None:
+    order = plan_order(BOOK, ADDRESS)
+    result = screen_payment(order, parse_session(fixed_session(order)), default_engine(),
+                            reported=reported)  # fmt: skip
+    assert not result.eligible
+    assert code in [r["code"] for r in result.reasons]
+
+
+def test_a_collected_address_other_than_the_fixed_one_is_held() -> None:
+    order = plan_order(BOOK, ADDRESS)
+    data = fixed_session(order)
+    data["collected_information"] = {"shipping_details": {"name": "Jane", "address": {
+        **FIXED.address, "state": "HI", "postal_code": "96813"}}}  # fmt: skip
+    result = screen_payment(order, parse_session(data), default_engine(), reported=FIXED)
+    assert [r["code"] for r in result.reasons] == ["shipping_address_mismatch"]
+
+
+def test_shipping_paid_other_than_the_method_price_is_held() -> None:
+    order = plan_order([{"sku": "DENSERCISE-DVD", "quantity": 1}], ADDRESS, "express")
+    assert order.shipping_method is not None and order.shipping_method.price.amount > 0
+    data = fixed_session(order, shipping_paid=order.shipping_method.price.amount - 1)
+    result = screen_payment(order, parse_session(data), default_engine(), reported=FIXED)
+    assert [r["code"] for r in result.reasons] == ["shipping_amount_mismatch"]
+
+
+def test_billing_under_embargo_holds_a_fixed_address_order() -> None:
+    order = plan_order(BOOK, ADDRESS)
+    cuba = {"line1": "Calle 1", "city": "Havana", "country": "CU"}
+    data = fixed_session(order, billing=cuba)
+    result = screen_payment(order, parse_session(data), default_engine(), reported=FIXED)
+    assert {r["code"] for r in result.reasons} == {"embargoed"}
+
+
+def test_paid_and_held_emails_once_each_with_a_working_link() -> None:
+    sender = RecordingEmailSender()
+    paid_order = plan_order(BOOK, ADDRESS)
+    orders = MemoryOrders(paid_order)
+    svc, _, gateway = service(orders, sender=sender)
+    gateway.shipping["pi_1"] = FIXED
+    completed = event("checkout.session.completed", fixed_session(paid_order))
+    assert handle(svc, completed)["status"] == "paid"
+    handle(svc, completed)  # a duplicate that got past idempotency
+    (message,) = sender.sent
+    assert message.kind == "order_paid" and message.to == "jane@example.com"
+    fragment = message.text.split("/order#", 1)[1].split()[0]
+    params = dict(part.split("=", 1) for part in fragment.split("&"))
+    assert params["id"] == "ord_1"
+    assert token_matches(params["token"], orders.items["ord_1"].order_token_hash)
+    assert [e.detail["kind"] for e in orders.items["ord_1"].events if e.type == "email_sent"] == [
+        "order_paid"
+    ]
+
+    held_sender = RecordingEmailSender()
+    held = plan_order(BOOK, ADDRESS)
+    orders = MemoryOrders(held)
+    svc, _, gateway = service(orders, sender=held_sender)
+    gateway.shipping["pi_1"] = FIXED
+    cuba = {"line1": "Calle 1", "city": "Havana", "country": "CU"}
+    handle(svc, event("checkout.session.completed", fixed_session(held, billing=cuba)))
+    assert orders.items["ord_1"].status == "held"
+    (message,) = held_sender.sent
+    assert message.kind == "order_held"
+    assert orders.items["ord_1"].hold_reasons[0]["message"] in message.text
+
+
+def test_a_failed_email_keeps_the_transition_and_is_recorded() -> None:
+    sender = RecordingEmailSender(fail=RuntimeError("ses down"))
+    order = plan_order(BOOK, ADDRESS)
+    orders = MemoryOrders(order)
+    svc, publisher, gateway = service(orders, sender=sender)
+    gateway.shipping["pi_1"] = FIXED
+    result = handle(svc, event("checkout.session.completed", fixed_session(order)))
+    assert result["status"] == "paid" and publisher.paid == ["ord_1"]
+    failed = [e for e in orders.items["ord_1"].events if e.type == "email_failed"]
+    assert failed and failed[0].detail == {"kind": "order_paid", "error": "RuntimeError"}
+
+
+def test_refund_on_ineligible_sends_held_then_refunded() -> None:
+    sender = RecordingEmailSender()
+    order = plan_order(BOOK, ADDRESS)
+    orders = MemoryOrders(order)
+    svc, _, gateway = service(orders, on_ineligible="refund", sender=sender)
+    gateway.shipping["pi_1"] = ShippingDetails("Jane", {**FIXED.address, "line1": "9 Elsewhere"})
+    handle(svc, event("checkout.session.completed", fixed_session(order)))
+    assert orders.items["ord_1"].status == "refunded"
+    assert [m.kind for m in sender.sent] == ["order_held", "order_refunded"]

@@ -6,7 +6,6 @@ static analysis (bonestore_infra.template_gates explains how).
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +53,7 @@ def test_one_function_per_route_group() -> None:
                 "EligibilityFunction",
                 "CheckoutFunction",
                 "StripeWebhookFunction",
+                "OrdersFunction",
                 "SupportFunction",
                 "AdminFunction",
                 "ReservationSweeperFunction",
@@ -178,7 +178,8 @@ def test_unresolvable_handler_is_reported(tmp_path: Path) -> None:
     assert problems and "no callable 'nope'" in problems[0].message
 
 
-_SES_GRANT = """        - Statement:
+_SES_GRANT = """        # Customer emails (paid, held, refunded), from its own sender identity only.
+        - Statement:
             - Effect: Allow
               Action: ses:SendEmail
               Resource: !Sub "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SenderEmail}"
@@ -186,20 +187,27 @@ _SES_GRANT = """        - Statement:
 
 
 def test_email_grants_follow_the_code(tmp_path: Path, usages: dict[str, gates.CodeUsage]) -> None:
-    # No function sends email yet: a grant is refused as unused, and a function whose code
-    # sends passes only with ses:SendEmail on its own sender identity.
-    template = _mutated(
-        tmp_path,
-        "        - EventBridgePutEventsPolicy:\n",
-        _SES_GRANT + "        - EventBridgePutEventsPolicy:\n",
-        within="StripeWebhookFunction",
+    # The webhook sends (paid/held/refunded): without its grant it is caught; a grant on a
+    # function that never sends (the catalog) is refused as unused.
+    assert usages["StripeWebhookFunction"].sends_email
+    assert not usages["CatalogFunction"].sends_email
+    webhook = TEMPLATE.functions()["StripeWebhookFunction"]
+    cfn = gates.transform(TEMPLATE)
+    assert gates.check_permissions(TEMPLATE, cfn, webhook, usages["StripeWebhookFunction"]) == []
+    stripped = _mutated(tmp_path, _SES_GRANT, "", within="StripeWebhookFunction")
+    missing = gates.check_permissions(
+        stripped,
+        gates.transform(stripped),
+        stripped.functions()["StripeWebhookFunction"],
+        usages["StripeWebhookFunction"],
     )
-    fn = template.functions()["StripeWebhookFunction"]
-    cfn = gates.transform(template)
-    unused = gates.check_permissions(template, cfn, fn, usages["StripeWebhookFunction"])
-    assert any("granted ses:SendEmail" in p.message and "never uses" in p.message for p in unused)
-    sending = dataclasses.replace(usages["StripeWebhookFunction"], sends_email=True)
-    assert gates.check_permissions(template, cfn, fn, sending) == []
-    plain = TEMPLATE.functions()["StripeWebhookFunction"]
-    missing = gates.check_permissions(TEMPLATE, gates.transform(TEMPLATE), plain, sending)
     assert any("sends email; ses:SendEmail on SenderEmail" in p.message for p in missing)
+    read = "        - DynamoDBReadPolicy:\n            TableName: !Ref ProductsTable\n"
+    granted = _mutated(tmp_path, read, read + _SES_GRANT, within="CatalogFunction")
+    unused = gates.check_permissions(
+        granted,
+        gates.transform(granted),
+        granted.functions()["CatalogFunction"],
+        usages["CatalogFunction"],
+    )
+    assert any("ses:SendEmail" in p.message and "never uses" in p.message for p in unused)

@@ -18,7 +18,8 @@ from bonestore.domain.errors import (
     RequestInProgress,
     UpstreamUnavailable,
 )
-from bonestore.domain.payment import CheckoutSession
+from bonestore.domain.order_token import derive_order_token, token_matches
+from bonestore.domain.payment import CheckoutSession, ShippingDetails
 from bonestore.domain.rules import default_engine
 from bonestore.service.checkout import CheckoutRequest, CheckoutService
 from bonestore.service.payments import PaymentService
@@ -29,7 +30,14 @@ pytestmark = pytest.mark.unit
 
 CART = {
     "items": [{"sku": "TRUEOSTEO-120", "quantity": 2}, {"sku": "ORP-EBOOK", "quantity": 1}],
-    "destination": {"country": "US", "subdivision": "IL"},
+    "shipping_address": {
+        "name": "Jane Doe",
+        "line1": "1 Main St",
+        "city": "Springfield",
+        "subdivision": "IL",
+        "postal_code": "62701",
+        "country": "US",
+    },
     "email": "jane@example.com",
     "success_url": "https://shop.example.com/ok",
     "cancel_url": "https://shop.example.com/cart",
@@ -65,6 +73,7 @@ def checkout(
         engine=default_engine,
         once_per_key=once or Once(),
         expiry_minutes=30,
+        order_token_key=lambda: b"k" * 32,
     )
     return service, orders
 
@@ -76,7 +85,10 @@ def test_checkout_reserves_stock_and_records_the_session() -> None:
     order = orders.get(body["order_id"])
     assert order is not None and order.status == "pending_payment"
     assert order.stripe_session_id == body["stripe_session_id"] == "cs_fake_1"
-    assert set(order.shipping_rate_ids.values()) <= {"standard", "express"}
+    assert set(order.shipping_rate_ids.values()) == {"standard"}
+    assert token_matches(body["order_token"], order.order_token_hash)
+    assert body["order_token"] == derive_order_token(b"k" * 32, order.order_id)
+    assert len(body["order_token"]) >= 22  # >= 128 bits, URL-safe
     assert orders.stock["TRUEOSTEO-120"] == [8, 2]
     assert [line.sku for line in gateway.sessions[0].lines] == ["TRUEOSTEO-120", "ORP-EBOOK"]
     assert [e.type for e in order.events] == ["checkout_created", "stripe_session_created"]
@@ -98,6 +110,8 @@ def test_an_idempotency_key_gives_the_first_answer() -> None:
     request = CheckoutRequest.model_validate(CART)
     first = service.create(request, idempotency_key="k-1")
     assert service.create(request, idempotency_key="k-1") == first
+    # The remembered answer never holds the token: it is derived again on a replay.
+    assert "order_token" not in next(iter(once_answers(service).values()))
     assert len(orders.items) == 1 and len(gateway.sessions) == 1
     with pytest.raises(InvalidInput) as bad:
         service.create(request, idempotency_key="bad\nkey")
@@ -116,6 +130,12 @@ def test_idempotency_conflicts_are_409s(error: Exception, code: str) -> None:
     with pytest.raises(Conflict) as raised:
         service.create(CheckoutRequest.model_validate(CART), idempotency_key="k")
     assert (raised.value.code, raised.value.status) == (code, 409)
+
+
+def once_answers(service: CheckoutService) -> dict[str, dict[str, Any]]:
+    once = service.once_per_key
+    assert isinstance(once, Once)
+    return once.answers
 
 
 def sweeper(gateway: MemoryGateway, orders: MemoryOrders) -> ReservationSweeper:
@@ -141,7 +161,7 @@ def test_sweeper_releases_stale_reservations_and_settles_paid_ones() -> None:
         order_id=paid_id,
         status="complete",
         payment_status="paid",
-        shipping_name="Jane",
+        shipping_name="Jane Doe",
         shipping_address={
             "line1": "1 Main St",
             "city": "Springfield",
@@ -155,13 +175,16 @@ def test_sweeper_releases_stale_reservations_and_settles_paid_ones() -> None:
         amount_subtotal=paid.amount_subtotal.amount,
         payment_intent_id="pi_1",
     )
+    gateway.shipping["pi_1"] = ShippingDetails(
+        "Jane Doe", gateway.completed[paid.stripe_session_id].shipping_address or {}
+    )
     sweep = sweeper(gateway, orders)
     assert sweep.sweep(datetime.now(UTC))["checked"] == 0  # not stale yet
     counts = sweep.sweep(datetime.now(UTC) + timedelta(hours=1))
     assert counts == {"released": 1, "settled": 1, "checked": 2}
     released, settled = orders.get(unpaid), orders.get(paid_id)
     assert released is not None and released.status == "expired"
-    assert settled is not None and settled.status in ("paid", "held")
+    assert settled is not None and settled.status == "paid", settled.hold_reasons
     assert orders.stock["TRUEOSTEO-120"] == [8, 0]
     assert sweep.sweep(datetime.now(UTC) + timedelta(hours=1))["checked"] == 0
 

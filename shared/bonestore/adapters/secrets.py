@@ -2,12 +2,17 @@
 
 The secret (``STRIPE_SECRET_NAME``) holds ``{"api_key": "sk_...", "webhook_secret":
 "whsec_..."}``; a rolled webhook secret may be given as a list, or as
-``"webhook_secret_previous"``, so deliveries signed with either still verify. Keys
-never come from environment variables.
+``"webhook_secret_previous"``, so deliveries signed with either still verify. An
+optional ``"order_token_key"`` is the key customers' order tokens are derived with
+(``bonestore.domain.order_token``); without it the key is derived from ``api_key``,
+so rolling the Stripe key then changes the links in later emails (set it in production:
+docs/deploy.md). Keys never come from environment variables.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -38,6 +43,7 @@ def secrets_provider() -> SecretsProvider:
 class StripeKeys:
     api_key: str
     webhook_secrets: tuple[str, ...]
+    order_token_key: bytes = b""
 
 
 def parse_stripe_secret(value: Any) -> StripeKeys:
@@ -51,7 +57,18 @@ def parse_stripe_secret(value: Any) -> StripeKeys:
     previous = value.get("webhook_secret_previous")
     if isinstance(previous, str) and previous:
         secrets.append(previous)
-    return StripeKeys(api_key=api_key, webhook_secrets=tuple(s for s in secrets if s))
+    token_key = value.get("order_token_key")
+    if isinstance(token_key, str) and len(token_key) >= 32:
+        order_token_key = token_key.encode("utf-8")
+    else:
+        order_token_key = hmac.new(
+            api_key.encode("utf-8"), b"bonestore order token key", hashlib.sha256
+        ).digest()
+    return StripeKeys(
+        api_key=api_key,
+        webhook_secrets=tuple(s for s in secrets if s),
+        order_token_key=order_token_key,
+    )
 
 
 class StripeSecrets:

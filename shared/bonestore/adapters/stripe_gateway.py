@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bonestore.domain.errors import UpstreamUnavailable
 
 if TYPE_CHECKING:
-    from bonestore.domain.payment import CheckoutSession, SessionRequest
+    from bonestore.domain.payment import CheckoutSession, SessionRequest, ShippingDetails
 
 log = logging.getLogger("bonestore.stripe")
 
@@ -79,6 +79,14 @@ class StripeGateway:
                 # Not open any more (paid or already expired): tell the caller what it is.
                 session = self.client.v1.checkout.sessions.retrieve(session_id)
             return parse_session(_plain(session))
+
+    def payment_shipping(self, payment_intent_id: str) -> ShippingDetails | None:
+        """The shipping address Stripe holds for a payment (the PaymentIntent's)."""
+        from bonestore.adapters.stripe_translation import parse_intent_shipping
+
+        with _mapped_errors("retrieve payment intent"):
+            intent = self.client.v1.payment_intents.retrieve(payment_intent_id)
+            return parse_intent_shipping(_plain(intent))
 
     def refund(
         self, payment_intent_id: str, *, idempotency_key: str, metadata: dict[str, str]

@@ -6,13 +6,15 @@ malformed event is ignored rather than answered with a 500.
 
 Where Stripe puts the shipping address: ``collected_information.shipping_details``
 (API versions from 2025 on), else top-level ``shipping_details`` or ``shipping``
-(older versions); billing in ``customer_details.address``. All are accepted.
+(older versions); billing in ``customer_details.address``. All are accepted. A
+session that fixes the address (``payment_intent_data.shipping``) collects none: the
+address is the PaymentIntent's ``shipping`` (:func:`parse_intent_shipping`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bonestore.domain.payment import (
     CHARGE_REFUNDED,
@@ -21,7 +23,11 @@ from bonestore.domain.payment import (
     CheckoutSession,
     PaymentEvent,
     SessionRequest,
+    ShippingDetails,
 )
+
+if TYPE_CHECKING:
+    from bonestore.domain.order import Address
 
 ADDRESS_FIELDS = ("line1", "line2", "city", "state", "postal_code", "country")
 
@@ -100,6 +106,32 @@ def parse_session(session: Mapping[str, Any]) -> CheckoutSession:
     )
 
 
+def parse_intent_shipping(intent: Mapping[str, Any]) -> ShippingDetails | None:
+    """A PaymentIntent's ``shipping`` (``{name, address, carrier, phone, ...}``), or None."""
+    shipping = intent.get("shipping")
+    if not isinstance(shipping, Mapping):
+        return None
+    address = _address(shipping.get("address"))
+    if address is None:
+        return None
+    return ShippingDetails(name=_str(shipping.get("name")), address=address)
+
+
+def stripe_address(address: Address) -> dict[str, str]:
+    """An order's address in Stripe's shape: ``state`` is the subdivision's own part
+    (``US-IL`` -> ``IL``, ``CA-QC`` -> ``QC``), as Stripe's address fields expect."""
+    state = address.subdivision.split("-", 1)[-1] if address.subdivision else None
+    fields = {
+        "line1": address.line1,
+        "line2": address.line2,
+        "city": address.city,
+        "state": state,
+        "postal_code": address.postal_code,
+        "country": address.country,
+    }
+    return {k: v for k, v in fields.items() if v}
+
+
 def parse_charge(charge: Mapping[str, Any]) -> ChargeRefund:
     order_id = _str(_dict(charge.get("metadata")).get("order_id"))
     if order_id is None:
@@ -157,10 +189,15 @@ def session_params(request: SessionRequest) -> dict[str, Any]:
     }
     if request.email:
         params["customer_email"] = request.email
-    if request.allowed_countries is not None:
-        params["shipping_address_collection"] = {
-            "allowed_countries": list(request.allowed_countries)
+    if request.shipping_address is not None:
+        # The address is fixed on the PaymentIntent, so Checkout shows it and collects no
+        # other (no shipping_address_collection); the one method decided is the one offer.
+        address = request.shipping_address
+        params["payment_intent_data"]["shipping"] = {
+            "name": address.name or "",
+            "address": stripe_address(address),
         }
+    if request.shipping_options:
         params["shipping_options"] = [
             {
                 "shipping_rate_data": {

@@ -96,6 +96,11 @@ def webhook_secrets() -> tuple[str, ...]:
     return _provided(webhook_secrets, lambda: stripe_secrets().keys().webhook_secrets)
 
 
+def order_token_key() -> bytes:
+    """The key customers' order tokens are derived with (``bonestore.domain.order_token``)."""
+    return _provided(order_token_key, lambda: stripe_secrets().keys().order_token_key)
+
+
 def stripe_gateway() -> PaymentGateway:
     """One Stripe client per warm instance; the key is read when first needed."""
 
@@ -128,14 +133,20 @@ def rules_engine() -> Engine:
 
 def payment_service() -> PaymentService:
     def build() -> PaymentService:
-        from bonestore.service.payments import PaymentService
+        from bonestore.service.payments import CustomerEmails, PaymentService
 
+        settings = get_settings()
         return PaymentService(
             order_repository(),
             engine=rules_engine,
             publisher=event_publisher,
             gateway=stripe_gateway,
-            on_ineligible=get_settings().on_ineligible_payment,
+            on_ineligible=settings.on_ineligible_payment,
+            emails=CustomerEmails(
+                email_sender,
+                order_token_key=order_token_key,
+                storefront_url=settings.storefront_url,
+            ),
         )
 
     return _once("payment_service", build)
@@ -158,6 +169,7 @@ def checkout_service() -> CheckoutService:
             engine=rules_engine,
             once_per_key=checkout_once_per_key(),
             expiry_minutes=get_settings().checkout_expiry_minutes,
+            order_token_key=order_token_key,
         )
 
     return _once("checkout_service", build)

@@ -29,6 +29,10 @@ class LiteRequest:
     path_params: Mapping[str, str]
     query: Mapping[str, str]
     request_id: str | None
+    headers: Mapping[str, str] = field(default_factory=dict)  # names lower-cased
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class LiteRoute:
     response_model: str | None  # "module:Name", imported only to document
     errors: tuple[int, ...] = field(default=())
     cache_control: str | None = None  # the success answer's Cache-Control
+    header_params: tuple[str, ...] = ()  # request headers the route reads (documented)
 
 
 class LiteRouter:
@@ -57,10 +62,19 @@ class LiteRouter:
         response_model: str | None = None,
         errors: tuple[int, ...] = (),
         cache_control: str | None = None,
+        header_params: tuple[str, ...] = (),
     ) -> Callable[[Callable[[LiteRequest], Any]], Callable[[LiteRequest], Any]]:
         def register(handler: Callable[[LiteRequest], Any]) -> Callable[[LiteRequest], Any]:
             self.routes[("GET", path)] = LiteRoute(
-                "GET", path, handler, summary, query_params, response_model, errors, cache_control
+                "GET",
+                path,
+                handler,
+                summary,
+                query_params,
+                response_model,
+                errors,
+                cache_control,
+                header_params,
             )
             return handler
 
@@ -83,20 +97,41 @@ class LiteRouter:
             status, code = (405, "method_not_allowed") if resource in known else (404, "not_found")
             message = f"No route for {method} {event.get('path') or resource}."
             return self._response(status, error_body(code, message))
+        raw_headers = event.get("headers") or {}
         request = LiteRequest(
             path_params=event.get("pathParameters") or {},
             query=event.get("queryStringParameters") or {},
             request_id=getattr(context, "aws_request_id", None),
+            headers={
+                str(k).lower(): v
+                for k, v in (raw_headers.items() if isinstance(raw_headers, Mapping) else ())
+                if isinstance(v, str)
+            },
         )
         try:
             return self._response(200, route.handler(request), route.cache_control)
         except BonestoreError as error:
-            return self._response(error.status, error.body())
+            # A private route's refusal must not be cached either.
+            private = route.cache_control if route.header_params else None
+            return self._response(error.status, error.body(), private)
         except Exception:
             logger.exception("unhandled error", extra={"route": f"{method} {resource}"})
             return self._response(
                 500, error_body("internal_error", "Something went wrong on our side.")
             )
+
+    def handle(self, event: Mapping[str, Any], context: Any, log: logging.Logger) -> dict[str, Any]:
+        """A Lambda handler's whole body: resolve, and log one line per request (the
+        method, the route template and the status; never a header)."""
+        response = self.resolve(event, context)
+        log.info(
+            "%s %s -> %s",
+            event.get("httpMethod"),
+            event.get("resource"),
+            response["statusCode"],
+            extra={"request_id": getattr(context, "aws_request_id", None)},
+        )
+        return response
 
     # -- documentation (never on the request path) ------------------------------------
 
@@ -114,22 +149,34 @@ class LiteRouter:
         from typing import Annotated
 
         from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-        from aws_lambda_powertools.event_handler.openapi.params import Query
+        from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
         app = APIGatewayRestResolver(enable_validation=True)
         for route in self.routes.values():
-            parameters = [
-                inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str)
-                for name in re.findall(r"\{([^}+]+)\+?\}", route.path)
-            ] + [
-                inspect.Parameter(
-                    name,
-                    inspect.Parameter.KEYWORD_ONLY,
-                    default=None,
-                    annotation=Annotated[str | None, Query()],
-                )
-                for name in route.query_params
-            ]
+            parameters = (
+                [
+                    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str)
+                    for name in re.findall(r"\{([^}+]+)\+?\}", route.path)
+                ]
+                + [
+                    inspect.Parameter(
+                        name,
+                        inspect.Parameter.KEYWORD_ONLY,
+                        default=None,
+                        annotation=Annotated[str | None, Query()],
+                    )
+                    for name in route.query_params
+                ]
+                + [
+                    inspect.Parameter(
+                        name.lower().replace("-", "_"),
+                        inspect.Parameter.KEYWORD_ONLY,
+                        default=None,
+                        annotation=Annotated[str | None, Header(alias=name)],
+                    )
+                    for name in route.header_params
+                ]
+            )
             returns: Any = inspect.Signature.empty
             if route.response_model:
                 module, _, name = route.response_model.partition(":")

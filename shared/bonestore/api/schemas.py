@@ -64,13 +64,64 @@ class ExplainedEligibilityOut(EligibilityOut):
     trace: list[dict[str, Any]]
 
 
+class AddressOut(_Open):
+    """The contract's Address, normalized."""
+
+    name: str
+    line1: str
+    line2: str | None = None
+    city: str
+    subdivision: str | None = None
+    postal_code: str | None = None
+    country: str
+
+
+class ChosenShippingOut(_Open):
+    """The one shipping method an order is charged for: ``{id, name, price}``."""
+
+    id: str
+    name: str
+    price: Money
+
+
 class CheckoutCreated(_Open):
-    """``POST /checkout`` 201."""
+    """``POST /checkout`` 201. ``order_token`` is shown here once: keep it."""
 
     order_id: str
+    order_token: str
     checkout_url: str
     stripe_session_id: str
-    allowed_countries: list[str] | None = None
+    shipping_address: AddressOut | None
+    shipping_method: ChosenShippingOut | None
+    allowed_countries: list[str] | None
+
+
+class CustomerOrderLineOut(_Open):
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Money
+    line_total: Money
+
+
+class ShipmentOut(_Open):
+    carrier: str
+    tracking_number: str
+    at: str
+
+
+class CustomerOrderOut(_Open):
+    """``GET /orders/{order_id}`` 200: the customer's own order, in their words."""
+
+    order_id: str
+    status: str
+    status_message: str
+    items: list[CustomerOrderLineOut]
+    amount_total: Money
+    shipping_address: AddressOut | None
+    shipping_method: ChosenShippingOut | None
+    shipments: list[ShipmentOut]
+    updated_at: str
 
 
 class OrderSummaryOut(_Open):

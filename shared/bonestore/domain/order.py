@@ -115,6 +115,19 @@ class Address:
     subdivision: str | None = None
     postal_code: str | None = None
 
+    def as_json(self) -> dict[str, Any]:
+        """The contract's Address: the fields that are set."""
+        fields = {
+            "name": self.name,
+            "line1": self.line1,
+            "line2": self.line2,
+            "city": self.city,
+            "subdivision": self.subdivision,
+            "postal_code": self.postal_code,
+            "country": self.country,
+        }
+        return {k: v for k, v in fields.items() if v is not None}
+
     def destination(self) -> Destination:
         """What the rules decide on (the name and second line never matter to them)."""
         from bonestore.domain.geo import Destination
@@ -139,6 +152,11 @@ class ShippingChoice:
     def as_json(self) -> dict[str, Any]:
         """The contract's (and the stored) ``shipping``: ``{"method", "name", "price"}``."""
         return {"method": self.method_id, "name": self.name, "price": self.price.as_json()}
+
+    def method_json(self) -> dict[str, Any]:
+        """The contract's ``shipping_method`` (checkout and the customer's order):
+        ``{"id", "name", "price"}``."""
+        return {"id": self.method_id, "name": self.name, "price": self.price.as_json()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bonestore.domain.money import Money
-    from bonestore.domain.order import OrderLine, ShippingChoice
+    from bonestore.domain.order import Address, OrderLine, ShippingChoice
 
 SESSION_COMPLETED = "checkout.session.completed"
 ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"
@@ -28,8 +28,9 @@ PAID_STATUSES = frozenset({"paid", "no_payment_required"})
 
 @dataclass(frozen=True, slots=True)
 class SessionRequest:
-    """A hosted checkout to open for an order: its lines at their prices, where it may
-    ship, by which methods (at most the provider's limit), and when it expires."""
+    """A hosted checkout to open for an order: its lines at their prices, the address the
+    parcel goes to (fixed: the customer cannot change it at the provider), the one
+    shipping method charged for it, and when it expires."""
 
     order_id: str
     lines: tuple[OrderLine, ...]
@@ -37,7 +38,7 @@ class SessionRequest:
     cancel_url: str
     expires_at: int  # Unix seconds
     email: str | None = None
-    allowed_countries: tuple[str, ...] | None = None
+    shipping_address: Address | None = None
     shipping_options: tuple[ShippingChoice, ...] = ()
 
 
@@ -75,6 +76,15 @@ class CheckoutSession:
         if self.amount_total is None:
             return None
         return Money(amount=self.amount_total, currency=currency)
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingDetails:
+    """A shipping address as the provider reports it on a payment (provider field names,
+    as in :class:`CheckoutSession`)."""
+
+    name: str | None
+    address: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)

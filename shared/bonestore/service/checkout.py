@@ -1,20 +1,26 @@
-"""Checkout: price a cart from the catalog, decide it, reserve its stock with the new
-order, and open the payment provider's hosted checkout. ``plan_checkout`` is pure;
+"""Checkout: price a cart from the catalog, decide it on the address the parcel goes to,
+reserve its stock with the new order, and open the payment provider's hosted checkout
+for exactly that address and shipping method. ``plan_checkout`` is pure;
 ``CheckoutService`` runs the use case over the ports (``bonestore.service.ports``).
 
-Decisions (see also docs in the function):
+Decisions (see also docs/api.md):
 
 - Duplicate SKUs in a cart are merged into one line (quantities added; the sum must
   still be at most 999). Stock, Stripe and the rules all see one line per SKU.
 - Prices, names and kinds come from the catalog only; price fields a client sends are
   ignored (the request models drop unknown keys).
-- A cart with physical goods needs ``destination.country`` (400 ``destination_required``);
-  it is decided against that destination, and Stripe then accepts only the countries
-  where the whole cart may ship (judged on the country alone) that Stripe itself ships
-  to. The address Stripe collects is decided again at payment (``bonestore.service.payments``).
-- A digital-only cart collects no shipping address (``allowed_countries`` null) but a
-  billing address, screened for embargoes at payment. When it names a destination it
-  is decided now too; without one ``eligibility`` is null until payment.
+- Address first (contract v2): a cart with physical goods needs the complete
+  ``shipping_address`` (422 ``shipping_address_required`` without one, a v1
+  ``destination`` included). The rules decide on exactly that address (line 1 too: PO
+  boxes, APO/FPO/DPO) and the chosen method must be one they offer there (422
+  ``shipping_method_unavailable`` with the rule's reason); without a method the
+  cheapest offered is chosen. The session fixes the address (Stripe cannot change it)
+  and offers only that method at the rules' price.
+- A digital-only cart takes no address: a ``shipping_address``/``shipping_method`` sent
+  with one is ignored (echoed as null). A v1 ``destination`` is still decided now.
+- The ``order_token`` is derived from the order id (``bonestore.domain.order_token``):
+  the order stores only its hash, and an Idempotency-Key replay gets the same token
+  without it ever being stored (the remembered answer omits it).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,7 +42,15 @@ from bonestore.domain.errors import (
     Unprocessable,
 )
 from bonestore.domain.money import Money
-from bonestore.domain.order import Order, OrderEvent, OrderLine, ShippingChoice, merge_stock_lines
+from bonestore.domain.order import (
+    Address,
+    Order,
+    OrderEvent,
+    OrderLine,
+    ShippingChoice,
+    merge_stock_lines,
+)
+from bonestore.domain.order_token import derive_order_token, order_token_hash
 from bonestore.domain.orders import iso, new_order_id
 from bonestore.domain.payment import CheckoutSession, SessionRequest
 from bonestore.domain.privacy import mask_destination, mask_email
@@ -56,22 +70,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bonestore.service.checkout")
 
-# Countries Stripe Checkout accepts in shipping_address_collection.allowed_countries
-# (the enum of that parameter in stripe-python v16; tests compare them).
-STRIPE_SHIPPING_COUNTRIES: frozenset[str] = frozenset(
-    """
-    AC AD AE AF AG AI AL AM AO AQ AR AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN
-    BO BQ BR BS BT BV BW BY BZ CA CD CF CG CH CI CK CL CM CN CO CR CV CW CY CZ DE DJ DK
-    DM DO DZ EC EE EG EH ER ES ET FI FJ FK FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ
-    GR GS GT GU GW GY HK HN HR HT HU ID IE IL IM IN IO IQ IS IT JE JM JO JP KE KG KH KI
-    KM KN KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MK ML MM MN MO
-    MQ MR MS MT MU MV MW MX MY MZ NA NC NE NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK
-    PL PM PN PR PS PT PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR
-    SS ST SV SX SZ TA TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG US UY UZ VA
-    VC VE VG VN VU WF WS XK YE YT ZA ZM ZW ZZ
-    """.split()  # noqa: SIM905 - compact, like the spec enum
-)
-STRIPE_MAX_SHIPPING_OPTIONS = 5
 # Stripe wants expires_at at least 30 minutes after it creates the session: a margin
 # keeps a slow round trip from turning a valid request into a rejected one.
 EXPIRY_MARGIN_SECONDS = 60
@@ -96,6 +94,23 @@ Email = Annotated[
 ]
 
 
+Line = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class AddressIn(BaseModel):
+    """The contract's Address as sent; normalized by :func:`address_of`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200, examples=["Jane Doe"])]
+    line1: Annotated[str, Field(min_length=1, max_length=200, examples=["1 Main St"])]
+    line2: Annotated[str, Field(max_length=200)] | None = None
+    city: Annotated[str, Field(min_length=1, max_length=200, examples=["Springfield"])]
+    subdivision: Annotated[str, Field(max_length=64, examples=["US-IL"])] | None = None
+    postal_code: Annotated[str, Field(max_length=32, examples=["62701"])] | None = None
+    country: Annotated[str, Field(min_length=1, max_length=64, examples=["US"])]
+
+
 class CheckoutRequest(BaseModel):
     """``POST /checkout``. Unknown keys (a client's prices, totals) are ignored."""
 
@@ -103,6 +118,8 @@ class CheckoutRequest(BaseModel):
 
     items: CartItems
     destination: DestinationIn | None = None
+    shipping_address: AddressIn | None = None
+    shipping_method: Literal["standard", "express"] | None = None
     email: Email | None = None
     success_url: HttpUrl
     cancel_url: HttpUrl
@@ -136,6 +153,8 @@ class CheckoutPlan:
     decision: CartDecision | None
     allowed_countries: list[str] | None
     expires_at: datetime
+    shipping_address: Address | None = None
+    shipping_method: ShippingChoice | None = None
 
 
 def merge_items(items: list[Any]) -> list[tuple[str, int]]:
@@ -180,8 +199,97 @@ def not_shippable(decision: CartDecision) -> Unprocessable:
     )
 
 
-def shipping_countries(engine: Engine, lines: list[CartLine], at: datetime) -> list[str]:
-    return [cc for cc in engine.allowed_countries(lines, at) if cc in STRIPE_SHIPPING_COUNTRIES]
+def address_of(raw: AddressIn) -> Address:
+    """The address normalized as the contract echoes it (country and subdivision codes
+    upper-cased, the postal code canonical), with the parts the country needs present."""
+    from bonestore.domain.countries import (
+        country_name,
+        postal_code_required,
+        subdivision_required,
+        subdivisions,
+    )
+    from bonestore.domain.geo import normalize_destination
+
+    field = "shipping_address"
+    dest = normalize_destination(
+        raw.model_dump(include={"country", "subdivision", "postal_code", "city", "line1"}),
+        field=field,
+    )
+    if (
+        dest.subdivision is None
+        and subdivision_required(dest.country)
+        and subdivisions(dest.country)
+    ):
+        raise InvalidInput(
+            f"An address in {country_name(dest.country)} needs its state, province or region.",
+            code="invalid_subdivision",
+            details=[{"field": f"{field}.subdivision", "value": None}],
+        )
+    if dest.postal_code is None and postal_code_required(dest.country):
+        raise InvalidInput(
+            f"An address in {country_name(dest.country)} needs its postal code.",
+            code="invalid_postal_code",
+            details=[{"field": f"{field}.postal_code", "value": None}],
+        )
+    if dest.line1 is None or dest.city is None:
+        missing = "line1" if dest.line1 is None else "city"
+        raise InvalidInput(
+            f"The shipping address needs {missing}.",
+            code="invalid_address",
+            details=[{"field": f"{field}.{missing}", "value": None}],
+        )
+    name = " ".join(raw.name.split())
+    if not name:
+        raise InvalidInput(
+            "The shipping address needs the recipient's name.",
+            code="invalid_address",
+            details=[{"field": f"{field}.name", "value": None}],
+        )
+    return Address(
+        country=dest.country,
+        name=name,
+        line1=dest.line1,
+        line2=" ".join((raw.line2 or "").split()) or None,
+        city=dest.city,
+        subdivision=dest.subdivision,
+        postal_code=dest.postal_code,
+    )
+
+
+def choose_method(decision: CartDecision, wanted: str | None) -> ShippingChoice:
+    """The method the customer pays for: the one asked for, if the rules offer it at this
+    address, else (none asked for) the cheapest offered. 422 with the reason otherwise."""
+    offered = {quote.id: quote for quote in decision.shipping_methods}
+    where = decision.destination.country
+    if wanted is None:
+        if not offered:
+            raise Unprocessable(
+                f"No shipping method reaches this address in {where} for this cart.",
+                code="not_shippable",
+                details=[item.to_json() for item in decision.items],
+            )
+        quote = min(decision.shipping_methods, key=lambda q: q.price.amount)
+    elif wanted in offered:
+        quote = offered[wanted]
+    else:
+        taken = next((m for m in decision.unavailable_shipping_methods if m.id == wanted), None)
+        reasons = [r.as_json() for r in taken.reasons] if taken is not None else []
+        why = " ".join(r["message"] for r in reasons) or (
+            f"{wanted.capitalize()} shipping is not offered to this address."
+        )
+        raise Unprocessable(
+            f"{why} Offered here: {', '.join(offered) or 'none'}.",
+            code="shipping_method_unavailable",
+            details=[
+                {
+                    "field": "shipping_method",
+                    "method": wanted,
+                    "reasons": reasons,
+                    "offered": [q.to_json() for q in decision.shipping_methods],
+                }
+            ],
+        )
+    return ShippingChoice(quote.id, quote.name, quote.price)
 
 
 def plan_checkout(
@@ -193,47 +301,42 @@ def plan_checkout(
     now: datetime,
     expiry_minutes: int,
     destination: Destination | None,
+    order_token: str,
 ) -> CheckoutPlan:
     """Price, decide and describe a checkout; raises the contract's 4xx errors."""
     lines = price_lines(merge_items(request.items), products)
     physical = [line for line in lines if line.product.kind == "physical"]
-    if physical and destination is None:
-        raise InvalidInput(
-            "A cart with physical products needs destination.country.",
-            code="destination_required",
-            details=[{"field": "destination.country"}],
-        )
+    address: Address | None = None
+    if physical:
+        if request.shipping_address is None:
+            raise Unprocessable(
+                "A cart with physical products needs the complete shipping_address "
+                "(name, line1, city, country, and the state and postal code where the "
+                "country uses them).",
+                code="shipping_address_required",
+                details=[{"field": "shipping_address"}],
+            )
+        address = address_of(request.shipping_address)
+        destination = address.destination()
     rule_lines = cart_lines_of(lines)
     decision = engine.decide(rule_lines, destination, now) if destination is not None else None
     if decision is not None and not decision.eligible:
         raise not_shippable(decision)
 
     allowed: list[str] | None = None
+    method: ShippingChoice | None = None
     if physical:
-        assert destination is not None and decision is not None
-        allowed = shipping_countries(engine, rule_lines, now)
-        if destination.country not in allowed:
-            # Eligible at the full address but not on the country alone, or a country
-            # Stripe does not ship to: never open a session the customer cannot pay.
-            reason = (
-                "Stripe cannot collect addresses there"
-                if destination.country not in STRIPE_SHIPPING_COUNTRIES
-                else "the cart cannot ship to every address there"
-            )
-            raise Unprocessable(
-                f"Checkout is not available for {destination.country}: {reason}.",
-                code="not_shippable",
-                details=[item.to_json() for item in decision.items],
-            )
-        if not decision.shipping_methods:
-            raise Unprocessable(
-                f"No shipping method reaches {destination.country} for this cart.",
-                code="not_shippable",
-                details=[item.to_json() for item in decision.items],
-            )
+        assert address is not None and decision is not None
+        method = choose_method(decision, request.shipping_method)
+        allowed = [address.country]
 
     currency = lines[0].unit_price.currency
     subtotal = Money(amount=sum(line.line_total.amount for line in lines), currency=currency)
+    total = (
+        subtotal
+        if method is None
+        else Money(amount=subtotal.amount + method.price.amount, currency=currency)
+    )
     expires_at = (now + timedelta(minutes=expiry_minutes, seconds=EXPIRY_MARGIN_SECONDS)).replace(
         microsecond=0
     )
@@ -247,9 +350,12 @@ def plan_checkout(
         currency=currency,
         lines=tuple(line.order_line() for line in lines),
         amount_subtotal=subtotal,
-        amount_total=subtotal,
+        amount_total=total,
         email=request.email,
         destination=destination,
+        shipping_address=address,
+        shipping_method=method,
+        order_token_hash=order_token_hash(order_token),
         eligibility_at_checkout=decision.to_json() if decision is not None else None,
         ruleset_version=ruleset_version,
         allowed_countries=tuple(allowed) if allowed is not None else None,
@@ -262,18 +368,11 @@ def plan_checkout(
                     "eligible": True,
                     "ruleset_version": ruleset_version,
                     "allowed_countries": len(allowed) if allowed is not None else None,
+                    "shipping_method": method.method_id if method is not None else None,
                 },
                 at=created,
             ),
         ),
-    )
-    options = (
-        tuple(
-            ShippingChoice(method.id, method.name, method.price)
-            for method in decision.shipping_methods[:STRIPE_MAX_SHIPPING_OPTIONS]
-        )
-        if physical and decision is not None
-        else ()
     )
     session = SessionRequest(
         order_id=order_id,
@@ -282,22 +381,17 @@ def plan_checkout(
         cancel_url=request.cancel_url,
         expires_at=int(expires_at.timestamp()),
         email=request.email,
-        allowed_countries=tuple(allowed) if allowed is not None else None,
-        shipping_options=options,
+        shipping_address=address,
+        shipping_options=(method,) if method is not None else (),
     )
-    return CheckoutPlan(order, session, decision, allowed, expires_at)
+    return CheckoutPlan(order, session, decision, allowed, expires_at, address, method)
 
 
-def shipping_rate_ids(session: CheckoutSession, decision: CartDecision | None) -> dict[str, str]:
-    """The provider's shipping rate id -> our method id (the options keep their order)."""
-    if decision is None:
+def shipping_rate_ids(session: CheckoutSession, method: ShippingChoice | None) -> dict[str, str]:
+    """The provider's shipping rate id -> our method id (one option is offered)."""
+    if method is None:
         return {}
-    return {
-        rate_id: method.id
-        for rate_id, method in zip(
-            session.shipping_option_rate_ids, decision.shipping_methods, strict=False
-        )
-    }
+    return {rate_id: method.method_id for rate_id in session.shipping_option_rate_ids[:1]}
 
 
 def created_body(plan: CheckoutPlan, session: CheckoutSession) -> dict[str, Any]:
@@ -307,6 +401,8 @@ def created_body(plan: CheckoutPlan, session: CheckoutSession) -> dict[str, Any]
         "order_id": order.order_id,
         "checkout_url": session.url,
         "stripe_session_id": session.session_id,
+        "shipping_address": plan.shipping_address.as_json() if plan.shipping_address else None,
+        "shipping_method": plan.shipping_method.method_json() if plan.shipping_method else None,
         "allowed_countries": plan.allowed_countries,
         "amount_subtotal": order.amount_subtotal.as_json(),
         "shipping_methods": [m.to_json() for m in plan.decision.shipping_methods]
@@ -331,7 +427,9 @@ class CheckoutService:
         engine: Callable[[], Engine],
         once_per_key: OncePerKey,
         expiry_minutes: int,
+        order_token_key: Callable[[], bytes],
     ) -> None:
+        self._order_token_key = order_token_key
         self.products = products
         self.orders = orders
         self._gateway = gateway
@@ -340,7 +438,15 @@ class CheckoutService:
         self.expiry_minutes = expiry_minutes
 
     def create(self, request: CheckoutRequest, *, idempotency_key: str | None) -> dict[str, Any]:
-        """The 201 body; a retry with the same Idempotency-Key gets the first answer."""
+        """The 201 body; a retry with the same Idempotency-Key gets the first answer (and
+        the same ``order_token``, derived again: the remembered answer never holds it)."""
+        return self._with_token(self._created(request, idempotency_key))
+
+    def _with_token(self, body: dict[str, Any]) -> dict[str, Any]:
+        token = derive_order_token(self._order_token_key(), body["order_id"])
+        return {"order_id": body["order_id"], "order_token": token, **body}
+
+    def _created(self, request: CheckoutRequest, idempotency_key: str | None) -> dict[str, Any]:
         if idempotency_key is None:
             return self._create(request)
         if not 1 <= len(idempotency_key) <= 255 or not idempotency_key.isprintable():
@@ -360,14 +466,16 @@ class CheckoutService:
     def _create(self, request: CheckoutRequest) -> dict[str, Any]:
         destination = destination_of(request.destination) if request.destination else None
         catalog = load_products(self.products, [item.sku for item in request.items])
+        order_id = new_order_id()
         plan = plan_checkout(
             request,
             catalog,
             engine=self._engine(),
-            order_id=new_order_id(),
+            order_id=order_id,
             now=datetime.now(UTC),
             expiry_minutes=self.expiry_minutes,
             destination=destination,
+            order_token=derive_order_token(self._order_token_key(), order_id),
         )
         order = self.orders.create_with_reservation(plan.order)
         try:
@@ -384,7 +492,7 @@ class CheckoutService:
                     order,
                     stripe_session_id=session.session_id,
                     checkout_url=session.url,
-                    shipping_rate_ids=shipping_rate_ids(session, plan.decision),
+                    shipping_rate_ids=shipping_rate_ids(session, plan.shipping_method),
                 ),
                 event=OrderEvent("stripe_session_created", {"session_id": session.session_id}),
             )

@@ -17,10 +17,14 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from bonestore.domain.email import EmailMessage
 from bonestore.service.ports import EmailSender
+
+if TYPE_CHECKING:
+    from bonestore.domain.order import Order
 
 STORE_NAME = "bonestore"
 SUPPORT_EMAIL = "support@bonestore.example"
@@ -57,6 +61,33 @@ class OrderNotice:
     items: Sequence[NoticeLine] = field(default_factory=tuple)
     ship_to: ShipTo | None = None  # None: nothing physical (digital-only order)
     shipping_method: str | None = None  # "Standard", "Express"
+
+
+def notice_for(order: Order, order_token: str) -> OrderNotice | None:
+    """What the emails say about ``order``; None when it has no email address."""
+    if not order.email:
+        return None
+    ship_to = None
+    if order.shipping_address is not None:
+        from bonestore.domain.countries import country_name
+
+        address = order.shipping_address
+        ship_to = ShipTo(address.name or "", address.city, country_name(address.country))
+    return OrderNotice(
+        order_id=order.order_id,
+        order_token=order_token,
+        email=order.email,
+        currency=order.currency,
+        amount_total=order.amount_total.amount,
+        items=tuple(
+            NoticeLine(
+                str(line.product.get("name") or line.sku), line.quantity, line.line_total.amount
+            )
+            for line in order.lines
+        ),
+        ship_to=ship_to,
+        shipping_method=order.shipping_method.name if order.shipping_method else None,
+    )
 
 
 def format_money(amount: int, currency: str) -> str:

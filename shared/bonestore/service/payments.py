@@ -26,13 +26,19 @@ from bonestore.domain.payment import (
     ChargeRefund,
     CheckoutSession,
     PaymentEvent,
+    ShippingDetails,
 )
 from bonestore.domain.privacy import mask_destination, mask_email
 
 if TYPE_CHECKING:
     from bonestore.domain.money import Money
     from bonestore.domain.rules import CartDecision, Engine
-    from bonestore.service.ports import OrderEventPublisher, OrderStore, PaymentGateway
+    from bonestore.service.ports import (
+        EmailSender,
+        OrderEventPublisher,
+        OrderStore,
+        PaymentGateway,
+    )
 
 log = logging.getLogger("bonestore.service.payments")
 
@@ -40,6 +46,12 @@ log = logging.getLogger("bonestore.service.payments")
 EMBARGO_CODES = frozenset({"embargoed"})
 # Orders whose payment, if it still arrives, is refunded (see PaymentService.settle).
 LATE_PAYMENT_STATUSES = frozenset({"expired", "payment_failed"})
+# The email an order's status calls for (shipped is fulfilment's, not the webhook's).
+EMAIL_KINDS: Mapping[str, str] = {
+    "paid": "order_paid",
+    "held": "order_held",
+    "refunded": "order_refunded",
+}
 
 
 @dataclass(frozen=True)
@@ -97,10 +109,105 @@ def _checkout_rate_ids(order: Order, session: CheckoutSession) -> dict[str, str]
     return dict(zip(session.shipping_option_rate_ids, ids, strict=False))
 
 
+def _same_address(order_address: Address, reported: ShippingDetails) -> bool:
+    """Whether the address the provider reports is the order's fixed one: codes, postal
+    code's canonical form, and case and spacing of the text lines aside."""
+    from bonestore.domain.geo import destination_from_stripe_address
+
+    def text(value: str | None) -> str:
+        return " ".join((value or "").split()).casefold()
+
+    dest = destination_from_stripe_address(reported.address, line1_fallback=None)
+    if dest is None:
+        return False
+    mine = order_address
+    return (
+        dest.country == mine.country
+        and dest.subdivision == mine.subdivision
+        and dest.postal_code == mine.postal_code
+        and text(dest.city) == text(mine.city)
+        and text(dest.line1) == text(mine.line1)
+        and text(reported.address.get("line2")) == text(mine.line2)
+        and (reported.name is None or text(reported.name) == text(mine.name))
+    )
+
+
+def _fixed_shipping_reasons(
+    order: Order,
+    session: CheckoutSession,
+    decided: CartDecision,
+    reported: ShippingDetails | None,
+) -> list[dict[str, Any]]:
+    """Address-first orders: Stripe must report exactly the address and the method (at
+    the price) fixed at checkout, and the rules must still offer that method there."""
+    assert order.shipping_address is not None
+    reasons: list[dict[str, Any]] = []
+    collected = (
+        ShippingDetails(session.shipping_name, session.shipping_address)
+        if session.shipping_address
+        else None
+    )
+    if reported is None and collected is None:
+        reasons.append(
+            _reason(
+                "no_shipping_address",
+                "Stripe reports no shipping address for this payment.",
+            )
+        )
+    for details in (reported, collected):
+        if details is not None and not _same_address(order.shipping_address, details):
+            reasons.append(
+                _reason(
+                    "shipping_address_mismatch",
+                    "Stripe reports a shipping address other than the one decided at checkout.",
+                )
+            )
+            break
+    chosen = order.shipping_method
+    if chosen is None:
+        return reasons
+    rate_method = order.shipping_rate_ids.get(session.shipping_rate_id or "")
+    if session.shipping_rate_id and rate_method not in (None, chosen.method_id):
+        reasons.append(
+            _reason(
+                "shipping_method_mismatch",
+                f"Stripe charged for {rate_method} shipping; {chosen.method_id} was chosen.",
+            )
+        )
+    if session.shipping_paid != chosen.price.amount:
+        reasons.append(
+            _reason(
+                "shipping_amount_mismatch",
+                f"{chosen.name} shipping costs {chosen.price.amount}; Stripe charged "
+                f"{session.shipping_paid}.",
+            )
+        )
+    if decided.eligible and chosen.method_id not in {q.id for q in decided.shipping_methods}:
+        taken = next(
+            (m for m in decided.unavailable_shipping_methods if m.id == chosen.method_id), None
+        )
+        message = " ".join(r.message for r in taken.reasons) if taken else ""
+        reasons.append(
+            _reason(
+                "shipping_method_unavailable",
+                message or f"{chosen.name} shipping no longer reaches this address.",
+            )
+        )
+    return reasons
+
+
 def screen_payment(
-    order: Order, session: CheckoutSession, engine: Engine, at: datetime | None = None
+    order: Order,
+    session: CheckoutSession,
+    engine: Engine,
+    at: datetime | None = None,
+    *,
+    reported: ShippingDetails | None = None,
 ) -> Screening:
-    """Decide a paid session again on the address and billing country Stripe collected."""
+    """Decide a paid session again: on the order's fixed address (address-first orders,
+    checked against what Stripe reports, ``reported`` being the payment's own shipping)
+    or on the address Stripe collected (orders from before v2), and on the billing
+    country."""
     from bonestore.domain.geo import destination_from_stripe_address
     from bonestore.domain.money import Money
 
@@ -127,7 +234,14 @@ def screen_payment(
     elif not physical:
         reasons.append(_reason("no_billing_address", "Stripe collected no billing address."))
 
-    if physical:
+    if physical and order.shipping_address is not None:
+        address = order.shipping_address
+        method = order.shipping_method
+        decided = engine.decide(lines, address.destination(), at)
+        decision_json = decided.to_json()
+        reasons += _refusals(decided) if not decided.eligible else []
+        reasons += _fixed_shipping_reasons(order, session, decided, reported)
+    elif physical:
         destination = destination_from_stripe_address(session.shipping_address, line1_fallback=None)
         if destination is None:
             reasons.append(
@@ -238,12 +352,14 @@ class PaymentService:
         publisher: Callable[[], OrderEventPublisher],
         gateway: Callable[[], PaymentGateway],
         on_ineligible: str = "hold",
+        emails: CustomerEmails | None = None,
     ) -> None:
         self.orders = orders
         self._engine = engine
         self._publisher = publisher
         self._gateway = gateway
         self.on_ineligible = on_ineligible
+        self.emails = emails
 
     def apply(self, event: PaymentEvent) -> dict[str, Any]:
         if event.charge is not None:
@@ -323,7 +439,12 @@ class PaymentService:
             latest = self.orders.get(order_id) or order
             self.follow_up(latest)
             return Outcome(event_id, event_type, "recorded_only", order_id, latest.status)
-        screening = screen_payment(order, session, self._engine())
+        reported = None
+        if order.shipping_address is not None and session.payment_intent_id:
+            # A fixed address is on the PaymentIntent, not in the session's collected
+            # details; a provider failure here leaves as a 503 and Stripe retries.
+            reported = self._gateway().payment_shipping(session.payment_intent_id)
+        screening = screen_payment(order, session, self._engine(), reported=reported)
         target = "paid" if screening.eligible else "held"
         detail: dict[str, Any] = {"eligible": screening.eligible}
         if screening.reasons:
@@ -389,6 +510,7 @@ class PaymentService:
     def follow_up(self, order: Order) -> None:
         """What must happen once an order is paid or held; safe to repeat (a retried
         event, or a publish/refund that failed the first time)."""
+        self.notify(order)
         if order.status == "paid" and not order.order_paid_published_at:
             self._publisher().order_paid(order)
             try:
@@ -426,7 +548,7 @@ class PaymentService:
             idempotency_key=f"refund-{order_id}",
             metadata={"order_id": order_id, "reason": reason},
         )
-        return self.orders.transition(
+        refunded = self.orders.transition(
             current or order,
             "refunded",
             event=OrderEvent(
@@ -434,6 +556,15 @@ class PaymentService:
             ),
             updated=replace(order, refund_id=refund_id),
         )
+        if refunded is not None:
+            self.notify(refunded)
+        return refunded
+
+    def notify(self, order: Order) -> None:
+        """Tell the customer about the order's status, once per kind of email (see
+        :class:`CustomerEmails`); support's flows call this after their moves too."""
+        if self.emails is not None:
+            self.emails.notify(self.orders, order, will_refund=self.on_ineligible == "refund")
 
     # -- charge.refunded --
 
@@ -456,4 +587,76 @@ class PaymentService:
             return Outcome(
                 event_id, CHARGE_REFUNDED, "partial_refund_recorded", order.order_id, order.status
             )
-        return self._move(order, "refunded", event, event_id)
+        outcome = self._move(order, "refunded", event, event_id)
+        latest = self.orders.get(order.order_id)
+        if latest is not None and latest.status == "refunded":
+            self.notify(latest)
+        return outcome
+
+
+class CustomerEmails:
+    """The customer's emails about an order: paid, held (why, what next), refunded.
+
+    Each kind is sent at most once per order: ``email_sent`` on the timeline records it,
+    so a duplicate or late event sends nothing (Powertools Idempotency already drops
+    redelivered events; this covers other paths to the same state). A failed send is
+    recorded as ``email_failed`` and the order's transition stands: the webhook answers
+    2xx and Stripe does not retry for it (support sees the failure on the timeline).
+    The order link carries the order's token, derived again from its key
+    (``bonestore.domain.order_token``), never read from storage.
+    """
+
+    def __init__(
+        self,
+        sender: Callable[[], EmailSender],
+        *,
+        order_token_key: Callable[[], bytes],
+        storefront_url: str,
+    ) -> None:
+        self._sender = sender
+        self._order_token_key = order_token_key
+        self.storefront_url = storefront_url
+
+    def notify(self, orders: OrderStore, order: Order, *, will_refund: bool) -> str | None:
+        """Send the email ``order``'s status calls for, unless already sent; its kind."""
+        from bonestore.domain.order_token import derive_order_token, token_matches
+        from bonestore.service import notifications
+
+        kind = EMAIL_KINDS.get(order.status)
+        if kind is None or any(
+            e.type == "email_sent" and e.detail.get("kind") == kind for e in order.events
+        ):
+            return None
+        token = derive_order_token(self._order_token_key(), order.order_id)
+        notice = notifications.notice_for(order, token)
+        if notice is None:
+            return None
+        if not token_matches(token, order.order_token_hash):
+            # An order from before tokens, or a key that changed since checkout: a link
+            # would open nothing, so the email goes without one being claimed to work.
+            log.warning("order %s: its token cannot be derived again", order.order_id)
+        url = self.storefront_url
+        try:
+            if kind == "order_paid":
+                message_id = notifications.notify_order_paid(self._sender(), notice, url)
+            elif kind == "order_held":
+                reasons = [str(r.get("message") or "") for r in order.hold_reasons]
+                message_id = notifications.notify_order_held(
+                    self._sender(), notice, [r for r in reasons if r], url,
+                    will_refund=will_refund,
+                )  # fmt: skip
+            else:
+                message_id = notifications.notify_order_refunded(
+                    self._sender(), notice, order.amount_total.amount, url
+                )
+        except Exception as exc:
+            code = getattr(exc, "code", type(exc).__name__)
+            log.warning("order %s: %s email not sent (%s)", order.order_id, kind, code)
+            orders.record_event(
+                order.order_id, OrderEvent("email_failed", {"kind": kind, "error": code})
+            )
+            return None
+        orders.record_event(
+            order.order_id, OrderEvent("email_sent", {"kind": kind, "message_id": message_id})
+        )
+        return kind

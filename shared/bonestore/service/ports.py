@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from bonestore.domain.email import EmailMessage
     from bonestore.domain.order import Order, OrderEvent
-    from bonestore.domain.payment import CheckoutSession, SessionRequest
+    from bonestore.domain.payment import CheckoutSession, SessionRequest, ShippingDetails
 
 
 class OrderStore(Protocol):
@@ -53,6 +53,10 @@ class PaymentGateway(Protocol):
     ) -> CheckoutSession: ...
 
     def expire_checkout_session(self, session_id: str) -> CheckoutSession: ...
+
+    def payment_shipping(self, payment_intent_id: str) -> ShippingDetails | None:
+        """The shipping address the provider holds for a payment, None when it has none."""
+        ...
 
     def refund(
         self, payment_intent_id: str, *, idempotency_key: str, metadata: dict[str, str]
