@@ -157,7 +157,11 @@ class MemoryProducts:
         """As the adapter: ``stock`` is on hand (for sale plus reserved); the old item back."""
         before = self.items.get(product.sku, {})
         reserved, sold = int(before.get("reserved", 0)), int(before.get("sold", 0))
-        item = {**before, **product.model_dump(mode="json", exclude_none=True), "updated_at": now_iso()}
+        item = {
+            **before,
+            **product.model_dump(mode="json", exclude_none=True),
+            "updated_at": now_iso(),
+        }
         if product.stock is not None:
             item.update(stock=product.stock - reserved, reserved=reserved, sold=sold,
                         received=product.stock + sold)  # fmt: skip
@@ -252,9 +256,9 @@ class MemoryIdempotencyStore:
         )
         from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-        class _Store(BasePersistenceLayer):  # type: ignore[misc]
+        class _Store(BasePersistenceLayer):
             def __init__(self) -> None:
-                super().__init__()
+                super().__init__()  # type: ignore[no-untyped-call]
                 self.records: dict[str, DataRecord] = {} if records is None else records
 
             def _get_record(self, idempotency_key: str) -> DataRecord:

@@ -37,8 +37,11 @@ from tests.fakes import (
 
 REPO = Path(__file__).resolve().parents[3]
 EVENTS = REPO / "tests" / "events" / "apigw"
-WEBHOOK_SECRET = "whsec_handler_tests"  # noqa: S105 - a test value, not a secret
+WEBHOOK_SECRET = "whsec_handler_tests"
 SUPPORT_CLAIMS_GROUP = "support"
+
+
+FUNCTIONS = ("catalog", "eligibility", "checkout", "webhook", "support", "admin")
 
 
 @cache
@@ -49,6 +52,18 @@ def handler_module(name: str) -> ModuleType:
     return import_handler_module("app", REPO / "functions" / name / "app.py")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cold_starts() -> None:
+    """Every function imported once per process (Powertools, pydantic, the seed catalog,
+    the compiled ruleset), so no single test pays the cold starts."""
+    from bonestore.domain.rules import default_engine
+
+    for name in FUNCTIONS:
+        handler_module(name)
+    seed_catalog()
+    default_engine()
+
+
 def api_event(
     fixture: str,
     *,
@@ -56,13 +71,13 @@ def api_event(
     query: dict[str, str] | None = None,
     headers: dict[str, str | None] | None = None,
     body: Any = ...,
-    groups: str | None = ...,  # type: ignore[assignment]
+    groups: str | None = None,
     claims: bool = True,
 ) -> dict[str, Any]:
     """The fixture event with what a test changes; ``headers`` values of None remove one.
 
     ``body`` is JSON-encoded unless it is a str or bytes (sent as is); ``groups``
-    replaces ``cognito:groups``; ``claims=False`` removes the authorizer (no token).
+    (when given) replaces ``cognito:groups``; ``claims=False`` removes the authorizer (no token).
     """
     event: dict[str, Any] = copy.deepcopy(_fixture(fixture))
     context = event["requestContext"]
@@ -76,19 +91,19 @@ def api_event(
     if query is not None:
         event["queryStringParameters"] = query or None
         event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
-    for name, value in (headers or {}).items():
+    for name, header_value in (headers or {}).items():
         event["headers"].pop(name, None)
         event["multiValueHeaders"].pop(name, None)
-        if value is not None:
-            event["headers"][name] = value
-            event["multiValueHeaders"][name] = [value]
+        if header_value is not None:
+            event["headers"][name] = header_value
+            event["multiValueHeaders"][name] = [header_value]
     if body is not ...:
         if isinstance(body, bytes):
             body = body.decode()
         event["body"] = body if isinstance(body, str) or body is None else json.dumps(body)
     if not claims:
         context.pop("authorizer", None)
-    elif groups is not ...:
+    elif groups is not None:
         context["authorizer"]["claims"]["cognito:groups"] = groups
     return event
 
@@ -141,6 +156,10 @@ def seeded_products() -> MemoryProducts:
     return MemoryProducts(items)
 
 
+def _returning(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fakes]:
     products = seeded_products()
@@ -168,7 +187,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fakes]:
             (deps.email_sender, made.emails),
             (deps.webhook_secrets, (WEBHOOK_SECRET,)),
         ):
-            stack.enter_context(deps.override(provider, lambda fake=fake: fake))
+            stack.enter_context(deps.override(provider, _returning(fake)))
         yield made
     deps.reset()
 
@@ -188,6 +207,16 @@ def invoke(fakes: Fakes) -> Invoke:
 
 def body_of(response: dict[str, Any]) -> Any:
     return json.loads(response["body"])
+
+
+def open_order(invoke: Invoke, items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """An order pending payment, made by the checkout handler (digital-only by default)."""
+    cart = body_of(api_event("checkout-post.json"))
+    cart["items"] = items or [{"sku": "ORP-EBOOK", "quantity": 1}]
+    event = api_event("checkout-post.json", body=cart, headers={"Idempotency-Key": None})
+    created = invoke("checkout", event)
+    assert created["statusCode"] == 201, created["body"]
+    return body_of(created)  # type: ignore[no-any-return]
 
 
 def stripe_signature(payload: bytes, secret: str = WEBHOOK_SECRET, at: int | None = None) -> str:
