@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from bonestore.domain.catalog import Product
 from bonestore.domain.email import EmailMessage
 from bonestore.domain.order import Order, OrderEvent, OrderMoved, OutOfStock
 from bonestore.domain.orders import can_enter, check_transition, now_iso, stock_after
@@ -140,6 +141,41 @@ class MemoryProducts:
             if sku in self.items and self.items[sku].get("active", True)
         }
 
+    def get(self, sku: str, *, include_inactive: bool = False) -> dict[str, Any] | None:
+        item = self.items.get(sku)
+        if item is None or not (include_inactive or item.get("active", True)):
+            return None
+        return item
+
+    def list(self, *, include_inactive: bool = False) -> list[dict[str, Any]]:
+        from bonestore.adapters.products import listing_order
+
+        found = [i for i in self.items.values() if include_inactive or i.get("active", True)]
+        return sorted(found, key=listing_order)
+
+    def put(self, product: Product) -> dict[str, Any]:
+        """As the adapter: ``stock`` is on hand (for sale plus reserved); the old item back."""
+        before = self.items.get(product.sku, {})
+        reserved, sold = int(before.get("reserved", 0)), int(before.get("sold", 0))
+        item = {
+            **before,
+            **product.model_dump(mode="json", exclude_none=True),
+            "updated_at": now_iso(),
+        }
+        if product.stock is not None:
+            item.update(stock=product.stock - reserved, reserved=reserved, sold=sold,
+                        received=product.stock + sold)  # fmt: skip
+        else:
+            item.pop("stock", None)
+        self.items[product.sku] = item
+        return before
+
+    def deactivate(self, sku: str) -> bool:
+        if sku not in self.items:
+            return False
+        self.items[sku] = {**self.items[sku], "active": False, "updated_at": now_iso()}
+        return True
+
 
 class MemoryGateway:
     """``PaymentGateway``: records sessions opened, sessions expired and refunds."""
@@ -208,3 +244,47 @@ class RecordingEmailSender:
             raise self.fail
         self.sent.append(message)
         return f"recorded-{len(self.sent)}"
+
+
+class MemoryIdempotencyStore:
+    """Powertools' idempotency persistence (the idempotency table's role) in a dict.
+
+    Built as a subclass on first use so importing the fakes does not import Powertools.
+    ``records`` maps each idempotency key to its ``DataRecord``; pass one dict to every
+    layer made (the production code makes a layer per idempotent function, all on one table).
+    """
+
+    def __new__(cls, records: dict[str, Any] | None = None) -> Any:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyItemAlreadyExistsError,
+            IdempotencyItemNotFoundError,
+        )
+        from aws_lambda_powertools.utilities.idempotency.persistence.base import (
+            BasePersistenceLayer,
+        )
+        from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+        class _Store(BasePersistenceLayer):
+            def __init__(self) -> None:
+                super().__init__()  # type: ignore[no-untyped-call]
+                self.records: dict[str, DataRecord] = {} if records is None else records
+
+            def _get_record(self, idempotency_key: str) -> DataRecord:
+                if idempotency_key not in self.records:
+                    raise IdempotencyItemNotFoundError
+                return self.records[idempotency_key]
+
+            def _put_record(self, data_record: DataRecord) -> None:
+                held = self.records.get(data_record.idempotency_key)
+                if held is not None and not held.is_expired:
+                    # Powertools then reads the record back (checking the payload hash).
+                    raise IdempotencyItemAlreadyExistsError
+                self.records[data_record.idempotency_key] = data_record
+
+            def _update_record(self, data_record: DataRecord) -> None:
+                self.records[data_record.idempotency_key] = data_record
+
+            def _delete_record(self, data_record: DataRecord) -> None:
+                self.records.pop(data_record.idempotency_key, None)
+
+        return _Store()
