@@ -59,6 +59,16 @@ module = importlib.util.module_from_spec(spec)
 sys.modules["app"] = module
 spec.loader.exec_module(module)
 t1 = time.perf_counter()
+if cfg.get("restored"):
+    # As SnapStart runs it: init and the before-snapshot hooks happen at publish time;
+    # a restored environment runs the after-restore hooks, then the first request.
+    from bonestore.api import snapstart
+    for hook in snapstart.REGISTERED["before_snapshot"]:
+        hook()
+    t0 = t1 = time.perf_counter()
+    c0 = time.process_time()
+    for hook in snapstart.REGISTERED["after_restore"]:
+        hook()
 
 class Context:
     function_name = cfg["name"]
@@ -245,6 +255,10 @@ def _breakdown(importtime: str) -> dict[str, float]:
     return dict(totals)
 
 
+def fn_props(template: Template, name: str) -> dict[str, Any]:
+    return dict(template.resources.get(name, {}).get("Properties", {}))
+
+
 def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
     """Prints the table; returns the targets missed."""
     misses: list[str] = []
@@ -281,6 +295,8 @@ def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
                 "handler": fn.handler_name,
                 "event": events.get(name, {}),
             }
+            if "SnapStart" in fn_props(template, name):
+                configs[f"{name} restored"] = {**configs[name], "restored": True}
         for config in configs.values():  # warm the file cache and .pyc files once
             _run_child(config, env)
         samples: dict[str, list[dict[str, float]]] = defaultdict(list)
@@ -317,9 +333,11 @@ def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
             imp = statistics.median(r["import_ms"] for r in rows)
             inv = statistics.median(r["invoke_ms"] for r in rows)
             ratio = cpu(name) / fair_cpu
-            target = TARGETS.get(name, DEFAULT_TARGET)
+            target = TARGETS.get(name.split(" ")[0], DEFAULT_TARGET)
             verdict = "ok" if ratio <= target else "OVER"
-            if ratio > target:
+            if " " in name:  # the SnapStart row is shown, not held to the target
+                verdict = "(SnapStart in AWS, restore time excluded)"
+            elif ratio > target:
                 misses.append(f"{name} {ratio:.2f}x > {target}x")
             status = rows[-1].get("status")
             print(
@@ -328,7 +346,7 @@ def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
                 f"{status} {verdict}"
             )
         print("\nImport breakdown (ms, cumulative per top-level package, one -X importtime run)")
-        names = [n for n in configs if n not in ("baseline", "fair_baseline")]
+        names = [n for n in configs if n not in ("baseline", "fair_baseline") and " " not in n]
         breakdowns = {
             n: _breakdown(_run_child(configs[n], env, importtime=True)["importtime"])
             for n in ["fair_baseline", *names]
@@ -353,7 +371,7 @@ def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--only", choices=["cold", "rules", "checkout"], default=None)
+    parser.add_argument("--only", choices=["cold", "rules", "checkout", "load"], default=None)
     parser.add_argument(
         "--function",
         action="append",
@@ -383,6 +401,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("\nCheckout")
             bench_checkout.main()
+    if args.only in (None, "load"):
+        from bonestore_infra import bench_load
+
+        print("\nUnder load (local stack)")
+        bench_load.main([])
     if misses:
         print("\nCold-start targets missed: " + "; ".join(misses))
         if args.check:

@@ -6,6 +6,7 @@ requests as DynamoDB does (see bonestore_infra.local_aws); our code gets no help
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -74,7 +75,8 @@ def _conflicting(every_call_of: set[str]) -> Any:
     lock = threading.Lock()
 
     def hook(params: dict[str, Any], **_: Any) -> Any:
-        actions = params.get("TransactItems") or []
+        # ``params`` is the serialized request here: the API's arguments are its JSON body.
+        actions = json.loads(params["body"]).get("TransactItems") or []
         put = actions[0].get("Put") if actions else None
         if not put or "stock_lines" not in put["Item"]:
             return None  # not a reservation: moves after it are left alone

@@ -1,0 +1,199 @@
+"""The service under load, locally: requests/s, p50 and p99 at 1, 8 and 32 requests in
+flight for the storefront's three calls, and the DynamoDB capacity a checkout uses.
+
+    python -m bonestore_infra.bench_load [--requests 96] [--levels 1,8,32]
+
+Loopback only, a fixed number of requests per level (bounded in count and time). The
+local stack runs every function in this one process over the embedded DynamoDB, so the
+figures compare levels and releases on this machine; they are not Lambda's (which runs
+one request per environment and scales out). Capacity units come from DynamoDB itself:
+every call of the functions' client is sent with ``ReturnConsumedCapacity=TOTAL`` and
+the ``ConsumedCapacity`` it answers is summed per checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+from bonestore_infra.bench_checkout import US_ADDRESS, Shop, http_json, start_stack
+
+CART = [{"sku": "TRUEOSTEO-120", "quantity": 1}, {"sku": "ORP-EBOOK", "quantity": 1}]
+DESTINATION = {"country": "US", "subdivision": "IL", "postal_code": "62701"}
+_CAPACITY_OPS = {
+    "GetItem",
+    "BatchGetItem",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "Query",
+    "Scan",
+    "TransactWriteItems",
+    "TransactGetItems",
+    "BatchWriteItem",
+}
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@contextmanager
+def consumed_capacity() -> Iterator[dict[str, float]]:
+    """Capacity units the functions' DynamoDB client consumed while the block ran."""
+    from bonestore.adapters.dynamo import dynamodb_client
+
+    totals: dict[str, float] = defaultdict(float)
+    lock = threading.Lock()
+
+    def ask(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name in _CAPACITY_OPS:
+            params.setdefault("ReturnConsumedCapacity", "TOTAL")
+
+    def add(parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        found = parsed.get("ConsumedCapacity")
+        entries = found if isinstance(found, list) else [found] if found else []
+        with lock:
+            totals["calls"] += 1
+            for entry in entries:
+                totals["read"] += float(entry.get("ReadCapacityUnits") or 0)
+                totals["write"] += float(entry.get("WriteCapacityUnits") or 0)
+                totals["total"] += float(entry.get("CapacityUnits") or 0)
+                totals["reported"] += 1
+
+    client = dynamodb_client()
+    client.meta.events.register("provide-client-params.dynamodb", ask)
+    client.meta.events.register("after-call.dynamodb", add)
+    try:
+        yield totals
+    finally:
+        client.meta.events.unregister("provide-client-params.dynamodb", ask)
+        client.meta.events.unregister("after-call.dynamodb", add)
+
+
+def _level(call: Callable[[int], bool], requests: int, in_flight: int) -> dict[str, float]:
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+
+    def one(n: int) -> None:
+        nonlocal failures
+        started = time.perf_counter()
+        ok = call(n)
+        elapsed = (time.perf_counter() - started) * 1000
+        with lock:
+            latencies.append(elapsed)
+            failures += 0 if ok else 1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=in_flight) as pool:
+        list(pool.map(one, range(requests)))
+    wall = time.perf_counter() - started
+    return {
+        "rps": requests / wall,
+        "p50": statistics.median(latencies),
+        "p99": _pct(latencies, 0.99),
+        "failures": failures,
+    }
+
+
+def run(requests: int = 96, levels: tuple[int, ...] = (1, 8, 32)) -> dict[str, Any]:
+    stack = start_stack()
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    try:
+        shop = Shop(stack)
+        shop.set_stock("TRUEOSTEO-120", 1_000_000)
+        api = shop.api
+
+        def eligibility(_: int) -> bool:
+            status, _body = http_json(
+                "POST",
+                f"{api}/eligibility",
+                {"destination": DESTINATION, "items": CART},
+                timeout=120,
+            )
+            return status == 200
+
+        def catalog(_: int) -> bool:
+            status, _body = http_json("GET", f"{api}/products?country=US", timeout=120)
+            return status == 200
+
+        def checkout(_: int) -> bool:
+            status, body = shop.checkout_exchange(
+                CART, DESTINATION, email="load@example.com", timeout=120
+            )[:2]
+            if status != 201:
+                return False
+            done, result = shop.complete(body["stripe_session_id"], shipping_details=US_ADDRESS)
+            return done == 200 and bool(result["webhook"]["ok"])
+
+        calls = {
+            "POST /eligibility": eligibility,
+            "GET /products?country=US": catalog,
+            "POST /checkout + completion": checkout,
+        }
+        for call in calls.values():  # the first request of each function pays its cold start
+            call(0)
+        table: dict[str, dict[int, dict[str, float]]] = {}
+        for name, call in calls.items():
+            table[name] = {level: _level(call, requests, level) for level in levels}
+
+        samples = 5
+        with consumed_capacity() as created:
+            for _ in range(samples):
+                status, body, _ = shop.checkout_exchange(CART, DESTINATION, email="cu@example.com")
+                assert status == 201, body
+        _, body, _ = shop.checkout_exchange(CART, DESTINATION, email="cu@example.com")
+        session = body["stripe_session_id"]
+        with consumed_capacity() as completed:
+            shop.complete(session, shipping_details=US_ADDRESS)
+        return {
+            "requests": requests,
+            "table": table,
+            "capacity_create": {k: v / samples for k, v in created.items()},
+            "capacity_complete": dict(completed),
+        }
+    finally:
+        stack.stop()
+
+
+def _units(totals: dict[str, float]) -> str:
+    if not totals.get("reported"):
+        return f"{totals.get('calls', 0):.0f} calls; the embedded DynamoDB reported no capacity"
+    return (
+        f"{totals.get('total', 0):.1f} units ({totals.get('read', 0):.1f} read, "
+        f"{totals.get('write', 0):.1f} write) over {totals.get('calls', 0):.0f} calls"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=96)
+    parser.add_argument("--levels", default="1,8,32")
+    args = parser.parse_args(argv)
+    levels = tuple(int(x) for x in args.levels.split(","))
+    result = run(args.requests, levels)
+    print(f"  {result['requests']} requests per level, loopback, one process")
+    print(f"  {'call':30} {'in flight':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'failed':>6}")
+    for name, rows in result["table"].items():
+        for level, row in rows.items():
+            print(
+                f"  {name:30} {level:9d} {row['rps']:8.1f} {row['p50']:8.1f} "
+                f"{row['p99']:8.1f} {row['failures']:6.0f}"
+            )
+    print(f"  DynamoDB per POST /checkout: {_units(result['capacity_create'])}")
+    print(f"  DynamoDB per completion (webhook): {_units(result['capacity_complete'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
