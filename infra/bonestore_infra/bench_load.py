@@ -169,10 +169,12 @@ def run(requests: int = 96, levels: tuple[int, ...] = (1, 8, 32)) -> dict[str, A
 def _units(totals: dict[str, float]) -> str:
     if not totals.get("reported"):
         return f"{totals.get('calls', 0):.0f} calls; the embedded DynamoDB reported no capacity"
-    return (
-        f"{totals.get('total', 0):.1f} units ({totals.get('read', 0):.1f} read, "
-        f"{totals.get('write', 0):.1f} write) over {totals.get('calls', 0):.0f} calls"
+    split = (
+        f" ({totals['read']:.1f} read, {totals['write']:.1f} write)"
+        if totals.get("read") or totals.get("write")
+        else " (the embedded DynamoDB reports totals only, transactional writes not doubled)"
     )
+    return f"{totals.get('total', 0):.1f} units{split} over {totals.get('calls', 0):.0f} calls"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 from botocore.exceptions import ClientError
 
@@ -179,7 +179,12 @@ def order_from_record(raw: Mapping[str, Any]) -> Order:
     currency = str(record.get("currency") or "USD").upper()
     destination = _mapping(record.get("destination"))
     allowed = record.get("allowed_countries")
-    reservation = str(record.get("reservation_state") or "").split("#", 1)[0] or None
+    # ``pending#3`` (a shard of the expiry index) and the older bare ``pending`` alike.
+    stored_reservation = str(record.get("reservation_state") or "").split("#", 1)[0]
+    reservation = cast(
+        'Literal["pending", "awaiting_payment"] | None',
+        stored_reservation if stored_reservation in ("pending", "awaiting_payment") else None,
+    )
     return Order(
         order_id=str(record["order_id"]),
         status=record["status"],
@@ -216,7 +221,7 @@ def order_from_record(raw: Mapping[str, Any]) -> Order:
             for line in record.get("stock_lines") or []
         ),
         stock_state=record.get("stock_state") or "none",
-        reservation=reservation if reservation in ("pending", "awaiting_payment") else None,
+        reservation=reservation,
         reservation_expires_at=_str(record.get("reservation_expires_at")),
         stripe_session_id=_str(record.get("stripe_session_id")),
         checkout_url=_str(record.get("checkout_url")),
