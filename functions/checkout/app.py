@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bonestore.adapters.secrets import forget_cached_secrets
 from bonestore.api.deps import checkout_once_per_key, checkout_service
 from bonestore.api.http import create_app, documented
 from bonestore.api.snapstart import register, warm_dynamodb, warm_rules, warm_stripe
@@ -28,7 +29,7 @@ from bonestore.service.checkout import CheckoutRequest, CheckoutService
 logger = Logger()
 app = create_app(enable_validation=True, cors_origin=get_settings().storefront_origin)
 # SnapStart (template.yaml): the snapshot holds the ruleset and clients' models loaded.
-register(warm_rules, warm_dynamodb, warm_stripe)
+register(warm_rules, warm_dynamodb, warm_stripe, after_restore=[forget_cached_secrets])
 
 
 RESPONSES = documented(

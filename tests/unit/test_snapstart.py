@@ -73,7 +73,13 @@ def test_snapstart_functions_register_both_hooks(
     assert spec is not None and spec.loader is not None
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
     assert len(registered["before"]) == 1
-    assert registered["after"] == [snapstart.refresh_after_restore]
+    assert len(registered["after"]) == 1
+    assert registered["after"][0] is snapstart.REGISTERED["after_restore"][-1]
+
+
+def test_checkout_also_drops_the_cached_stripe_secret_after_restore() -> None:
+    source = (Template().functions()["CheckoutFunction"].module_path).read_text("utf-8")
+    assert "after_restore=[forget_cached_secrets]" in source
 
 
 def test_after_restore_reseeds_and_drops_clients_and_the_stripe_secret(
@@ -87,11 +93,17 @@ def test_after_restore_reseeds_and_drops_clients_and_the_stripe_secret(
     in_snapshot = random.random()
     client = dynamodb_client()
     deps._built["stripe_secrets"] = object()  # what the snapshot would carry
+    from bonestore.adapters.secrets import forget_cached_secrets, secrets_provider
+
+    provider = secrets_provider()
     random.seed(7)
-    snapstart.refresh_after_restore()
+    hooks = snapstart.REGISTERED["after_restore"]
+    snapstart.register(after_restore=[forget_cached_secrets])
+    hooks[-1]()
     assert random.random() != in_snapshot
     assert dynamodb_client() is not client
     assert "stripe_secrets" not in deps._built
+    assert secrets_provider() is not provider
 
 
 def test_without_the_runtime_module_nothing_is_registered_with_lambda() -> None:
