@@ -80,19 +80,23 @@ def consumed_capacity() -> Iterator[dict[str, float]]:
         client.meta.events.unregister("after-call.dynamodb", add)
 
 
-def _level(call: Callable[[int], bool], requests: int, in_flight: int) -> dict[str, float]:
+def _level(call: Callable[[int], str | None], requests: int, in_flight: int) -> dict[str, Any]:
+    """``call`` answers None when the request did what it should, else what went wrong."""
     latencies: list[float] = []
-    failures = 0
+    failures: dict[str, int] = defaultdict(int)
     lock = threading.Lock()
 
     def one(n: int) -> None:
-        nonlocal failures
         started = time.perf_counter()
-        ok = call(n)
+        try:
+            problem = call(n)
+        except OSError as exc:  # a timeout: the request is counted, and failed
+            problem = type(exc).__name__
         elapsed = (time.perf_counter() - started) * 1000
         with lock:
             latencies.append(elapsed)
-            failures += 0 if ok else 1
+            if problem:
+                failures[problem] += 1
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=in_flight) as pool:
@@ -102,7 +106,7 @@ def _level(call: Callable[[int], bool], requests: int, in_flight: int) -> dict[s
         "rps": requests / wall,
         "p50": statistics.median(latencies),
         "p99": _pct(latencies, 0.99),
-        "failures": failures,
+        "failures": dict(failures),
     }
 
 
@@ -114,27 +118,35 @@ def run(requests: int = 96, levels: tuple[int, ...] = (1, 8, 32)) -> dict[str, A
         shop.set_stock("TRUEOSTEO-120", 1_000_000)
         api = shop.api
 
-        def eligibility(_: int) -> bool:
-            status, _body = http_json(
+        def problem(status: int, body: Any, wanted: int) -> str | None:
+            if status == wanted:
+                return None
+            code = body.get("error", {}).get("code") if isinstance(body, dict) else None
+            return f"{status} {code or ''}".strip()
+
+        def eligibility(_: int) -> str | None:
+            status, body = http_json(
                 "POST",
                 f"{api}/eligibility",
                 {"destination": DESTINATION, "items": CART},
                 timeout=120,
             )
-            return status == 200
+            return problem(status, body, 200)
 
-        def catalog(_: int) -> bool:
-            status, _body = http_json("GET", f"{api}/products?country=US", timeout=120)
-            return status == 200
+        def catalog(_: int) -> str | None:
+            status, body = http_json("GET", f"{api}/products?country=US", timeout=120)
+            return problem(status, body, 200)
 
-        def checkout(_: int) -> bool:
+        def checkout(n: int) -> str | None:
             status, body = shop.checkout_exchange(
-                CART, DESTINATION, email="load@example.com", timeout=120
+                CART, DESTINATION, email=f"load{n}@example.com", timeout=120
             )[:2]
             if status != 201:
-                return False
+                return problem(status, body, 201)
             done, result = shop.complete(body["stripe_session_id"], shipping_details=US_ADDRESS)
-            return done == 200 and bool(result["webhook"]["ok"])
+            if done != 200 or not result["webhook"]["ok"]:
+                return f"completion {done}"
+            return None
 
         calls = {
             "POST /eligibility": eligibility,
@@ -185,12 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     levels = tuple(int(x) for x in args.levels.split(","))
     result = run(args.requests, levels)
     print(f"  {result['requests']} requests per level, loopback, one process")
-    print(f"  {'call':30} {'in flight':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'failed':>6}")
+    print(f"  {'call':30} {'in flight':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  failed")
     for name, rows in result["table"].items():
         for level, row in rows.items():
+            failed = ", ".join(f"{k} x{v}" for k, v in row["failures"].items()) or "0"
             print(
                 f"  {name:30} {level:9d} {row['rps']:8.1f} {row['p50']:8.1f} "
-                f"{row['p99']:8.1f} {row['failures']:6.0f}"
+                f"{row['p99']:8.1f}  {failed}"
             )
     print(f"  DynamoDB per POST /checkout: {_units(result['capacity_create'])}")
     print(f"  DynamoDB per completion (webhook): {_units(result['capacity_complete'])}")
