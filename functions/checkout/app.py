@@ -39,7 +39,7 @@ RESPONSES = documented(
         409: "out_of_stock (details name the SKUs), idempotency_key_reused, request_in_progress",
         422: "not_shippable: details are the per-line decisions",
         429: "rate_limited: more than a fair share of a product's stock (Retry-After)",
-        503: "payment_provider_unavailable or service_busy: nothing is reserved; retry",
+        503: "payment_provider_unavailable or service_busy (Retry-After): nothing is reserved; retry",
     },
 )
 
