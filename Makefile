@@ -21,12 +21,13 @@ export LAYER_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 
 # The interpreter shared/Makefile compiles the ruleset with (it needs the dependencies).
 export RULES_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help install run test lint typecheck unit integration e2e sam-check checkov build openapi bench clean mutation mutation-sample
+.PHONY: help install run test lint typecheck unit integration e2e sam-check checkov build openapi bench bench-check clean mutation mutation-sample
 
 help:
 	@echo "make run   - install and start the local service (http://127.0.0.1:3000)"
 	@echo "make test  - install test tools, then lint, type-check and run every test"
-	@echo "make bench - cold-start, rules-engine and checkout benchmarks"
+	@echo "make bench - cold-start, rules-engine, checkout and load benchmarks (ARGS=--check)"
+	@echo "make bench-check - the cold-start targets only; exits non-zero where one is missed"
 	@echo "make mutation - mutation testing of the decision core (long: see README)"
 	@echo "make build - sam build: the arm64 deployment artifacts (byte-compiled layer)"
 
@@ -118,7 +119,10 @@ openapi: install
 	$(BIN)/bonestore openapi --output docs/openapi.json
 
 bench: install
-	$(BIN)/python -m bonestore_infra.bench
+	$(BIN)/python -m bonestore_infra.bench $(ARGS)
+
+bench-check: install
+	$(BIN)/python -m bonestore_infra.bench --only cold --check
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

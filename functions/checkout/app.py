@@ -20,13 +20,17 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bonestore.adapters.secrets import forget_cached_secrets
 from bonestore.api.deps import checkout_once_per_key, checkout_service
 from bonestore.api.http import create_app, documented
+from bonestore.api.snapstart import register, warm_dynamodb, warm_rules, warm_stripe
 from bonestore.config import get_settings
 from bonestore.service.checkout import CheckoutRequest, CheckoutService
 
 logger = Logger()
 app = create_app(enable_validation=True, cors_origin=get_settings().storefront_origin)
+# SnapStart (template.yaml): the snapshot holds the ruleset and clients' models loaded.
+register(warm_rules, warm_dynamodb, warm_stripe, after_restore=[forget_cached_secrets])
 
 
 RESPONSES = documented(
@@ -39,7 +43,7 @@ RESPONSES = documented(
         "(a physical cart without the complete shipping_address), shipping_method_unavailable "
         "(details: the rule's reasons and the methods offered there)",
         429: "rate_limited: more than a fair share of a product's stock (Retry-After)",
-        503: "payment_provider_unavailable or service_busy: nothing is reserved; retry",
+        503: "payment_provider_unavailable or service_busy (Retry-After): nothing is reserved; retry",
     },
 )
 

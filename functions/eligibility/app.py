@@ -16,11 +16,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bonestore.adapters.products import ProductRepository
 from bonestore.api.deps import product_repository
 from bonestore.api.http import create_app, documented
+from bonestore.api.snapstart import register, warm_dynamodb, warm_rules
 from bonestore.config import get_settings
 from bonestore.service.carts import EligibilityRequest, decide_request
 
 logger = Logger()
 app = create_app(enable_validation=True, cors_origin=get_settings().storefront_origin)
+# SnapStart (template.yaml): the snapshot holds the ruleset and clients' models loaded.
+register(warm_rules, warm_dynamodb)
 
 
 @app.post(

@@ -67,6 +67,19 @@ def http_json(
     raw: bytes | None = None,
     timeout: float = 30,
 ) -> tuple[int, Any]:
+    status, payload, _ = http_exchange(method, url, body, headers, raw, timeout)
+    return status, payload
+
+
+def http_exchange(
+    method: str,
+    url: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+    timeout: float = 30,
+) -> tuple[int, Any, dict[str, str]]:
+    """One request: the status, the JSON body (or text) and the response headers."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     request = urllib.request.Request(
         url,
@@ -76,13 +89,13 @@ def http_json(
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, payload = response.status, response.read()
+            status, payload, got = response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as exc:
-        status, payload = exc.code, exc.read()
+        status, payload, got = exc.code, exc.read(), dict(exc.headers)
     try:
-        return status, json.loads(payload) if payload else None
+        return status, json.loads(payload) if payload else None, got
     except ValueError:
-        return status, payload.decode(errors="replace")
+        return status, payload.decode(errors="replace"), got
 
 
 def start_stack(**overrides: Any) -> LocalStack:
@@ -132,6 +145,18 @@ class Shop:
         destination: dict[str, Any] | None = None,
         **extra: Any,
     ) -> tuple[int, Any]:
+        status, body, _ = self.checkout_exchange(items, destination, **extra)
+        return status, body
+
+    def checkout_exchange(
+        self,
+        items: list[dict[str, Any]],
+        destination: dict[str, Any] | None = None,
+        *,
+        timeout: float = 30,
+        **extra: Any,
+    ) -> tuple[int, Any, dict[str, str]]:
+        """POST /checkout: the status, the body and the response headers."""
         body: dict[str, Any] = {
             "items": items,
             "success_url": "https://shop.example.com/thanks",
@@ -140,7 +165,7 @@ class Shop:
         }
         if destination is not None and "shipping_address" not in body:
             body["shipping_address"] = shipping_address(destination)
-        return http_json("POST", f"{self.api}/checkout", body)
+        return http_exchange("POST", f"{self.api}/checkout", body, timeout=timeout)
 
     def customer_order(self, order_id: str, token: str | None) -> tuple[int, Any]:
         """``GET /orders/{order_id}`` as the customer's page asks it."""

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from bonestore.adapters.orders import OrderRepository
+from bonestore.adapters.orders import RESERVE_ATTEMPTS, OrderRepository
 from bonestore.adapters.stripe_gateway import READ_TIMEOUT_SECONDS
 from bonestore.domain.order import Order
 from bonestore_infra.bench_checkout import US_ADDRESS, Shop
@@ -208,9 +208,10 @@ def test_a_cancelled_transaction_is_a_retryable_503_not_a_500(shop: Shop) -> Non
     def conflict(request: dict[str, Any]) -> Any:
         return transaction_conflict(len(request["TransactItems"]))
 
-    with dynamodb_faults("TransactWriteItems", 1, conflict) as injected:
+    # A conflict is retried with jitter (RESERVE_ATTEMPTS in all): one that persists is a 503.
+    with dynamodb_faults("TransactWriteItems", RESERVE_ATTEMPTS, conflict) as injected:
         status, body = shop.checkout([{"sku": sku, "quantity": 1}], US)
-    assert injected == [1]
+    assert injected == [RESERVE_ATTEMPTS]
     assert status == 503, body
     assert body["error"]["code"] == "service_busy"
     assert counters(shop, sku) == (3, 0, 0)

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import base64
 import json
+import random
+import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 from botocore.exceptions import ClientError
 
@@ -58,9 +61,25 @@ class StoreBusy(UpstreamUnavailable):
     was written, so the client may simply retry."""
 
     code = "service_busy"
+    retry_after = 1
 
 
 PENDING: Final = "pending"
+# The sparse expiry index is keyed on ``reservation_state``: one value for every open
+# order would put them all in one index partition (a hot key in a flash sale), so open
+# reservations are written as ``pending#0`` .. ``pending#{N-1}`` (by order id) and the
+# sweeper queries every shard. Items written before the shards (bare ``pending``) are
+# still read and still swept.
+RESERVATION_SHARDS: Final = 8
+# A transaction cancelled by another one on the same product (TransactionConflict,
+# throttling) wrote nothing: try again after a jittered pause, then give up with a
+# retryable 503 rather than a 500. Full jitter, exponential cap (AWS's backoff advice).
+RESERVE_ATTEMPTS: Final = 4
+_RETRY_BASE_S = 0.025
+_RETRY_CAP_S = 0.25
+_RETRYABLE_CANCELLATIONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+)
 # Attributes a change never writes directly: the key, the status (moved by
 # ``transition`` only), the timeline (appended), and what ``transition`` manages.
 _NOT_CHANGED_DIRECTLY = frozenset({"order_id", "status", "events", "stock_state", "created_at"})
@@ -160,7 +179,12 @@ def order_from_record(raw: Mapping[str, Any]) -> Order:
     currency = str(record.get("currency") or "USD").upper()
     destination = _mapping(record.get("destination"))
     allowed = record.get("allowed_countries")
-    reservation = record.get("reservation_state")
+    # ``pending#3`` (a shard of the expiry index) and the older bare ``pending`` alike.
+    stored_reservation = str(record.get("reservation_state") or "").split("#", 1)[0]
+    reservation = cast(
+        'Literal["pending", "awaiting_payment"] | None',
+        stored_reservation if stored_reservation in ("pending", "awaiting_payment") else None,
+    )
     return Order(
         order_id=str(record["order_id"]),
         status=record["status"],
@@ -197,7 +221,7 @@ def order_from_record(raw: Mapping[str, Any]) -> Order:
             for line in record.get("stock_lines") or []
         ),
         stock_state=record.get("stock_state") or "none",
-        reservation=reservation if reservation in ("pending", "awaiting_payment") else None,
+        reservation=reservation,
         reservation_expires_at=_str(record.get("reservation_expires_at")),
         stripe_session_id=_str(record.get("stripe_session_id")),
         checkout_url=_str(record.get("checkout_url")),
@@ -251,7 +275,7 @@ def order_to_record(order: Order) -> dict[str, Any]:
         else None,
         "stock_lines": [{"sku": s.sku, "quantity": s.quantity} for s in order.stock_lines],
         "stock_state": order.stock_state,
-        "reservation_state": order.reservation,
+        "reservation_state": reservation_key(order.order_id, order.reservation),
         "reservation_expires_at": order.reservation_expires_at,
         "stripe_session_id": order.stripe_session_id,
         "checkout_url": order.checkout_url,
@@ -269,6 +293,19 @@ def order_to_record(order: Order) -> dict[str, Any]:
         "events": [event.as_json() for event in order.events],
     }
     return {k: _stored(v) for k, v in record.items() if v is not None}
+
+
+def reservation_shard(order_id: str) -> int:
+    """The expiry index shard of an order: stable for its id (crc32, not ``hash()``,
+    which differs per process)."""
+    return zlib.crc32(order_id.encode()) % RESERVATION_SHARDS
+
+
+def reservation_key(order_id: str, reservation: str | None) -> str | None:
+    """What ``reservation_state`` stores: open reservations spread over the shards."""
+    if reservation == PENDING:
+        return f"{PENDING}#{reservation_shard(order_id)}"
+    return reservation
 
 
 def changed_attributes(before: Order, after: Order) -> tuple[dict[str, Any], list[str]]:
@@ -326,15 +363,23 @@ class OrderRepository:
         return found, token
 
     def expired_reservations(self, now: str, *, limit: int = 100) -> list[str]:
-        """Orders still holding stock whose checkout expired before ``now`` (ISO)."""
-        response = self._client.query(
-            TableName=self._orders,
-            IndexName="by_reservation_expiry",
-            KeyConditionExpression="reservation_state = :p AND reservation_expires_at < :now",
-            ExpressionAttributeValues={":p": {"S": PENDING}, ":now": {"S": now}},
-            Limit=limit,
-        )
-        return [item["order_id"]["S"] for item in response.get("Items", [])]
+        """Orders still holding stock whose checkout expired before ``now`` (ISO), up to
+        ``limit``, oldest first within each shard, from every shard (and the unsharded
+        ``pending`` of items written before the shards)."""
+        keys = [f"{PENDING}#{shard}" for shard in range(RESERVATION_SHARDS)] + [PENDING]
+        found: list[str] = []
+        for key in keys:
+            if len(found) >= limit:
+                break
+            response = self._client.query(
+                TableName=self._orders,
+                IndexName="by_reservation_expiry",
+                KeyConditionExpression="reservation_state = :p AND reservation_expires_at < :now",
+                ExpressionAttributeValues={":p": {"S": key}, ":now": {"S": now}},
+                Limit=limit - len(found),
+            )
+            found.extend(item["order_id"]["S"] for item in response.get("Items", []))
+        return found
 
     # -- writes ------------------------------------------------------------------------
 
@@ -381,26 +426,38 @@ class OrderRepository:
                 }
             )
         client = self._client
-        try:
-            client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
-        except client.exceptions.TransactionCanceledException as exc:
-            reasons = exc.response.get("CancellationReasons", [])
-            failed = [
-                lines[index - 1].sku
-                for index, reason in enumerate(reasons)
-                if index > 0 and reason.get("Code") == "ConditionalCheckFailed"
-            ]
-            if failed:
-                raise OutOfStock(
-                    f"Not enough stock for {', '.join(failed)}.",
-                    details=[{"sku": sku} for sku in failed],
-                ) from None
-            raise StoreBusy("The store is busy; nothing was reserved. Please retry.") from exc
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in THROTTLING_CODES:
-                raise StoreBusy("The store is busy; nothing was reserved. Please retry.") from exc
-            raise
-        return stored
+        busy = "The store is busy; nothing was reserved. Please retry."
+        for attempt in range(RESERVE_ATTEMPTS):
+            try:
+                client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+                return stored
+            except client.exceptions.TransactionCanceledException as exc:
+                reasons = exc.response.get("CancellationReasons", [])
+                failed = [
+                    lines[index - 1].sku
+                    for index, reason in enumerate(reasons)
+                    if index > 0 and reason.get("Code") == "ConditionalCheckFailed"
+                ]
+                if failed:  # the stock check itself said no: really out of stock
+                    raise OutOfStock(
+                        f"Not enough stock for {', '.join(failed)}.",
+                        details=[{"sku": sku} for sku in failed],
+                    ) from None
+                codes = {reason.get("Code") for reason in reasons} - {"None", None}
+                if not codes or not codes <= _RETRYABLE_CANCELLATIONS:
+                    raise StoreBusy(busy) from exc  # nothing written; never a 500
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in THROTTLING_CODES:
+                    raise StoreBusy(busy) from exc  # botocore has retried it already
+                raise
+            if attempt + 1 < RESERVE_ATTEMPTS:
+                pause = min(_RETRY_CAP_S, _RETRY_BASE_S * 2**attempt)
+                time.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not a secret
+        raise StoreBusy(
+            "Many customers are buying this right now; nothing was reserved. "
+            "Please try again in a moment.",
+            details=[{"sku": line.sku} for line in lines],
+        )
 
     def transition(
         self, current: Order, target: str, *, event: OrderEvent, updated: Order | None = None

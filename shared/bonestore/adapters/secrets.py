@@ -39,6 +39,12 @@ def secrets_provider() -> SecretsProvider:
     return SecretsProvider(boto3_client=boto3.client("secretsmanager"))
 
 
+def forget_cached_secrets() -> None:
+    """Drop the provider, its client and the values it cached (SnapStart's after-restore
+    hook: a snapshot must not carry a secret a rotation has replaced)."""
+    secrets_provider.cache_clear()
+
+
 @dataclass(frozen=True)
 class StripeKeys:
     api_key: str

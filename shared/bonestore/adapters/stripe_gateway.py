@@ -127,3 +127,9 @@ def _mapped_errors(action: str) -> Iterator[None]:
             code="payment_provider_unavailable",
             status=503 if retryable else 502,
         ) from exc
+
+
+def load_sdk() -> None:
+    """Import the stripe SDK now (SnapStart's before-snapshot hook) rather than on the
+    first request that calls Stripe."""
+    import stripe  # noqa: F401

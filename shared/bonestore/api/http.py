@@ -70,12 +70,18 @@ def documented(
 
 
 def error_response(
-    status: int, code: str, message: str, details: list[Any] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: list[Any] | None = None,
+    *,
+    retry_after: int | None = None,
 ) -> Response[str]:
     return Response(
         status_code=status,
         content_type="application/json",
         body=json.dumps(error_body(code, message, details)),
+        headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
     )
 
 
@@ -190,7 +196,9 @@ def create_app(
 
     @app.exception_handler(BonestoreError)
     def _domain_error(exc: BonestoreError) -> Response[str]:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return error_response(
+            exc.status, exc.code, exc.message, exc.details, retry_after=exc.retry_after
+        )
 
     @app.not_found
     def _no_route(exc: NotFoundError) -> Response[str]:

@@ -21,6 +21,8 @@ def error_body(code: str, message: str, details: list[Any] | None = None) -> dic
 class BonestoreError(Exception):
     status = 500
     code = "internal_error"
+    # Seconds a client should wait before retrying (sent as Retry-After); None: no header.
+    retry_after: int | None = None
 
     def __init__(
         self,
