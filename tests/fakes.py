@@ -42,6 +42,16 @@ class MemoryOrders:
         more = start + limit < len(found)
         return page, str(start + limit) if more else None
 
+    def find_by_status(
+        self, status: str, *, limit: int = 20, next_token: str | None = None
+    ) -> tuple[list[Order], str | None]:
+        found = sorted(
+            (o for o in self.items.values() if o.status == status), key=lambda o: o.created_at
+        )
+        start = int(next_token or 0)
+        more = start + limit < len(found)
+        return found[start : start + limit], str(start + limit) if more else None
+
     def expired_reservations(self, now: str, *, limit: int = 100) -> list[str]:
         return [
             o.order_id

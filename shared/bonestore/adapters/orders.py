@@ -303,14 +303,38 @@ class OrderRepository:
         self, email: str, *, limit: int = 20, next_token: str | None = None
     ) -> tuple[list[Order], str | None]:
         """Newest first, paginated; ``next_token`` is opaque to callers."""
-        request: dict[str, Any] = {
-            "TableName": self._orders,
-            "IndexName": "by_email",
-            "KeyConditionExpression": "email_lc = :e",
-            "ExpressionAttributeValues": {":e": {"S": email.strip().lower()}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
+        return self._query_page(
+            {
+                "IndexName": "by_email",
+                "KeyConditionExpression": "email_lc = :e",
+                "ExpressionAttributeValues": {":e": {"S": email.strip().lower()}},
+                "ScanIndexForward": False,
+            },
+            limit,
+            next_token,
+        )
+
+    def find_by_status(
+        self, status: str, *, limit: int = 20, next_token: str | None = None
+    ) -> tuple[list[Order], str | None]:
+        """Orders in ``status``, oldest first (the ``by_status`` index), paginated as
+        :meth:`find_by_email`; the index holds summaries, so each is an OrderSummary's worth."""
+        return self._query_page(
+            {
+                "IndexName": "by_status",
+                "KeyConditionExpression": "#status = :s",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {":s": {"S": status}},
+                "ScanIndexForward": True,
+            },
+            limit,
+            next_token,
+        )
+
+    def _query_page(
+        self, query: dict[str, Any], limit: int, next_token: str | None
+    ) -> tuple[list[Order], str | None]:
+        request: dict[str, Any] = {"TableName": self._orders, "Limit": limit, **query}
         if next_token:
             try:
                 start = json.loads(base64.urlsafe_b64decode(next_token))

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from bonestore.service.payments import PaymentService
     from bonestore.service.ports import EmailSender, OrderEventPublisher, PaymentGateway
     from bonestore.service.reservations import ReservationSweeper
+    from bonestore.service.resolutions import SupportResolutions
 
 T = TypeVar("T")
 # A client retrying with the same Idempotency-Key within a day gets the same checkout.
@@ -139,6 +140,20 @@ def payment_service() -> PaymentService:
         )
 
     return _once("payment_service", build)
+
+
+def support_resolutions() -> SupportResolutions:
+    def build() -> SupportResolutions:
+        from bonestore.service.resolutions import SupportResolutions
+
+        return SupportResolutions(
+            order_repository(),
+            engine=rules_engine,
+            gateway=stripe_gateway,
+            follow_up=lambda order: payment_service().follow_up(order),
+        )
+
+    return _once("support_resolutions", build)
 
 
 def checkout_once_per_key() -> OncePerKey:
