@@ -192,13 +192,17 @@ class MemoryGateway:
 
 
 class MemoryPublisher:
-    """``OrderEventPublisher``: the ids of the orders announced as paid."""
+    """``OrderEventPublisher``: the ids of the orders announced as paid or ready to ship."""
 
     def __init__(self) -> None:
         self.paid: list[str] = []
+        self.ready_to_ship: list[str] = []
 
     def order_paid(self, order: Order) -> None:
         self.paid.append(order.order_id)
+
+    def order_ready_to_ship(self, order: Order) -> None:
+        self.ready_to_ship.append(order.order_id)
 
 
 class RecordingEmailSender:

@@ -3,6 +3,7 @@ the payment check run again on the order's own address and billing country."""
 
 from __future__ import annotations
 
+import textwrap
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +12,7 @@ from bonestore.domain.errors import NotFound
 from bonestore.domain.orders import InvalidTransition
 from bonestore.domain.rules import Engine, default_engine
 from bonestore.domain.rules.loader import parse_ruleset, read_ruleset_text
+from bonestore.service.fulfilment import HANDED_OVER, Fulfilment
 from bonestore.service.payments import PaymentService
 from bonestore.service.resolutions import (
     REFUNDED,
@@ -27,6 +29,17 @@ pytestmark = pytest.mark.unit
 
 CUBA = {"line1": "Calle 1", "city": "Havana", "country": "CU"}
 CANADA = {**US, "state": "QC", "postal_code": "H2X 1Y4", "country": "CA"}
+STOP_PHYSICAL_TO_US = """
+- id: us-stop-physical
+  effect: forbid
+  when:
+    destination: {countries: [US]}
+    product: {kinds: [physical]}
+  code: not_shipped_here
+  message: We can't ship this to {country_name} right now.
+  note: Added after payment, for the test.
+  source: test ruleset
+"""
 
 
 def engine_without(rule_id: str) -> Engine:
@@ -34,6 +47,14 @@ def engine_without(rule_id: str) -> Engine:
     ruleset, _ = parse_ruleset(read_ruleset_text()[0])
     kept = [rule for rule in ruleset.rules if rule.id != rule_id]
     return Engine(ruleset.model_copy(update={"rules": kept, "version": ruleset.version + "-x"}))
+
+
+def engine_with(rules_yaml: str) -> Engine:
+    """The shipped ruleset with more rules appended (a rule change after payment)."""
+    text = read_ruleset_text()[0]
+    added = textwrap.indent(rules_yaml.strip("\n"), "  ") + "\n"
+    ruleset, _ = parse_ruleset(text.replace("\nrules:\n", "\nrules:\n" + added, 1))
+    return Engine(ruleset)
 
 
 class Setup:
@@ -149,3 +170,46 @@ def test_held_view_shows_the_address_billing_and_the_rules_note_and_source() -> 
     assert "note" in reason and reason["message"]
     assert view["eligibility"]["now"]["eligible"] is False  # the billing country decides
     assert view["eligibility"]["now_differs"] is False
+
+
+# -- fulfilment: the rules once more before the warehouse -------------------------------
+
+
+def fulfilment(s: Setup) -> Fulfilment:
+    return Fulfilment(s.orders, engine=lambda: s.engine, publisher=lambda: s.publisher)
+
+
+def test_a_permitted_paid_order_is_handed_over_once() -> None:
+    s = Setup()
+    order_id = s.paid(BOOK, shipping=US, shipping_paid=595)
+    assert fulfilment(s).hand_over(order_id).outcome == "handed_over"
+    assert fulfilment(s).hand_over(order_id).outcome == "already_handed_over"  # duplicate message
+    assert s.publisher.ready_to_ship == [order_id]
+    assert [e.type for e in s.orders.items[order_id].events].count(HANDED_OVER) == 1
+
+
+def test_a_rule_changed_since_payment_holds_the_order_naming_it() -> None:
+    s = Setup()
+    order_id = s.paid(OSTEO, shipping=US, shipping_paid=595)
+    assert s.orders.items[order_id].status == "paid"
+    s.engine = engine_with(STOP_PHYSICAL_TO_US)
+
+    result = fulfilment(s).hand_over(order_id)
+
+    assert (result.outcome, result.rule_ids) == ("held", ("us-stop-physical",))
+    held = s.orders.items[order_id]
+    assert held.status == "held" and held.hold_reasons[0]["rule_id"] == "us-stop-physical"
+    assert s.publisher.ready_to_ship == []
+    assert fulfilment(s).hand_over(order_id).outcome == "not_paid"
+
+
+def test_shipping_fulfils_a_paid_order_once() -> None:
+    s = Setup()
+    order_id = s.paid(BOOK, shipping=US, shipping_paid=595)
+    f = fulfilment(s)
+    shipped = f.ship(order_id, carrier="UPS", tracking_number="1Z999", staff="wes")
+    assert shipped.status == "fulfilled"
+    assert [(x.carrier, x.tracking_number) for x in shipped.shipments] == [("UPS", "1Z999")]
+    assert f.ship(order_id, carrier="UPS", tracking_number="1Z999", staff="wes") == shipped
+    with pytest.raises(InvalidTransition):
+        f.ship(order_id, carrier="UPS", tracking_number="other", staff="wes")

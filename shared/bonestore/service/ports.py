@@ -66,6 +66,8 @@ class PaymentGateway(Protocol):
 class OrderEventPublisher(Protocol):
     def order_paid(self, order: Order) -> None: ...
 
+    def order_ready_to_ship(self, order: Order) -> None: ...
+
 
 class OncePerKey(Protocol):
     """Runs ``create`` once per client key and payload; a repeat gets the first answer.
