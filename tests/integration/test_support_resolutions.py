@@ -4,9 +4,14 @@ the audit trail. Orders are made by real checkouts completed in the emulator."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import logging
+import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
@@ -15,11 +20,12 @@ from bonestore_infra.bench_checkout import US_ADDRESS, Shop
 from bonestore_infra.local_stack import LocalStack
 from tests.helpers import Http, assert_error
 from tests.integration.test_support_api import staff_token
-from tests.unit.test_resolutions import engine_without
+from tests.unit.test_resolutions import STOP_PHYSICAL_TO_US, engine_with, engine_without
 
 pytestmark = pytest.mark.integration
 
 US = {"country": "US", "subdivision": "IL", "postal_code": "62701"}
+REPO = Path(__file__).resolve().parents[2]
 HAVANA = {"address": {"line1": "Calle 1", "city": "Havana", "country": "CU"}}
 
 
@@ -165,3 +171,108 @@ def test_unknown_order_is_404(api: Http, support: str) -> None:
             404,
             "order_not_found",
         )
+
+
+# -- fulfilment and shipments ------------------------------------------------------------
+
+
+def _fulfilment_function() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "bonestore_test_fulfilment", REPO / "functions" / "fulfilment" / "app.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _deliver(order_ids: list[str]) -> dict[str, Any]:
+    """What SQS hands the function for OrderPaid events (the EventBridge event as body)."""
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    records = [
+        {
+            "messageId": f"m-{index}",
+            "receiptHandle": "r",
+            "body": json.dumps({"detail-type": "OrderPaid", "detail": {"order_id": order_id}}),
+            "attributes": {},
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:fulfilment",
+            "awsRegion": "us-east-1",
+        }
+        for index, order_id in enumerate(order_ids)
+    ]
+    context = cast(LambdaContext, SimpleNamespace(
+        function_name="FulfilmentFunction", memory_limit_in_mb=512,
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:FulfilmentFunction",
+        aws_request_id="req-1",
+    ))  # fmt: skip
+    return _fulfilment_function().lambda_handler({"Records": records}, context)  # type: ignore[no-any-return]
+
+
+def paid_order(shop: Shop) -> str:
+    status, body = shop.checkout([{"sku": "BONE-APPETIT-BOOK", "quantity": 1}], US)
+    assert status == 201, body
+    done, _ = shop.complete(body["stripe_session_id"], shipping_details=US_ADDRESS)
+    assert done == 200
+    assert shop.order(body["order_id"])["status"] == "paid"
+    return str(body["order_id"])
+
+
+def test_fulfilment_holds_what_a_rule_changed_since_payment_refuses_and_hands_over_the_rest(
+    api: Http, shop: Shop, support: str
+) -> None:
+    refused, permitted = paid_order(shop), paid_order(shop)
+    # The rule change lands between payment and fulfilment: only `refused` meets it.
+    with override(rules_engine, lambda: engine_with(STOP_PHYSICAL_TO_US)):
+        assert _deliver([refused]) == {"batchItemFailures": []}
+    assert _deliver([permitted, permitted]) == {"batchItemFailures": []}  # a duplicate too
+
+    held = api.get(f"/support/orders/{refused}", token=support).json()
+    assert held["status"] == "held"
+    assert [r["rule_id"] for r in held["hold"]["reasons"]] == ["us-stop-physical"]
+    assert any(e["type"] == "held_at_fulfilment" for e in held["events"])
+
+    handed = shop.order(permitted)
+    assert [e["type"] for e in handed["events"]].count("handed_to_warehouse") == 1
+    warehouse = staff_token("warehouse", username="wes-warehouse")
+    shipment = {"carrier": "UPS", "tracking_number": "1Z999AA10123456784"}
+    shipped = api.post(f"/admin/orders/{permitted}/shipments", shipment, token=warehouse)
+    assert shipped.status == 200, shipped.body
+    assert shipped.json()["status"] == "fulfilled"
+    view = api.get(f"/support/orders/{permitted}", token=support).json()
+    assert [(s["carrier"], s["tracking_number"]) for s in view["shipments"]] == [
+        ("UPS", "1Z999AA10123456784")
+    ]
+    again = api.post(f"/admin/orders/{refused}/shipments", shipment, token=warehouse)
+    assert_error(again, 409, "invalid_transition")  # a held order does not ship
+
+
+def test_a_message_naming_no_order_is_dropped_not_retried() -> None:
+    assert _deliver(["ord_does_not_exist"]) == {"batchItemFailures": []}
+
+
+@pytest.mark.parametrize(("group", "status"), [("support", 403), ("customer", 403), (None, 401)])
+def test_only_ops_and_the_warehouse_record_shipments(
+    api: Http, group: str | None, status: int
+) -> None:
+    token = staff_token(group) if group else None
+    body = {"carrier": "UPS", "tracking_number": "1Z999"}
+    assert_error(api.post("/admin/orders/ord_x/shipments", body, token=token), status)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"carrier": "UPS"},
+        {"carrier": "", "tracking_number": "1Z9"},
+        {"carrier": "UPS", "tracking_number": "<script>"},
+    ],
+)
+def test_bad_shipments_are_400(api: Http, body: dict[str, Any]) -> None:
+    token = staff_token("ops")
+    assert_error(api.post("/admin/orders/ord_x/shipments", body, token=token), 400)

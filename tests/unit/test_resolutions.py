@@ -12,7 +12,7 @@ from bonestore.domain.errors import NotFound
 from bonestore.domain.orders import InvalidTransition
 from bonestore.domain.rules import Engine, default_engine
 from bonestore.domain.rules.loader import parse_ruleset, read_ruleset_text
-from bonestore.service.fulfilment import HANDED_OVER, Fulfilment
+from bonestore.service.fulfilment import HANDED_OVER, Fulfilment, Shipments
 from bonestore.service.payments import PaymentService
 from bonestore.service.resolutions import (
     REFUNDED,
@@ -206,7 +206,7 @@ def test_a_rule_changed_since_payment_holds_the_order_naming_it() -> None:
 def test_shipping_fulfils_a_paid_order_once() -> None:
     s = Setup()
     order_id = s.paid(BOOK, shipping=US, shipping_paid=595)
-    f = fulfilment(s)
+    f = Shipments(s.orders)
     shipped = f.ship(order_id, carrier="UPS", tracking_number="1Z999", staff="wes")
     assert shipped.status == "fulfilled"
     assert [(x.carrier, x.tracking_number) for x in shipped.shipments] == [("UPS", "1Z999")]

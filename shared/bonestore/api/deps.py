@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bonestore.adapters.secrets import StripeSecrets
     from bonestore.domain.rules import Engine
     from bonestore.service.checkout import CheckoutService
+    from bonestore.service.fulfilment import Fulfilment, Shipments
     from bonestore.service.payments import PaymentService
     from bonestore.service.ports import EmailSender, OrderEventPublisher, PaymentGateway
     from bonestore.service.reservations import ReservationSweeper
@@ -154,6 +155,21 @@ def support_resolutions() -> SupportResolutions:
         )
 
     return _once("support_resolutions", build)
+
+
+def fulfilment() -> Fulfilment:
+    def build() -> Fulfilment:
+        from bonestore.service.fulfilment import Fulfilment
+
+        return Fulfilment(order_repository(), engine=rules_engine, publisher=event_publisher)
+
+    return _once("fulfilment", build)
+
+
+def shipments() -> Shipments:
+    from bonestore.service.fulfilment import Shipments
+
+    return _once("shipments", lambda: Shipments(order_repository()))
 
 
 def checkout_once_per_key() -> OncePerKey:

@@ -98,6 +98,13 @@ class Fulfilment:
         )
         return HandOver(order_id, "held", rule_ids)
 
+
+class Shipments:
+    """The warehouse's side: a parcel that left moves its order to ``fulfilled``."""
+
+    def __init__(self, orders: OrderStore) -> None:
+        self.orders = orders
+
     def ship(self, order_id: str, *, carrier: str, tracking_number: str, staff: str) -> Order:
         """The parcel left: ``paid`` -> ``fulfilled`` with the shipment. Repeating the same
         shipment answers the fulfilled order; anything else is InvalidTransition."""
