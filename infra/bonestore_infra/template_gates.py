@@ -999,10 +999,10 @@ def check_permissions(
     accounted |= _failure_destinations(template, fn)
     polled = _polled_queues(template, fn)
     for rid in sorted(polled):
-        extra = grants.get(rid, set()) - SQS_POLLER_ACTIONS
-        if extra:
+        beyond = set(grants.get(rid, ())) - SQS_POLLER_ACTIONS
+        if beyond:
             problems.append(
-                Problem(fid, "permissions", f"grant {sorted(extra)} on polled queue {rid}")
+                Problem(fid, "permissions", f"grant {sorted(beyond)} on polled queue {rid}")
             )
     accounted |= polled
     for rid, actions in sorted(grants.items()):

@@ -19,7 +19,7 @@ from bonestore.api.deps import override, rules_engine
 from bonestore_infra.bench_checkout import US_ADDRESS, Shop
 from bonestore_infra.local_stack import LocalStack
 from tests.helpers import Http, assert_error
-from tests.integration.test_support_api import staff_token
+from tests.staff_tokens import staff_token
 from tests.unit.test_resolutions import STOP_PHYSICAL_TO_US, engine_with, engine_without
 
 pytestmark = pytest.mark.integration
