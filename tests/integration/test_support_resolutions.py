@@ -4,10 +4,8 @@ the audit trail. Orders are made by real checkouts completed in the emulator."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
@@ -177,14 +175,9 @@ def test_unknown_order_is_404(api: Http, support: str) -> None:
 
 
 def _fulfilment_function() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "bonestore_test_fulfilment", REPO / "functions" / "fulfilment" / "app.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    from bonestore_infra.lambda_runtime import import_handler_module
+
+    return import_handler_module("app", REPO / "functions" / "fulfilment" / "app.py")
 
 
 def _deliver(order_ids: list[str]) -> dict[str, Any]:

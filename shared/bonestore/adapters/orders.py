@@ -127,18 +127,7 @@ def _address(record: Mapping[str, Any]) -> Address | None:
 
 
 def _address_record(address: Address | None) -> dict[str, Any] | None:
-    if address is None:
-        return None
-    fields = {
-        "country": address.country,
-        "name": address.name,
-        "line1": address.line1,
-        "line2": address.line2,
-        "city": address.city,
-        "subdivision": address.subdivision,
-        "postal_code": address.postal_code,
-    }
-    return {k: v for k, v in fields.items() if v is not None}
+    return address.as_json() if address is not None else None
 
 
 def _shipping(value: Any, currency: str) -> ShippingChoice | None:

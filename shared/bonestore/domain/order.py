@@ -115,6 +115,19 @@ class Address:
     subdivision: str | None = None
     postal_code: str | None = None
 
+    def as_json(self) -> dict[str, str]:
+        """The contract's Address (and the stored one): the fields it has."""
+        fields = {
+            "country": self.country,
+            "name": self.name,
+            "line1": self.line1,
+            "line2": self.line2,
+            "city": self.city,
+            "subdivision": self.subdivision,
+            "postal_code": self.postal_code,
+        }
+        return {k: v for k, v in fields.items() if v is not None}
+
     def destination(self) -> Destination:
         """What the rules decide on (the name and second line never matter to them)."""
         from bonestore.domain.geo import Destination

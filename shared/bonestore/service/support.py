@@ -198,22 +198,6 @@ def with_rule_notes(reasons: Iterable[Mapping[str, Any]], engine: Engine) -> lis
     return out
 
 
-def _address_json(order: Order) -> dict[str, Any] | None:
-    address = order.shipping_address
-    if address is None:
-        return None
-    fields = {
-        "country": address.country,
-        "name": address.name,
-        "line1": address.line1,
-        "line2": address.line2,
-        "city": address.city,
-        "subdivision": address.subdivision,
-        "postal_code": address.postal_code,
-    }
-    return {k: v for k, v in fields.items() if v is not None}
-
-
 def order_view(order: Order, engine: Engine, at: datetime | None = None) -> dict[str, Any]:
     """The contract's ``GET /support/orders/{order_id}`` body, plus extras for support.
 
@@ -245,7 +229,7 @@ def order_view(order: Order, engine: Engine, at: datetime | None = None) -> dict
         "amount_total": order.amount_total.as_json(),
         "destination": destination,
         "destination_at_checkout": order.destination.as_json() if order.destination else None,
-        "shipping_address": _address_json(order),
+        "shipping_address": order.shipping_address.as_json() if order.shipping_address else None,
         "billing_country": order.billing_country,
         "hold": {"reasons": with_rule_notes(order.hold_reasons, engine)}
         if order.status == "held"
