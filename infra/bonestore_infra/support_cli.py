@@ -269,10 +269,11 @@ def _http_error(exc: urllib.error.HTTPError, args: argparse.Namespace) -> str:
         error = json.loads(raw)["error"]
         message = _human_message(str(error["code"]), args) or error["message"]
         text = f"{exc.code} {error['code']}: {message}"
+        # A refusal by the rules lists each rule's reason (validation details stay hidden:
+        # the human message above says what to type instead).
         for detail in error.get("details") or []:
-            if isinstance(detail, dict) and detail.get("message"):
-                rule = detail.get("rule_id") or detail.get("code") or "-"
-                text += f"\n  - {rule}: {detail['message']}"
+            if isinstance(detail, dict) and detail.get("rule_id") and detail.get("message"):
+                text += f"\n  - {detail['rule_id']}: {detail['message']}"
     except (ValueError, KeyError, TypeError):
         text = f"{exc.code} {exc.reason}"
     if exc.code == 401:
