@@ -43,6 +43,16 @@ class MemoryOrders:
         more = start + limit < len(found)
         return page, str(start + limit) if more else None
 
+    def find_by_status(
+        self, status: str, *, limit: int = 20, next_token: str | None = None
+    ) -> tuple[list[Order], str | None]:
+        found = sorted(
+            (o for o in self.items.values() if o.status == status), key=lambda o: o.created_at
+        )
+        start = int(next_token or 0)
+        more = start + limit < len(found)
+        return found[start : start + limit], str(start + limit) if more else None
+
     def expired_reservations(self, now: str, *, limit: int = 100) -> list[str]:
         return [
             o.order_id
@@ -223,13 +233,17 @@ class MemoryGateway:
 
 
 class MemoryPublisher:
-    """``OrderEventPublisher``: the ids of the orders announced as paid."""
+    """``OrderEventPublisher``: the ids of the orders announced as paid or ready to ship."""
 
     def __init__(self) -> None:
         self.paid: list[str] = []
+        self.ready_to_ship: list[str] = []
 
     def order_paid(self, order: Order) -> None:
         self.paid.append(order.order_id)
+
+    def order_ready_to_ship(self, order: Order) -> None:
+        self.ready_to_ship.append(order.order_id)
 
 
 class RecordingEmailSender:

@@ -190,6 +190,11 @@
     if (status === 403) hint = " Your staff group may not do this.";
     errorBox.replaceChildren(
       el("strong", {}, `${status} ${error.code}`), `: ${error.message}${hint}`);
+    const details = (error.details || []).filter((d) => d && d.message);
+    if (details.length) {
+      errorBox.append(el("ul", { id: "error-details" }, ...details.map((d) =>
+        el("li", {}, el("code", {}, d.rule_id || d.code || "-"), ` ${d.message}`))));
+    }
   }
 
   async function api(method, path, body) {
@@ -270,9 +275,12 @@
         el("dt", {}, "Email"), el("dd", {}, order.email || "-"),
         el("dt", {}, "Created"), el("dd", {}, order.created_at || "-"),
         el("dt", {}, "Total"), el("dd", {}, money(order.amount_total)),
-        el("dt", {}, "Destination"), el("dd", {}, place(order.destination)),
+        el("dt", {}, "Ships to"), el("dd", { id: "ships-to" }, shipsTo(order)),
+        el("dt", {}, "Billing country"), el("dd", { id: "billing-country" }, order.billing_country || "-"),
         el("dt", {}, "Stripe session"), el("dd", {}, order.stripe_session_id || "-"),
         el("dt", {}, "Payment intent"), el("dd", {}, order.payment_intent_id || "-")),
+      ...holdSection(order),
+      ...actionSection(order),
       el("h3", {}, "Lines"),
       table(["SKU", "Name", "Qty", "Unit price", "Line total"], (order.items || []).map((i) => [
         i.sku, i.name || "", String(i.quantity), money(i.unit_price), money(i.line_total)])),
@@ -290,16 +298,63 @@
     );
   }
 
+  function shipsTo(order) {
+    const a = order.shipping_address;
+    if (!a) return place(order.destination);
+    return [a.name, a.line1, a.line2, a.city, a.subdivision, a.postal_code, a.country]
+      .filter(Boolean).join(", ");
+  }
+
+  // Why a held order is held: each rule's customer message, the staff note and its source.
+  function holdSection(order) {
+    if (!order.hold) return [];
+    return [
+      el("h3", {}, "Why it is held"),
+      table(["Rule", "Customer message", "Note", "Source"], (order.hold.reasons || []).map((r) => [
+        el("code", {}, r.rule_id || r.code || "-"), r.message || "", r.note || "", r.source || "",
+      ]), { id: "hold-table" }),
+    ];
+  }
+
+  // Release (held only) and refund (held or paid), each with the reason staff give.
+  function actionSection(order) {
+    const canRelease = order.status === "held";
+    const canRefund = order.status === "held" || order.status === "paid";
+    if (!canRelease && !canRefund) return [];
+    const reason = el("textarea", { id: "action-reason", maxlength: "500", rows: "2", required: "" });
+    const act = async (move) => {
+      const text = reason.value.trim();
+      if (!text) {
+        showError(400, { code: "reason_required", message: "Say why (1 to 500 characters)." });
+        return;
+      }
+      const path = `/support/orders/${encodeURIComponent(order.order_id)}/${move}`;
+      const updated = await api("POST", path, { reason: text });
+      renderOrder(updated || order);
+    };
+    return [
+      el("h3", {}, "Resolve"),
+      el("label", { for: "action-reason" }, "Reason (kept on the order and in the audit log)"),
+      reason,
+      el("div", { class: "row" },
+        canRelease ? el("button", { type: "button", id: "release-button", onclick: () => act("release") },
+          "Release") : "",
+        canRefund ? el("button", { type: "button", id: "refund-button", class: "secondary",
+          onclick: () => act("refund") }, "Refund in full") : ""),
+    ];
+  }
+
   async function lookUpOrder(orderId) {
     const order = await api("GET", `/support/orders/${encodeURIComponent(orderId)}`);
     if (order) renderOrder(order);
   }
 
-  function renderOrders(email, page) {
+  function renderOrders(email, page, more) {
     const items = page.items || [];
-    result.append(el("h2", {}, `Orders for ${email}`));
+    result.append(el("h2", {}, email === null ? "Held orders" : `Orders for ${email}`));
     if (!items.length) {
-      result.append(el("p", { id: "no-orders" }, "No orders for this email."));
+      result.append(el("p", { id: "no-orders" },
+        email === null ? "No held orders." : "No orders for this email."));
       return;
     }
     result.append(table(["Order", "Status", "Created", "Total", "Email"], items.map((o) => [
@@ -309,8 +364,15 @@
     ]), { id: "orders-table" }));
     if (page.next_token) {
       result.append(el("button", { type: "button", id: "more-orders", class: "secondary",
-        onclick: () => findOrders(email, page.next_token) }, "More"));
+        onclick: () => (more || findOrders)(email, page.next_token) }, "More"));
     }
+  }
+
+  async function findHeld(_, nextToken) {
+    const query = new URLSearchParams({ status: "held", limit: "20" });
+    if (nextToken) query.set("next_token", nextToken);
+    const page = await api("GET", `/support/orders?${query}`);
+    if (page) renderOrders(null, page, findHeld);
   }
 
   async function findOrders(email, nextToken) {
@@ -348,6 +410,7 @@
     event.preventDefault();
     lookUpOrder($("order-id").value.trim());
   });
+  $("held-button").addEventListener("click", () => findHeld(null, null));
   $("orders-form").addEventListener("submit", (event) => {
     event.preventDefault();
     findOrders($("email").value.trim());

@@ -1,4 +1,5 @@
-"""Admin function: catalog changes (group ops) and the active ruleset (groups support, ops).
+"""Admin function: catalog changes (group ops), the active ruleset (groups support, ops) and
+shipments of paid orders (groups ops, warehouse).
 
 Decision (issue #5): ``GET /admin/rules`` is a read with no customer data, and
 support needs the rules to explain a refusal, so support may read it; only ops
@@ -15,10 +16,17 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from bonestore.adapters.products import ProductRepository
-from bonestore.api.auth import READ_GROUPS, WRITE_GROUPS, resolve_as_staff
-from bonestore.api.deps import product_repository
+from bonestore.api.auth import (
+    READ_GROUPS,
+    SHIPPING_GROUPS,
+    WRITE_GROUPS,
+    Principal,
+    resolve_as_staff,
+)
+from bonestore.api.deps import product_repository, shipments
 from bonestore.api.http import create_app, documented
 from bonestore.domain.catalog import SKU_PATTERN, Product, Sku
 from bonestore.domain.errors import InvalidInput, NotFound, Unprocessable
@@ -30,7 +38,9 @@ POLICY = {
     ("PUT", "/admin/products/{sku}"): WRITE_GROUPS,
     ("DELETE", "/admin/products/{sku}"): WRITE_GROUPS,
     ("GET", "/admin/rules"): READ_GROUPS,
+    ("POST", "/admin/orders/{order_id}/shipments"): SHIPPING_GROUPS,
 }
+MAX_ORDER_ID = 100
 
 
 # The path's SKU in any case (it is upper-cased): documented, and checked before the handler.
@@ -168,6 +178,43 @@ def get_rules(
 
     catalog = [product_of(item) for item in products.list(include_inactive=True)]
     return ruleset_report(rules_engine(), catalog)
+
+
+class ShipmentBody(BaseModel):
+    """The parcel that left: who carries it and its tracking number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    carrier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    tracking_number: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{2,63}$"),
+    ]
+
+
+@app.post(
+    "/admin/orders/<order_id>/shipments",
+    summary="Record the shipment of a paid order (it becomes fulfilled)",
+    responses=documented(
+        {200: ("SupportOrderOut", "The order, fulfilled, with its shipments")},
+        {404: "order_not_found", 409: "invalid_transition"},
+    ),
+)
+def record_shipment(order_id: str, shipment: Annotated[ShipmentBody, Body()]) -> dict[str, Any]:
+    from bonestore.api.deps import rules_engine
+    from bonestore.service.support import order_view
+
+    principal: Principal = app.context["principal"]
+    if not 0 < len(order_id) <= MAX_ORDER_ID:
+        raise NotFound(f"No order with id {order_id[:MAX_ORDER_ID]!r}.", code="order_not_found")
+    order = shipments().ship(
+        order_id,
+        carrier=shipment.carrier,
+        tracking_number=shipment.tracking_number,
+        staff=principal.username,
+    )
+    logger.info("shipment recorded", extra={"order_id": order_id, "carrier": shipment.carrier})
+    return order_view(order, rules_engine())
 
 
 @logger.inject_lambda_context(clear_state=True)

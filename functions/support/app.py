@@ -1,8 +1,11 @@
-"""Support function: order lookups and eligibility with the why, for staff (groups support, ops).
+"""Support function: order lookups and eligibility with the why, and held orders released or
+refunded, for staff (groups support, ops).
 
 API Gateway's Cognito authorizer has verified the token before we run; the
 handler checks the groups in its claims before anything else (401/403), and every
-read of an order leaves an audit line naming the staff member (bonestore.api.audit).
+read or change of an order leaves an audit line naming the staff member
+(bonestore.api.audit); a release or refund also names them, with the reason, on the
+order's timeline.
 """
 
 from __future__ import annotations
@@ -13,12 +16,25 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from bonestore.api.audit import ORDER_READ, ORDER_SEARCH, log_order_access
+from bonestore.api.audit import (
+    ORDER_READ,
+    ORDER_REFUND,
+    ORDER_RELEASE,
+    ORDER_SEARCH,
+    log_order_access,
+)
 from bonestore.api.auth import READ_GROUPS, Principal, resolve_as_staff
-from bonestore.api.deps import order_repository, product_repository, rules_engine
+from bonestore.api.deps import (
+    order_repository,
+    product_repository,
+    rules_engine,
+    support_resolutions,
+)
 from bonestore.api.http import create_app, documented
-from bonestore.domain.errors import NotFound
+from bonestore.domain.errors import BonestoreError, InvalidInput, NotFound
+from bonestore.domain.orders import ORDER_STATUSES
 from bonestore.service.carts import EligibilityRequest, decide_request
 from bonestore.service.ports import OrderStore, ProductStore
 
@@ -29,9 +45,22 @@ POLICY = {
     ("GET", "/support/orders/{order_id}"): READ_GROUPS,
     ("GET", "/support/orders"): READ_GROUPS,
     ("POST", "/support/eligibility"): READ_GROUPS,
+    ("POST", "/support/orders/{order_id}/release"): READ_GROUPS,
+    ("POST", "/support/orders/{order_id}/refund"): READ_GROUPS,
 }
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
 MAX_ORDER_ID = 100
+STATUS_PATTERN = "^(" + "|".join(ORDER_STATUSES) + ")$"
+
+
+class StaffReason(BaseModel):
+    """Why staff release or refund an order (kept on the timeline and the audit line)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+    ] = Field(description="why, in the staff member's words (1..500 characters)")
 
 
 def _audit(action: str, order_ids: list[str], **fields: Any) -> None:
@@ -66,26 +95,78 @@ def get_order(
 
 @app.get(
     "/support/orders",
-    summary="A customer's orders (email matched case-insensitively)",
-    responses=documented({200: ("OrderListOut", "Orders, newest first, with next_token")}),
+    summary="A customer's orders (email matched case-insensitively, newest first) or the "
+    "orders in a status (oldest first)",
+    responses=documented({200: ("OrderListOut", "Orders, with next_token")}),
 )
 def find_orders(
     orders: Annotated[OrderStore, Depends(order_repository)],
     email: Annotated[
-        str,
+        str | None,
         Query(min_length=3, max_length=254, pattern=EMAIL_PATTERN, description="customer email"),
-    ],
+    ] = None,
+    status: Annotated[
+        str | None,
+        Query(pattern=STATUS_PATTERN, description="orders in this status, oldest first"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="page size")] = 20,
     next_token: Annotated[
         str | None, Query(max_length=2048, description="from the previous page")
     ] = None,
 ) -> dict[str, Any]:
-    found, token = orders.find_by_email(email, limit=limit, next_token=next_token)
-    _audit(ORDER_SEARCH, [order.order_id for order in found], query_email=email)
+    if (email is None) == (status is None):
+        raise InvalidInput("Give exactly one of email or status.", code="invalid_request")
+    if email is not None:
+        found, token = orders.find_by_email(email, limit=limit, next_token=next_token)
+        _audit(ORDER_SEARCH, [order.order_id for order in found], query_email=email)
+    else:
+        found, token = orders.find_by_status(str(status), limit=limit, next_token=next_token)
+        _audit(ORDER_SEARCH, [order.order_id for order in found])
     body: dict[str, Any] = {"items": [order.summary() for order in found]}
     if token:
         body["next_token"] = token
     return body
+
+
+def _resolve(action: str, order_id: str, reason: str, move: Any) -> dict[str, Any]:
+    """Run a release or refund, auditing it whatever the outcome, and answer the order."""
+    from bonestore.service.support import order_view
+
+    principal: Principal = app.context["principal"]
+    order_key = order_id[:MAX_ORDER_ID]
+    try:
+        if not 0 < len(order_id) <= MAX_ORDER_ID:
+            raise NotFound(f"No order with id {order_key!r}.", code="order_not_found")
+        order = move(order_id, reason=reason, staff=principal.username)
+    except BonestoreError as exc:
+        _audit(action, [order_key], outcome=exc.code, reason=reason)
+        raise
+    _audit(action, [order_key], reason=reason)
+    return order_view(order, rules_engine())
+
+
+@app.post(
+    "/support/orders/<order_id>/release",
+    summary="Release a held order the rules now permit on its own address and billing country",
+    responses=documented(
+        {200: ("SupportOrderOut", "The order, now paid (and on its way to fulfilment)")},
+        {404: "order_not_found", 409: "still_not_shippable or invalid_transition"},
+    ),
+)
+def release_order(order_id: str, request: Annotated[StaffReason, Body()]) -> dict[str, Any]:
+    return _resolve(ORDER_RELEASE, order_id, request.reason, support_resolutions().release)
+
+
+@app.post(
+    "/support/orders/<order_id>/refund",
+    summary="Refund a held or paid order in full through Stripe (once, however often retried)",
+    responses=documented(
+        {200: ("SupportOrderOut", "The order, now refunded")},
+        {404: "order_not_found", 409: "invalid_transition or no_payment_to_refund"},
+    ),
+)
+def refund_order(order_id: str, request: Annotated[StaffReason, Body()]) -> dict[str, Any]:
+    return _resolve(ORDER_REFUND, order_id, request.reason, support_resolutions().refund)
 
 
 @app.post(

@@ -77,6 +77,20 @@ def register(subparsers: Any) -> None:
     orders.add_argument("--next-token", default=None)
     orders.set_defaults(handler=orders_command)
 
+    held = sub.add_parser("held", parents=[common], help="the held orders, oldest first")
+    held.add_argument("--limit", type=int, default=20)
+    held.add_argument("--next-token", default=None)
+    held.set_defaults(handler=held_command)
+
+    for name, text in (
+        ("release", "release a held order the rules now permit (it goes to fulfilment)"),
+        ("refund", "refund a held or paid order in full through Stripe"),
+    ):
+        move = sub.add_parser(name, parents=[common], help=text)
+        move.add_argument("order_id")
+        move.add_argument("--reason", required=True, help="why (kept on the order and audited)")
+        move.set_defaults(handler=move_command, move=name)
+
     check = sub.add_parser(
         "check",
         parents=[common],
@@ -255,6 +269,11 @@ def _http_error(exc: urllib.error.HTTPError, args: argparse.Namespace) -> str:
         error = json.loads(raw)["error"]
         message = _human_message(str(error["code"]), args) or error["message"]
         text = f"{exc.code} {error['code']}: {message}"
+        # A refusal by the rules lists each rule's reason (validation details stay hidden:
+        # the human message above says what to type instead).
+        for detail in error.get("details") or []:
+            if isinstance(detail, dict) and detail.get("rule_id") and detail.get("message"):
+                text += f"\n  - {detail['rule_id']}: {detail['message']}"
     except (ValueError, KeyError, TypeError):
         text = f"{exc.code} {exc.reason}"
     if exc.code == 401:
@@ -372,15 +391,15 @@ def print_order(body: dict[str, Any]) -> None:
     console.print(events)
 
 
-def print_orders(body: dict[str, Any], email: str) -> None:
+def print_orders(body: dict[str, Any], email: str, *, title: str | None = None) -> None:
     from rich.table import Table
 
     console = _console()
     items = body.get("items") or []
     if not items:
-        console.print(f"No orders for {email}.")
+        console.print(f"No orders for {email}." if title is None else f"No {title.lower()}.")
         return
-    table = Table(title=f"Orders for {email}", title_justify="left")
+    table = Table(title=title or f"Orders for {email}", title_justify="left")
     for column in ("Order", "Status", "Created", "Total", "Email"):
         table.add_column(column)
     for order in items:
@@ -472,3 +491,21 @@ def check_command(args: argparse.Namespace) -> int:
     if args.at:
         body["at"] = args.at
     return _run(args, "POST", "/support/eligibility", body, print_check)
+
+
+def held_command(args: argparse.Namespace) -> int:
+    query = {"status": "held", "limit": str(args.limit)}
+    if args.next_token:
+        query["next_token"] = args.next_token
+    path = "/support/orders?" + urllib.parse.urlencode(query)
+    return _run(args, "GET", path, None, lambda body: print_orders(body, "", title="Held orders"))
+
+
+def move_command(args: argparse.Namespace) -> int:
+    """``support release|refund ID --reason``: the order as it now is, or why not."""
+    reason = args.reason.strip()
+    if not reason or len(reason) > 500:
+        print("bonestore support: --reason must be 1 to 500 characters.", file=sys.stderr)
+        return 2
+    path = f"/support/orders/{urllib.parse.quote(args.order_id.strip(), safe='')}/{args.move}"
+    return _run(args, "POST", path, {"reason": reason}, print_order)

@@ -997,6 +997,14 @@ def check_permissions(
     problems += event_problems + email_problems
     accounted = tables | secrets | set(secret_grants) | event_grants | email_grants
     accounted |= _failure_destinations(template, fn)
+    polled = _polled_queues(template, fn)
+    for rid in sorted(polled):
+        beyond = set(grants.get(rid, ())) - SQS_POLLER_ACTIONS
+        if beyond:
+            problems.append(
+                Problem(fid, "permissions", f"grant {sorted(beyond)} on polled queue {rid}")
+            )
+    accounted |= polled
     for rid, actions in sorted(grants.items()):
         if rid not in accounted:
             problems.append(
@@ -1029,6 +1037,24 @@ def _one_target_grant(
             Problem(fid, "permissions", f"granted {action} ({sorted(granted)}) it never uses")
         )
     return granted, problems
+
+
+# What Lambda's SQS event source mapping does with the function's role (AWS Lambda
+# Developer Guide, "Using Lambda with Amazon SQS": execution role permissions).
+SQS_POLLER_ACTIONS = frozenset(
+    {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+)
+
+
+def _polled_queues(template: Template, fn: FunctionDef) -> set[str]:
+    """Queues an ``AWS::Lambda::EventSourceMapping`` feeds to the function (or its alias)."""
+    queues: set[str] = set()
+    for mapping in template.resources_of_type("AWS::Lambda::EventSourceMapping").values():
+        props = mapping.get("Properties", {})
+        target = {ref.split(".")[0] for ref in _refs(props.get("FunctionName"))}
+        if fn.logical_id in target:
+            queues |= _refs(props.get("EventSourceArn"))
+    return queues
 
 
 def _failure_destinations(template: Template, fn: FunctionDef) -> set[str]:

@@ -202,3 +202,64 @@ def test_customer_text_is_never_interpreted_as_html(page: Any, local_stack: Any)
     assert email in page.text_content("#result")
     assert page.locator("#result img").count() == 0
     assert page.evaluate("window.pwned") is None
+
+
+def _open_from_held_queue(page: Any, order_id: str) -> None:
+    page.click("#held-button")
+    link = f"#orders-table .order-link[data-order='{order_id}']"
+    page.wait_for_selector("#orders-table, #no-orders")
+    for _ in range(50):  # the queue is oldest first: page on to the newest
+        if page.locator(link).count():
+            break
+        page.click("#more-orders")
+        page.wait_for_selector("#orders-table")
+    page.click(link)
+    page.wait_for_selector("#order-title-id")
+
+
+def test_support_resolves_held_orders_from_the_queue(
+    page: Any, local_stack: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from bonestore.api.deps import override, rules_engine
+    from bonestore_infra.bench_checkout import Shop
+    from tests.integration.test_support_resolutions import held_order
+    from tests.unit.test_resolutions import engine_without
+
+    shop = Shop(local_stack)
+    embargoed, later = held_order(shop), held_order(shop)
+    sign_in(page, local_stack, "support")
+    with caplog.at_level(logging.INFO, logger="bonestore.audit"):
+        _open_from_held_queue(page, embargoed)
+        assert page.text_content("#order-status") == "held"
+        why = page.text_content("#hold-table")
+        assert "embargo-cuba" in why and "31 CFR part 515" in why
+        assert page.text_content("#billing-country") == "CU"
+
+        page.fill("#action-reason", "customer asked to ship anyway")
+        page.click("#release-button")
+        page.wait_for_selector("#error-details")
+        assert "still_not_shippable" in page.text_content("#error")
+        assert "embargo-cuba" in page.text_content("#error-details")
+        assert page.text_content("#order-status") == "held"
+
+        page.fill("#action-reason", "embargoed: refunded")
+        page.click("#refund-button")
+        page.wait_for_selector("#order-status:has-text('refunded')")
+
+        with override(rules_engine, lambda: engine_without("embargo-cuba")):
+            page.fill("#order-id", later)
+            page.click("#order-form button")
+            page.wait_for_selector(f"#order-title-id:has-text('{later}')")
+            page.fill("#action-reason", "the embargo was lifted")
+            page.click("#release-button")
+            page.wait_for_selector("#order-status:has-text('paid')")
+    audited = {
+        (r.action, r.outcome, r.order_ids[0])
+        for r in caplog.records
+        if r.name == "bonestore.audit" and r.action.endswith((".release", ".refund"))
+    }
+    assert ("support.order.refund", "ok", embargoed) in audited
+    assert ("support.order.release", "ok", later) in audited
+    assert ("support.order.release", "still_not_shippable", embargoed) in audited

@@ -27,6 +27,8 @@ ROUTES = (
     "GET /support/orders/{order_id}",
     "GET /support/orders",
     "POST /support/eligibility",
+    "POST /support/orders/{order_id}/release",
+    "POST /support/orders/{order_id}/refund",
     "PUT /admin/products/{sku}",
     "DELETE /admin/products/{sku}",
     "GET /admin/rules",
@@ -35,7 +37,15 @@ READS = {
     "GET /support/orders/{order_id}",
     "GET /support/orders",
     "POST /support/eligibility",
+    "POST /support/orders/{order_id}/release",
+    "POST /support/orders/{order_id}/refund",
     "GET /admin/rules",
+}
+# Allowed callers get past the group check to the route's own answer: the order is
+# pending payment, so neither move is possible (409), and nothing is refunded.
+ANSWERED_409 = {
+    "POST /support/orders/{order_id}/release": "invalid_transition",
+    "POST /support/orders/{order_id}/refund": "invalid_transition",
 }
 
 
@@ -74,6 +84,11 @@ def order_id() -> str:
     return str(store_order([("ORP-EBOOK", 1)], {"country": "US"})["order_id"])
 
 
+@pytest.fixture(scope="module")
+def pending_id() -> str:
+    return str(store_order([("ORP-EBOOK", 1)], {"country": "US"}, paid=False)["order_id"])
+
+
 def _product_body() -> dict[str, Any]:
     return {
         "name": "Authz test ebook",
@@ -83,7 +98,9 @@ def _product_body() -> dict[str, Any]:
     }
 
 
-def call(api: Http, route: str, token: str | None, order_id: str) -> HttpResponse:
+def call(
+    api: Http, route: str, token: str | None, order_id: str, pending_id: str = ""
+) -> HttpResponse:
     sku = f"AUTHZ-{uuid.uuid4().hex[:8].upper()}"
     calls: dict[str, Callable[[], HttpResponse]] = {
         "GET /support/orders/{order_id}": lambda: api.get(
@@ -96,6 +113,12 @@ def call(api: Http, route: str, token: str | None, order_id: str) -> HttpRespons
             "/support/eligibility",
             {"destination": {"country": "US"}, "items": [{"sku": "ORP-EBOOK", "quantity": 1}]},
             token=token,
+        ),
+        "POST /support/orders/{order_id}/release": lambda: api.post(
+            f"/support/orders/{pending_id}/release", {"reason": "authz"}, token=token
+        ),
+        "POST /support/orders/{order_id}/refund": lambda: api.post(
+            f"/support/orders/{pending_id}/refund", {"reason": "authz"}, token=token
         ),
         "PUT /admin/products/{sku}": lambda: api.request(
             "PUT", f"/admin/products/{sku}", _product_body(), token=token
@@ -114,10 +137,14 @@ def _delete(api: Http, sku: str, token: str | None) -> HttpResponse:
 
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("route", ROUTES)
-def test_authorization_matrix(api: Http, order_id: str, route: str, caller: str) -> None:
-    response = call(api, route, token_for(caller), order_id)
+def test_authorization_matrix(
+    api: Http, order_id: str, pending_id: str, route: str, caller: str
+) -> None:
+    response = call(api, route, token_for(caller), order_id, pending_id)
     expected = expected_status(route, caller)
-    if expected is None:
+    if expected is None and route in ANSWERED_409:
+        assert_error(response, 409, ANSWERED_409[route])
+    elif expected is None:
         assert response.status in (200, 201), (route, caller, response.status, response.body)
     else:
         error = assert_error(response, expected)

@@ -192,3 +192,21 @@ def test_the_installed_command_runs(local_stack: Any) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "au-three-months-supply" in result.stdout
+
+
+def test_held_release_and_refund_from_the_cli(cli: Any, local_stack: Any) -> None:
+    from bonestore_infra.bench_checkout import Shop
+    from tests.integration.test_support_resolutions import held_order
+
+    order_id = held_order(Shop(local_stack))
+    code, out, err = cli("held", "--limit", "100")
+    assert code == 0, err
+    assert "Held orders" in out
+    code, out, err = cli("release", order_id, "--reason", "customer asked")
+    assert code == 1
+    assert "409 still_not_shippable" in err and "embargo-cuba" in err
+    code, out, err = cli("refund", order_id, "--reason", "embargoed")
+    assert code == 0, err
+    assert "refunded" in out
+    code, out, err = cli("refund", order_id, "--reason", "   ")
+    assert code == 2 and "--reason" in err

@@ -57,6 +57,7 @@ def test_one_function_per_route_group() -> None:
                 "SupportFunction",
                 "AdminFunction",
                 "ReservationSweeperFunction",
+                "FulfilmentFunction",
             ]
         )
         == FUNCTION_IDS
@@ -138,6 +139,30 @@ def test_missing_write_permission_is_caught(
     )
     # a product write is one UpdateItem (a replace must not overwrite reservations)
     assert any("dynamodb:UpdateItem" in p.message for p in problems), _report(problems)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # No mapping feeds the queue to the function: its poller grant explains nothing.
+        ("      FunctionName: !Ref FulfilmentFunction.Alias\n",
+         "      FunctionName: !Ref ReservationSweeperFunction.Alias\n",
+         "unexplained grant"),
+        # A mapping explains receiving and deleting, never sending.
+        ("[sqs:ReceiveMessage, sqs:DeleteMessage, sqs:GetQueueAttributes]",
+         "[sqs:ReceiveMessage, sqs:DeleteMessage, sqs:GetQueueAttributes, sqs:SendMessage]",
+         "grant ['sqs:SendMessage'] on polled queue FulfilmentQueue"),
+    ],
+)  # fmt: skip
+def test_queue_grants_beyond_the_event_source_mapping_are_caught(
+    tmp_path: Path, usages: dict[str, gates.CodeUsage], old: str, new: str, expected: str
+) -> None:
+    template = _mutated(tmp_path, old, new)
+    fn = template.functions()["FulfilmentFunction"]
+    problems = gates.check_permissions(
+        template, gates.transform(template), fn, usages["FulfilmentFunction"]
+    )
+    assert any(expected in p.message for p in problems), _report(problems)
 
 
 def test_unset_environment_variable_is_caught(

@@ -46,17 +46,26 @@ class EventBridgePublisher:
         self._bus = bus_name
 
     def order_paid(self, order: Order) -> None:
+        self._put("OrderPaid", order_paid_detail(order))
+
+    def order_ready_to_ship(self, order: Order) -> None:
+        """The warehouse's cue: the rules were run again just now and permit the order."""
+        self._put("OrderReadyToShip", order_paid_detail(order))
+
+    def _put(self, detail_type: str, detail: dict[str, Any]) -> None:
         response = self._client.put_events(
             Entries=[
                 {
                     "Source": SOURCE,
-                    "DetailType": "OrderPaid",
-                    "Detail": json.dumps(order_paid_detail(order), default=str),
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail, default=str),
                     "EventBusName": self._bus,
                     "Resources": [],
                 }
             ]
         )
         if response.get("FailedEntryCount"):
-            log.error("OrderPaid not published: %s", response.get("Entries"))
-            raise UpstreamUnavailable("Could not publish OrderPaid.", code="event_bus_unavailable")
+            log.error("%s not published: %s", detail_type, response.get("Entries"))
+            raise UpstreamUnavailable(
+                f"Could not publish {detail_type}.", code="event_bus_unavailable"
+            )

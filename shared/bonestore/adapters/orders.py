@@ -146,18 +146,7 @@ def _address(record: Mapping[str, Any]) -> Address | None:
 
 
 def _address_record(address: Address | None) -> dict[str, Any] | None:
-    if address is None:
-        return None
-    fields = {
-        "country": address.country,
-        "name": address.name,
-        "line1": address.line1,
-        "line2": address.line2,
-        "city": address.city,
-        "subdivision": address.subdivision,
-        "postal_code": address.postal_code,
-    }
-    return {k: v for k, v in fields.items() if v is not None}
+    return address.as_json() if address is not None else None
 
 
 def _shipping(value: Any, currency: str) -> ShippingChoice | None:
@@ -340,14 +329,38 @@ class OrderRepository:
         self, email: str, *, limit: int = 20, next_token: str | None = None
     ) -> tuple[list[Order], str | None]:
         """Newest first, paginated; ``next_token`` is opaque to callers."""
-        request: dict[str, Any] = {
-            "TableName": self._orders,
-            "IndexName": "by_email",
-            "KeyConditionExpression": "email_lc = :e",
-            "ExpressionAttributeValues": {":e": {"S": email.strip().lower()}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
+        return self._query_page(
+            {
+                "IndexName": "by_email",
+                "KeyConditionExpression": "email_lc = :e",
+                "ExpressionAttributeValues": {":e": {"S": email.strip().lower()}},
+                "ScanIndexForward": False,
+            },
+            limit,
+            next_token,
+        )
+
+    def find_by_status(
+        self, status: str, *, limit: int = 20, next_token: str | None = None
+    ) -> tuple[list[Order], str | None]:
+        """Orders in ``status``, oldest first (the ``by_status`` index), paginated as
+        :meth:`find_by_email`; the index holds summaries, so each is an OrderSummary's worth."""
+        return self._query_page(
+            {
+                "IndexName": "by_status",
+                "KeyConditionExpression": "#status = :s",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {":s": {"S": status}},
+                "ScanIndexForward": True,
+            },
+            limit,
+            next_token,
+        )
+
+    def _query_page(
+        self, query: dict[str, Any], limit: int, next_token: str | None
+    ) -> tuple[list[Order], str | None]:
+        request: dict[str, Any] = {"TableName": self._orders, "Limit": limit, **query}
         if next_token:
             try:
                 start = json.loads(base64.urlsafe_b64decode(next_token))

@@ -22,6 +22,8 @@ audit_logger = logging.getLogger(AUDIT_LOGGER)
 
 ORDER_READ = "support.order.read"
 ORDER_SEARCH = "support.orders.search"
+ORDER_RELEASE = "support.order.release"
+ORDER_REFUND = "support.order.refund"
 
 
 def audit_record(
@@ -33,6 +35,7 @@ def audit_record(
     query_email: str | None = None,
     request_id: str | None = None,
     source_ip: str | None = None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
     """The audit line's fields (pure; see :func:`log_order_access`)."""
     record: dict[str, Any] = {
@@ -49,6 +52,8 @@ def audit_record(
     }
     if query_email is not None:
         record["query"] = {"email": mask_email(query_email)}
+    if reason is not None:
+        record["reason"] = reason
     if request_id:
         record["request_id"] = request_id
     if source_ip:

@@ -18,8 +18,11 @@ from bonestore.domain.errors import BonestoreError, Forbidden, Unauthorized
 
 READ_GROUPS = frozenset({"support", "ops"})
 WRITE_GROUPS = frozenset({"ops"})
+WAREHOUSE = "warehouse"
+# Who may say a parcel left (contract v2: ops or the warehouse's own accounts).
+SHIPPING_GROUPS = frozenset({"ops", WAREHOUSE})
 # Every group a route policy may name (contract v2: support, ops, warehouse).
-KNOWN_GROUPS = READ_GROUPS | WRITE_GROUPS | frozenset({"warehouse"})
+KNOWN_GROUPS = READ_GROUPS | WRITE_GROUPS | SHIPPING_GROUPS
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,11 @@ if TYPE_CHECKING:
     from bonestore.adapters.secrets import StripeSecrets
     from bonestore.domain.rules import Engine
     from bonestore.service.checkout import CheckoutService
+    from bonestore.service.fulfilment import Fulfilment, Shipments
     from bonestore.service.payments import PaymentService
     from bonestore.service.ports import EmailSender, OrderEventPublisher, PaymentGateway
     from bonestore.service.reservations import ReservationSweeper
+    from bonestore.service.resolutions import SupportResolutions
 
 T = TypeVar("T")
 # A client retrying with the same Idempotency-Key within a day gets the same checkout.
@@ -150,6 +152,35 @@ def payment_service() -> PaymentService:
         )
 
     return _once("payment_service", build)
+
+
+def support_resolutions() -> SupportResolutions:
+    def build() -> SupportResolutions:
+        from bonestore.service.resolutions import SupportResolutions
+
+        return SupportResolutions(
+            order_repository(),
+            engine=rules_engine,
+            gateway=stripe_gateway,
+            follow_up=lambda order: payment_service().follow_up(order),
+        )
+
+    return _once("support_resolutions", build)
+
+
+def fulfilment() -> Fulfilment:
+    def build() -> Fulfilment:
+        from bonestore.service.fulfilment import Fulfilment
+
+        return Fulfilment(order_repository(), engine=rules_engine, publisher=event_publisher)
+
+    return _once("fulfilment", build)
+
+
+def shipments() -> Shipments:
+    from bonestore.service.fulfilment import Shipments
+
+    return _once("shipments", lambda: Shipments(order_repository()))
 
 
 def checkout_once_per_key() -> OncePerKey:

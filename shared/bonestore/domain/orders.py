@@ -33,7 +33,9 @@ ORDER_STATUSES: tuple[OrderStatus, ...] = (
 # whose money arrives anyway (its stock already back on sale) is refunded, never revived.
 TRANSITIONS: dict[str, frozenset[str]] = {
     "pending_payment": frozenset({"paid", "held", "payment_failed", "expired"}),
-    "paid": frozenset({"refunded", "fulfilled"}),
+    # paid -> held: fulfilment ran the rules again before handing over, and a rule
+    # changed since payment now refuses the order.
+    "paid": frozenset({"refunded", "fulfilled", "held"}),
     "held": frozenset({"paid", "refunded"}),
     "fulfilled": frozenset({"refunded"}),
     "payment_failed": frozenset({"refunded"}),

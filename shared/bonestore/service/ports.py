@@ -30,6 +30,10 @@ class OrderStore(Protocol):
         self, email: str, *, limit: int = 20, next_token: str | None = None
     ) -> tuple[list[Order], str | None]: ...
 
+    def find_by_status(
+        self, status: str, *, limit: int = 20, next_token: str | None = None
+    ) -> tuple[list[Order], str | None]: ...
+
     def expired_reservations(self, now: str, *, limit: int = 100) -> list[str]: ...
 
     def create_with_reservation(self, order: Order) -> Order: ...
@@ -65,6 +69,8 @@ class PaymentGateway(Protocol):
 
 class OrderEventPublisher(Protocol):
     def order_paid(self, order: Order) -> None: ...
+
+    def order_ready_to_ship(self, order: Order) -> None: ...
 
 
 class OncePerKey(Protocol):

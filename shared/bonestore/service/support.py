@@ -11,7 +11,7 @@ shipping methods' ids. ``changed_by`` names the rules that explain the differenc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -113,7 +113,11 @@ def eligibility_view(order: Order, engine: Engine, at: datetime | None = None) -
     }
     try:
         lines = order.cart_lines()
-        destination = order.decided_destination()
+        destination = (
+            order.shipping_address.destination()
+            if order.shipping_address is not None
+            else order.decided_destination()
+        )
     except (KeyError, TypeError, ValueError) as exc:
         view["now_error"] = f"The order's products or destination cannot be read: {exc}"
         view["summary"] = view["now_error"]
@@ -128,6 +132,17 @@ def eligibility_view(order: Order, engine: Engine, at: datetime | None = None) -
         return view
     decision: CartDecision = engine.decide(lines, destination, at or datetime.now(UTC), trace=True)
     now = decision.to_json(include_trace=True)
+    if at_payment is not None and (order.shipping_address or order.billing_country):
+        # Paid for: "now" is the payment check itself, run today on the address and
+        # billing country paid with, so it compares with ``at_payment`` like for like.
+        from bonestore.service.resolutions import screen_now
+
+        screening = screen_now(order, engine, at)
+        now.update(
+            eligible=screening.eligible,
+            billing=screening.eligibility.get("billing"),
+            reasons=with_rule_notes(screening.reasons, engine),
+        )
     view["now"] = now
     latest_name = "at_payment" if at_payment is not None else "at_checkout"
     latest = at_payment if at_payment is not None else at_checkout
@@ -147,16 +162,52 @@ def eligibility_view(order: Order, engine: Engine, at: datetime | None = None) -
         parts.append(f"at payment: {_describe(at_payment)}")
     parts.append(f"now: {_describe(now)}")
     text = "; ".join(parts)
+    then_version = latest.get("ruleset_version") if latest else None
+    view["ruleset_version_then"] = then_version
     if view["now_differs"]:
-        text += " - differs" + (
-            f" because of {', '.join(view['changed_by'])}" if view["changed_by"] else ""
-        )
+        if view["changed_by"]:
+            text += f" - differs because of {', '.join(view['changed_by'])}"
+            if view["ruleset_changed"]:
+                text += f" (ruleset {then_version} then, {engine.version} now)"
+        elif view["ruleset_changed"]:
+            text += (
+                f" - differs; the ruleset changed ({then_version} then, {engine.version} now)"
+                " but no single rule explains it"
+            )
+        else:
+            text += " - differs though no rule changed: the inputs it was decided on differ"
     view["summary"] = text
     return view
 
 
+def with_rule_notes(reasons: Iterable[Mapping[str, Any]], engine: Engine) -> list[dict[str, Any]]:
+    """Reasons as staff see them: each with its rule's ``note`` and ``source`` (the legal
+    citation) from the active ruleset, looked up by rule id (None for a rule it no longer
+    has, or a check that is not a rule such as ``payment-check``)."""
+    rules = {rule.id: rule for rule in engine.ruleset.rules}
+    out = []
+    for reason in reasons:
+        rule = rules.get(str(reason.get("rule_id")))
+        out.append(
+            {
+                **reason,
+                "note": rule.note if rule else reason.get("note"),
+                "source": rule.source if rule else reason.get("source"),
+            }
+        )
+    return out
+
+
 def order_view(order: Order, engine: Engine, at: datetime | None = None) -> dict[str, Any]:
-    """The contract's ``GET /support/orders/{order_id}`` body, plus extras for support."""
+    """The contract's ``GET /support/orders/{order_id}`` body, plus extras for support.
+
+    ``destination`` is where the parcel goes: the shipping address paid for once there
+    is one (else what was picked at checkout); ``hold`` says why a held order is held,
+    each reason with its rule's customer message, note and source."""
+    if order.shipping_address is not None:
+        destination: dict[str, Any] | None = order.shipping_address.destination().as_json()
+    else:
+        destination = order.destination.as_json() if order.destination else None
     return {
         "order_id": order.order_id,
         "status": order.status,
@@ -176,7 +227,17 @@ def order_view(order: Order, engine: Engine, at: datetime | None = None) -> dict
         "amount_subtotal": order.amount_subtotal.as_json(),
         "shipping": order.shipping_method.as_json() if order.shipping_method else None,
         "amount_total": order.amount_total.as_json(),
-        "destination": order.destination.as_json() if order.destination else None,
+        "destination": destination,
+        "destination_at_checkout": order.destination.as_json() if order.destination else None,
+        "shipping_address": order.shipping_address.as_json() if order.shipping_address else None,
+        "billing_country": order.billing_country,
+        "hold": {"reasons": with_rule_notes(order.hold_reasons, engine)}
+        if order.status == "held"
+        else None,
+        "shipments": [
+            {"carrier": s.carrier, "tracking_number": s.tracking_number, "at": s.at}
+            for s in order.shipments
+        ],
         "stripe_session_id": order.stripe_session_id,
         "payment_intent_id": order.payment_intent_id,
         "ruleset_version": order.ruleset_version,

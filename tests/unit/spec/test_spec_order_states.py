@@ -44,6 +44,8 @@ ALLOWED = {
     # Support refunds a paid order; ops records the shipment (fulfilled).
     ("paid", "refunded"),
     ("paid", "fulfilled"),
+    # Fulfilment: "if a rule changed since payment and now refuses it, it becomes held instead".
+    ("paid", "held"),
     # A refund after shipping (Stripe's charge.refunded).
     ("fulfilled", "refunded"),
     # Money that arrives for an order already failed or expired is refunded, not revived.
