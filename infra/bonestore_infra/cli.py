@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "bonestore_infra.token_cli",
     "bonestore_infra.openapi_cli",
     "bonestore_infra.check_cli",
+    "bonestore_infra.catalog_cli",
 )
 
 
