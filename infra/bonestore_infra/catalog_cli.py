@@ -14,20 +14,17 @@ invalid or refused (or on a connection error), 2 on bad usage or an unreadable f
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from bonestore_infra.support_cli import (
     DEFAULT_API_URL,
-    TIMEOUT_SECONDS,
     CliError,
     api_url,
     bearer_token,
+    request_json,
 )
 
 
@@ -108,28 +105,8 @@ def validate(items: list[Any]) -> tuple[list[tuple[str, dict[str, Any]]], list[s
 
 def put_product(url: str, token: str, sku: str, body: dict[str, Any]) -> tuple[int, Any]:
     """``PUT /admin/products/{sku}``: the status and the JSON body (an error body too)."""
-    request = urllib.request.Request(
-        f"{url}/admin/products/{urllib.parse.quote(sku, safe='')}",
-        data=json.dumps(body).encode(),
-        method="PUT",
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        try:
-            return exc.code, json.loads(exc.read())
-        except ValueError:
-            return exc.code, None
-    except urllib.error.URLError as exc:
-        raise CliError(f"cannot reach the bonestore API at {url}: {exc.reason}") from None
-    except TimeoutError:
-        raise CliError(f"the bonestore API at {url} did not answer in {TIMEOUT_SECONDS}s") from None
+    path = f"/admin/products/{urllib.parse.quote(sku, safe='')}"
+    return request_json("PUT", url + path, body, token=token)
 
 
 def _refusal(status: int, body: Any) -> str:

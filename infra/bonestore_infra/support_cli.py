@@ -227,6 +227,32 @@ def call_api(args: argparse.Namespace, method: str, path: str, body: Any = None)
         raise CliError(f"the API at {url} answered with something that is not JSON") from None
 
 
+def request_json(
+    method: str, url: str, body: Any = None, *, token: str | None = None
+) -> tuple[int, Any]:
+    """One JSON request: the status and the parsed body (an error body too; None if not JSON).
+
+    Only a failure to get any answer raises (a ``CliError`` in one line)."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except urllib.error.URLError as exc:
+        raise CliError(f"cannot reach {url}: {exc.reason}") from None
+    except TimeoutError:
+        raise CliError(f"{url} did not answer within {TIMEOUT_SECONDS}s") from None
+    try:
+        return status, json.loads(raw or b"{}")
+    except ValueError:
+        return status, None
+
+
 def _human_message(code: str, args: argparse.Namespace) -> str | None:
     """The API's validation codes in the words of the command's own options."""
     from bonestore.service.carts import MAX_QUANTITY
