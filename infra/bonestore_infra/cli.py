@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "bonestore_infra.openapi_cli",
     "bonestore_infra.check_cli",
     "bonestore_infra.catalog_cli",
+    "bonestore_infra.smoke_cli",
 )
 
 
