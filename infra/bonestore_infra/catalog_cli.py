@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from bonestore_infra.support_cli import (
-    DEFAULT_API_URL,
     CliError,
     api_url,
     bearer_token,
     request_json,
+    staff_api_options,
 )
 
 
@@ -33,20 +33,12 @@ def register(subparsers: Any) -> None:
     sub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="SUBCOMMAND")
     load = sub.add_parser(
         "load",
+        parents=[staff_api_options()],
         help="validate a catalog file, then PUT /admin/products/{sku} each product",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     load.add_argument("file", type=Path, help="catalog YAML or JSON with a `products` list")
-    load.add_argument(
-        "--api-url",
-        default=None,
-        help="API base URL (default: $BONESTORE_API_URL, else the running `bonestore serve`, "
-        f"else {DEFAULT_API_URL})",
-    )
-    load.add_argument("--username", default=None, help="ops username ($BONESTORE_USERNAME)")
-    load.add_argument("--password", default=None, help="its password ($BONESTORE_PASSWORD)")
-    load.add_argument("--token", default=None, help="an ops ID token ($BONESTORE_TOKEN)")
     load.add_argument("--dry-run", action="store_true", help="validate only; send nothing")
     load.add_argument(
         "--continue",

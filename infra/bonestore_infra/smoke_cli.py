@@ -20,12 +20,12 @@ import urllib.parse
 from typing import Any
 
 from bonestore_infra.support_cli import (
-    DEFAULT_API_URL,
     LOOPBACK,
     CliError,
     api_url,
     bearer_token,
     request_json,
+    staff_api_options,
 )
 
 PAID_WITHIN_SECONDS = 30.0
@@ -39,15 +39,10 @@ class StepFailed(Exception):
 def register(subparsers: Any) -> None:
     smoke = subparsers.add_parser(
         "smoke",
+        parents=[staff_api_options()],
         help="a checkout + webhook round trip against a local or deployed stage",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    smoke.add_argument(
-        "--api-url",
-        default=None,
-        help="API base URL (default: $BONESTORE_API_URL, else the running `bonestore serve`, "
-        f"else {DEFAULT_API_URL})",
     )
     smoke.add_argument(
         "--stripe-api-url",
@@ -59,9 +54,6 @@ def register(subparsers: Any) -> None:
         "--no-pay", action="store_true", help="stop after the checkout even where it could pay"
     )
     smoke.add_argument("--sku", default=None, help="the digital product to buy (default: first)")
-    smoke.add_argument("--username", default=None, help="staff username ($BONESTORE_USERNAME)")
-    smoke.add_argument("--password", default=None, help="its password ($BONESTORE_PASSWORD)")
-    smoke.add_argument("--token", default=None, help="a staff ID token ($BONESTORE_TOKEN)")
     smoke.set_defaults(handler=smoke_command)
 
 

@@ -44,8 +44,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def register(subparsers: Any) -> None:
-    support = subparsers.add_parser("support", help="look up orders and eligibility (staff)")
+def staff_api_options() -> argparse.ArgumentParser:
+    """``--api-url`` and the staff sign-in options, as a parent parser (every staff command)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--api-url",
@@ -64,6 +64,12 @@ def register(subparsers: Any) -> None:
     common.add_argument(
         "--token", default=None, help="a staff ID token instead of signing in ($BONESTORE_TOKEN)"
     )
+    return common
+
+
+def register(subparsers: Any) -> None:
+    support = subparsers.add_parser("support", help="look up orders and eligibility (staff)")
+    common = staff_api_options()
     common.add_argument("--json", action="store_true", help="print the API's JSON body")
     sub = support.add_subparsers(dest="support_command", required=True, metavar="SUBCOMMAND")
 
