@@ -19,6 +19,8 @@ COMMAND_MODULES = (
     "bonestore_infra.token_cli",
     "bonestore_infra.openapi_cli",
     "bonestore_infra.check_cli",
+    "bonestore_infra.catalog_cli",
+    "bonestore_infra.smoke_cli",
 )
 
 

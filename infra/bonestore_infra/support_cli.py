@@ -44,8 +44,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def register(subparsers: Any) -> None:
-    support = subparsers.add_parser("support", help="look up orders and eligibility (staff)")
+def staff_api_options() -> argparse.ArgumentParser:
+    """``--api-url`` and the staff sign-in options, as a parent parser (every staff command)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--api-url",
@@ -64,6 +64,12 @@ def register(subparsers: Any) -> None:
     common.add_argument(
         "--token", default=None, help="a staff ID token instead of signing in ($BONESTORE_TOKEN)"
     )
+    return common
+
+
+def register(subparsers: Any) -> None:
+    support = subparsers.add_parser("support", help="look up orders and eligibility (staff)")
+    common = staff_api_options()
     common.add_argument("--json", action="store_true", help="print the API's JSON body")
     sub = support.add_subparsers(dest="support_command", required=True, metavar="SUBCOMMAND")
 
@@ -239,6 +245,32 @@ def call_api(args: argparse.Namespace, method: str, path: str, body: Any = None)
         ) from None
     except json.JSONDecodeError:
         raise CliError(f"the API at {url} answered with something that is not JSON") from None
+
+
+def request_json(
+    method: str, url: str, body: Any = None, *, token: str | None = None
+) -> tuple[int, Any]:
+    """One JSON request: the status and the parsed body (an error body too; None if not JSON).
+
+    Only a failure to get any answer raises (a ``CliError`` in one line)."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except urllib.error.URLError as exc:
+        raise CliError(f"cannot reach {url}: {exc.reason}") from None
+    except TimeoutError:
+        raise CliError(f"{url} did not answer within {TIMEOUT_SECONDS}s") from None
+    try:
+        return status, json.loads(raw or b"{}")
+    except ValueError:
+        return status, None
 
 
 def _human_message(code: str, args: argparse.Namespace) -> str | None:

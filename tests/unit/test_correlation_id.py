@@ -1,0 +1,97 @@
+"""Every log line of an API request carries its correlation id (the API Gateway request id).
+
+Powertools' ``inject_lambda_context(correlation_id_path=API_GATEWAY_REST)`` sets it on the
+``bonestore`` logger; the service and adapter loggers (``bonestore.*``, stdlib) propagate
+to it, so their lines carry it too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from bonestore.api import deps
+from bonestore.domain.catalog import seed_catalog
+from bonestore_infra.template import REPO_ROOT
+from tests.fakes import MemoryProducts
+
+pytestmark = pytest.mark.unit
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "EligibilityFunction"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:Eligibility"
+    aws_request_id: str = "lambda-request-1"
+
+
+def _load(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(
+        f"{name}_app_for_correlation", REPO_ROOT / "functions" / name / "app.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _event(request_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resource": "/eligibility",
+        "path": "/eligibility",
+        "httpMethod": "POST",
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {"requestId": request_id, "stage": "dev", "resourcePath": "/eligibility"},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+def _log_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def test_each_line_of_a_request_carries_that_requests_id(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As template.yaml sets it: the Powertools logger is then the ``bonestore`` logger,
+    # the parent of the service and adapter loggers.
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "bonestore")
+    app = _load("eligibility")
+    real_decide = app.decide_request
+
+    def decide_and_log(request: Any, products: Any) -> Any:
+        # A service-layer line (stdlib logger under ``bonestore``), as checkout's are.
+        logging.getLogger("bonestore.service.carts").info("deciding a cart")
+        return real_decide(request, products)
+
+    monkeypatch.setattr(app, "decide_request", decide_and_log)
+    catalog = MemoryProducts({**p.model_dump(mode="json"), "active": True} for p in seed_catalog())
+    cart = {"destination": {"country": "US"}, "items": [{"sku": "ORP-EBOOK", "quantity": 1}]}
+    with deps.override(deps.product_repository, lambda: catalog):
+        capsys.readouterr()
+        first = app.lambda_handler(_event("api-req-1", cart), FakeContext())
+        second = app.lambda_handler(_event("api-req-2", cart), FakeContext())
+    assert first["statusCode"] == 200 and second["statusCode"] == 200
+    lines = _log_lines(capsys.readouterr().out)
+    messages = [line["message"] for line in lines]
+    assert messages == ["deciding a cart", "eligibility decided"] * 2
+    assert [line.get("correlation_id") for line in lines] == ["api-req-1"] * 2 + ["api-req-2"] * 2
+
+
+def test_every_api_function_sets_the_correlation_id() -> None:
+    """The wiring, per function: a function without it would log uncorrelated lines."""
+    for name in ("checkout", "eligibility", "admin", "support", "webhook"):
+        source = (REPO_ROOT / "functions" / name / "app.py").read_text("utf-8")
+        assert "correlation_id_path=correlation_paths.API_GATEWAY_REST" in source, name
