@@ -27,14 +27,20 @@ products = product_repository
 
 
 def _with_availability(items: list[dict[str, Any]], country: str | None) -> list[dict[str, Any]]:
-    views = [public_product(item) for item in items]
-    if country is None:
-        return views
-    from bonestore.service.catalog_availability import availability_for
+    readable: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for item in items:
+        try:
+            readable.append((item, public_product(item)))
+        except (KeyError, TypeError, ValueError):
+            # A stored item the catalog cannot read is not for sale; one bad item must
+            # not take the whole catalog down with a 500.
+            logger.error("stored product %r is unreadable; not shown", item.get("sku"))
+    if country is not None:
+        from bonestore.service.catalog_availability import availability_for
 
-    for view, item in zip(views, items, strict=True):
-        view["availability"] = availability_for(item, country)
-    return views
+        for item, view in readable:
+            view["availability"] = availability_for(item, country)
+    return [view for _, view in readable]
 
 
 @app.get(
@@ -59,9 +65,10 @@ def list_products(request: LiteRequest) -> dict[str, Any]:
 def get_product(request: LiteRequest) -> dict[str, Any]:
     sku = request.path_params.get("sku", "")
     item = products().get(sku.upper())
-    if item is None:
+    views = _with_availability([item], request.query.get("country")) if item else []
+    if not views:
         raise NotFound(f"No product with SKU {sku!r}.", code="unknown_sku")
-    return _with_availability([item], request.query.get("country"))[0]
+    return views[0]
 
 
 @app.get(

@@ -48,3 +48,15 @@ def test_country_adds_availability_with_the_reasons(invoke: Invoke) -> None:
         "catalog-get-product.json", path_params={"sku": "RESTWELL-60"}, query={"country": "DE"}
     )
     assert body_of(invoke("catalog", event))["availability"] == melatonin
+
+
+def test_an_unreadable_stored_product_is_left_out_not_a_500(invoke: Invoke, fakes: Fakes) -> None:
+    """One malformed item (no kind) must not take the catalog down; it is not for sale."""
+    fakes.products.items["BROKEN-1"] = {"sku": "BROKEN-1", "name": "half written"}
+    response = invoke("catalog", api_event("catalog-list-products.json"))
+    assert response["statusCode"] == 200
+    assert "BROKEN-1" not in {item["sku"] for item in body_of(response)["items"]}
+    event = api_event("catalog-get-product.json", path_params={"sku": "BROKEN-1"})
+    response = invoke("catalog", event)
+    assert response["statusCode"] == 404
+    assert body_of(response)["error"]["code"] == "unknown_sku"
