@@ -156,7 +156,9 @@ def new_password() -> str:
     while True:
         password = "".join(secrets.choice(alphabet) for _ in range(20))
         if (
-            any(c.islower() for c in password)
+            # A leading "-" reads as an option on a command line (`--password -x...`).
+            not password.startswith("-")
+            and any(c.islower() for c in password)
             and any(c.isupper() for c in password)
             and any(c.isdigit() for c in password)
             and any(c in "-_" for c in password)

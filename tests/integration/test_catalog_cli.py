@@ -130,7 +130,7 @@ def test_signs_in_with_username_and_password(
     ops = next(u for u in local_stack.staff_users if u.username == "ops")
     sku = new_sku()
     code, out, err = load(
-        write(tmp_path, [book(sku)]), "--username", "ops", "--password", ops.password
+        write(tmp_path, [book(sku)]), "--username", "ops", f"--password={ops.password}"
     )
     assert code == 0, err
     assert f"created   {sku}" in out

@@ -127,7 +127,7 @@ def test_serve_prints_staff_users_that_other_commands_sign_in_as(tmp_path: Path)
 
         check = _bonestore(
             home, "support", "check", "--country", "AU", "--sku", "TRUEOSTEO-120", "--qty", "5",
-            "--username", "support", "--password", passwords["support"],
+            "--username", "support", f"--password={passwords['support']}",
         )  # fmt: skip
         assert check.returncode == 0, check.stderr
         assert f"API http://127.0.0.1:{api}" in check.stderr

@@ -138,7 +138,7 @@ def test_staff_sign_in_with_username_and_password(
     support = next(u for u in local_stack.staff_users if u.username == "support")
     code, out, err = cli(
         "check", "--country", "AU", "--sku", "TRUEOSTEO-120",
-        "--username", "support", "--password", support.password,
+        "--username", "support", f"--password={support.password}",
     )  # fmt: skip
     assert code == 0, err
     assert "au-three-months-supply" in out

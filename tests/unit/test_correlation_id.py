@@ -8,6 +8,7 @@ to it, so their lines carry it too.
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import logging
 from dataclasses import dataclass
@@ -63,7 +64,7 @@ def _log_lines(text: str) -> list[dict[str, Any]]:
 
 
 def test_each_line_of_a_request_carries_that_requests_id(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # As template.yaml sets it: the Powertools logger is then the ``bonestore`` logger,
     # the parent of the service and adapter loggers.
@@ -79,12 +80,18 @@ def test_each_line_of_a_request_carries_that_requests_id(
     monkeypatch.setattr(app, "decide_request", decide_and_log)
     catalog = MemoryProducts({**p.model_dump(mode="json"), "active": True} for p in seed_catalog())
     cart = {"destination": {"country": "US"}, "items": [{"sku": "ORP-EBOOK", "quantity": 1}]}
+    # Read what the ``bonestore`` logger's handlers write. Powertools keeps the handler of
+    # the first Logger made in a process, bound to the stdout of that moment: another
+    # test may have made it before capsys swapped stdout, so capsys alone can miss it.
+    written = io.StringIO()
+    for handler in logging.getLogger("bonestore").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            monkeypatch.setattr(handler, "stream", written)
     with deps.override(deps.product_repository, lambda: catalog):
-        capsys.readouterr()
         first = app.lambda_handler(_event("api-req-1", cart), FakeContext())
         second = app.lambda_handler(_event("api-req-2", cart), FakeContext())
     assert first["statusCode"] == 200 and second["statusCode"] == 200
-    lines = _log_lines(capsys.readouterr().out)
+    lines = _log_lines(written.getvalue())
     messages = [line["message"] for line in lines]
     assert messages == ["deciding a cart", "eligibility decided"] * 2
     assert [line.get("correlation_id") for line in lines] == ["api-req-1"] * 2 + ["api-req-2"] * 2

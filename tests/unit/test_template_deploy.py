@@ -42,7 +42,7 @@ def test_translated_template_passes_cfn_lint(environment: str) -> None:
 
 def test_a_layer_only_change_publishes_every_function() -> None:
     republished = gates.layer_change_republishes(Template())
-    assert len(republished) == 8
+    assert len(republished) == 9
     assert all(republished.values()), [f for f, fresh in republished.items() if not fresh]
 
 
@@ -65,7 +65,7 @@ def test_the_layer_gate_catches_versions_that_ignore_the_layer(tmp_path: Path) -
     # Before: no AutoPublishAliasAllProperties - SAM's version hash ignored Layers.
     template = _mutated(tmp_path, "      AutoPublishAliasAllProperties: true\n", "")
     republished = gates.layer_change_republishes(template)
-    assert len(republished) == 8 and not any(republished.values()), republished
+    assert len(republished) == 9 and not any(republished.values()), republished
 
 
 def test_the_layer_gate_needs_the_layer_to_opt_in(tmp_path: Path) -> None:

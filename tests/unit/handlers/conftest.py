@@ -186,6 +186,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fakes]:
             (deps.event_publisher, made.publisher),
             (deps.email_sender, made.emails),
             (deps.webhook_secrets, (WEBHOOK_SECRET,)),
+            (deps.order_token_key, b"handler-tests-order-token-key-32b"),
         ):
             stack.enter_context(deps.override(provider, _returning(fake)))
         yield made

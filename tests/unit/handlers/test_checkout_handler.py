@@ -55,7 +55,13 @@ def test_out_of_stock_is_409_naming_the_sku(invoke: Invoke, fakes: Fakes) -> Non
 def test_not_shippable_is_422_with_the_decisions(invoke: Invoke, fakes: Fakes) -> None:
     cart = body_of_request()
     cart["items"] = [{"sku": "RESTWELL-60", "quantity": 1}]
-    cart["destination"] = {"country": "DE"}
+    cart["shipping_address"] = {
+        "name": "Jana Roth",
+        "line1": "Hauptstr. 1",
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "DE",
+    }
     response = invoke("checkout", api_event("checkout-post.json", body=cart))
     assert response["statusCode"] == 422
     error = body_of(response)["error"]
