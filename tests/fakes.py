@@ -158,7 +158,7 @@ class MemoryProducts:
         return item
 
     def list(self, *, include_inactive: bool = False) -> list[dict[str, Any]]:
-        from bonestore.adapters.products import listing_order
+        from bonestore.domain.product_view import listing_order
 
         found = [i for i in self.items.values() if include_inactive or i.get("active", True)]
         return sorted(found, key=listing_order)

@@ -69,7 +69,7 @@ def _path_sku(sku: str) -> str:
 def _stored_view(item: dict[str, Any]) -> dict[str, Any]:
     """The product as ops see it: ``stock`` means what ops send (on hand, not yet sold:
     for sale plus held by open checkouts), with the counters it is made of."""
-    from bonestore.service.carts import product_of
+    from bonestore.domain.catalog import product_of
 
     view: dict[str, Any] = product_of(item).model_dump(mode="json")
     if item.get("kind") == "physical":
@@ -174,7 +174,7 @@ def get_rules(
     products: Annotated[ProductRepository, Depends(product_repository)],
 ) -> dict[str, Any]:
     from bonestore.api.deps import rules_engine
-    from bonestore.service.carts import product_of
+    from bonestore.domain.catalog import product_of
     from bonestore.service.rules_report import ruleset_report
 
     catalog = [product_of(item) for item in products.list(include_inactive=True)]

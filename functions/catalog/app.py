@@ -47,7 +47,7 @@ def _with_availability(items: list[dict[str, Any]], country: str | None) -> list
     "/products",
     summary="List the catalog, optionally with availability for a destination country",
     query_params=("country",),
-    response_model="bonestore.domain.catalog_schema:ProductList",
+    response_model="bonestore.api.schemas:ProductList",
     errors=(400,),
 )
 def list_products(request: LiteRequest) -> dict[str, Any]:
@@ -59,7 +59,7 @@ def list_products(request: LiteRequest) -> dict[str, Any]:
     "/products/{sku}",
     summary="One product, optionally with availability for a destination country",
     query_params=("country",),
-    response_model="bonestore.domain.catalog_schema:ProductOut",
+    response_model="bonestore.api.schemas:ProductOut",
     errors=(400, 404),
 )
 def get_product(request: LiteRequest) -> dict[str, Any]:
@@ -74,7 +74,7 @@ def get_product(request: LiteRequest) -> dict[str, Any]:
 @app.get(
     "/countries",
     summary="Every country, with its subdivisions and postal-code format, for an address form",
-    response_model="bonestore.domain.catalog_schema:CountryList",
+    response_model="bonestore.api.schemas:CountryList",
     # The same for every caller and changes only with a deploy: browsers and API Gateway's
     # cache may keep it a day (and serve a stale copy for a week while revalidating).
     cache_control="public, max-age=86400, stale-while-revalidate=604800",

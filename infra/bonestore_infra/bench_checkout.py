@@ -224,8 +224,7 @@ class Shop:
         """A new product like ``sku`` (same kind, category, attributes) with its own stock,
         so a test's stock figures are its own. Returns the new SKU."""
         from bonestore.adapters.products import ProductRepository
-        from bonestore.domain.catalog import Product
-        from bonestore.service.carts import product_of
+        from bonestore.domain.catalog import Product, product_of
 
         base = product_of(self.product(sku))
         new_sku = f"{sku}-{suffix or uuid.uuid4().hex[:8].upper()}"[:64]

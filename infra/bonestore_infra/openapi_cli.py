@@ -100,7 +100,6 @@ def _add_named_models(document: dict[str, Any]) -> None:
     from pydantic.json_schema import models_json_schema
 
     from bonestore.api import schemas
-    from bonestore.domain import catalog_schema
 
     components = document.setdefault("components", {}).setdefault("schemas", {})
     for name in POWERTOOLS_ONLY:
@@ -108,7 +107,7 @@ def _add_named_models(document: dict[str, Any]) -> None:
     wanted = {ref.removeprefix(COMPONENTS) for ref in _refs(document) if ref.startswith(COMPONENTS)}
     models: list[type[BaseModel]] = []
     for name in sorted(wanted - set(components)):
-        model = getattr(schemas, name, None) or getattr(catalog_schema, name, None)
+        model = getattr(schemas, name, None)
         if isinstance(model, type) and issubclass(model, BaseModel):
             models.append(model)
     if models:

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from bonestore.domain.catalog import Product, public_product, seed_catalog
+from bonestore.domain.catalog import Product, seed_catalog
+from bonestore.domain.product_view import public_product
 
 pytestmark = pytest.mark.unit
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bonestore.adapters.dynamo import from_item, scan_all, to_item
 from bonestore.domain.errors import Conflict
+from bonestore.domain.product_view import listing_order
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -169,8 +170,3 @@ class ProductRepository:
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
-
-
-def listing_order(item: dict[str, Any]) -> tuple[int, str]:
-    """Catalog order: ``position`` (products stored before it existed come last), then SKU."""
-    return int(item.get("position", 1000)), str(item["sku"])

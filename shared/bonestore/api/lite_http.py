@@ -188,7 +188,7 @@ class LiteRouter:
             stub.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
             stub.__name__ = route.handler.__name__
             stub.__doc__ = route.handler.__doc__
-            from bonestore.domain.catalog_schema import ErrorBody
+            from bonestore.api.schemas import ErrorBody
 
             ok: dict[str, Any] = {"description": "OK"}
             if route.response_model:

@@ -4,8 +4,9 @@ The handlers build plain dicts; these models describe what the contract (docs/ap
 promises of them. Routes name them in ``responses=`` (documentation and Schemathesis'
 response checks), not as return annotations, so a response is never re-validated on
 the hot path. Shapes the contract leaves open (an order's timeline, a ruleset) allow
-extra fields; every field the contract names is here. The catalog's models live in
-``bonestore.domain.catalog_schema`` (imported only at documentation time).
+extra fields; every field the contract names is here. The catalog function builds its
+bodies without pydantic (``bonestore.domain.product_view``); its models are here too and
+are imported only at documentation time.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bonestore.domain.catalog_schema import ReasonOut
 from bonestore.domain.money import Money
 
 
@@ -22,6 +22,77 @@ class _Open(BaseModel):
     """A body that may carry more than the contract names (the project may add fields)."""
 
     model_config = ConfigDict(extra="allow")
+
+
+# The public catalog (GET /products, /products/{sku}, /countries) and the error body.
+class ReasonOut(BaseModel):
+    rule_id: str
+    code: str
+    message: str
+
+
+class AvailabilityOut(BaseModel):
+    country: str
+    eligible: bool
+    max_quantity: int | None
+    reasons: list[ReasonOut]
+
+
+class ProductOut(BaseModel):
+    sku: str
+    name: str
+    description: str
+    kind: str
+    category: str
+    price: Money
+    in_stock: bool
+    position: int  # catalog order: lower first (ties by SKU)
+    availability: AvailabilityOut | None = None
+
+
+class ProductList(BaseModel):
+    items: list[ProductOut]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, object]] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx: ``{"error": {"code", "message", "details"?}}``."""
+
+    error: ErrorDetail
+
+
+class SubdivisionOut(BaseModel):
+    code: str  # ISO 3166-2, or US-AA/US-AE/US-AP
+    name: str
+
+
+class SubdivisionFormat(BaseModel):
+    required: bool  # the address form asks for it (US states, CA provinces...)
+    label: str  # what the country calls it: "State", "Province", "County", "Region"
+
+
+class PostalCodeFormat(BaseModel):
+    required: bool  # its format is known and an address needs one
+    used: bool  # the country has postal codes at all (show the field)
+    example: str | None  # a real code in its canonical form, for a placeholder
+    label: str  # "ZIP code", "Postcode", "Eircode", "PIN code", "Postal code"
+
+
+class CountryOut(BaseModel):
+    code: str  # ISO 3166-1 alpha-2
+    name: str
+    subdivisions: list[SubdivisionOut]
+    subdivision: SubdivisionFormat
+    postal_code: PostalCodeFormat
+
+
+class CountryList(BaseModel):
+    items: list[CountryOut]
 
 
 class DestinationOut(_Open):

@@ -1,22 +1,22 @@
-"""The product catalog: the product model, the seed data, the public view.
+"""The product catalog: the product model, its categories and kinds, the seed data.
 
-Products are validated with pydantic where they are written (seed, admin);
-the public read path (``bonestore.domain.product_view``) works on plain stored items
-so the catalog function's cold start does not pay for importing pydantic.
+Products are validated with pydantic where they are written (seed, admin) and where the
+rules read them (``product_of``); the public view a customer sees
+(``bonestore.domain.product_view``) works on plain stored items so the catalog function's
+cold start does not pay for importing pydantic.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bonestore.domain.money import Money
-from bonestore.domain.product_view import public_product
 
 __all__ = [
     "CATEGORIES",
@@ -24,7 +24,7 @@ __all__ = [
     "Product",
     "ProductAttributes",
     "normalize_ingredient",
-    "public_product",
+    "product_of",
     "seed_catalog",
     "unknown_ingredients",
 ]
@@ -112,6 +112,13 @@ class Product(BaseModel):
     @property
     def in_stock(self) -> bool:
         return self.kind == "digital" or (self.stock or 0) > 0
+
+
+def product_of(item: Mapping[str, Any]) -> Product:
+    """A stored product item as the model the rules match on (the table's own counters
+    and timestamps left out)."""
+    fields = Product.model_fields
+    return Product.model_validate({k: v for k, v in item.items() if k in fields})
 
 
 def unknown_ingredients(product: Product, vocabulary: Iterable[str]) -> list[str]:

@@ -19,3 +19,8 @@ def public_product(item: dict[str, Any]) -> dict[str, Any]:
         "in_stock": kind == "digital" or (stock is not None and int(stock) > 0),
         "position": int(item.get("position", 1000)),
     }
+
+
+def listing_order(item: dict[str, Any]) -> tuple[int, str]:
+    """Catalog order: ``position`` (products stored before it existed come last), then SKU."""
+    return int(item.get("position", 1000)), str(item["sku"])

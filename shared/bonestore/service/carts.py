@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
@@ -63,14 +63,6 @@ def destination_of(raw: DestinationIn, *, field: str = "destination") -> Destina
     return normalize_destination(raw.model_dump(exclude_none=True), field=field)
 
 
-def product_of(item: dict[str, Any]) -> Product:
-    """A stored product item as the model the rules match on."""
-    from bonestore.domain.catalog import Product
-
-    fields = Product.model_fields
-    return Product.model_validate({k: v for k, v in item.items() if k in fields})
-
-
 def load_products(repository: ProductStore, skus: Sequence[str]) -> dict[str, Product]:
     """The active products for ``skus`` (one round trip); 400 ``unknown_sku`` naming the missing."""
     wanted = list(dict.fromkeys(sku.strip().upper() for sku in skus))
@@ -82,6 +74,8 @@ def load_products(repository: ProductStore, skus: Sequence[str]) -> dict[str, Pr
             code="unknown_sku",
             details=[{"field": "items", "sku": sku} for sku in missing],
         )
+    from bonestore.domain.catalog import product_of
+
     return {sku: product_of(item) for sku, item in found.items()}
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bonestore.domain.catalog import product_of
 from bonestore.domain.geo import normalize_destination
 from bonestore.domain.rules import default_engine
-from bonestore.service.carts import product_of
 
 
 def availability_for(item: dict[str, Any], country: str) -> dict[str, Any]:

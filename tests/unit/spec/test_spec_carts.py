@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bonestore.domain.catalog import Product, seed_catalog
+from bonestore.domain.catalog import Product, product_of, seed_catalog
 from bonestore.domain.errors import InvalidInput
 from bonestore.domain.geo import Destination
 from bonestore.domain.rules import CartLine
@@ -29,7 +29,6 @@ from bonestore.service.carts import (
     decision_time,
     destination_of,
     load_products,
-    product_of,
 )
 
 pytestmark = pytest.mark.unit
