@@ -9,7 +9,6 @@ import pytest
 
 from tests.helpers import Http
 
-
 SUITE_LIMITS = {
     "CheckoutMaxUnitsPerSku": "999",
     "CheckoutMaxOpenReservations": "100",

@@ -81,9 +81,7 @@ class MemoryOrders:
             assert limits is not None and order.holder is not None
             held, units = self.holds.get(order.holder, (0, {}))
             lines = [(line.sku, line.quantity) for line in order.stock_lines]
-            refusal = hold_refusal(
-                HeldStock(held, units, expires_at=2**40), lines, limits, now=0
-            )
+            refusal = hold_refusal(HeldStock(held, units, expires_at=2**40), lines, limits, now=0)
             if refusal is not None:
                 raise refusal
         short = [
