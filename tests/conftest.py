@@ -9,17 +9,11 @@ import pytest
 
 from tests.helpers import Http
 
-SUITE_LIMITS = {
-    "CheckoutMaxUnitsPerSku": "999",
-    "CheckoutMaxOpenReservations": "100",
-    "CheckoutRatePerEmail": "1000000",
-    "CheckoutRatePerAddress": "1000000",
-}
-
 
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[Any]:
     """The whole local service (moto, Stripe emulator, API from template.yaml) on free ports."""
+    from bonestore_infra.bench_checkout import OPEN_LIMITS
     from bonestore_infra.local_stack import LocalStack, StackConfig
 
     stack = LocalStack(
@@ -30,8 +24,8 @@ def local_stack() -> Iterator[Any]:
             webhook_retry_delays=(0.2, 0.5),
             # The suite is one client (127.0.0.1) and a few emails opening hundreds of
             # checkouts a minute: the customer limits would stop it. The tests of the
-            # limits put the template's defaults back (tests/integration/test_checkout_limits.py).
-            parameters=SUITE_LIMITS,
+            # limits set their own (tests/integration/test_checkout_limits.py).
+            parameters=OPEN_LIMITS,
         )
     ).start()
     from tests import staff_tokens

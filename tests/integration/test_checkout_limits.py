@@ -15,7 +15,9 @@ import itertools
 import os
 import random
 import time
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -331,3 +333,45 @@ def test_when_the_counters_cannot_be_reached_checkout_is_refused_not_let_through
     assert body["error"]["code"] == "service_busy"
     assert headers["Retry-After"] == "1"
     assert stock(shop, sku) == (5, 0)
+
+
+race_limits = limits(units=999, open=3, per_email=1000, per_address=1000)
+
+
+@pytest.mark.usefixtures("race_limits")
+def test_one_email_racing_itself_gets_exactly_its_share(shop: Shop) -> None:
+    """12 checkouts at once by one email, each another cart: the counter is one
+    conditional write in the reservation's transaction, so exactly 3 get through."""
+    sku = shop.clone("TRUEOSTEO-120", 50)
+    email, address = unique_email("racer"), new_address()
+
+    def one(n: int) -> tuple[int, Any, dict[str, str]]:
+        return buy(shop, [{"sku": sku, "quantity": 1}], email=email, address=address, cart=f"?{n}")
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(one, range(12)))
+    statuses = Counter(status for status, _, _ in results)
+    assert statuses == {201: 3, 429: 9}, results
+    assert stock(shop, sku) == (47, 3)
+    assert held(shop, email) == {"open": 3, sku: 3}
+
+
+@pytest.mark.usefixtures("race_limits")
+def test_the_same_cart_at_once_is_one_checkout(shop: Shop) -> None:
+    sku = shop.clone("TRUEOSTEO-120", 50)
+    email, address = unique_email("double"), new_address()
+
+    def one(_: int) -> tuple[int, Any, dict[str, str]]:
+        return buy(shop, [{"sku": sku, "quantity": 2}], email=email, address=address)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(one, range(8)))
+    created = {body["order_id"] for status, body, _ in results if status == 201}
+    assert len(created) == 1, results
+    # The rest saw that checkout, or were told to retry while it was being opened.
+    assert all(
+        status == 201 or (status == 409 and body["error"]["code"] == "request_in_progress")
+        for status, body, _ in results
+    ), results
+    assert all(h["Retry-After"] == "1" for s, _, h in results if s == 409)
+    assert stock(shop, sku) == (48, 2)
