@@ -42,7 +42,6 @@ from bonestore.domain.errors import (
     RequestInProgress,
     Unprocessable,
 )
-from bonestore.domain.limits import CartAlreadyOpen, cart_key, holder_key, rate_keys
 from bonestore.domain.money import Money
 from bonestore.domain.order import (
     Address,
@@ -505,6 +504,9 @@ class CheckoutService:
             raise Conflict(exc.message, code="request_in_progress") from None
 
     def _create(self, request: CheckoutRequest, client_address: str | None) -> dict[str, Any]:
+        # Imported on the first checkout, not at the function's init (cold start).
+        from bonestore.domain.limits import CartAlreadyOpen, cart_key, holder_key, rate_keys
+
         # Counted before any work: a refused script costs one conditional write per key.
         self.rate_limiter.hit(
             rate_keys(request.email, client_address, self.rate_limits), self._clock()
