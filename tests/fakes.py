@@ -128,7 +128,7 @@ class MemoryOrders:
             if effect == "release":
                 counters[0] += line.quantity
             counters[1] -= line.quantity
-        if effect and stored.holder:
+        if stored.status == "pending_payment" and stored.holder:
             held, units = self.holds[stored.holder]
             for line in stored.stock_lines:
                 units = {**units, line.sku: units[line.sku] - line.quantity}

@@ -315,3 +315,20 @@ def test_the_same_cart_while_its_checkout_is_open_is_that_checkout(store: Store)
     second = store.orders.create_with_reservation(_held(sku, 2, holder, cart), limits=limits)
     assert second.order_id != first.order_id
     assert store.stock_of(sku) == (8, 2)
+
+
+def test_the_share_comes_back_once_when_the_order_leaves_pending_payment(store: Store) -> None:
+    """Held for support (stock still reserved) gives the share back; refunding it later
+    must not give it back a second time."""
+    from bonestore.domain.limits import HoldLimits, RateLimited
+
+    sku, holder = _sku(), f"e:contract-{uuid.uuid4().hex}"
+    store.add_product(sku, 10)
+    limits = HoldLimits(max_units_per_sku=3, max_open_reservations=2)
+    first = store.orders.create_with_reservation(_held(sku, 2, holder), limits=limits)
+    held = store.orders.transition(first, "held", event=OrderEvent("payment_held", {}))
+    assert held is not None and held.stock_state == "reserved"
+    store.orders.create_with_reservation(_held(sku, 3, holder), limits=limits)  # whole share
+    store.orders.transition(held, "refunded", event=OrderEvent("refunded", {}))
+    with pytest.raises(RateLimited):
+        store.orders.create_with_reservation(_held(sku, 1, holder), limits=limits)

@@ -739,7 +739,14 @@ class OrderRepository:
                         }
                     }
                 )
-        if effect is not None and order.holder and order.stock_lines and self._limits:
+        # The customer's share counts while the order awaits payment: any move out of it
+        # (paid, held for support, failed, expired) gives it back, once (the status condition).
+        if (
+            order.status == "pending_payment"
+            and order.holder
+            and order.stock_lines
+            and self._limits
+        ):
             product_updates.append(self._release_hold(order))
         update = {
             "Update": {

@@ -25,7 +25,7 @@ class OrderStore(Protocol):
     ``create_with_reservation`` raises ``OutOfStock``; with ``limits`` it counts the stock
     against the order's ``holder`` in the same write (``RateLimited`` past the share) and
     raises ``CartAlreadyOpen`` when the same cart's checkout (``cart_key``) is still open;
-    moves that end the reservation give the holder's share back in the same write.
+    moves out of ``pending_payment`` give the holder's share back in the same write.
     """
 
     def get(self, order_id: str) -> Order | None: ...
