@@ -18,6 +18,10 @@ Decisions (see also docs/api.md):
   and offers only that method at the rules' price.
 - A digital-only cart takes no address: a ``shipping_address``/``shipping_method`` sent
   with one is ignored (echoed as null). A v1 ``destination`` is still decided now.
+- Reservation limits (``bonestore.domain.limits``): checkouts per minute per email and
+  client address are counted first; the customer's share of a product's stock and of
+  open checkouts is taken with the reservation (429 ``rate_limited`` past either). The
+  same cart and email while its checkout is open answers that checkout, no new stock.
 - The ``order_token`` is derived from the order id (``bonestore.domain.order_token``):
   the order stores only its hash, and an Idempotency-Key replay gets the same token
   without it ever being stored (the remembered answer omits it).
@@ -452,13 +456,11 @@ class CheckoutService:
         rate_limiter: CheckoutRateLimiter,
         hold_limits: HoldLimits,
         rate_limits: RateLimits,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self._order_token_key = order_token_key
         self.rate_limiter = rate_limiter
         self.hold_limits = hold_limits
         self.rate_limits = rate_limits
-        self._clock = clock
         self.products = products
         self.orders = orders
         self._gateway = gateway
@@ -509,7 +511,7 @@ class CheckoutService:
 
         # Counted before any work: a refused script costs one conditional write per key.
         self.rate_limiter.hit(
-            rate_keys(request.email, client_address, self.rate_limits), self._clock()
+            rate_keys(request.email, client_address, self.rate_limits), time.time()
         )
         destination = destination_of(request.destination) if request.destination else None
         catalog = load_products(self.products, [item.sku for item in request.items])
