@@ -13,10 +13,20 @@ from tests.helpers import Http
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[Any]:
     """The whole local service (moto, Stripe emulator, API from template.yaml) on free ports."""
+    from bonestore_infra.bench_checkout import OPEN_LIMITS
     from bonestore_infra.local_stack import LocalStack, StackConfig
 
     stack = LocalStack(
-        StackConfig(api_port=0, stripe_port=0, dynamodb_port=0, webhook_retry_delays=(0.2, 0.5))
+        StackConfig(
+            api_port=0,
+            stripe_port=0,
+            dynamodb_port=0,
+            webhook_retry_delays=(0.2, 0.5),
+            # The suite is one client (127.0.0.1) and a few emails opening hundreds of
+            # checkouts a minute: the customer limits would stop it. The tests of the
+            # limits set their own (tests/integration/test_checkout_limits.py).
+            parameters=OPEN_LIMITS,
+        )
     ).start()
     from tests import staff_tokens
 

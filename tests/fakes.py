@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bonestore.domain.catalog import Product
 from bonestore.domain.email import EmailMessage
 from bonestore.domain.order import Order, OrderEvent, OrderMoved, OutOfStock
 from bonestore.domain.orders import can_enter, check_transition, now_iso, stock_after
 from bonestore.domain.payment import CheckoutSession, SessionRequest, ShippingDetails
+
+if TYPE_CHECKING:
+    from bonestore.domain.limits import HoldLimits
 
 
 class MemoryOrders:
@@ -25,6 +28,10 @@ class MemoryOrders:
     def __init__(self, *orders: Order, stock: dict[str, list[int]] | None = None) -> None:
         self.items: dict[str, Order] = {o.order_id: o for o in orders}
         self.stock: dict[str, list[int]] = stock if stock is not None else {}
+        # holder -> (open reservations, units per SKU): what the limits table counts.
+        self.holds: dict[str, tuple[int, dict[str, int]]] = {}
+        # cart key -> order id of its checkout.
+        self.carts: dict[str, str] = {}
 
     def get(self, order_id: str) -> Order | None:
         return self.items.get(order_id)
@@ -60,9 +67,23 @@ class MemoryOrders:
             if o.reservation == "pending" and (o.reservation_expires_at or "") < now
         ][:limit]
 
-    def create_with_reservation(self, order: Order) -> Order:
+    def create_with_reservation(self, order: Order, *, limits: HoldLimits | None = None) -> Order:
+        from bonestore.domain.limits import CartAlreadyOpen, HeldStock, hold_refusal
+
         if order.order_id in self.items:
             raise OrderMoved(f"Order {order.order_id} exists.")
+        counted = bool(order.stock_lines and limits is not None and order.holder)
+        if counted and order.cart_key in self.carts:
+            current = self.items.get(self.carts[order.cart_key])
+            if current is not None and current.reservation == "pending":
+                raise CartAlreadyOpen(current)
+        if counted:
+            assert limits is not None and order.holder is not None
+            held, units = self.holds.get(order.holder, (0, {}))
+            lines = [(line.sku, line.quantity) for line in order.stock_lines]
+            refusal = hold_refusal(HeldStock(held, units, expires_at=2**40), lines, limits, now=0)
+            if refusal is not None:
+                raise refusal
         short = [
             line.sku
             for line in order.stock_lines
@@ -75,10 +96,20 @@ class MemoryOrders:
         for line in order.stock_lines:
             self.stock[line.sku][0] -= line.quantity
             self.stock[line.sku][1] += line.quantity
+        if counted:
+            assert order.holder is not None
+            held, units = self.holds.get(order.holder, (0, {}))
+            for line in order.stock_lines:
+                units = {**units, line.sku: units.get(line.sku, 0) + line.quantity}
+            self.holds[order.holder] = (held + 1, units)
+            if order.cart_key:
+                self.carts[order.cart_key] = order.order_id
         stored = replace(
             order,
             stock_state="reserved" if order.stock_lines else "none",
             reservation="pending" if order.stock_lines else None,
+            holder=order.holder if counted else None,
+            cart_key=order.cart_key if counted else None,
         )
         self.items[order.order_id] = stored
         return stored
@@ -97,6 +128,11 @@ class MemoryOrders:
             if effect == "release":
                 counters[0] += line.quantity
             counters[1] -= line.quantity
+        if stored.status == "pending_payment" and stored.holder:
+            held, units = self.holds[stored.holder]
+            for line in stored.stock_lines:
+                units = {**units, line.sku: units[line.sku] - line.quantity}
+            self.holds[stored.holder] = (held - 1, units)
         base = _changed(current, updated, onto=stored) if updated is not None else stored
         moved = replace(
             base,
@@ -136,6 +172,22 @@ def _changed(before: Order, after: Order, *, onto: Order) -> Order:
         if name not in _MANAGED and getattr(after, name) != getattr(before, name)
     }
     return replace(onto, **changes)
+
+
+class MemoryRateLimiter:
+    """``CheckoutRateLimiter`` in memory: hits per (key, minute window)."""
+
+    def __init__(self) -> None:
+        self.hits: dict[tuple[str, int], int] = {}
+
+    def hit(self, keys: list[tuple[str, int]], now: float) -> None:
+        from bonestore.domain.limits import rate_window, too_many_checkouts
+
+        window, retry_after = rate_window(now)
+        for key, limit in keys:
+            if self.hits.get((key, window), 0) >= limit:
+                raise too_many_checkouts(retry_after)
+            self.hits[(key, window)] = self.hits.get((key, window), 0) + 1
 
 
 class MemoryProducts:

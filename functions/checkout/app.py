@@ -5,8 +5,9 @@ reservation, the Stripe session that fixes both, the order token, the compensati
 Stripe fails, Idempotency-Key) is
 ``bonestore.service.checkout.CheckoutService``.
 
-DynamoDB round trips before Stripe: one BatchGetItem (products), one
-TransactWriteItems (order + stock). ``stripe`` is imported on the first request.
+DynamoDB round trips before Stripe: one UpdateItem per counted key (checkouts per
+minute: the address, the email), one BatchGetItem (products), one TransactWriteItems
+(order + stock + the customer's share of it). ``stripe`` is imported on the first request.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bonestore.adapters.secrets import forget_cached_secrets
+from bonestore.api.client_address import VIEWER_ADDRESS_HEADER, client_address
 from bonestore.api.deps import checkout_once_per_key, checkout_service
 from bonestore.api.http import create_app, documented
 from bonestore.api.snapstart import register, warm_dynamodb, warm_rules, warm_stripe
@@ -39,11 +41,13 @@ RESPONSES = documented(
     {
         400: "Invalid request (unknown_sku, invalid_quantity, invalid_country, "
         "invalid_subdivision, invalid_postal_code, invalid_address, invalid_idempotency_key...)",
-        409: "out_of_stock (details name the SKUs), idempotency_key_reused, request_in_progress",
+        409: "out_of_stock (details name the SKUs), idempotency_key_reused, request_in_progress "
+        "(with Retry-After when the same cart's checkout is still being opened)",
         422: "not_shippable (details: the per-line decisions), shipping_address_required "
         "(a physical cart without the complete shipping_address), shipping_method_unavailable "
         "(details: the rule's reasons and the methods offered there)",
-        429: "rate_limited: more than a fair share of a product's stock (Retry-After)",
+        429: "rate_limited (Retry-After): this customer already holds their share of a "
+        "product's stock or of open checkouts, or started too many checkouts in a minute",
         503: "payment_provider_unavailable or service_busy (Retry-After): nothing is reserved; retry",
     },
 )
@@ -59,8 +63,14 @@ def create_checkout(
     checkout: Annotated[CheckoutService, Depends(checkout_service)],
 ) -> Response[str]:
     checkout_once_per_key().lambda_context = app.lambda_context
+    event = app.current_event
     body = checkout.create(
-        request, idempotency_key=app.current_event.headers.get("Idempotency-Key")
+        request,
+        idempotency_key=event.headers.get("Idempotency-Key"),
+        client_address=client_address(
+            event.headers.get(VIEWER_ADDRESS_HEADER),
+            ((event.raw_event.get("requestContext") or {}).get("identity") or {}).get("sourceIp"),
+        ),
     )
     logger.append_keys(order_id=body["order_id"])
     return Response(status_code=201, content_type="application/json", body=json.dumps(body))

@@ -59,13 +59,15 @@ class StackConfig:
     webhook_retry_delays: tuple[float, ...] = (1, 2, 4, 8, 16)
     # Seeded staff users' passwords by group; missing ones are generated for this run.
     staff_passwords: dict[str, str] = field(default_factory=dict)
+    # Template parameters other than their defaults (e.g. the checkout limits).
+    parameters: dict[str, str] = field(default_factory=dict)
 
 
 class LocalStack:
     def __init__(self, config: StackConfig | None = None) -> None:
         self.config = config or StackConfig()
         self.template = Template(self.config.template_path)
-        self.resolver = IntrinsicResolver(self.template)
+        self.resolver = IntrinsicResolver(self.template, self.config.parameters)
         self.aws: LocalAws | None = None
         self.api: Any = None
         self.stripe: Any = None

@@ -21,6 +21,14 @@ from functools import cache
 from typing import Any, ClassVar
 
 ON_INELIGIBLE_PAYMENT = ("hold", "refund")
+# Whole-number settings and their allowed ranges (the template's parameters say the same).
+INTEGER_RANGES: Mapping[str, tuple[int, int]] = {
+    "checkout_expiry_minutes": (30, 1440),
+    "checkout_max_units_per_sku": (1, 999),
+    "checkout_max_open_reservations": (1, 100),
+    "checkout_rate_per_email": (1, 1_000_000),
+    "checkout_rate_per_address": (1, 1_000_000),
+}
 
 
 class ConfigError(ValueError):
@@ -33,12 +41,20 @@ class Settings:
     products_table: str = "bonestore-products"
     orders_table: str = "bonestore-orders"
     idempotency_table: str = "bonestore-idempotency"
+    # Reservation limits' counters (bonestore.domain.limits; docs/deploy.md#reservation-limits).
+    limits_table: str = "bonestore-limits"
     event_bus_name: str = "default"
     # Secrets Manager secret holding {"api_key": "sk_...", "webhook_secret": "whsec_..."}.
     stripe_secret_name: str = "bonestore/stripe"  # noqa: S105 - a name, not a secret
     # Only for the local emulator; unset in AWS, where the SDK talks to Stripe.
     stripe_api_base: str | None = None
     checkout_expiry_minutes: int = 30
+    # One customer's share: units of one SKU and checkouts holding stock at once; and
+    # checkouts started per minute by one email and by one client address (a NAT: generous).
+    checkout_max_units_per_sku: int = 20
+    checkout_max_open_reservations: int = 5
+    checkout_rate_per_email: int = 6
+    checkout_rate_per_address: int = 30
     # What happens to a paid order the rules refuse at payment: held for support, or refunded.
     on_ineligible_payment: str = "hold"
     storefront_origin: str = "*"
@@ -52,10 +68,15 @@ class Settings:
         "products_table": "PRODUCTS_TABLE",
         "orders_table": "ORDERS_TABLE",
         "idempotency_table": "IDEMPOTENCY_TABLE",
+        "limits_table": "LIMITS_TABLE",
         "event_bus_name": "EVENT_BUS_NAME",
         "stripe_secret_name": "STRIPE_SECRET_NAME",
         "stripe_api_base": "STRIPE_API_BASE",
         "checkout_expiry_minutes": "CHECKOUT_EXPIRY_MINUTES",
+        "checkout_max_units_per_sku": "CHECKOUT_MAX_UNITS_PER_SKU",
+        "checkout_max_open_reservations": "CHECKOUT_MAX_OPEN_RESERVATIONS",
+        "checkout_rate_per_email": "CHECKOUT_RATE_PER_EMAIL",
+        "checkout_rate_per_address": "CHECKOUT_RATE_PER_ADDRESS",
         "on_ineligible_payment": "ON_INELIGIBLE_PAYMENT",
         "storefront_origin": "STOREFRONT_ORIGIN",
         "email_sender": "EMAIL_SENDER",
@@ -70,9 +91,11 @@ class Settings:
             raw = environ.get(cls.ENVIRONMENT[field.name])
             if raw is None or raw == "":
                 continue
-            if field.name == "checkout_expiry_minutes":
-                if not raw.strip().isdigit() or not 30 <= int(raw) <= 1440:
-                    problems.append(f"CHECKOUT_EXPIRY_MINUTES must be 30..1440, not {raw!r}")
+            if field.name in INTEGER_RANGES:
+                low, high = INTEGER_RANGES[field.name]
+                if not raw.strip().isdigit() or not low <= int(raw) <= high:
+                    name = cls.ENVIRONMENT[field.name]
+                    problems.append(f"{name} must be {low}..{high}, not {raw!r}")
                     continue
                 values[field.name] = int(raw)
             elif field.name == "on_ineligible_payment" and raw not in ON_INELIGIBLE_PAYMENT:

@@ -253,3 +253,82 @@ def test_items_written_by_earlier_versions_still_load(local_stack: Any) -> None:
         country="US", name="Jane", line1="1 Main", line2="2B", subdivision="US-IL"
     )
     assert order.stock_state == "none" and order.events[0].detail == {}
+
+
+def _held(sku: str, quantity: int, holder: str, cart: str | None = None) -> Order:
+    """An order counted against ``holder``'s share, its checkout open for 30 minutes."""
+    from datetime import UTC, datetime, timedelta
+
+    from bonestore.domain.orders import iso
+
+    expires = iso(datetime.now(UTC) + timedelta(minutes=30))
+    return replace(
+        new_order(sku, quantity), holder=holder, cart_key=cart, reservation_expires_at=expires
+    )
+
+
+def test_a_holders_share_is_taken_with_the_reservation_and_given_back_by_the_move(
+    store: Store,
+) -> None:
+    from bonestore.domain.limits import HoldLimits, RateLimited
+
+    sku, holder = _sku(), f"e:contract-{uuid.uuid4().hex}"
+    store.add_product(sku, 10)
+    limits = HoldLimits(max_units_per_sku=3, max_open_reservations=2)
+    first = store.orders.create_with_reservation(_held(sku, 2, holder), limits=limits)
+    assert first.holder == holder
+    with pytest.raises(RateLimited) as units:
+        store.orders.create_with_reservation(_held(sku, 2, holder), limits=limits)
+    assert [d["limit"] for d in units.value.details or []] == ["units_per_sku"]
+    store.orders.create_with_reservation(_held(sku, 1, holder), limits=limits)
+    with pytest.raises(RateLimited) as opened:
+        store.orders.create_with_reservation(_held(sku, 1, holder), limits=limits)
+    assert [d["limit"] for d in opened.value.details or []] == ["open_reservations"]
+    with pytest.raises(RateLimited):  # a cart alone over the share, whoever holds nothing
+        store.orders.create_with_reservation(
+            _held(sku, 4, f"e:new-{uuid.uuid4().hex}"), limits=limits
+        )
+    assert store.stock_of(sku) == (7, 3)
+
+    store.orders.transition(first, "expired", event=OrderEvent("reservation_swept", {}))
+    store.orders.create_with_reservation(_held(sku, 2, holder), limits=limits)
+    assert store.stock_of(sku) == (7, 3)  # the first's 2 back, 2 taken again
+    # Without limits nothing is counted, and the order says so.
+    uncounted = store.orders.create_with_reservation(_held(sku, 1, holder))
+    assert uncounted.holder is None
+
+
+def test_the_same_cart_while_its_checkout_is_open_is_that_checkout(store: Store) -> None:
+    from bonestore.domain.limits import CartAlreadyOpen, HoldLimits
+
+    sku, holder = _sku(), f"e:contract-{uuid.uuid4().hex}"
+    cart = f"cart:{holder}:same"
+    store.add_product(sku, 10)
+    limits = HoldLimits(max_units_per_sku=10, max_open_reservations=5)
+    first = store.orders.create_with_reservation(_held(sku, 2, holder, cart), limits=limits)
+    with pytest.raises(CartAlreadyOpen) as again:
+        store.orders.create_with_reservation(_held(sku, 2, holder, cart), limits=limits)
+    assert again.value.order.order_id == first.order_id
+    assert store.stock_of(sku) == (8, 2)
+    # Once it no longer holds stock, the same cart opens a new checkout.
+    store.orders.transition(first, "expired", event=OrderEvent("reservation_swept", {}))
+    second = store.orders.create_with_reservation(_held(sku, 2, holder, cart), limits=limits)
+    assert second.order_id != first.order_id
+    assert store.stock_of(sku) == (8, 2)
+
+
+def test_the_share_comes_back_once_when_the_order_leaves_pending_payment(store: Store) -> None:
+    """Held for support (stock still reserved) gives the share back; refunding it later
+    must not give it back a second time."""
+    from bonestore.domain.limits import HoldLimits, RateLimited
+
+    sku, holder = _sku(), f"e:contract-{uuid.uuid4().hex}"
+    store.add_product(sku, 10)
+    limits = HoldLimits(max_units_per_sku=3, max_open_reservations=2)
+    first = store.orders.create_with_reservation(_held(sku, 2, holder), limits=limits)
+    held = store.orders.transition(first, "held", event=OrderEvent("payment_held", {}))
+    assert held is not None and held.stock_state == "reserved"
+    store.orders.create_with_reservation(_held(sku, 3, holder), limits=limits)  # whole share
+    store.orders.transition(held, "refunded", event=OrderEvent("refunded", {}))
+    with pytest.raises(RateLimited):
+        store.orders.create_with_reservation(_held(sku, 1, holder), limits=limits)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -120,7 +121,7 @@ def test_physical_cart_prices_from_catalog_and_fixes_address_and_method() -> Non
     assert option["shipping_rate_data"]["metadata"]["method_id"] == "standard"
     assert option["shipping_rate_data"]["fixed_amount"] == {"amount": 0, "currency": "usd"}
     assert params["expires_at"] - int(NOW.timestamp()) >= 30 * 60
-    body = created_body(result, parse_session({"id": "cs_1", "url": "https://pay"}))
+    body = created_body(replace(result.order, stripe_session_id="cs_1", checkout_url="https://pay"))
     assert body["shipping_address"] == {
         "name": "Jane Doe",
         "line1": "1 Main St",
@@ -187,7 +188,7 @@ def test_digital_only_collects_billing_not_shipping() -> None:
     assert "shipping" not in session_params(result.session)["payment_intent_data"]
     assert session_params(result.session)["billing_address_collection"] == "required"
     assert order_to_record(result.order)["stock_lines"] == []
-    body = created_body(result, parse_session({"id": "cs_1", "url": "https://pay"}))
+    body = created_body(replace(result.order, stripe_session_id="cs_1", checkout_url="https://pay"))
     assert body["allowed_countries"] is None
     assert body["eligibility"] is None
     assert body["shipping_address"] is None and body["shipping_method"] is None

@@ -271,9 +271,7 @@ def test_web_acls_answer_in_the_contract_body(acl: str) -> None:
         "AWSManagedRulesAmazonIpReputationList",
     }
     rate_paths = {
-        r["Statement"]["RateBasedStatement"]["ScopeDownStatement"]["ByteMatchStatement"][
-            "SearchString"
-        ]
+        _path_of(r["Statement"]["RateBasedStatement"]["ScopeDownStatement"])
         for r in rules
         if "RateBasedStatement" in r["Statement"]
     }
@@ -282,6 +280,95 @@ def test_web_acls_answer_in_the_contract_body(acl: str) -> None:
         if "Action" in rule:  # every block carries one of the bodies above
             custom = rule["Action"]["Block"]["CustomResponse"]
             assert custom["CustomResponseBodyKey"] in props["CustomResponseBodies"], rule["Name"]
+
+
+def _path_of(scope_down: dict[str, Any]) -> str:
+    """The path a rate rule counts (its scope-down's first path match)."""
+    statement = scope_down.get("AndStatement", {}).get("Statements", [scope_down])[0]
+    return str(statement["ByteMatchStatement"]["SearchString"])
+
+
+def _rules(acl: str) -> list[dict[str, Any]]:
+    return [r for r in _props(acl)["Rules"] if "Name" in r]
+
+
+EDGE_SECRET = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
+
+
+@pytest.mark.parametrize("acl", ["CloudFrontWebAcl", "ApiWebAcl"])
+def test_no_rate_rule_counts_by_an_address_the_client_writes(acl: str) -> None:
+    """X-Forwarded-For's first entry is the client's to choose: never a rate key."""
+    rates = [
+        r["Statement"]["RateBasedStatement"]
+        for r in _rules(acl)
+        if "RateBasedStatement" in r["Statement"]
+    ]
+    assert rates and all(rate["AggregateKeyType"] == "IP" for rate in rates)
+    assert "X-Forwarded-For" not in json.dumps(_props(acl))
+    if acl == "ApiWebAcl":  # direct callers only: CloudFront's traffic is the storefront ACL's
+        for rate in rates:
+            proof = rate["ScopeDownStatement"]["AndStatement"]["Statements"][1]
+            match = proof["NotStatement"]["Statement"]["ByteMatchStatement"]
+            assert match["FieldToMatch"] == {"SingleHeader": {"Name": "x-bonestore-edge"}}
+            assert match["SearchString"] == EDGE_SECRET
+
+
+def test_the_viewer_address_reaches_checkout_and_cannot_be_forged_past_the_edge() -> None:
+    distribution = _props("StorefrontDistribution")["DistributionConfig"]
+    api = next(o for o in distribution["Origins"] if o["Id"] == "api")
+    assert api["OriginCustomHeaders"] == [
+        {"HeaderName": "X-Bonestore-Edge", "HeaderValue": EDGE_SECRET}
+    ]
+    checkout = next(b for b in distribution["CacheBehaviors"] if b["PathPattern"] == "/checkout")
+    assert checkout["OriginRequestPolicyId"] == {"Ref": "CheckoutOriginRequestPolicy"}
+    headers = _props("CheckoutOriginRequestPolicy")["OriginRequestPolicyConfig"]["HeadersConfig"]
+    # A list (all viewer headers would include Host, which API Gateway refuses).
+    assert headers["HeaderBehavior"] == "whitelist"
+    assert {"CloudFront-Viewer-Address", "Content-Type", "Idempotency-Key"} <= set(
+        headers["Headers"]
+    )
+    forged = next(r for r in _rules("ApiWebAcl") if r["Name"] == "forged-viewer-address")
+    present, unproven = forged["Statement"]["AndStatement"]["Statements"]
+    assert present["SizeConstraintStatement"]["FieldToMatch"] == {
+        "SingleHeader": {"Name": "cloudfront-viewer-address"}
+    }
+    assert (
+        unproven["NotStatement"]["Statement"]["ByteMatchStatement"]["SearchString"] == EDGE_SECRET
+    )
+
+
+@pytest.mark.parametrize(
+    ("acl", "resource"), [("CloudFrontWebAcl", "CLOUDFRONT"), ("ApiWebAcl", "API_GATEWAY")]
+)
+def test_bodies_the_contract_accepts_pass_the_edge_and_larger_ones_get_its_413(
+    acl: str, resource: str
+) -> None:
+    props = _props(acl)
+    # WAF reads whole bodies up to 64 KB (the default 16 KB would leave padded bodies unread).
+    limit = props["AssociationConfig"]["RequestBody"][resource]["DefaultSizeInspectionLimit"]
+    assert limit == "KB_64"
+    crs = next(r for r in _rules(acl) if r["Name"] == "common-rule-set")
+    assert crs["OverrideAction"] == {"None": {}}
+    overrides = {
+        o["Name"]: o["ActionToUse"]
+        for o in crs["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"]
+    }
+    assert overrides.pop("SizeRestrictions_BODY") == {"Count": {}}  # 8 KB < the contract's 64 KiB
+    assert len(overrides) >= 20 and all(
+        action["Block"]["CustomResponse"]["CustomResponseBodyKey"] == "forbidden"
+        for action in overrides.values()
+    )
+    too_large = next(r for r in _rules(acl) if r["Name"] == "body-too-large")
+    size = too_large["Statement"]["AndStatement"]["Statements"][0]["SizeConstraintStatement"]
+    assert size["FieldToMatch"] == {"Body": {"OversizeHandling": "MATCH"}}
+    assert (size["ComparisonOperator"], size["Size"]) == ("GT", 65536)
+    assert too_large["Action"]["Block"]["CustomResponse"] == {
+        "ResponseCode": 413,
+        "CustomResponseBodyKey": "payload_too_large",
+    }
+    # Nothing blocks on the set's labels any more (its size label is on every valid 9-64 KiB body).
+    block = next(r for r in _rules(acl) if r["Name"] == "block-managed-matches")
+    assert "core-rule-set" not in json.dumps(block)
 
 
 def test_kill_switch_rule_exists_only_when_checkout_is_paused() -> None:

@@ -18,13 +18,20 @@ from bonestore.domain.errors import (
     RequestInProgress,
     UpstreamUnavailable,
 )
+from bonestore.domain.limits import HoldLimits, RateLimits
 from bonestore.domain.order_token import derive_order_token, token_matches
 from bonestore.domain.payment import CheckoutSession, ShippingDetails
 from bonestore.domain.rules import default_engine
 from bonestore.service.checkout import CheckoutRequest, CheckoutService
 from bonestore.service.payments import PaymentService
 from bonestore.service.reservations import ReservationSweeper
-from tests.fakes import MemoryGateway, MemoryOrders, MemoryProducts, MemoryPublisher
+from tests.fakes import (
+    MemoryGateway,
+    MemoryOrders,
+    MemoryProducts,
+    MemoryPublisher,
+    MemoryRateLimiter,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -74,6 +81,9 @@ def checkout(
         once_per_key=once or Once(),
         expiry_minutes=30,
         order_token_key=lambda: b"k" * 32,
+        rate_limiter=MemoryRateLimiter(),
+        hold_limits=HoldLimits(max_units_per_sku=20, max_open_reservations=5),
+        rate_limits=RateLimits(per_email_per_minute=6, per_address_per_minute=30),
     )
     return service, orders
 
@@ -153,7 +163,9 @@ def test_sweeper_releases_stale_reservations_and_settles_paid_ones() -> None:
     service, orders = checkout(gateway)
     request = CheckoutRequest.model_validate(CART)
     unpaid = service.create(request, idempotency_key=None)["order_id"]
-    paid_id = service.create(request, idempotency_key=None)["order_id"]
+    # Another customer's (the same cart and email would reuse the open checkout).
+    other = CheckoutRequest.model_validate({**CART, "email": "joe@example.com"})
+    paid_id = service.create(other, idempotency_key=None)["order_id"]
     paid = orders.get(paid_id)
     assert paid is not None and paid.stripe_session_id
     gateway.completed[paid.stripe_session_id] = CheckoutSession(

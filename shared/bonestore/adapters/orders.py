@@ -22,13 +22,16 @@ import time
 import zlib
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 from botocore.exceptions import ClientError
 
 from bonestore.adapters.dynamo import from_item, to_item
+from bonestore.adapters.limits import UNITS_PREFIX, held_stock, hold_pk
 from bonestore.domain.errors import InvalidInput, UpstreamUnavailable
+from bonestore.domain.limits import CartAlreadyOpen, HeldStock, counter_expiry, hold_refusal
 from bonestore.domain.order import (
     Address,
     Order,
@@ -45,10 +48,12 @@ from bonestore.domain.orders import can_enter, check_transition, now_iso, stock_
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from bonestore.domain.limits import HoldLimits
     from bonestore.domain.money import Money
 
-# DynamoDB transactions hold at most 100 actions: the order plus one per product.
-MAX_STOCKED_SKUS = 99
+# DynamoDB transactions hold at most 100 actions: the order, the holder's counter, the
+# cart's open checkout (bonestore.adapters.limits), and one per product.
+MAX_STOCKED_SKUS = 97
 # Error codes DynamoDB answers when it sheds load (botocore has retried them already).
 THROTTLING_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "RequestLimitExceeded", "ThrottlingException"}
@@ -222,6 +227,8 @@ def order_from_record(raw: Mapping[str, Any]) -> Order:
         failure=_str(record.get("failure")),
         order_paid_published_at=_str(record.get("order_paid_published_at")),
         order_token_hash=_str(record.get("order_token_hash")),
+        holder=_str(record.get("limits_holder")),
+        cart_key=_str(record.get("cart_key")),
         shipments=tuple(
             Shipment(str(s["carrier"]), str(s["tracking_number"]), str(s["at"]))
             for s in record.get("shipments") or []
@@ -274,6 +281,8 @@ def order_to_record(order: Order) -> dict[str, Any]:
         "failure": order.failure,
         "order_paid_published_at": order.order_paid_published_at,
         "order_token_hash": order.order_token_hash,
+        "limits_holder": order.holder,
+        "cart_key": order.cart_key,
         "shipments": [
             {"carrier": s.carrier, "tracking_number": s.tracking_number, "at": s.at}
             for s in order.shipments
@@ -310,11 +319,203 @@ def _serialize(value: Any) -> dict[str, Any]:
     return item["v"]  # type: ignore[no-any-return]
 
 
+def _epoch(stamp: str) -> int:
+    return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
+
+
+class _Reservation:
+    """One reservation's transaction: the order, the holder's counter and the cart's open
+    checkout when limits apply, the stock; and what a failed limit condition means.
+
+    Indexes of the actions: 0 the order, then the cart (if any), the holder (if any),
+    then one per stock line from ``first_stock``."""
+
+    MAX_SETTLES = 4
+
+    def __init__(
+        self,
+        repo: OrderRepository,
+        order: Order,
+        limits: HoldLimits | None,
+        *,
+        orders_table: str,
+        products_table: str,
+        limits_table: str | None,
+    ) -> None:
+        self.repo = repo
+        self._orders = orders_table
+        self._products = products_table
+        self._limits = limits_table
+        self.order = order
+        self.limits = limits
+        self.now = int(time.time())
+        self.expires = (
+            _epoch(order.reservation_expires_at) if order.reservation_expires_at else self.now
+        )
+        self.reset_hold = False
+        self.stale_cart: str | None = None  # the order id a cart's record names, no longer open
+        self._settles = 0
+        self.cart_index = 1 if limits is not None and order.cart_key else None
+        self.hold_index = (
+            (2 if self.cart_index else 1) if limits is not None and order.holder else None
+        )
+        self.first_stock = 1 + (self.cart_index is not None) + (self.hold_index is not None)
+
+    def actions(self) -> list[dict[str, Any]]:
+        order = self.order
+        actions: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._orders,
+                    "Item": to_item(order_to_record(order)),
+                    "ConditionExpression": "attribute_not_exists(order_id)",
+                }
+            }
+        ]
+        if self.cart_index is not None:
+            actions.append(self._cart_action())
+        if self.hold_index is not None:
+            actions.append(self._hold_action())
+        for line in order.stock_lines:
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self._products,
+                        "Key": {"sku": {"S": line.sku}},
+                        "UpdateExpression": "SET stock = stock - :q, reserved = if_not_exists(reserved, :zero) + :q",
+                        "ConditionExpression": "attribute_exists(sku) AND active = :true AND stock >= :q",
+                        "ExpressionAttributeValues": {
+                            ":q": {"N": str(line.quantity)},
+                            ":zero": {"N": "0"},
+                            ":true": {"BOOL": True},
+                        },
+                    }
+                }
+            )
+        return actions
+
+    def _cart_action(self) -> dict[str, Any]:
+        condition = "attribute_not_exists(pk) OR expires_at <= :now"
+        values: dict[str, Any] = {":now": {"N": str(self.now)}}
+        if self.stale_cart is not None:
+            condition += " OR order_id = :stale"
+            values[":stale"] = {"S": self.stale_cart}
+        return {
+            "Put": {
+                "TableName": self._limits,
+                "Item": {
+                    "pk": {"S": str(self.order.cart_key)},
+                    "order_id": {"S": self.order.order_id},
+                    "expires_at": {"N": str(self.expires)},
+                },
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _hold_action(self) -> dict[str, Any]:
+        assert self.limits is not None and self.order.holder is not None
+        lines = self.order.stock_lines
+        key = hold_pk(self.order.holder)
+        expires = {"N": str(counter_expiry(self.expires))}
+        now = {"N": str(self.now)}
+        if self.reset_hold:  # the counter had expired: it now counts this reservation alone
+            return {
+                "Put": {
+                    "TableName": self._limits,
+                    "Item": {
+                        **key,
+                        "open_reservations": {"N": "1"},
+                        "expires_at": expires,
+                        **{
+                            f"{UNITS_PREFIX}{line.sku}": {"N": str(line.quantity)} for line in lines
+                        },
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk) "
+                    "OR attribute_not_exists(expires_at) OR expires_at <= :now",
+                    "ExpressionAttributeValues": {":now": now},
+                }
+            }
+        names = {f"#u{i}": f"{UNITS_PREFIX}{line.sku}" for i, line in enumerate(lines)}
+        values: dict[str, Any] = {
+            ":now": now,
+            ":expires": expires,
+            ":one": {"N": "1"},
+            ":max_open": {"N": str(self.limits.max_open_reservations)},
+        }
+        room = []
+        for i, line in enumerate(lines):
+            values[f":q{i}"] = {"N": str(line.quantity)}
+            values[f":r{i}"] = {"N": str(self.limits.max_units_per_sku - line.quantity)}
+            # A missing attribute makes the comparison false, so NOT (held > room) holds.
+            room.append(f"NOT #u{i} > :r{i}")
+        return {
+            "Update": {
+                "TableName": self._limits,
+                "Key": key,
+                "UpdateExpression": "SET expires_at = :expires ADD open_reservations :one, "
+                + ", ".join(f"#u{i} :q{i}" for i in range(len(lines))),
+                "ConditionExpression": "attribute_not_exists(pk) OR (expires_at > :now AND "
+                "open_reservations < :max_open AND " + " AND ".join(room) + ")",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _item(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        assert self._limits is not None  # only limits (which need the table) read it
+        response = self.repo._client.get_item(TableName=self._limits, Key=key, ConsistentRead=True)
+        return response.get("Item")
+
+    def settle(self, failed: set[int]) -> bool:
+        """A limit's condition failed: raise what it means (the cart's checkout is open,
+        the holder's share is used up), or return True to try again with the stale record
+        overwritten. False: no limit failed, or it stays failed; the caller decides."""
+        if self._settles >= self.MAX_SETTLES:
+            return False
+        if self.cart_index in failed:
+            item = self._item({"pk": {"S": str(self.order.cart_key)}})
+            open_id = item.get("order_id", {}).get("S", "") if item else ""
+            current = self.repo.get(open_id) if open_id else None
+            if (
+                current is not None
+                and current.status == "pending_payment"
+                and current.reservation == PENDING
+                and _epoch(current.reservation_expires_at or "1970-01-01T00:00:00Z") > self.now
+            ):
+                raise CartAlreadyOpen(current)
+            self.stale_cart = open_id
+            self._settles += 1
+            return True
+        if self.hold_index in failed:
+            assert self.limits is not None and self.order.holder is not None
+            item = self._item(hold_pk(self.order.holder))
+            held = held_stock(item)
+            self._settles += 1
+            if item is None or held.expires_at <= self.now:
+                self.reset_hold = True
+                return True
+            self.reset_hold = False
+            lines = [(line.sku, line.quantity) for line in self.order.stock_lines]
+            refusal = hold_refusal(held, lines, self.limits, now=self.now)
+            if refusal is not None:
+                raise refusal
+            return True  # the counter changed since: try again
+        return False
+
+
 class OrderRepository:
-    def __init__(self, client: DynamoDBClient, orders_table: str, products_table: str) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        orders_table: str,
+        products_table: str,
+        limits_table: str | None = None,
+    ) -> None:
         self._client = client
         self._orders = orders_table
         self._products = products_table
+        self._limits = limits_table
 
     # -- reads -------------------------------------------------------------------------
 
@@ -396,11 +597,14 @@ class OrderRepository:
 
     # -- writes ------------------------------------------------------------------------
 
-    def create_with_reservation(self, order: Order) -> Order:
+    def create_with_reservation(self, order: Order, *, limits: HoldLimits | None = None) -> Order:
         """Put a new pending order and reserve its ``stock_lines``, all or nothing.
 
-        Returns the order as stored. Raises OutOfStock naming the SKUs that could not
-        be reserved.
+        With ``limits`` and a ``holder`` on the order, the same transaction counts the
+        stock against the holder's share (``bonestore.domain.limits``) and, with a
+        ``cart_key``, records this cart's open checkout. Returns the order as stored.
+        Raises OutOfStock naming the SKUs that could not be reserved, RateLimited when the
+        holder's share is used up, CartAlreadyOpen with the open checkout of the same cart.
         """
         lines = order.stock_lines
         if len(lines) > MAX_STOCKED_SKUS:
@@ -408,63 +612,70 @@ class OrderRepository:
                 f"A cart may hold at most {MAX_STOCKED_SKUS} different physical products.",
                 code="invalid_items",
             )
+        counted = bool(lines and limits is not None and order.holder and self._limits)
         stored = replace(
             order,
             stock_state="reserved" if lines else "none",
             reservation=PENDING if lines else None,
+            holder=order.holder if counted else None,
+            cart_key=order.cart_key if counted else None,
         )
-        actions: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self._orders,
-                    "Item": to_item(order_to_record(stored)),
-                    "ConditionExpression": "attribute_not_exists(order_id)",
-                }
-            }
-        ]
-        for line in lines:
-            actions.append(
-                {
-                    "Update": {
-                        "TableName": self._products,
-                        "Key": {"sku": {"S": line.sku}},
-                        "UpdateExpression": "SET stock = stock - :q, reserved = if_not_exists(reserved, :zero) + :q",
-                        "ConditionExpression": "attribute_exists(sku) AND active = :true AND stock >= :q",
-                        "ExpressionAttributeValues": {
-                            ":q": {"N": str(line.quantity)},
-                            ":zero": {"N": "0"},
-                            ":true": {"BOOL": True},
-                        },
-                    }
-                }
+        reservation = _Reservation(
+            self,
+            stored,
+            limits if counted else None,
+            orders_table=self._orders,
+            products_table=self._products,
+            limits_table=self._limits,
+        )
+        if limits is not None and counted:  # a cart alone over the share: no counter needed
+            refusal = hold_refusal(
+                HeldStock(),
+                [(line.sku, line.quantity) for line in lines],
+                limits,
+                now=reservation.now,
             )
+            if refusal is not None:
+                raise refusal
         client = self._client
         busy = "The store is busy; nothing was reserved. Please retry."
-        for attempt in range(RESERVE_ATTEMPTS):
+        attempt = 0
+        while attempt < RESERVE_ATTEMPTS:
+            actions = reservation.actions()
             try:
                 client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
                 return stored
             except client.exceptions.TransactionCanceledException as exc:
                 reasons = exc.response.get("CancellationReasons", [])
-                failed = [
-                    lines[index - 1].sku
+                failed = {
+                    index
                     for index, reason in enumerate(reasons)
-                    if index > 0 and reason.get("Code") == "ConditionalCheckFailed"
+                    if reason.get("Code") == "ConditionalCheckFailed"
+                }
+                if 0 in failed:  # the order id exists: never expected, and nothing was written
+                    raise StoreBusy(busy) from exc
+                if reservation.settle(failed):  # a stale counter or checkout: write it afresh
+                    continue
+                short = [
+                    lines[i - reservation.first_stock].sku
+                    for i in sorted(failed)
+                    if i >= reservation.first_stock
                 ]
-                if failed:  # the stock check itself said no: really out of stock
+                if short:  # the stock check itself said no: really out of stock
                     raise OutOfStock(
-                        f"Not enough stock for {', '.join(failed)}.",
-                        details=[{"sku": sku} for sku in failed],
+                        f"Not enough stock for {', '.join(short)}.",
+                        details=[{"sku": sku} for sku in short],
                     ) from None
                 codes = {reason.get("Code") for reason in reasons} - {"None", None}
-                if not codes or not codes <= _RETRYABLE_CANCELLATIONS:
+                if not codes or not codes <= _RETRYABLE_CANCELLATIONS | {"ConditionalCheckFailed"}:
                     raise StoreBusy(busy) from exc  # nothing written; never a 500
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") in THROTTLING_CODES:
                     raise StoreBusy(busy) from exc  # botocore has retried it already
                 raise
-            if attempt + 1 < RESERVE_ATTEMPTS:
-                pause = min(_RETRY_CAP_S, _RETRY_BASE_S * 2**attempt)
+            attempt += 1
+            if attempt < RESERVE_ATTEMPTS:
+                pause = min(_RETRY_CAP_S, _RETRY_BASE_S * 2 ** (attempt - 1))
                 time.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not a secret
         raise StoreBusy(
             "Many customers are buying this right now; nothing was reserved. "
@@ -528,6 +739,15 @@ class OrderRepository:
                         }
                     }
                 )
+        # The customer's share counts while the order awaits payment: any move out of it
+        # (paid, held for support, failed, expired) gives it back, once (the status condition).
+        if (
+            order.status == "pending_payment"
+            and order.holder
+            and order.stock_lines
+            and self._limits
+        ):
+            product_updates.append(self._release_hold(order))
         update = {
             "Update": {
                 "TableName": self._orders,
@@ -550,6 +770,27 @@ class OrderRepository:
                 return self._transition(latest, target, event, sets)
             raise
         return self.get(order.order_id)
+
+    def _release_hold(self, order: Order) -> dict[str, Any]:
+        """The holder's counter gives back what the order counted (in the move's own
+        transaction). Unconditional, so a release can never fail on it: a counter TTL
+        already deleted comes back below zero and without an expiry, which the next
+        checkout reads as expired and writes afresh."""
+        lines = order.stock_lines
+        values: dict[str, Any] = {":minus_one": {"N": "-1"}}
+        values.update({f":q{i}": {"N": str(-line.quantity)} for i, line in enumerate(lines)})
+        return {
+            "Update": {
+                "TableName": self._limits,
+                "Key": hold_pk(str(order.holder)),
+                "UpdateExpression": "ADD open_reservations :minus_one, "
+                + ", ".join(f"#u{i} :q{i}" for i in range(len(lines))),
+                "ExpressionAttributeNames": {
+                    f"#u{i}": f"{UNITS_PREFIX}{line.sku}" for i, line in enumerate(lines)
+                },
+                "ExpressionAttributeValues": values,
+            }
+        }
 
     def record_event(self, order_id: str, event: OrderEvent) -> None:
         self._client.update_item(

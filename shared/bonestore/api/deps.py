@@ -26,7 +26,12 @@ if TYPE_CHECKING:
     from bonestore.service.checkout import CheckoutService
     from bonestore.service.fulfilment import Fulfilment, Shipments
     from bonestore.service.payments import PaymentService
-    from bonestore.service.ports import EmailSender, OrderEventPublisher, PaymentGateway
+    from bonestore.service.ports import (
+        CheckoutRateLimiter,
+        EmailSender,
+        OrderEventPublisher,
+        PaymentGateway,
+    )
     from bonestore.service.reservations import ReservationSweeper
     from bonestore.service.resolutions import SupportResolutions
 
@@ -83,7 +88,12 @@ def order_repository() -> OrderRepository:
         from bonestore.adapters.orders import OrderRepository
 
         settings = get_settings()
-        return OrderRepository(dynamodb_client(), settings.orders_table, settings.products_table)
+        return OrderRepository(
+            dynamodb_client(),
+            settings.orders_table,
+            settings.products_table,
+            settings.limits_table,
+        )
 
     return _provided(order_repository, build)
 
@@ -189,18 +199,39 @@ def checkout_once_per_key() -> OncePerKey:
     return _once("checkout_once_per_key", lambda: OncePerKey(CHECKOUT_IDEMPOTENCY_SECONDS))
 
 
+def checkout_rate_limiter() -> CheckoutRateLimiter:
+    def build() -> CheckoutRateLimiter:
+        from bonestore.adapters.dynamo import dynamodb_client
+        from bonestore.adapters.limits import CheckoutRateLimiter
+
+        return CheckoutRateLimiter(dynamodb_client(), get_settings().limits_table)
+
+    return _provided(checkout_rate_limiter, build)
+
+
 def checkout_service() -> CheckoutService:
     def build() -> CheckoutService:
+        from bonestore.domain.limits import HoldLimits, RateLimits
         from bonestore.service.checkout import CheckoutService
 
+        settings = get_settings()
         return CheckoutService(
             product_repository(),
             order_repository(),
             gateway=stripe_gateway,
             engine=rules_engine,
             once_per_key=checkout_once_per_key(),
-            expiry_minutes=get_settings().checkout_expiry_minutes,
+            expiry_minutes=settings.checkout_expiry_minutes,
             order_token_key=order_token_key,
+            rate_limiter=checkout_rate_limiter(),
+            hold_limits=HoldLimits(
+                max_units_per_sku=settings.checkout_max_units_per_sku,
+                max_open_reservations=settings.checkout_max_open_reservations,
+            ),
+            rate_limits=RateLimits(
+                per_email_per_minute=settings.checkout_rate_per_email,
+                per_address_per_minute=settings.checkout_rate_per_address,
+            ),
         )
 
     return _once("checkout_service", build)

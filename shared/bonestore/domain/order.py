@@ -203,6 +203,10 @@ class Order:
     order_token_hash: str | None = None
     shipments: tuple[Shipment, ...] = ()
     events: tuple[OrderEvent, ...] = ()
+    # Reservation limits (bonestore.domain.limits): whose share the reserved stock counts
+    # against (set only when it was counted), and the key of this cart's open checkout.
+    holder: str | None = None
+    cart_key: str | None = None
 
     @property
     def physical(self) -> bool:

@@ -18,6 +18,10 @@ Decisions (see also docs/api.md):
   and offers only that method at the rules' price.
 - A digital-only cart takes no address: a ``shipping_address``/``shipping_method`` sent
   with one is ignored (echoed as null). A v1 ``destination`` is still decided now.
+- Reservation limits (``bonestore.domain.limits``): checkouts per minute per email and
+  client address are counted first; the customer's share of a product's stock and of
+  open checkouts is taken with the reservation (429 ``rate_limited`` past either). The
+  same cart and email while its checkout is open answers that checkout, no new stock.
 - The ``order_token`` is derived from the order id (``bonestore.domain.order_token``):
   the order stores only its hash, and an Idempotency-Key replay gets the same token
   without it ever being stored (the remembered answer omits it).
@@ -26,6 +30,7 @@ Decisions (see also docs/api.md):
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -65,8 +70,15 @@ from bonestore.service.carts import (
 if TYPE_CHECKING:
     from bonestore.domain.catalog import Product
     from bonestore.domain.geo import Destination
+    from bonestore.domain.limits import HoldLimits, RateLimits
     from bonestore.domain.rules import CartDecision, CartLine, Engine
-    from bonestore.service.ports import OncePerKey, OrderStore, PaymentGateway, ProductStore
+    from bonestore.service.ports import (
+        CheckoutRateLimiter,
+        OncePerKey,
+        OrderStore,
+        PaymentGateway,
+        ProductStore,
+    )
 
 log = logging.getLogger("bonestore.service.checkout")
 
@@ -394,22 +406,35 @@ def shipping_rate_ids(session: CheckoutSession, method: ShippingChoice | None) -
     return {rate_id: method.method_id for rate_id in session.shipping_option_rate_ids[:1]}
 
 
-def created_body(plan: CheckoutPlan, session: CheckoutSession) -> dict[str, Any]:
-    """The 201 body."""
-    order = plan.order
+def created_body(order: Order) -> dict[str, Any]:
+    """The 201 body, from the order as stored with its session (a reused checkout too)."""
+    decision = order.eligibility_at_checkout
     return {
         "order_id": order.order_id,
-        "checkout_url": session.url,
-        "stripe_session_id": session.session_id,
-        "shipping_address": plan.shipping_address.as_json() if plan.shipping_address else None,
-        "shipping_method": plan.shipping_method.method_json() if plan.shipping_method else None,
-        "allowed_countries": plan.allowed_countries,
+        "checkout_url": order.checkout_url,
+        "stripe_session_id": order.stripe_session_id,
+        "shipping_address": order.shipping_address.as_json() if order.shipping_address else None,
+        "shipping_method": order.shipping_method.method_json() if order.shipping_method else None,
+        "allowed_countries": list(order.allowed_countries)
+        if order.allowed_countries is not None
+        else None,
         "amount_subtotal": order.amount_subtotal.as_json(),
-        "shipping_methods": [m.to_json() for m in plan.decision.shipping_methods]
-        if plan.decision is not None
-        else [],
+        "shipping_methods": list(decision.get("shipping_methods") or []) if decision else [],
         "expires_at": order.reservation_expires_at,
-        "eligibility": plan.decision.to_json() if plan.decision is not None else None,
+        "eligibility": dict(decision) if decision is not None else None,
+    }
+
+
+def cart_parts(plan: CheckoutPlan, request: CheckoutRequest) -> dict[str, Any]:
+    """What makes two checkouts the same cart: what the order and its session are made of."""
+    order = plan.order
+    return {
+        "lines": [[line.sku, line.quantity] for line in order.lines],
+        "destination": order.destination.as_json() if order.destination else None,
+        "shipping_address": plan.shipping_address.as_json() if plan.shipping_address else None,
+        "shipping_method": plan.shipping_method.method_id if plan.shipping_method else None,
+        "success_url": request.success_url,
+        "cancel_url": request.cancel_url,
     }
 
 
@@ -428,8 +453,14 @@ class CheckoutService:
         once_per_key: OncePerKey,
         expiry_minutes: int,
         order_token_key: Callable[[], bytes],
+        rate_limiter: CheckoutRateLimiter,
+        hold_limits: HoldLimits,
+        rate_limits: RateLimits,
     ) -> None:
         self._order_token_key = order_token_key
+        self.rate_limiter = rate_limiter
+        self.hold_limits = hold_limits
+        self.rate_limits = rate_limits
         self.products = products
         self.orders = orders
         self._gateway = gateway
@@ -437,18 +468,27 @@ class CheckoutService:
         self.once_per_key = once_per_key
         self.expiry_minutes = expiry_minutes
 
-    def create(self, request: CheckoutRequest, *, idempotency_key: str | None) -> dict[str, Any]:
+    def create(
+        self,
+        request: CheckoutRequest,
+        *,
+        idempotency_key: str | None,
+        client_address: str | None = None,
+    ) -> dict[str, Any]:
         """The 201 body; a retry with the same Idempotency-Key gets the first answer (and
-        the same ``order_token``, derived again: the remembered answer never holds it)."""
-        return self._with_token(self._created(request, idempotency_key))
+        the same ``order_token``, derived again: the remembered answer never holds it).
+        ``client_address`` is the caller's address as the edge saw it (the limits count it)."""
+        return self._with_token(self._created(request, idempotency_key, client_address))
 
     def _with_token(self, body: dict[str, Any]) -> dict[str, Any]:
         token = derive_order_token(self._order_token_key(), body["order_id"])
         return {"order_id": body["order_id"], "order_token": token, **body}
 
-    def _created(self, request: CheckoutRequest, idempotency_key: str | None) -> dict[str, Any]:
+    def _created(
+        self, request: CheckoutRequest, idempotency_key: str | None, client_address: str | None
+    ) -> dict[str, Any]:
         if idempotency_key is None:
-            return self._create(request)
+            return self._create(request, client_address)
         if not 1 <= len(idempotency_key) <= 255 or not idempotency_key.isprintable():
             raise InvalidInput(
                 "Idempotency-Key must be 1 to 255 printable characters.",
@@ -456,14 +496,23 @@ class CheckoutService:
             )
         try:
             return self.once_per_key(
-                idempotency_key, request.model_dump(mode="json"), lambda: self._create(request)
+                idempotency_key,
+                request.model_dump(mode="json"),
+                lambda: self._create(request, client_address),
             )
         except IdempotencyKeyReused as exc:
             raise Conflict(exc.message, code="idempotency_key_reused") from None
         except RequestInProgress as exc:
             raise Conflict(exc.message, code="request_in_progress") from None
 
-    def _create(self, request: CheckoutRequest) -> dict[str, Any]:
+    def _create(self, request: CheckoutRequest, client_address: str | None) -> dict[str, Any]:
+        # Imported on the first checkout, not at the function's init (cold start).
+        from bonestore.domain.limits import CartAlreadyOpen, cart_key, holder_key, rate_keys
+
+        # Counted before any work: a refused script costs one conditional write per key.
+        self.rate_limiter.hit(
+            rate_keys(request.email, client_address, self.rate_limits), time.time()
+        )
         destination = destination_of(request.destination) if request.destination else None
         catalog = load_products(self.products, [item.sku for item in request.items])
         order_id = new_order_id()
@@ -477,7 +526,14 @@ class CheckoutService:
             destination=destination,
             order_token=derive_order_token(self._order_token_key(), order_id),
         )
-        order = self.orders.create_with_reservation(plan.order)
+        holder = holder_key(request.email, client_address)
+        cart = cart_key(holder, cart_parts(plan, request)) if holder and request.email else None
+        try:
+            order = self.orders.create_with_reservation(
+                replace(plan.order, holder=holder, cart_key=cart), limits=self.hold_limits
+            )
+        except CartAlreadyOpen as open_checkout:
+            return self._reused(open_checkout.order)
         try:
             session = self._gateway().create_checkout_session(
                 plan.session, idempotency_key=f"checkout-{order.order_id}"
@@ -485,15 +541,16 @@ class CheckoutService:
         except Exception as exc:
             self._release(order, exc)
             raise
+        opened = replace(
+            order,
+            stripe_session_id=session.session_id,
+            checkout_url=session.url,
+            shipping_rate_ids=shipping_rate_ids(session, plan.shipping_method),
+        )
         try:
             self.orders.save(
                 order,
-                replace(
-                    order,
-                    stripe_session_id=session.session_id,
-                    checkout_url=session.url,
-                    shipping_rate_ids=shipping_rate_ids(session, plan.shipping_method),
-                ),
+                opened,
                 event=OrderEvent("stripe_session_created", {"session_id": session.session_id}),
             )
         except Exception:
@@ -512,7 +569,22 @@ class CheckoutService:
                 "ruleset_version": order.ruleset_version,
             },
         )
-        return created_body(plan, session)
+        return created_body(opened)
+
+    def _reused(self, order: Order) -> dict[str, Any]:
+        """The same cart and email while its checkout is open: that checkout again, no new stock."""
+        if not order.checkout_url:
+            error = Conflict(
+                "A checkout for this cart is being opened; retry in a moment.",
+                code="request_in_progress",
+            )
+            error.retry_after = 1
+            raise error
+        log.info(
+            "checkout reused",
+            extra={"order_id": order.order_id, "email": mask_email(order.email)},
+        )
+        return created_body(order)
 
     def _release(self, order: Order, exc: Exception) -> None:
         """The provider failed: release the stock and mark the order failed, before answering."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from bonestore.domain.email import EmailMessage
+    from bonestore.domain.limits import HoldLimits
     from bonestore.domain.order import Order, OrderEvent
     from bonestore.domain.payment import CheckoutSession, SessionRequest, ShippingDetails
 
@@ -21,7 +22,10 @@ class OrderStore(Protocol):
     ``transition`` returns the order as stored after the move, or None (the event is
     then recorded as ignored) when the order is no longer in a status the move starts
     from. ``save`` raises ``OrderMoved`` when the order left ``current.status``.
-    ``create_with_reservation`` raises ``OutOfStock``.
+    ``create_with_reservation`` raises ``OutOfStock``; with ``limits`` it counts the stock
+    against the order's ``holder`` in the same write (``RateLimited`` past the share) and
+    raises ``CartAlreadyOpen`` when the same cart's checkout (``cart_key``) is still open;
+    moves out of ``pending_payment`` give the holder's share back in the same write.
     """
 
     def get(self, order_id: str) -> Order | None: ...
@@ -36,7 +40,9 @@ class OrderStore(Protocol):
 
     def expired_reservations(self, now: str, *, limit: int = 100) -> list[str]: ...
 
-    def create_with_reservation(self, order: Order) -> Order: ...
+    def create_with_reservation(
+        self, order: Order, *, limits: HoldLimits | None = None
+    ) -> Order: ...
 
     def transition(
         self, current: Order, target: str, *, event: OrderEvent, updated: Order | None = None
@@ -45,6 +51,13 @@ class OrderStore(Protocol):
     def record_event(self, order_id: str, event: OrderEvent) -> None: ...
 
     def save(self, current: Order, updated: Order, *, event: OrderEvent | None = None) -> None: ...
+
+
+class CheckoutRateLimiter(Protocol):
+    """Counts one checkout against each (key, per-minute limit); raises ``RateLimited``
+    past one, and a retryable 503 when the counters cannot be reached (fails closed)."""
+
+    def hit(self, keys: list[tuple[str, int]], now: float) -> None: ...
 
 
 class ProductStore(Protocol):

@@ -32,6 +32,7 @@ from tests.fakes import (
     MemoryOrders,
     MemoryProducts,
     MemoryPublisher,
+    MemoryRateLimiter,
     RecordingEmailSender,
 )
 
@@ -185,6 +186,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fakes]:
             (deps.stripe_gateway, made.gateway),
             (deps.event_publisher, made.publisher),
             (deps.email_sender, made.emails),
+            (deps.checkout_rate_limiter, MemoryRateLimiter()),
             (deps.webhook_secrets, (WEBHOOK_SECRET,)),
             (deps.order_token_key, b"handler-tests-order-token-key-32b"),
         ):
