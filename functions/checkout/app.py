@@ -24,8 +24,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bonestore.adapters.secrets import forget_cached_secrets
 from bonestore.api.deps import checkout_once_per_key, checkout_service
 from bonestore.api.http import create_app, documented
+from bonestore.api.metrics import count_failed_answer, publishes_metrics
 from bonestore.api.snapstart import register, warm_dynamodb, warm_rules, warm_stripe
 from bonestore.config import get_settings
+from bonestore.service import metrics
 from bonestore.service.checkout import CheckoutRequest, CheckoutService
 
 logger = Logger()
@@ -69,5 +71,10 @@ def create_checkout(
 @logger.inject_lambda_context(
     clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_REST
 )
+@publishes_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    response = app.resolve(event, context)
+    count_failed_answer(
+        response, total=metrics.CHECKOUT_FAILED, by_code=metrics.CHECKOUT_FAILED_BY_CODE
+    )
+    return response

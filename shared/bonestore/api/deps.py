@@ -26,7 +26,12 @@ if TYPE_CHECKING:
     from bonestore.service.checkout import CheckoutService
     from bonestore.service.fulfilment import Fulfilment, Shipments
     from bonestore.service.payments import PaymentService
-    from bonestore.service.ports import EmailSender, OrderEventPublisher, PaymentGateway
+    from bonestore.service.ports import (
+        BusinessMetrics,
+        EmailSender,
+        OrderEventPublisher,
+        PaymentGateway,
+    )
     from bonestore.service.reservations import ReservationSweeper
     from bonestore.service.resolutions import SupportResolutions
 
@@ -133,6 +138,18 @@ def rules_engine() -> Engine:
     return _provided(rules_engine, build)
 
 
+def business_metrics() -> BusinessMetrics:
+    """The invocation's business metrics (EMF); handlers flush them (``bonestore.api.metrics``)."""
+
+    def build() -> BusinessMetrics:
+        from bonestore.adapters.metrics import EmfMetrics
+        from bonestore.service.metrics import BREAKDOWNS
+
+        return EmfMetrics(breakdowns=BREAKDOWNS)
+
+    return _provided(business_metrics, lambda: _once("business_metrics", build))
+
+
 def payment_service() -> PaymentService:
     def build() -> PaymentService:
         from bonestore.service.payments import CustomerEmails, PaymentService
@@ -149,6 +166,7 @@ def payment_service() -> PaymentService:
                 order_token_key=order_token_key,
                 storefront_url=settings.storefront_url,
             ),
+            metrics=business_metrics(),
         )
 
     return _once("payment_service", build)
@@ -172,7 +190,12 @@ def fulfilment() -> Fulfilment:
     def build() -> Fulfilment:
         from bonestore.service.fulfilment import Fulfilment
 
-        return Fulfilment(order_repository(), engine=rules_engine, publisher=event_publisher)
+        return Fulfilment(
+            order_repository(),
+            engine=rules_engine,
+            publisher=event_publisher,
+            metrics=business_metrics(),
+        )
 
     return _once("fulfilment", build)
 
@@ -201,6 +224,7 @@ def checkout_service() -> CheckoutService:
             once_per_key=checkout_once_per_key(),
             expiry_minutes=get_settings().checkout_expiry_minutes,
             order_token_key=order_token_key,
+            metrics=business_metrics(),
         )
 
     return _once("checkout_service", build)
@@ -211,7 +235,10 @@ def reservation_sweeper() -> ReservationSweeper:
         from bonestore.service.reservations import ReservationSweeper
 
         return ReservationSweeper(
-            order_repository(), gateway=stripe_gateway, payments=payment_service
+            order_repository(),
+            gateway=stripe_gateway,
+            payments=payment_service,
+            metrics=business_metrics(),
         )
 
     return _once("reservation_sweeper", build)

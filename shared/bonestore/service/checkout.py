@@ -54,6 +54,7 @@ from bonestore.domain.order_token import derive_order_token, order_token_hash
 from bonestore.domain.orders import iso, new_order_id
 from bonestore.domain.payment import CheckoutSession, SessionRequest
 from bonestore.domain.privacy import mask_destination, mask_email
+from bonestore.service import metrics as m
 from bonestore.service.carts import (
     MAX_QUANTITY,
     CartItems,
@@ -66,7 +67,13 @@ if TYPE_CHECKING:
     from bonestore.domain.catalog import Product
     from bonestore.domain.geo import Destination
     from bonestore.domain.rules import CartDecision, CartLine, Engine
-    from bonestore.service.ports import OncePerKey, OrderStore, PaymentGateway, ProductStore
+    from bonestore.service.ports import (
+        BusinessMetrics,
+        OncePerKey,
+        OrderStore,
+        PaymentGateway,
+        ProductStore,
+    )
 
 log = logging.getLogger("bonestore.service.checkout")
 
@@ -197,6 +204,18 @@ def not_shippable(decision: CartDecision) -> Unprocessable:
         code="not_shippable",
         details=[item.to_json() for item in decision.items],
     )
+
+
+def refusing_rules_of(exc: Unprocessable) -> list[str]:
+    """The rules behind a refused checkout: those refusing a line (``not_shippable``) or
+    withdrawing the method asked for (``shipping_method_unavailable``)."""
+    reasons: list[Any] = []
+    for detail in exc.details or []:
+        if not isinstance(detail, dict):
+            continue
+        if exc.code == "shipping_method_unavailable" or detail.get("eligible") is False:
+            reasons += detail.get("reasons") or []
+    return m.refusing_rules(reasons)
 
 
 def address_of(raw: AddressIn) -> Address:
@@ -428,8 +447,10 @@ class CheckoutService:
         once_per_key: OncePerKey,
         expiry_minutes: int,
         order_token_key: Callable[[], bytes],
+        metrics: BusinessMetrics = m.NO_METRICS,
     ) -> None:
         self._order_token_key = order_token_key
+        self.metrics = metrics
         self.products = products
         self.orders = orders
         self._gateway = gateway
@@ -467,16 +488,21 @@ class CheckoutService:
         destination = destination_of(request.destination) if request.destination else None
         catalog = load_products(self.products, [item.sku for item in request.items])
         order_id = new_order_id()
-        plan = plan_checkout(
-            request,
-            catalog,
-            engine=self._engine(),
-            order_id=order_id,
-            now=datetime.now(UTC),
-            expiry_minutes=self.expiry_minutes,
-            destination=destination,
-            order_token=derive_order_token(self._order_token_key(), order_id),
-        )
+        try:
+            plan = plan_checkout(
+                request,
+                catalog,
+                engine=self._engine(),
+                order_id=order_id,
+                now=datetime.now(UTC),
+                expiry_minutes=self.expiry_minutes,
+                destination=destination,
+                order_token=derive_order_token(self._order_token_key(), order_id),
+            )
+        except Unprocessable as exc:
+            for rule_id in refusing_rules_of(exc):
+                self.metrics.count(m.CHECKOUT_REFUSED_BY_RULE, by=rule_id)
+            raise
         order = self.orders.create_with_reservation(plan.order)
         try:
             session = self._gateway().create_checkout_session(
@@ -500,6 +526,7 @@ class CheckoutService:
             # The session exists and the order holds the stock; the webhook finds the order
             # by metadata.order_id, and the sweeper releases it if nobody pays.
             log.exception("order %s: could not record the Stripe session", order.order_id)
+        self.metrics.count(m.CHECKOUT_CREATED)
         log.info(
             "checkout created",
             extra={

@@ -29,11 +29,13 @@ from bonestore.domain.payment import (
     ShippingDetails,
 )
 from bonestore.domain.privacy import mask_destination, mask_email
+from bonestore.service import metrics as m
 
 if TYPE_CHECKING:
     from bonestore.domain.money import Money
     from bonestore.domain.rules import CartDecision, Engine
     from bonestore.service.ports import (
+        BusinessMetrics,
         EmailSender,
         OrderEventPublisher,
         OrderStore,
@@ -353,8 +355,10 @@ class PaymentService:
         gateway: Callable[[], PaymentGateway],
         on_ineligible: str = "hold",
         emails: CustomerEmails | None = None,
+        metrics: BusinessMetrics = m.NO_METRICS,
     ) -> None:
         self.orders = orders
+        self.metrics = metrics
         self._engine = engine
         self._publisher = publisher
         self._gateway = gateway
@@ -455,6 +459,8 @@ class PaymentService:
             event=event.with_detail(**detail),
             updated=screening.applied_to(order),
         )
+        if updated is not None:
+            self._count_settled(updated, screening)
         latest = updated or self.orders.get(order_id) or order
         log.info(
             "order %s %s at payment (ship to %s, billed %s, email %s)",
@@ -471,6 +477,14 @@ class PaymentService:
         self.follow_up(latest)
         latest = self.orders.get(order_id) or latest
         return Outcome(event_id, event_type, f"settled_{target}", order_id, latest.status)
+
+    def _count_settled(self, order: Order, screening: Screening) -> None:
+        if order.status == "paid":
+            self.metrics.count(m.ORDERS_PAID)
+            return
+        self.metrics.count(m.ORDERS_HELD)
+        for rule_id in m.refusing_rules(screening.reasons):
+            self.metrics.count(m.ORDERS_HELD_BY_RULE, by=rule_id)
 
     def _refund_late_payment(
         self,
@@ -557,6 +571,7 @@ class PaymentService:
             updated=replace(order, refund_id=refund_id),
         )
         if refunded is not None:
+            self.metrics.count(m.ORDERS_REFUNDED)
             self.notify(refunded)
         return refunded
 
