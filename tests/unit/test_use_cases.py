@@ -24,7 +24,13 @@ from bonestore.domain.rules import default_engine
 from bonestore.service.checkout import CheckoutRequest, CheckoutService
 from bonestore.service.payments import PaymentService
 from bonestore.service.reservations import ReservationSweeper
-from tests.fakes import MemoryGateway, MemoryOrders, MemoryProducts, MemoryPublisher
+from tests.fakes import (
+    MemoryGateway,
+    MemoryOrders,
+    MemoryProducts,
+    MemoryPublisher,
+    RecordingMetrics,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -138,14 +144,20 @@ def once_answers(service: CheckoutService) -> dict[str, dict[str, Any]]:
     return once.answers
 
 
-def sweeper(gateway: MemoryGateway, orders: MemoryOrders) -> ReservationSweeper:
+def sweeper(
+    gateway: MemoryGateway, orders: MemoryOrders, metrics: RecordingMetrics | None = None
+) -> ReservationSweeper:
+    metrics = metrics or RecordingMetrics()
     payments = PaymentService(
         orders,
         engine=default_engine,
         publisher=MemoryPublisher,
         gateway=lambda: gateway,
+        metrics=metrics,
     )
-    return ReservationSweeper(orders, gateway=lambda: gateway, payments=lambda: payments)
+    return ReservationSweeper(
+        orders, gateway=lambda: gateway, payments=lambda: payments, metrics=metrics
+    )
 
 
 def test_sweeper_releases_stale_reservations_and_settles_paid_ones() -> None:
@@ -178,10 +190,12 @@ def test_sweeper_releases_stale_reservations_and_settles_paid_ones() -> None:
     gateway.shipping["pi_1"] = ShippingDetails(
         "Jane Doe", gateway.completed[paid.stripe_session_id].shipping_address or {}
     )
-    sweep = sweeper(gateway, orders)
+    metrics = RecordingMetrics()
+    sweep = sweeper(gateway, orders, metrics)
     assert sweep.sweep(datetime.now(UTC))["checked"] == 0  # not stale yet
     counts = sweep.sweep(datetime.now(UTC) + timedelta(hours=1))
     assert counts == {"released": 1, "settled": 1, "checked": 2}
+    assert sorted(metrics.names()) == ["OrdersPaid", "ReservationsReleased"]
     released, settled = orders.get(unpaid), orders.get(paid_id)
     assert released is not None and released.status == "expired"
     assert settled is not None and settled.status == "paid", settled.hold_reasons
