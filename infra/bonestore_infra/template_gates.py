@@ -87,10 +87,10 @@ IDEMPOTENCY_ACTIONS = {
 # Lambda sets these itself; STRIPE_API_BASE is local-only and must never be deployed.
 RUNTIME_VARIABLES = {"AWS_REGION"}
 FORBIDDEN_VARIABLES = {"STRIPE_API_BASE"}
-# Managed policies SAM attaches for logging (basic execution) and Tracing: Active.
+# The managed policy SAM attaches for logging (basic execution). Not X-Ray's: tracing is
+# off (README.md#tracing), and a function granted it would be tracing without Tracer.
 ALLOWED_MANAGED_POLICIES = {
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
 }
 
 
