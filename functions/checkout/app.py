@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bonestore.adapters.secrets import forget_cached_secrets
 from bonestore.api.deps import checkout_once_per_key, checkout_service
 from bonestore.api.http import create_app, documented
-from bonestore.api.metrics import count_failed_answer, publishes_metrics
+from bonestore.api.observability import count_failed_answer, observed
 from bonestore.api.snapstart import register, warm_dynamodb, warm_rules, warm_stripe
 from bonestore.config import get_settings
 from bonestore.service import metrics
@@ -71,7 +71,7 @@ def create_checkout(
 @logger.inject_lambda_context(
     clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_REST
 )
-@publishes_metrics
+@observed(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     response = app.resolve(event, context)
     count_failed_answer(

@@ -28,7 +28,7 @@ from bonestore.adapters.webhook_signature import verify
 from bonestore.api import deps
 from bonestore.api.http import create_app, documented
 from bonestore.api.json_body import MAX_WEBHOOK_BODY_BYTES
-from bonestore.api.metrics import count_failed_answer, publishes_metrics
+from bonestore.api.observability import count_failed_answer, observed
 from bonestore.domain.errors import Conflict, InvalidInput
 from bonestore.domain.payment import HANDLED_EVENTS
 from bonestore.service import metrics
@@ -135,7 +135,7 @@ def stripe_webhook() -> dict[str, Any]:
 @logger.inject_lambda_context(
     clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_REST
 )
-@publishes_metrics
+@observed(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     response = app.resolve(event, context)
     count_failed_answer(

@@ -139,7 +139,7 @@ def rules_engine() -> Engine:
 
 
 def business_metrics() -> BusinessMetrics:
-    """The invocation's business metrics (EMF); handlers flush them (``bonestore.api.metrics``)."""
+    """The invocation's business metrics (EMF); handlers flush them (``bonestore.api.observability``)."""
 
     def build() -> BusinessMetrics:
         from bonestore.adapters.metrics import EmfMetrics

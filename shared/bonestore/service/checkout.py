@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bonestore import log_context
 from bonestore.domain.errors import (
     BonestoreError,
     Conflict,
@@ -488,6 +489,7 @@ class CheckoutService:
         destination = destination_of(request.destination) if request.destination else None
         catalog = load_products(self.products, [item.sku for item in request.items])
         order_id = new_order_id()
+        log_context.bind(order_id=order_id)  # every later line of the request names it
         try:
             plan = plan_checkout(
                 request,

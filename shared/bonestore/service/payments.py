@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from bonestore import log_context
 from bonestore.domain.order import Address, Order, OrderEvent, OrderMoved, ShippingChoice
 from bonestore.domain.orders import now_iso
 from bonestore.domain.payment import (
@@ -379,6 +380,7 @@ class PaymentService:
         if order_id is None:
             log.info("stripe %s %s names no order: ignored", event_type, event_id)
             return Outcome(event_id, event_type, "ignored_no_order")
+        log_context.bind(order_id=order_id)
         order = self.orders.get(order_id)
         if order is None:
             log.info("stripe %s %s for unknown order %s: ignored", event_type, event_id, order_id)
@@ -584,6 +586,8 @@ class PaymentService:
     # -- charge.refunded --
 
     def _refunded(self, event_id: str, charge: ChargeRefund) -> Outcome:
+        if charge.order_id:
+            log_context.bind(order_id=charge.order_id)
         order = self.orders.get(charge.order_id) if charge.order_id else None
         if order is None:
             log.info("stripe charge.refunded %s for no known order: ignored", event_id)

@@ -95,7 +95,7 @@ class BusinessMetrics(Protocol):
 
     ``count(name)`` for a dimension-free total; ``count(name, by=value)`` for a
     breakdown, split by the one dimension ``BREAKDOWNS`` gives it. Nothing leaves until
-    ``flush``, which each handler calls once per invocation (``bonestore.api.metrics``).
+    ``flush``, which each handler calls once per invocation (``bonestore.api.observability``).
     """
 
     def count(self, name: str, *, by: str | None = None, value: int = 1) -> None: ...

@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bonestore import log_context
 from bonestore.domain.order import OrderEvent
 from bonestore.domain.orders import iso
 from bonestore.service import metrics as m
@@ -90,11 +91,12 @@ class ReservationSweeper:
                 if not time_left():
                     counts["deferred"] = counts.get("deferred", 0) + 1
                     continue
-                try:
-                    outcome = self.sweep_order(order_id)
-                except Exception:
-                    log.exception("could not sweep order %s", order_id)
-                    outcome = "failed"
+                with log_context.bound(order_id=order_id):
+                    try:
+                        outcome = self.sweep_order(order_id)
+                    except Exception:
+                        log.exception("could not sweep order %s", order_id)
+                        outcome = "failed"
                 counts[outcome] = counts.get(outcome, 0) + 1
         counts["checked"] = len(seen)
         return counts
