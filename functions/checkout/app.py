@@ -46,7 +46,8 @@ RESPONSES = documented(
         "(a physical cart without the complete shipping_address), shipping_method_unavailable "
         "(details: the rule's reasons and the methods offered there)",
         429: "rate_limited: more than a fair share of a product's stock (Retry-After)",
-        503: "payment_provider_unavailable or service_busy (Retry-After): nothing is reserved; retry",
+        503: "payment_provider_unavailable or service_busy (Retry-After): nothing is reserved; "
+        "retry. checkout_unavailable: paused by the kill switch, answered at the edge",
     },
 )
 
