@@ -47,7 +47,10 @@ class Settings:
     storefront_origin: str | None = "*"
     # Customer emails: the SES identity they come from, and the storefront their links open.
     email_sender: str = "orders@bonestore.example"
-    storefront_url: str = "http://127.0.0.1:3000"
+    storefront_url: str = "http://127.0.0.1:3000"  # local only (the local stack sets it)
+    # In AWS: the SSM parameter holding the storefront URL (the template cannot hand the
+    # functions the CloudFront domain: a cycle). Read at the first email sent.
+    storefront_url_parameter: str | None = None
 
     # field name -> environment variable
     ENVIRONMENT: ClassVar[Mapping[str, str]] = {
@@ -63,6 +66,7 @@ class Settings:
         "storefront_origin": "STOREFRONT_ORIGIN",
         "email_sender": "EMAIL_SENDER",
         "storefront_url": "STOREFRONT_URL",
+        "storefront_url_parameter": "STOREFRONT_URL_PARAMETER",
     }
 
     @classmethod

@@ -270,7 +270,9 @@ def service(
     emails = None
     if sender is not None:
         emails = CustomerEmails(
-            lambda: sender, order_token_key=lambda: KEY, storefront_url="https://shop.example"
+            lambda: sender,
+            order_token_key=lambda: KEY,
+            storefront_url=lambda: "https://shop.example",
         )
     svc = PaymentService(
         orders,

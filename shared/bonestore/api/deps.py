@@ -138,6 +138,22 @@ def rules_engine() -> Engine:
     return _provided(rules_engine, build)
 
 
+def email_storefront_url() -> str:
+    """The storefront customers' email links open: in AWS the stack's SSM parameter
+    (``STOREFRONT_URL_PARAMETER``, read at the first email, cached by Powertools),
+    locally ``STOREFRONT_URL``."""
+
+    def read() -> str:
+        settings = get_settings()
+        if settings.storefront_url_parameter:
+            from bonestore.adapters.parameters import read_storefront_url
+
+            return read_storefront_url(settings.storefront_url_parameter)
+        return settings.storefront_url
+
+    return _provided(email_storefront_url, read)
+
+
 def business_metrics() -> BusinessMetrics:
     """The invocation's business metrics (EMF); handlers flush them (``bonestore.api.observability``)."""
 
@@ -164,7 +180,7 @@ def payment_service() -> PaymentService:
             emails=CustomerEmails(
                 email_sender,
                 order_token_key=order_token_key,
-                storefront_url=settings.storefront_url,
+                storefront_url=email_storefront_url,
             ),
             metrics=business_metrics(),
         )

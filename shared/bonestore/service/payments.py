@@ -630,11 +630,13 @@ class CustomerEmails:
         sender: Callable[[], EmailSender],
         *,
         order_token_key: Callable[[], bytes],
-        storefront_url: str,
+        storefront_url: Callable[[], str],
     ) -> None:
         self._sender = sender
         self._order_token_key = order_token_key
-        self.storefront_url = storefront_url
+        # Read only when an email goes (in AWS an SSM parameter): a failure to read it
+        # is a failed email, recorded like any other.
+        self._storefront_url = storefront_url
 
     def notify(self, orders: OrderStore, order: Order, *, will_refund: bool) -> str | None:
         """Send the email ``order``'s status calls for, unless already sent; its kind."""
@@ -654,8 +656,8 @@ class CustomerEmails:
             # An order from before tokens, or a key that changed since checkout: a link
             # would open nothing, so the email goes without one being claimed to work.
             log.warning("order %s: its token cannot be derived again", order.order_id)
-        url = self.storefront_url
         try:
+            url = self._storefront_url()
             if kind == "order_paid":
                 message_id = notifications.notify_order_paid(self._sender(), notice, url)
             elif kind == "order_held":
