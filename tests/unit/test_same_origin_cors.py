@@ -4,15 +4,13 @@ included, sends an ``Access-Control-Allow-Origin`` header (docs/deploy.md#cors).
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from bonestore.api import deps
 from bonestore.config import Settings, get_settings
-from bonestore_infra.template import REPO_ROOT
+from tests.helpers import fresh_function_module
 from tests.unit.handlers.conftest import FakeLambdaContext, api_event, seeded_products
 
 pytestmark = pytest.mark.unit
@@ -23,16 +21,6 @@ def test_same_origin_reads_as_no_cors_origin() -> None:
     assert Settings.from_environ({}).storefront_origin == "*"
     explicit = Settings.from_environ({"STOREFRONT_ORIGIN": "https://shop.example.com"})
     assert explicit.storefront_origin == "https://shop.example.com"
-
-
-def _load(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(
-        f"{name}_app_for_cors", REPO_ROOT / "functions" / name / "app.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -58,7 +46,7 @@ def origin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
 def test_a_browser_request_gets_a_cors_header_only_for_an_allowed_origin(
     origin: str, expected: str | None, function: str, fixture: str
 ) -> None:
-    module = _load(function)
+    module = fresh_function_module(function, "cors")
     event = api_event(fixture, headers={"Origin": "https://shop.example.com"})
     response = module.lambda_handler(event, FakeLambdaContext())
     assert response["statusCode"] == 200, response["body"]

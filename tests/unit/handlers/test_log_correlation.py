@@ -5,7 +5,6 @@ the resolver's "unhandled error" included)."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import logging
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bonestore_infra.template import REPO_ROOT
+from tests.helpers import fresh_function_module
 from tests.unit.handlers.conftest import (
     FakeLambdaContext,
     Fakes,
@@ -29,23 +28,15 @@ pytestmark = pytest.mark.unit
 Invoke = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
-def _load(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(
-        f"{name}_app_for_log_correlation", REPO_ROOT / "functions" / name / "app.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def invoke(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """The functions as template.yaml configures them: their Powertools Logger is then
     the ``bonestore`` logger, the parent of the use cases' and adapters' loggers (the
     handler tests' shared modules were imported without a service name)."""
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "bonestore")
-    modules = {name: _load(name) for name in ("checkout", "webhook")}
+    modules = {
+        name: fresh_function_module(name, "log_correlation") for name in ("checkout", "webhook")
+    }
     return lambda name, event: modules[name].lambda_handler(event, FakeLambdaContext())  # type: ignore[no-any-return]
 
 
