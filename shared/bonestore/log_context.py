@@ -1,5 +1,6 @@
 """Keys every log line of the current request carries: the order id, from the moment
-the use case knows it (checkout makes it; the webhook reads it from the event).
+the order exists (checkout: once it is stored with its reservation, so a refused cart
+names no order that never was; the webhook: once its event names the order).
 
 The use cases log with stdlib loggers under ``bonestore``; the Powertools Logger of
 each function is that logger's handler, and already adds the correlation id (the API

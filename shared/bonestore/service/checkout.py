@@ -489,7 +489,6 @@ class CheckoutService:
         destination = destination_of(request.destination) if request.destination else None
         catalog = load_products(self.products, [item.sku for item in request.items])
         order_id = new_order_id()
-        log_context.bind(order_id=order_id)  # every later line of the request names it
         try:
             plan = plan_checkout(
                 request,
@@ -506,6 +505,7 @@ class CheckoutService:
                 self.metrics.count(m.CHECKOUT_REFUSED_BY_RULE, by=rule_id)
             raise
         order = self.orders.create_with_reservation(plan.order)
+        log_context.bind(order_id=order.order_id)  # it exists: every later line names it
         try:
             session = self._gateway().create_checkout_session(
                 plan.session, idempotency_key=f"checkout-{order.order_id}"
