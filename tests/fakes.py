@@ -354,3 +354,24 @@ class MemoryIdempotencyStore:
                 self.records.pop(data_record.idempotency_key, None)
 
         return _Store()
+
+
+class RecordingMetrics:
+    """``BusinessMetrics`` that records each count, refusing a name the code does not
+    declare (``bonestore.service.metrics``) or a dimension the name does not take."""
+
+    def __init__(self) -> None:
+        self.counts: list[tuple[str, str | None]] = []
+        self.flushes = 0
+
+    def count(self, name: str, *, by: str | None = None, value: int = 1) -> None:
+        from bonestore.service.metrics import BREAKDOWNS, COUNTS
+
+        assert (name in COUNTS and by is None) or (name in BREAKDOWNS and by), (name, by)
+        self.counts += [(name, by)] * value
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.counts]

@@ -66,3 +66,19 @@ def assert_error(response: HttpResponse, status: int, code: str | None = None) -
     if code is not None:
         assert error["code"] == code, error
     return dict(error)
+
+
+def fresh_function_module(name: str, tag: str) -> Any:
+    """A new copy of ``functions/<name>/app.py`` (a cold start), imported under its own
+    module name, so module-level settings (the environment a test set) are read again."""
+    import importlib.util
+
+    from bonestore_infra.template import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location(
+        f"{name}_app_for_{tag}", REPO_ROOT / "functions" / name / "app.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -26,8 +26,10 @@ from bonestore.adapters.secrets import forget_cached_secrets
 from bonestore.api.client_address import VIEWER_ADDRESS_HEADER, client_address
 from bonestore.api.deps import checkout_once_per_key, checkout_service
 from bonestore.api.http import create_app, documented
+from bonestore.api.observability import count_failed_answer, observed
 from bonestore.api.snapstart import register, warm_dynamodb, warm_rules, warm_stripe
 from bonestore.config import get_settings
+from bonestore.service import metrics
 from bonestore.service.checkout import CheckoutRequest, CheckoutService
 
 logger = Logger()
@@ -48,7 +50,8 @@ RESPONSES = documented(
         "(details: the rule's reasons and the methods offered there)",
         429: "rate_limited (Retry-After): this customer already holds their share of a "
         "product's stock or of open checkouts, or started too many checkouts in a minute",
-        503: "payment_provider_unavailable or service_busy (Retry-After): nothing is reserved; retry",
+        503: "payment_provider_unavailable or service_busy (Retry-After): nothing is reserved; "
+        "retry. checkout_unavailable: paused by the kill switch, answered at the edge",
     },
 )
 
@@ -79,5 +82,10 @@ def create_checkout(
 @logger.inject_lambda_context(
     clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_REST
 )
+@observed(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    response = app.resolve(event, context)
+    count_failed_answer(
+        response, total=metrics.CHECKOUT_FAILED, by_code=metrics.CHECKOUT_FAILED_BY_CODE
+    )
+    return response

@@ -22,7 +22,9 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bonestore import log_context
 from bonestore.api.deps import fulfilment
+from bonestore.api.observability import observed
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -44,15 +46,17 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     if order_id is None:
         logger.error("fulfilment message names no order: dropped", extra={"id": record.message_id})
         return {"outcome": "unreadable"}
-    result = fulfilment().hand_over(order_id)
-    logger.info(
-        "fulfilment decided",
-        extra={"order_id": order_id, "outcome": result.outcome, "rule_ids": list(result.rule_ids)},
-    )
+    with log_context.bound(order_id=order_id):
+        result = fulfilment().hand_over(order_id)
+        logger.info(
+            "fulfilment decided",
+            extra={"outcome": result.outcome, "rule_ids": list(result.rule_ids)},
+        )
     return {"order_id": order_id, "outcome": result.outcome}
 
 
 @logger.inject_lambda_context(clear_state=True)
+@observed(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

@@ -34,6 +34,7 @@ from bonestore.api.deps import (
     support_resolutions,
 )
 from bonestore.api.http import create_app, documented
+from bonestore.api.observability import observed
 from bonestore.domain.errors import BonestoreError, InvalidInput, NotFound
 from bonestore.domain.orders import ORDER_STATUSES
 from bonestore.service.carts import EligibilityRequest, decide_request
@@ -187,5 +188,6 @@ def explain_eligibility(
 @logger.inject_lambda_context(
     clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_REST
 )
+@observed(logger)  # a release or refund may pay, hold or refund: those counts leave here
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return resolve_as_staff(app, event, context, POLICY, logger)

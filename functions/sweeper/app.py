@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bonestore.api.deps import reservation_sweeper
+from bonestore.api.observability import observed
 
 logger = Logger()
 # Leave this much of the invocation for the orders in hand to finish.
@@ -27,6 +28,7 @@ def sweep(now: datetime | None = None, context: LambdaContext | None = None) -> 
 
 
 @logger.inject_lambda_context(clear_state=True)
+@observed(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = time.monotonic()
     counts = sweep(context=context)

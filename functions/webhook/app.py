@@ -28,14 +28,18 @@ from bonestore.adapters.webhook_signature import verify
 from bonestore.api import deps
 from bonestore.api.http import create_app, documented
 from bonestore.api.json_body import MAX_WEBHOOK_BODY_BYTES
+from bonestore.api.observability import count_failed_answer, observed
 from bonestore.domain.errors import Conflict, InvalidInput
 from bonestore.domain.payment import HANDLED_EVENTS
+from bonestore.service import metrics
 
 logger = Logger()
 # Stripe's events are larger than a client's request; the depth rule is the same.
 app = create_app(max_body_bytes=MAX_WEBHOOK_BODY_BYTES)
 # Stripe retries for up to three days: remember processed events a little longer.
 IDEMPOTENCY_SECONDS = 4 * 24 * 3600
+# Not a failure: the same event is being handled; Stripe's retry finds it done.
+NOT_FAILURES = frozenset({"event_in_progress"})
 
 
 def apply_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -131,5 +135,13 @@ def stripe_webhook() -> dict[str, Any]:
 @logger.inject_lambda_context(
     clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_REST
 )
+@observed(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    response = app.resolve(event, context)
+    count_failed_answer(
+        response,
+        total=metrics.WEBHOOK_FAILURES,
+        by_code=metrics.WEBHOOK_FAILURES_BY_CODE,
+        except_codes=NOT_FAILURES,
+    )
+    return response

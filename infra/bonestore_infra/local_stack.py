@@ -154,8 +154,15 @@ class LocalStack:
             dev_pages=pages,
             connect_sources=connect,
         )
-        # Email links open this local storefront (in AWS: the template's STOREFRONT_URL).
+        # Email links open this local storefront. In AWS the functions that send email
+        # read it from the stack's SSM parameter (STOREFRONT_URL_PARAMETER names it): the
+        # embedded AWS holds the same parameter, so the same path runs here.
         os.environ["STOREFRONT_URL"] = self.api.url
+        parameter = self.function_environment().get("STOREFRONT_URL_PARAMETER")
+        if parameter:
+            self.aws.client("ssm").put_parameter(
+                Name=parameter, Value=self.api.url, Type="String", Overwrite=True
+            )
         if cfg.with_stripe:
             from bonestore_infra.stripe_emulator import StripeEmulator
 
@@ -223,3 +230,8 @@ def _reset_process_caches() -> None:
     get_settings.cache_clear()
     dynamodb_client.cache_clear()
     deps.reset()
+    # Powertools Parameters keeps its providers (an SSM client on the old endpoint, and
+    # the values it read) for the process.
+    from aws_lambda_powertools.utilities.parameters import base
+
+    base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]

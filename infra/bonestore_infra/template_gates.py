@@ -84,13 +84,17 @@ IDEMPOTENCY_ACTIONS = {
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 }
-# Lambda sets these itself; STRIPE_API_BASE is local-only and must never be deployed.
+# Lambda sets these itself. Local-only, never deployed: STRIPE_API_BASE (the emulator),
+# STOREFRONT_URL (in AWS the functions read the SSM parameter STOREFRONT_URL_PARAMETER
+# names: a value naming the distribution would be a cycle).
 RUNTIME_VARIABLES = {"AWS_REGION"}
-FORBIDDEN_VARIABLES = {"STRIPE_API_BASE"}
-# Managed policies SAM attaches for logging (basic execution) and Tracing: Active.
+FORBIDDEN_VARIABLES = {"STRIPE_API_BASE", "STOREFRONT_URL"}
+# The ARN prefix of an SSM parameter in an IAM statement (the path follows).
+SSM_PARAMETER_ARN = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
+# The managed policy SAM attaches for logging (basic execution). Not X-Ray's: tracing is
+# off (README.md#tracing), and a function granted it would be tracing without Tracer.
 ALLOWED_MANAGED_POLICIES = {
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
 }
 
 
@@ -441,6 +445,7 @@ class CodeUsage:
     reads_secret: bool = False
     publishes_events: bool = False
     sends_email: bool = False  # SES v2 SendEmail (bonestore.adapters.email)
+    reads_parameter: bool = False  # SSM GetParameter (bonestore.adapters.parameters)
     unresolved: list[str] = field(default_factory=list)
     modules: list[str] = field(default_factory=list)
 
@@ -714,6 +719,8 @@ def analyze_function(fn: FunctionDef) -> CodeUsage:
                 usage.publishes_events = True
             elif name == "send_email":
                 usage.sends_email = True
+            elif name == "get_parameter":
+                usage.reads_parameter = True
             elif name == "DynamoDBPersistenceLayer":
                 arg = next((k.value for k in node.keywords if k.arg == "table_name"), None)
                 if arg is None and node.args:
@@ -868,12 +875,62 @@ def granted_permissions(
                 continue
             actions = {str(a) for a in _as_list(statement.get("Action", []))}
             for resource in _as_list(statement.get("Resource", [])):
+                parameter = _ssm_parameter_path(resource)
+                if parameter is not None:
+                    grants.setdefault(f"ssm:{parameter}", set()).update(actions)
+                    continue
                 ids = _refs(resource) - {"AWS::Partition", "AWS::Region", "AWS::AccountId"}
                 if resource == "*" or not ids:
                     grants.setdefault("*", set()).update(actions)
                 for logical_id in ids:
                     grants.setdefault(logical_id, set()).update(actions)
     return grants, [str(p) for p in role.get("ManagedPolicyArns", [])]
+
+
+def _ssm_parameter_path(resource: Any) -> str | None:
+    """``/stack/name`` of an ``!Sub`` SSM parameter ARN (as its template text), else None."""
+    text = resource.get("Fn::Sub") if isinstance(resource, dict) else None
+    if isinstance(text, str) and text.startswith(SSM_PARAMETER_ARN + "/"):
+        return text.removeprefix(SSM_PARAMETER_ARN)
+    return None
+
+
+def _parameter_problems(
+    template: Template, fn: FunctionDef, grants: dict[str, set[str]], usage: CodeUsage
+) -> tuple[set[str], list[Problem]]:
+    """The storefront URL parameter: read by the code -> its name in
+    STOREFRONT_URL_PARAMETER as an ``!Sub`` string (never a !Ref: that is the edge that
+    makes the cycle), the parameter exists under that name, and ssm:GetParameter is
+    granted on exactly its ARN; not read -> none of it."""
+    fid = fn.logical_id
+    granted = {rid for rid, acts in grants.items() if rid.startswith("ssm:")}
+    named = fn.environment.get("STOREFRONT_URL_PARAMETER")
+    path = named.get("Fn::Sub") if isinstance(named, dict) else None
+    problems: list[Problem] = []
+    if not usage.reads_parameter:
+        if granted or named is not None:
+            problems.append(
+                Problem(fid, "permissions", "has SSM access or a parameter it never reads")
+            )
+        return granted, problems
+    if not isinstance(path, str):
+        problems.append(
+            Problem(fid, "permissions", "reads the storefront URL parameter; STOREFRONT_URL_PARAMETER "
+                    "must be its name as an !Sub string (a !Ref would make a cycle)")
+        )  # fmt: skip
+        return granted, problems
+    names = {
+        str((r.get("Properties") or {}).get("Name", {}).get("Fn::Sub"))
+        for r in template.resources_of_type("AWS::SSM::Parameter").values()
+        if isinstance((r.get("Properties") or {}).get("Name"), dict)
+    }
+    if path not in names:
+        problems.append(Problem(fid, "permissions", f"no AWS::SSM::Parameter is named {path}"))
+    if "ssm:GetParameter" not in grants.get(f"ssm:{path}", set()):
+        problems.append(Problem(fid, "permissions", f"reads {path}; ssm:GetParameter not granted"))
+    for rid in sorted(granted - {f"ssm:{path}"}):
+        problems.append(Problem(fid, "permissions", f"SSM access on {rid} it does not read"))
+    return granted, problems
 
 
 def _env_target(fn: FunctionDef, variable: str) -> str | None:
@@ -994,8 +1051,10 @@ def check_permissions(
     email_grants, email_problems = _one_target_grant(
         fid, grants, "ses:SendEmail", sender, usage.sends_email, "sends email"
     )
-    problems += event_problems + email_problems
+    parameter_grants, parameter_problems = _parameter_problems(template, fn, grants, usage)
+    problems += event_problems + email_problems + parameter_problems
     accounted = tables | secrets | set(secret_grants) | event_grants | email_grants
+    accounted |= parameter_grants
     accounted |= _failure_destinations(template, fn)
     polled = _polled_queues(template, fn)
     for rid in sorted(polled):

@@ -21,6 +21,9 @@ from functools import cache
 from typing import Any, ClassVar
 
 ON_INELIGIBLE_PAYMENT = ("hold", "refund")
+# STOREFRONT_ORIGIN's value for a storefront served with the API (CloudFront): no CORS.
+SAME_ORIGIN = "same-origin"
+
 # Whole-number settings and their allowed ranges (the template's parameters say the same).
 INTEGER_RANGES: Mapping[str, tuple[int, int]] = {
     "checkout_expiry_minutes": (30, 1440),
@@ -57,10 +60,14 @@ class Settings:
     checkout_rate_per_address: int = 30
     # What happens to a paid order the rules refuse at payment: held for support, or refunded.
     on_ineligible_payment: str = "hold"
-    storefront_origin: str = "*"
+    # The browser origin allowed to call the API; None (``same-origin``): no CORS header.
+    storefront_origin: str | None = "*"
     # Customer emails: the SES identity they come from, and the storefront their links open.
     email_sender: str = "orders@bonestore.example"
-    storefront_url: str = "http://127.0.0.1:3000"
+    storefront_url: str = "http://127.0.0.1:3000"  # local only (the local stack sets it)
+    # In AWS: the SSM parameter holding the storefront URL (the template cannot hand the
+    # functions the CloudFront domain: a cycle). Read at the first email sent.
+    storefront_url_parameter: str | None = None
 
     # field name -> environment variable
     ENVIRONMENT: ClassVar[Mapping[str, str]] = {
@@ -81,6 +88,7 @@ class Settings:
         "storefront_origin": "STOREFRONT_ORIGIN",
         "email_sender": "EMAIL_SENDER",
         "storefront_url": "STOREFRONT_URL",
+        "storefront_url_parameter": "STOREFRONT_URL_PARAMETER",
     }
 
     @classmethod
@@ -102,6 +110,8 @@ class Settings:
                 problems.append(f"ON_INELIGIBLE_PAYMENT must be hold or refund, not {raw!r}")
             elif field.name == "email_sender" and "@" not in raw:
                 problems.append(f"EMAIL_SENDER must be an email address, not {raw!r}")
+            elif field.name == "storefront_origin" and raw.strip() == SAME_ORIGIN:
+                values[field.name] = None
             elif field.name == "storefront_url" and not raw.startswith(("https://", "http://")):
                 problems.append(f"STOREFRONT_URL must be an http(s) URL, not {raw!r}")
             else:

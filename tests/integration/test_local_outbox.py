@@ -59,3 +59,17 @@ def test_an_unverified_sender_is_refused_as_ses_would(local_stack: Any) -> None:
 
     with pytest.raises(UpstreamUnavailable):
         sender.send(EmailMessage("ada@example.com", "Hi", "t", "<p>h</p>"))
+
+
+def test_email_links_come_from_the_storefront_url_parameter_as_in_aws(local_stack: Any) -> None:
+    """The functions that send email read the stack's SSM parameter (Powertools
+    Parameters), which the embedded AWS holds with this local storefront."""
+    import boto3
+
+    from bonestore.api.deps import email_storefront_url
+    from bonestore.config import get_settings
+
+    name = get_settings().storefront_url_parameter
+    assert name is not None and name.endswith("/storefront-url")
+    stored = boto3.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+    assert stored == local_stack.api_url == email_storefront_url()

@@ -7,7 +7,6 @@ to it, so their lines carry it too.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import logging
@@ -20,6 +19,7 @@ from bonestore.api import deps
 from bonestore.domain.catalog import seed_catalog
 from bonestore_infra.template import REPO_ROOT
 from tests.fakes import MemoryProducts
+from tests.helpers import fresh_function_module
 
 pytestmark = pytest.mark.unit
 
@@ -30,16 +30,6 @@ class FakeContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:Eligibility"
     aws_request_id: str = "lambda-request-1"
-
-
-def _load(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(
-        f"{name}_app_for_correlation", REPO_ROOT / "functions" / name / "app.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _event(request_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +59,7 @@ def test_each_line_of_a_request_carries_that_requests_id(
     # As template.yaml sets it: the Powertools logger is then the ``bonestore`` logger,
     # the parent of the service and adapter loggers.
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "bonestore")
-    app = _load("eligibility")
+    app = fresh_function_module("eligibility", "correlation")
     real_decide = app.decide_request
 
     def decide_and_log(request: Any, products: Any) -> Any:

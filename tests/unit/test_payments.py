@@ -17,7 +17,13 @@ from bonestore.domain.payment import ShippingDetails
 from bonestore.domain.rules import default_engine
 from bonestore.service.checkout import CheckoutRequest, plan_checkout
 from bonestore.service.payments import CustomerEmails, PaymentService, screen_payment
-from tests.fakes import MemoryGateway, MemoryOrders, MemoryPublisher, RecordingEmailSender
+from tests.fakes import (
+    MemoryGateway,
+    MemoryOrders,
+    MemoryPublisher,
+    RecordingEmailSender,
+    RecordingMetrics,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -255,13 +261,18 @@ def test_wrong_types_in_a_charge_read_as_absent() -> None:
 
 
 def service(
-    orders: MemoryOrders, on_ineligible: str = "hold", sender: RecordingEmailSender | None = None
+    orders: MemoryOrders,
+    on_ineligible: str = "hold",
+    sender: RecordingEmailSender | None = None,
+    metrics: RecordingMetrics | None = None,
 ) -> tuple[PaymentService, MemoryPublisher, MemoryGateway]:
     publisher, gateway = MemoryPublisher(), MemoryGateway()
     emails = None
     if sender is not None:
         emails = CustomerEmails(
-            lambda: sender, order_token_key=lambda: KEY, storefront_url="https://shop.example"
+            lambda: sender,
+            order_token_key=lambda: KEY,
+            storefront_url=lambda: "https://shop.example",
         )
     svc = PaymentService(
         orders,
@@ -270,6 +281,7 @@ def service(
         gateway=lambda: gateway,
         on_ineligible=on_ineligible,
         emails=emails,
+        metrics=metrics or RecordingMetrics(),
     )
     return svc, publisher, gateway
 
@@ -302,7 +314,8 @@ def test_paid_then_duplicate_and_late_expiry() -> None:
 def test_ineligible_payment_refunds_when_configured() -> None:
     order = make_order(OSTEO, {"country": "US"})
     orders = MemoryOrders(order)
-    svc, publisher, gateway = service(orders, on_ineligible="refund")
+    metrics = RecordingMetrics()
+    svc, publisher, gateway = service(orders, on_ineligible="refund", metrics=metrics)
     canada = {**US, "state": "QC", "postal_code": "H2X 1Y4", "country": "CA"}
     handle(
         svc,
@@ -310,6 +323,9 @@ def test_ineligible_payment_refunds_when_configured() -> None:
     )
     assert orders.items["ord_1"].status == "refunded"
     assert gateway.refunds == ["refund-ord_1"] and publisher.paid == []
+    # Held at payment (refused in Canada), then refunded automatically.
+    assert metrics.names()[:2] == ["OrdersHeld", "OrdersHeldByRule"]
+    assert metrics.names()[2:] == ["OrdersRefunded"]
 
 
 @pytest.mark.parametrize("gone", ["expired", "payment_failed"])

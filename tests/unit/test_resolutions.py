@@ -22,7 +22,7 @@ from bonestore.service.resolutions import (
     screen_now,
 )
 from bonestore.service.support import order_view
-from tests.fakes import MemoryGateway, MemoryOrders, MemoryPublisher
+from tests.fakes import MemoryGateway, MemoryOrders, MemoryPublisher, RecordingMetrics
 from tests.unit.test_payments import BOOK, OSTEO, US, event, handle, make_order, session
 
 pytestmark = pytest.mark.unit
@@ -175,8 +175,13 @@ def test_held_view_shows_the_address_billing_and_the_rules_note_and_source() -> 
 # -- fulfilment: the rules once more before the warehouse -------------------------------
 
 
-def fulfilment(s: Setup) -> Fulfilment:
-    return Fulfilment(s.orders, engine=lambda: s.engine, publisher=lambda: s.publisher)
+def fulfilment(s: Setup, metrics: RecordingMetrics | None = None) -> Fulfilment:
+    return Fulfilment(
+        s.orders,
+        engine=lambda: s.engine,
+        publisher=lambda: s.publisher,
+        metrics=metrics or RecordingMetrics(),
+    )
 
 
 def test_a_permitted_paid_order_is_handed_over_once() -> None:
@@ -193,10 +198,16 @@ def test_a_rule_changed_since_payment_holds_the_order_naming_it() -> None:
     order_id = s.paid(OSTEO, shipping=US, shipping_paid=595)
     assert s.orders.items[order_id].status == "paid"
     s.engine = engine_with(STOP_PHYSICAL_TO_US)
+    metrics = RecordingMetrics()
 
-    result = fulfilment(s).hand_over(order_id)
+    result = fulfilment(s, metrics).hand_over(order_id)
 
     assert (result.outcome, result.rule_ids) == ("held", ("us-stop-physical",))
+    assert metrics.counts == [
+        ("FulfilmentRefused", None),
+        ("OrdersHeld", None),
+        ("OrdersHeldByRule", "us-stop-physical"),
+    ]
     held = s.orders.items[order_id]
     assert held.status == "held" and held.hold_reasons[0]["rule_id"] == "us-stop-physical"
     assert s.publisher.ready_to_ship == []

@@ -236,3 +236,52 @@ def test_email_grants_follow_the_code(tmp_path: Path, usages: dict[str, gates.Co
         usages["CatalogFunction"],
     )
     assert any("ses:SendEmail" in p.message and "never uses" in p.message for p in unused)
+
+
+_SSM_GRANT = """        # Its email links: the storefront URL parameter, by name (no edge to it).
+        - Statement:
+            - Effect: Allow
+              Action: ssm:GetParameter
+              Resource: !Sub "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/storefront-url"
+"""
+_SSM_NAME = '          STOREFRONT_URL_PARAMETER: !Sub "/${AWS::StackName}/storefront-url"\n'
+
+
+def _parameter_problems(template: Template, usage: gates.CodeUsage, fid: str) -> list[str]:
+    fn = template.functions()[fid]
+    return [
+        p.message
+        for p in gates.check_permissions(template, gates.transform(template), fn, usage)
+        + gates.check_environment(template, fn, usage)
+    ]
+
+
+def test_storefront_url_parameter_follows_the_code(
+    tmp_path: Path, usages: dict[str, gates.CodeUsage]
+) -> None:
+    """The functions that send email read the storefront URL parameter by name, with
+    GetParameter on exactly its ARN; the template's own STOREFRONT_URL (the cycle) is gone."""
+    senders = {fid for fid, usage in usages.items() if usage.sends_email}
+    readers = {fid for fid, usage in usages.items() if usage.reads_parameter}
+    assert senders == readers == {"StripeWebhookFunction", "SupportFunction", "ReservationSweeperFunction"}  # fmt: skip
+    for fid in sorted(readers):
+        assert _parameter_problems(TEMPLATE, usages[fid], fid) == [], fid
+    webhook = usages["StripeWebhookFunction"]
+    ungranted = _mutated(tmp_path, _SSM_GRANT, "", within="StripeWebhookFunction")
+    assert _parameter_problems(ungranted, webhook, "StripeWebhookFunction") == [
+        "reads /${AWS::StackName}/storefront-url; ssm:GetParameter not granted"
+    ]
+    by_ref = _mutated(
+        tmp_path, _SSM_NAME, "          STOREFRONT_URL_PARAMETER: !Ref StorefrontUrlParameter\n",
+        within="StripeWebhookFunction",
+    )  # fmt: skip
+    assert any("a !Ref would make a cycle" in m for m in _parameter_problems(by_ref, webhook, "StripeWebhookFunction"))  # fmt: skip
+    other = _mutated(tmp_path, '/${AWS::StackName}/storefront-url"\n', '/other"\n')  # the resource
+    assert any("no AWS::SSM::Parameter is named /${AWS::StackName}/storefront-url" in m for m in _parameter_problems(other, webhook, "StripeWebhookFunction"))  # fmt: skip
+    value = "        STOREFRONT_ORIGIN: !Ref StorefrontOrigin\n"
+    deployed = _mutated(tmp_path, value, value + "        STOREFRONT_URL: https://x.example\n")
+    assert "STOREFRONT_URL is local-only and must not be deployed" in _parameter_problems(deployed, webhook, "StripeWebhookFunction")  # fmt: skip
+    catalog = usages["CatalogFunction"]
+    read = "        - DynamoDBReadPolicy:\n            TableName: !Ref ProductsTable\n"
+    granted = _mutated(tmp_path, read, read + _SSM_GRANT, within="CatalogFunction")
+    assert any("SSM access" in m for m in _parameter_problems(granted, catalog, "CatalogFunction"))

@@ -31,7 +31,10 @@ def _props(logical_id: str) -> dict[str, Any]:
 def test_globals_runtime_tracing_logging() -> None:
     assert GLOBALS["Runtime"] == "python3.13"
     assert GLOBALS["Architectures"] == ["arm64"]
-    assert GLOBALS["Tracing"] == "Active"
+    # Tracing off, consistently (README.md#tracing): never X-Ray without Tracer.
+    assert GLOBALS["Tracing"] == "Disabled"
+    assert not any("Tracing" in r.get("Properties", {}) for r in RES.values()
+                   if r["Type"] == "AWS::Serverless::Function")  # fmt: skip
     assert GLOBALS["LoggingConfig"]["LogFormat"] == "JSON"
     assert GLOBALS["AutoPublishAlias"] == "live"
     env = GLOBALS["Environment"]["Variables"]
@@ -148,7 +151,7 @@ def test_staff_routes_need_cognito_and_public_ones_do_not() -> None:
 
 def test_api_throttles_logs_and_validates() -> None:
     api = _props("Api")
-    assert api["TracingEnabled"] is True
+    assert api["TracingEnabled"] is False
     assert "DestinationArn" in api["AccessLogSetting"]
     settings = api["MethodSettings"][0]
     assert settings["ResourcePath"] == "/*" and "ThrottlingRateLimit" in settings

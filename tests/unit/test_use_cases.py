@@ -31,6 +31,7 @@ from tests.fakes import (
     MemoryProducts,
     MemoryPublisher,
     MemoryRateLimiter,
+    RecordingMetrics,
 )
 
 pytestmark = pytest.mark.unit
@@ -148,14 +149,20 @@ def once_answers(service: CheckoutService) -> dict[str, dict[str, Any]]:
     return once.answers
 
 
-def sweeper(gateway: MemoryGateway, orders: MemoryOrders) -> ReservationSweeper:
+def sweeper(
+    gateway: MemoryGateway, orders: MemoryOrders, metrics: RecordingMetrics | None = None
+) -> ReservationSweeper:
+    metrics = metrics or RecordingMetrics()
     payments = PaymentService(
         orders,
         engine=default_engine,
         publisher=MemoryPublisher,
         gateway=lambda: gateway,
+        metrics=metrics,
     )
-    return ReservationSweeper(orders, gateway=lambda: gateway, payments=lambda: payments)
+    return ReservationSweeper(
+        orders, gateway=lambda: gateway, payments=lambda: payments, metrics=metrics
+    )
 
 
 def test_sweeper_releases_stale_reservations_and_settles_paid_ones() -> None:
@@ -190,10 +197,12 @@ def test_sweeper_releases_stale_reservations_and_settles_paid_ones() -> None:
     gateway.shipping["pi_1"] = ShippingDetails(
         "Jane Doe", gateway.completed[paid.stripe_session_id].shipping_address or {}
     )
-    sweep = sweeper(gateway, orders)
+    metrics = RecordingMetrics()
+    sweep = sweeper(gateway, orders, metrics)
     assert sweep.sweep(datetime.now(UTC))["checked"] == 0  # not stale yet
     counts = sweep.sweep(datetime.now(UTC) + timedelta(hours=1))
     assert counts == {"released": 1, "settled": 1, "checked": 2}
+    assert sorted(metrics.names()) == ["OrdersPaid", "ReservationsReleased"]
     released, settled = orders.get(unpaid), orders.get(paid_id)
     assert released is not None and released.status == "expired"
     assert settled is not None and settled.status == "paid", settled.hold_reasons

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from bonestore.service.fulfilment import Fulfilment, Shipments
     from bonestore.service.payments import PaymentService
     from bonestore.service.ports import (
+        BusinessMetrics,
         CheckoutRateLimiter,
         EmailSender,
         OrderEventPublisher,
@@ -143,6 +144,34 @@ def rules_engine() -> Engine:
     return _provided(rules_engine, build)
 
 
+def email_storefront_url() -> str:
+    """The storefront customers' email links open: in AWS the stack's SSM parameter
+    (``STOREFRONT_URL_PARAMETER``, read at the first email, cached by Powertools),
+    locally ``STOREFRONT_URL``."""
+
+    def read() -> str:
+        settings = get_settings()
+        if settings.storefront_url_parameter:
+            from bonestore.adapters.parameters import read_storefront_url
+
+            return read_storefront_url(settings.storefront_url_parameter)
+        return settings.storefront_url
+
+    return _provided(email_storefront_url, read)
+
+
+def business_metrics() -> BusinessMetrics:
+    """The invocation's business metrics (EMF); handlers flush them (``bonestore.api.observability``)."""
+
+    def build() -> BusinessMetrics:
+        from bonestore.adapters.metrics import EmfMetrics
+        from bonestore.service.metrics import BREAKDOWNS
+
+        return EmfMetrics(breakdowns=BREAKDOWNS)
+
+    return _provided(business_metrics, lambda: _once("business_metrics", build))
+
+
 def payment_service() -> PaymentService:
     def build() -> PaymentService:
         from bonestore.service.payments import CustomerEmails, PaymentService
@@ -157,8 +186,9 @@ def payment_service() -> PaymentService:
             emails=CustomerEmails(
                 email_sender,
                 order_token_key=order_token_key,
-                storefront_url=settings.storefront_url,
+                storefront_url=email_storefront_url,
             ),
+            metrics=business_metrics(),
         )
 
     return _once("payment_service", build)
@@ -182,7 +212,12 @@ def fulfilment() -> Fulfilment:
     def build() -> Fulfilment:
         from bonestore.service.fulfilment import Fulfilment
 
-        return Fulfilment(order_repository(), engine=rules_engine, publisher=event_publisher)
+        return Fulfilment(
+            order_repository(),
+            engine=rules_engine,
+            publisher=event_publisher,
+            metrics=business_metrics(),
+        )
 
     return _once("fulfilment", build)
 
@@ -232,6 +267,7 @@ def checkout_service() -> CheckoutService:
                 per_email_per_minute=settings.checkout_rate_per_email,
                 per_address_per_minute=settings.checkout_rate_per_address,
             ),
+            metrics=business_metrics(),
         )
 
     return _once("checkout_service", build)
@@ -242,7 +278,10 @@ def reservation_sweeper() -> ReservationSweeper:
         from bonestore.service.reservations import ReservationSweeper
 
         return ReservationSweeper(
-            order_repository(), gateway=stripe_gateway, payments=payment_service
+            order_repository(),
+            gateway=stripe_gateway,
+            payments=payment_service,
+            metrics=business_metrics(),
         )
 
     return _once("reservation_sweeper", build)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bonestore import log_context
 from bonestore.domain.errors import (
     BonestoreError,
     Conflict,
@@ -59,6 +60,7 @@ from bonestore.domain.order_token import derive_order_token, order_token_hash
 from bonestore.domain.orders import iso, new_order_id
 from bonestore.domain.payment import CheckoutSession, SessionRequest
 from bonestore.domain.privacy import mask_destination, mask_email
+from bonestore.service import metrics as m
 from bonestore.service.carts import (
     MAX_QUANTITY,
     CartItems,
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
     from bonestore.domain.limits import HoldLimits, RateLimits
     from bonestore.domain.rules import CartDecision, CartLine, Engine
     from bonestore.service.ports import (
+        BusinessMetrics,
         CheckoutRateLimiter,
         OncePerKey,
         OrderStore,
@@ -209,6 +212,18 @@ def not_shippable(decision: CartDecision) -> Unprocessable:
         code="not_shippable",
         details=[item.to_json() for item in decision.items],
     )
+
+
+def refusing_rules_of(exc: Unprocessable) -> list[str]:
+    """The rules behind a refused checkout: those refusing a line (``not_shippable``) or
+    withdrawing the method asked for (``shipping_method_unavailable``)."""
+    reasons: list[Any] = []
+    for detail in exc.details or []:
+        if not isinstance(detail, dict):
+            continue
+        if exc.code == "shipping_method_unavailable" or detail.get("eligible") is False:
+            reasons += detail.get("reasons") or []
+    return m.refusing_rules(reasons)
 
 
 def address_of(raw: AddressIn) -> Address:
@@ -456,11 +471,13 @@ class CheckoutService:
         rate_limiter: CheckoutRateLimiter,
         hold_limits: HoldLimits,
         rate_limits: RateLimits,
+        metrics: BusinessMetrics = m.NO_METRICS,
     ) -> None:
         self._order_token_key = order_token_key
         self.rate_limiter = rate_limiter
         self.hold_limits = hold_limits
         self.rate_limits = rate_limits
+        self.metrics = metrics
         self.products = products
         self.orders = orders
         self._gateway = gateway
@@ -516,16 +533,21 @@ class CheckoutService:
         destination = destination_of(request.destination) if request.destination else None
         catalog = load_products(self.products, [item.sku for item in request.items])
         order_id = new_order_id()
-        plan = plan_checkout(
-            request,
-            catalog,
-            engine=self._engine(),
-            order_id=order_id,
-            now=datetime.now(UTC),
-            expiry_minutes=self.expiry_minutes,
-            destination=destination,
-            order_token=derive_order_token(self._order_token_key(), order_id),
-        )
+        try:
+            plan = plan_checkout(
+                request,
+                catalog,
+                engine=self._engine(),
+                order_id=order_id,
+                now=datetime.now(UTC),
+                expiry_minutes=self.expiry_minutes,
+                destination=destination,
+                order_token=derive_order_token(self._order_token_key(), order_id),
+            )
+        except Unprocessable as exc:
+            for rule_id in refusing_rules_of(exc):
+                self.metrics.count(m.CHECKOUT_REFUSED_BY_RULE, by=rule_id)
+            raise
         holder = holder_key(request.email, client_address)
         cart = cart_key(holder, cart_parts(plan, request)) if holder and request.email else None
         try:
@@ -533,7 +555,9 @@ class CheckoutService:
                 replace(plan.order, holder=holder, cart_key=cart), limits=self.hold_limits
             )
         except CartAlreadyOpen as open_checkout:
+            log_context.bind(order_id=open_checkout.order.order_id)
             return self._reused(open_checkout.order)
+        log_context.bind(order_id=order.order_id)  # it exists: every later line names it
         try:
             session = self._gateway().create_checkout_session(
                 plan.session, idempotency_key=f"checkout-{order.order_id}"
@@ -557,6 +581,7 @@ class CheckoutService:
             # The session exists and the order holds the stock; the webhook finds the order
             # by metadata.order_id, and the sweeper releases it if nobody pays.
             log.exception("order %s: could not record the Stripe session", order.order_id)
+        self.metrics.count(m.CHECKOUT_CREATED)
         log.info(
             "checkout created",
             extra={

@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 from bonestore.domain.errors import NotFound
 from bonestore.domain.order import Order, OrderEvent, OrderMoved, Shipment
 from bonestore.domain.orders import InvalidTransition, now_iso
+from bonestore.service import metrics as m
 
 if TYPE_CHECKING:
     from bonestore.domain.rules import Engine
-    from bonestore.service.ports import OrderEventPublisher, OrderStore
+    from bonestore.service.ports import BusinessMetrics, OrderEventPublisher, OrderStore
 
 log = logging.getLogger("bonestore.service.fulfilment")
 
@@ -53,10 +54,12 @@ class Fulfilment:
         *,
         engine: Callable[[], Engine],
         publisher: Callable[[], OrderEventPublisher],
+        metrics: BusinessMetrics = m.NO_METRICS,
     ) -> None:
         self.orders = orders
         self._engine = engine
         self._publisher = publisher
+        self.metrics = metrics
 
     def hand_over(self, order_id: str) -> HandOver:
         from bonestore.service.resolutions import screen_now
@@ -89,6 +92,10 @@ class Fulfilment:
         )
         if moved is None:
             return HandOver(order_id, "not_paid")
+        self.metrics.count(m.FULFILMENT_REFUSED)
+        self.metrics.count(m.ORDERS_HELD)
+        for rule_id in rule_ids:
+            self.metrics.count(m.ORDERS_HELD_BY_RULE, by=rule_id)
         log.warning(
             "order %s held at fulfilment: %s refuses it now (ruleset %s at payment, %s now)",
             order_id,

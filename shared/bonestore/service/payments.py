@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from bonestore import log_context
 from bonestore.domain.order import Address, Order, OrderEvent, OrderMoved, ShippingChoice
 from bonestore.domain.orders import now_iso
 from bonestore.domain.payment import (
@@ -29,11 +30,13 @@ from bonestore.domain.payment import (
     ShippingDetails,
 )
 from bonestore.domain.privacy import mask_destination, mask_email
+from bonestore.service import metrics as m
 
 if TYPE_CHECKING:
     from bonestore.domain.money import Money
     from bonestore.domain.rules import CartDecision, Engine
     from bonestore.service.ports import (
+        BusinessMetrics,
         EmailSender,
         OrderEventPublisher,
         OrderStore,
@@ -353,8 +356,10 @@ class PaymentService:
         gateway: Callable[[], PaymentGateway],
         on_ineligible: str = "hold",
         emails: CustomerEmails | None = None,
+        metrics: BusinessMetrics = m.NO_METRICS,
     ) -> None:
         self.orders = orders
+        self.metrics = metrics
         self._engine = engine
         self._publisher = publisher
         self._gateway = gateway
@@ -375,6 +380,7 @@ class PaymentService:
         if order_id is None:
             log.info("stripe %s %s names no order: ignored", event_type, event_id)
             return Outcome(event_id, event_type, "ignored_no_order")
+        log_context.bind(order_id=order_id)
         order = self.orders.get(order_id)
         if order is None:
             log.info("stripe %s %s for unknown order %s: ignored", event_type, event_id, order_id)
@@ -455,6 +461,8 @@ class PaymentService:
             event=event.with_detail(**detail),
             updated=screening.applied_to(order),
         )
+        if updated is not None:
+            self._count_settled(updated, screening)
         latest = updated or self.orders.get(order_id) or order
         log.info(
             "order %s %s at payment (ship to %s, billed %s, email %s)",
@@ -471,6 +479,14 @@ class PaymentService:
         self.follow_up(latest)
         latest = self.orders.get(order_id) or latest
         return Outcome(event_id, event_type, f"settled_{target}", order_id, latest.status)
+
+    def _count_settled(self, order: Order, screening: Screening) -> None:
+        if order.status == "paid":
+            self.metrics.count(m.ORDERS_PAID)
+            return
+        self.metrics.count(m.ORDERS_HELD)
+        for rule_id in m.refusing_rules(screening.reasons):
+            self.metrics.count(m.ORDERS_HELD_BY_RULE, by=rule_id)
 
     def _refund_late_payment(
         self,
@@ -557,6 +573,7 @@ class PaymentService:
             updated=replace(order, refund_id=refund_id),
         )
         if refunded is not None:
+            self.metrics.count(m.ORDERS_REFUNDED)
             self.notify(refunded)
         return refunded
 
@@ -569,6 +586,8 @@ class PaymentService:
     # -- charge.refunded --
 
     def _refunded(self, event_id: str, charge: ChargeRefund) -> Outcome:
+        if charge.order_id:
+            log_context.bind(order_id=charge.order_id)
         order = self.orders.get(charge.order_id) if charge.order_id else None
         if order is None:
             log.info("stripe charge.refunded %s for no known order: ignored", event_id)
@@ -611,11 +630,13 @@ class CustomerEmails:
         sender: Callable[[], EmailSender],
         *,
         order_token_key: Callable[[], bytes],
-        storefront_url: str,
+        storefront_url: Callable[[], str],
     ) -> None:
         self._sender = sender
         self._order_token_key = order_token_key
-        self.storefront_url = storefront_url
+        # Read only when an email goes (in AWS an SSM parameter): a failure to read it
+        # is a failed email, recorded like any other.
+        self._storefront_url = storefront_url
 
     def notify(self, orders: OrderStore, order: Order, *, will_refund: bool) -> str | None:
         """Send the email ``order``'s status calls for, unless already sent; its kind."""
@@ -635,8 +656,8 @@ class CustomerEmails:
             # An order from before tokens, or a key that changed since checkout: a link
             # would open nothing, so the email goes without one being claimed to work.
             log.warning("order %s: its token cannot be derived again", order.order_id)
-        url = self.storefront_url
         try:
+            url = self._storefront_url()
             if kind == "order_paid":
                 message_id = notifications.notify_order_paid(self._sender(), notice, url)
             elif kind == "order_held":

@@ -101,3 +101,16 @@ class EmailSender(Protocol):
     def send(self, message: EmailMessage) -> str:
         """Send ``message``; returns the provider's message id."""
         ...
+
+
+class BusinessMetrics(Protocol):
+    """Business and failure counts (``bonestore.service.metrics`` names them).
+
+    ``count(name)`` for a dimension-free total; ``count(name, by=value)`` for a
+    breakdown, split by the one dimension ``BREAKDOWNS`` gives it. Nothing leaves until
+    ``flush``, which each handler calls once per invocation (``bonestore.api.observability``).
+    """
+
+    def count(self, name: str, *, by: str | None = None, value: int = 1) -> None: ...
+
+    def flush(self) -> None: ...

@@ -16,12 +16,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bonestore import log_context
 from bonestore.domain.order import OrderEvent
 from bonestore.domain.orders import iso
+from bonestore.service import metrics as m
 
 if TYPE_CHECKING:
     from bonestore.service.payments import PaymentService
-    from bonestore.service.ports import OrderStore, PaymentGateway
+    from bonestore.service.ports import BusinessMetrics, OrderStore, PaymentGateway
 
 log = logging.getLogger("bonestore.service.reservations")
 GRACE_SECONDS = 300
@@ -36,8 +38,10 @@ class ReservationSweeper:
         *,
         gateway: Callable[[], PaymentGateway],
         payments: Callable[[], PaymentService],
+        metrics: BusinessMetrics = m.NO_METRICS,
     ) -> None:
         self.orders = orders
+        self.metrics = metrics
         self._gateway = gateway
         self._payments = payments
 
@@ -63,7 +67,10 @@ class ReservationSweeper:
             "expired",
             event=OrderEvent("reservation_swept", {"session_id": session_id, "by": "sweeper"}),
         )
-        return "released" if updated else "skipped"
+        if updated is None:
+            return "skipped"
+        self.metrics.count(m.RESERVATIONS_RELEASED)
+        return "released"
 
     def sweep(
         self, now: datetime | None = None, *, time_left: Callable[[], bool] = lambda: True
@@ -84,11 +91,12 @@ class ReservationSweeper:
                 if not time_left():
                     counts["deferred"] = counts.get("deferred", 0) + 1
                     continue
-                try:
-                    outcome = self.sweep_order(order_id)
-                except Exception:
-                    log.exception("could not sweep order %s", order_id)
-                    outcome = "failed"
+                with log_context.bound(order_id=order_id):
+                    try:
+                        outcome = self.sweep_order(order_id)
+                    except Exception:
+                        log.exception("could not sweep order %s", order_id)
+                        outcome = "failed"
                 counts[outcome] = counts.get(outcome, 0) + 1
         counts["checked"] = len(seen)
         return counts
