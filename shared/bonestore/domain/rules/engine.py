@@ -125,9 +125,9 @@ def iso_utc(at: datetime) -> str:
 
 @cache
 def all_countries() -> tuple[str, ...]:
-    import pycountry
+    from bonestore.domain.countries import country_codes
 
-    return tuple(sorted(c.alpha_2 for c in pycountry.countries))
+    return tuple(sorted(country_codes()))
 
 
 _STEP_ORDER = operator.itemgetter("rule_id")
