@@ -48,9 +48,7 @@ class PostalRange(_Strict):
     from_: Annotated[str, Field(alias="from", min_length=1, max_length=12)]
     to: Annotated[str, Field(min_length=1, max_length=12)]
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, defer_build=True
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @field_validator("from_", "to", mode="before")
     @classmethod
