@@ -156,11 +156,17 @@ class _Bucket:
         may hold a rule twice."""
         if self.rest.rules:
             groups.append(self.rest)
-        for found in (
-            self.by_kind.get(product.kind),
-            self.by_category.get(product.category),
-            self.by_sku.get(product.sku),
-        ):
+        # Each lookup only where the bucket has rules of that key (most have one or two).
+        if self.by_kind:
+            found = self.by_kind.get(product.kind)
+            if found is not None:
+                groups.append(found)
+        if self.by_category:
+            found = self.by_category.get(product.category)
+            if found is not None:
+                groups.append(found)
+        if self.by_sku:
+            found = self.by_sku.get(product.sku)
             if found is not None:
                 groups.append(found)
         repeats = False
