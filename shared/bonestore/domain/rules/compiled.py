@@ -68,11 +68,12 @@ def stamp(yaml_text: str) -> dict[str, Any]:
 def compile_to(package_dir: str | Path) -> Engine:
     """Validate the packaged YAML, build its engine and write the artifact into
     ``package_dir`` (a ``bonestore`` package directory)."""
-    from bonestore.domain.rules.loader import parse_ruleset, read_ruleset_text
+    from bonestore.domain.rules.loader import parse_ruleset, read_ruleset_text, rule_lines
 
     text, name = read_ruleset_text()
-    ruleset = parse_ruleset(text, name)[0]
+    ruleset, node = parse_ruleset(text, name)
     engine = Engine(ruleset)
+    engine.rule_lines = {rule_id: found[0] for rule_id, found in rule_lines(node).items()}
     body = {"stamp": stamp(text), "version": engine.version, "engine": engine}
     target = Path(package_dir) / ARTIFACT
     target.write_bytes(pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))

@@ -160,6 +160,9 @@ class Engine:
     def __init__(self, ruleset: Ruleset, *, memo_size: int = MEMO_LIMIT) -> None:
         self.ruleset = ruleset
         self.version = ruleset.version
+        # rule id -> its line in the YAML, when known without parsing it again (the artifact
+        # compiled at build time records them: rules/compiled.py).
+        self.rule_lines: dict[str, int] | None = None
         self._index = RuleIndex([compile_rule(ruleset, rule) for rule in ruleset.rules])
         self._memo = LineMemo(self._index, memo_size)
         self._method_order = {m: i for i, m in enumerate(ruleset.methods)}
