@@ -107,7 +107,7 @@ def test_admin_report_from_the_artifact_lints_without_the_yaml(
 
     compile_to(package)
     loaded = load_compiled()
-    assert loaded is not None and loaded.rule_lines
+    assert loaded is not None and loaded.rule_lines and loaded.ruleset_json
     catalog = seed_catalog()[:1]  # rules naming SKUs and ingredients it lacks: findings
     from_yaml = ruleset_report(Engine(load_ruleset()), catalog)
     assert from_yaml["lint"]["issues"], "the comparison needs findings with lines"
