@@ -343,7 +343,7 @@ def _link_distribution(distribution: Any, target: Path) -> None:
             (target / top).symlink_to(site / top)
 
 
-def deployed_layer(target: Path) -> str:
+def deployed_layer(target: Path, source: Path = REPO_ROOT / "shared") -> str:
     """The ``sys.path`` a deployed function sees, built from this source: the layer as
     ``sam build`` makes it (shared/Makefile: the ``bonestore`` package with the compiled
     ruleset artifact, byte-compiled, and the distributions shared/requirements.txt needs),
@@ -354,16 +354,20 @@ def deployed_layer(target: Path) -> str:
     import compileall
     import shutil
 
-    from bonestore.domain.rules.compiled import compile_to
-
     layer, runtime = target / "python", target / "runtime"
     runtime.mkdir(parents=True)
     shutil.copytree(
-        REPO_ROOT / "shared" / "bonestore",
+        source / "bonestore",
         layer / "bonestore",
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
-    compile_to(layer / "bonestore")
+    # As shared/Makefile does, with the code of the layer being built (``source``).
+    subprocess.run(
+        [sys.executable, "-m", "bonestore.domain.rules.compiled", str(layer / "bonestore")],
+        env={**os.environ, "PYTHONPATH": str(source)},
+        check=True,
+        capture_output=True,
+    )
     requirements = [
         line.split("==")[0].strip()
         for line in (REPO_ROOT / "shared" / "requirements.txt").read_text().splitlines()
@@ -543,32 +547,62 @@ def _milestones(prefix: str) -> dict[str, float]:
     return dict(out)
 
 
-def breakdown(runs: int, only_functions: list[str] | None = None) -> None:
+def _ref_source(ref: str, target: Path) -> Path:
+    """``shared/`` and ``functions/`` of git ``ref`` unpacked into ``target``."""
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", ref, "shared/bonestore", "functions"],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def breakdown(
+    runs: int, only_functions: list[str] | None = None, against: str | None = None
+) -> None:
     """``--only breakdown``: per function, CPU of the import and of the first invocation
     (median of ``runs``), the steps they spend it on (one cProfile run) and the import
-    time per package (one ``-X importtime`` run)."""
+    time per package (one ``-X importtime`` run). ``against``: the same for git ref
+    ``against``'s functions and layer, interleaved in the same run (before/after)."""
     import tempfile
 
     with cold_setup(only_functions) as (env, configs), tempfile.TemporaryDirectory() as out:
         names = [n for n, c in configs.items() if c["kind"] == "function" and " " not in n]
-        for name in names:  # warm the file cache
-            _run_child(configs[name], env)
+        # column -> (its child config, its environment)
+        columns = {n: (configs[n], env) for n in names}
+        if against:
+            source = _ref_source(against, Path(out) / "ref")
+            ref_env = {
+                **env,
+                "PYTHONPATH": deployed_layer(Path(out) / "ref-layer", source / "shared"),
+            }
+            for n in names:
+                module = source / Path(configs[n]["module"]).relative_to(REPO_ROOT)
+                columns[f"{n} @{against}"] = ({**configs[n], "module": str(module)}, ref_env)
+        for config, column_env in columns.values():  # warm the file cache
+            _run_child(config, column_env)
         cpu: dict[str, list[dict[str, float]]] = defaultdict(list)
-        for _ in range(runs):
-            for name in ["fair_baseline", *names]:
-                cpu[name].append(_run_child(configs[name], env))
+        for _ in range(runs):  # interleaved: machine noise hits every column alike
+            cpu["fair_baseline"].append(_run_child(configs["fair_baseline"], env))
+            for column, (config, column_env) in columns.items():
+                cpu[column].append(_run_child(config, column_env))
         steps = {}
-        for name in names:
-            prefix = str(Path(out) / name)
-            _run_child({**configs[name], "profile": prefix}, env)
-            steps[name] = _milestones(prefix)
+        for column, (config, column_env) in columns.items():
+            prefix = str(Path(out) / column.replace(" ", "_"))
+            _run_child({**config, "profile": prefix}, column_env)
+            steps[column] = _milestones(prefix)
         imports = {
-            n: _breakdown(_run_child(configs[n], env, importtime=True)["importtime"]) for n in names
+            column: _breakdown(_run_child(config, column_env, importtime=True)["importtime"])
+            for column, (config, column_env) in columns.items()
         }
+    order = sorted(columns, key=lambda c: (names.index(c.split(" ")[0]), c))
 
     def header(title: str) -> None:
         print("\n" + title)
-        print(f"  {'':44}" + "".join(f"{n.replace('Function', '')[:10]:>11}" for n in names))
+        print(f"  {'':44}" + "".join(f"{_short(c):>11}" for c in order))
 
     def row(label: str, values: list[float]) -> None:
         print(f"  {label:44}" + "".join(f"{v:11.1f}" for v in values))
@@ -577,22 +611,28 @@ def breakdown(runs: int, only_functions: list[str] | None = None) -> None:
     header(f"Cold-start breakdown, CPU ms (median of {runs}; fair floor {fair:.0f} ms)")
     row(
         "import of the handler module",
-        [statistics.median(r["cpu_import_ms"] for r in cpu[n]) for n in names],
+        [statistics.median(r["cpu_import_ms"] for r in cpu[c]) for c in order],
     )
     row(
         "first invocation",
-        [statistics.median(r["cpu_ms"] - r["cpu_import_ms"] for r in cpu[n]) for n in names],
+        [statistics.median(r["cpu_ms"] - r["cpu_import_ms"] for r in cpu[c]) for c in order],
     )
-    row("total", [statistics.median(r["cpu_ms"] for r in cpu[n]) for n in names])
-    row("x fair floor", [statistics.median(r["cpu_ms"] for r in cpu[n]) / fair for n in names])
+    row("total", [statistics.median(r["cpu_ms"] for r in cpu[c]) for c in order])
+    row("x fair floor", [statistics.median(r["cpu_ms"] for r in cpu[c]) / fair for c in order])
     header("Steps of import + first invocation, profiled ms (cProfile slows code ~1.5x)")
     for label, _, _ in MILESTONES:
-        if any(steps[n].get(label) for n in names):
-            row(label, [steps[n].get(label, 0.0) for n in names])
+        if any(steps[c].get(label) for c in order):
+            row(label, [steps[c].get(label, 0.0) for c in order])
     header("Import time per package, exclusive ms (one -X importtime run, lazy imports included)")
     for package in (*BREAKDOWN, "other"):
         if any(package in b for b in imports.values()):
-            row(package, [imports[n].get(package, 0.0) for n in names])
+            row(package, [imports[c].get(package, 0.0) for c in order])
+
+
+def _short(column: str) -> str:
+    """A column's 10-character heading: the function, and ``@`` for the reference ref."""
+    name = column.split(" ")[0].replace("Function", "")
+    return (name[:8] + " @") if " @" in column else name[:10]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -610,12 +650,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="exit 1 when a cold-start target is missed"
     )
+    parser.add_argument(
+        "--against",
+        metavar="GIT_REF",
+        help="breakdown: also measure this git ref's functions and layer, interleaved",
+    )
     args = parser.parse_args(argv)
     misses: list[str] = []
     if args.only in (None, "cold"):
         misses = cold_start(args.runs, args.functions)
     if args.only == "breakdown":
-        breakdown(args.runs, args.functions)
+        breakdown(args.runs, args.functions, args.against)
     if args.only in (None, "rules"):
         try:
             from bonestore_infra import bench_rules
