@@ -207,14 +207,19 @@ def _events(stack: Any) -> dict[str, dict[str, Any]]:
                 "cancel_url": "https://example.com/no",
             },
         ),
-        "StripeWebhookFunction": api(
-            "StripeWebhookFunction",
-            "POST",
-            "/webhooks/stripe",
-            "/webhooks/stripe",
-            raw=webhook_body,
-            headers={"Stripe-Signature": [signature]},
-        ),
+        # Signed again before each run (_run_child): a run outlasting Stripe's 5-minute
+        # tolerance would otherwise measure the webhook refusing a stale signature (400).
+        "StripeWebhookFunction": {
+            **api(
+                "StripeWebhookFunction",
+                "POST",
+                "/webhooks/stripe",
+                "/webhooks/stripe",
+                raw=webhook_body,
+                headers={"Stripe-Signature": [signature]},
+            ),
+            "bench_webhook_secret": secret,
+        },
         "SupportFunction": api(
             "SupportFunction",
             "GET",
@@ -272,7 +277,21 @@ def _stripe_signature(payload: bytes, secret: str) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
+def _resigned(event: dict[str, Any]) -> dict[str, Any]:
+    """The webhook's event with a Stripe-Signature made now (see ``_events``)."""
+    secret = event.get("bench_webhook_secret")
+    if secret is None:
+        return event
+    fresh = {k: v for k, v in event.items() if k != "bench_webhook_secret"}
+    signature = _stripe_signature(str(event["body"]).encode(), secret)
+    fresh["headers"] = {**event["headers"], "Stripe-Signature": signature}
+    fresh["multiValueHeaders"] = {**event["multiValueHeaders"], "Stripe-Signature": [signature]}
+    return fresh
+
+
 def _run_child(config: dict[str, Any], env: dict[str, str], importtime: bool = False) -> Any:
+    if "event" in config:
+        config = {**config, "event": _resigned(config["event"])}
     command = [
         sys.executable,
         "-S",  # only the deployed sys.path (deployed_layer), not the venv's site-packages
