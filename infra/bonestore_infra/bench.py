@@ -23,6 +23,9 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from bonestore_infra.template import REPO_ROOT, Template
@@ -54,11 +57,22 @@ if cfg["kind"] in ("baseline", "fair_baseline"):
     print(json.dumps({"import_ms": (t1 - t0) * 1000, "invoke_ms": 0.0, "cpu_ms": (c1 - c0) * 1000}))
     raise SystemExit
 import importlib.util
+profile = None
+if cfg.get("profile"):
+    import cProfile
+    profile = cProfile.Profile()
+    profile.enable()
 spec = importlib.util.spec_from_file_location("app", cfg["module"])
 module = importlib.util.module_from_spec(spec)
 sys.modules["app"] = module
 spec.loader.exec_module(module)
+if profile is not None:
+    profile.disable()
+    profile.dump_stats(cfg["profile"] + ".import")
+    profile = cProfile.Profile()
+    profile.enable()
 t1 = time.perf_counter()
+c1 = time.process_time()
 if cfg.get("restored"):
     # As SnapStart runs it: init and the before-snapshot hooks happen at publish time;
     # a restored environment runs the after-restore hooks, then the first request.
@@ -66,7 +80,7 @@ if cfg.get("restored"):
     for hook in snapstart.REGISTERED["before_snapshot"]:
         hook()
     t0 = t1 = time.perf_counter()
-    c0 = time.process_time()
+    c0 = c1 = time.process_time()
     for hook in snapstart.REGISTERED["after_restore"]:
         hook()
 
@@ -84,9 +98,13 @@ class Context:
 result = getattr(module, cfg["handler"])(cfg["event"], Context())
 t2 = time.perf_counter()
 c2 = time.process_time()
+if profile is not None:
+    profile.disable()
+    profile.dump_stats(cfg["profile"] + ".call")
 status = result.get("statusCode") if isinstance(result, dict) else None
 print(json.dumps({"import_ms": (t1 - t0) * 1000, "invoke_ms": (t2 - t1) * 1000,
-                  "cpu_ms": (c2 - c0) * 1000, "status": status}))
+                  "cpu_ms": (c2 - c0) * 1000, "cpu_import_ms": (c1 - c0) * 1000,
+                  "status": status}))
 """
 
 # Top-level packages whose import time the breakdown reports.
@@ -189,14 +207,19 @@ def _events(stack: Any) -> dict[str, dict[str, Any]]:
                 "cancel_url": "https://example.com/no",
             },
         ),
-        "StripeWebhookFunction": api(
-            "StripeWebhookFunction",
-            "POST",
-            "/webhooks/stripe",
-            "/webhooks/stripe",
-            raw=webhook_body,
-            headers={"Stripe-Signature": [signature]},
-        ),
+        # Signed again before each run (_run_child): a run outlasting Stripe's 5-minute
+        # tolerance would otherwise measure the webhook refusing a stale signature (400).
+        "StripeWebhookFunction": {
+            **api(
+                "StripeWebhookFunction",
+                "POST",
+                "/webhooks/stripe",
+                "/webhooks/stripe",
+                raw=webhook_body,
+                headers={"Stripe-Signature": [signature]},
+            ),
+            "bench_webhook_secret": secret,
+        },
         "SupportFunction": api(
             "SupportFunction",
             "GET",
@@ -214,6 +237,23 @@ def _events(stack: Any) -> dict[str, dict[str, Any]]:
             headers={"X-Order-Token": ["not-a-token"]},
         ),
         "AdminFunction": api("AdminFunction", "GET", "/admin/rules", "/admin/rules", group="ops"),
+        # An OrderPaid message naming an order that does not exist: the whole first
+        # invocation (batch utility, the order read) without a stocked order.
+        "FulfilmentFunction": {
+            "Records": [
+                {
+                    "messageId": "bench",
+                    "receiptHandle": "bench",
+                    "body": json.dumps({"detail": {"order_id": "ord_none"}}),
+                    "attributes": {},
+                    "messageAttributes": {},
+                    "md5OfBody": "",
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench",
+                    "awsRegion": "us-east-1",
+                }
+            ]
+        },
         "ReservationSweeperFunction": {
             "version": "0",
             "id": "bench",
@@ -237,9 +277,24 @@ def _stripe_signature(payload: bytes, secret: str) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
+def _resigned(event: dict[str, Any]) -> dict[str, Any]:
+    """The webhook's event with a Stripe-Signature made now (see ``_events``)."""
+    secret = event.get("bench_webhook_secret")
+    if secret is None:
+        return event
+    fresh = {k: v for k, v in event.items() if k != "bench_webhook_secret"}
+    signature = _stripe_signature(str(event["body"]).encode(), secret)
+    fresh["headers"] = {**event["headers"], "Stripe-Signature": signature}
+    fresh["multiValueHeaders"] = {**event["multiValueHeaders"], "Stripe-Signature": [signature]}
+    return fresh
+
+
 def _run_child(config: dict[str, Any], env: dict[str, str], importtime: bool = False) -> Any:
+    if "event" in config:
+        config = {**config, "event": _resigned(config["event"])}
     command = [
         sys.executable,
+        "-S",  # only the deployed sys.path (deployed_layer), not the venv's site-packages
         *(["-X", "importtime"] if importtime else []),
         "-c",
         CHILD,
@@ -270,48 +325,142 @@ def _breakdown(importtime: str) -> dict[str, float]:
     return dict(totals)
 
 
+# What Lambda's python3.13 runtime ships beside a function's layers: boto3 and what it needs.
+RUNTIME_DISTRIBUTIONS = ("boto3",)
+
+
+def _distributions(roots: list[str]) -> dict[str, Any]:
+    """The installed distributions ``roots`` need, transitively (extras and markers that do
+    not apply left out): name -> ``importlib.metadata.Distribution``."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    found: dict[str, Any] = {}
+    todo = list(roots)
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in found:
+            continue
+        found[name] = metadata.distribution(name)
+        for text in found[name].requires or []:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    return found
+
+
+def _link_distribution(distribution: Any, target: Path) -> None:
+    """Symlink a distribution's top-level packages and modules into ``target``."""
+    site = Path(distribution.locate_file(""))
+    tops = {f.parts[0] for f in distribution.files or () if len(f.parts) and f.parts[0] != ".."}
+    for top in tops:
+        if top.endswith((".dist-info", ".data", ".pth")) or top in ("__pycache__", "bin"):
+            continue
+        if not (target / top).exists():
+            (target / top).symlink_to(site / top)
+
+
+def deployed_layer(target: Path, source: Path = REPO_ROOT / "shared") -> str:
+    """The ``sys.path`` a deployed function sees, built from this source: the layer as
+    ``sam build`` makes it (shared/Makefile: the ``bonestore`` package with the compiled
+    ruleset artifact, byte-compiled, and the distributions shared/requirements.txt needs),
+    then what Lambda's runtime provides (boto3). Children run with ``-S`` and this as
+    PYTHONPATH, so nothing of the development environment is importable: the stripe SDK,
+    for one, imports aiohttp at import time when it is installed (the venv has it through
+    the dev tools; the layer does not). Returns the PYTHONPATH."""
+    import compileall
+    import shutil
+
+    layer, runtime = target / "python", target / "runtime"
+    runtime.mkdir(parents=True)
+    shutil.copytree(
+        source / "bonestore",
+        layer / "bonestore",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    # As shared/Makefile does, with the code of the layer being built (``source``).
+    subprocess.run(
+        [sys.executable, "-m", "bonestore.domain.rules.compiled", str(layer / "bonestore")],
+        env={**os.environ, "PYTHONPATH": str(source)},
+        check=True,
+        capture_output=True,
+    )
+    requirements = [
+        line.split("==")[0].strip()
+        for line in (REPO_ROOT / "shared" / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    provided = _distributions(list(RUNTIME_DISTRIBUTIONS))
+    for distribution in provided.values():
+        _link_distribution(distribution, runtime)
+    for name, distribution in _distributions(requirements).items():
+        if name not in provided:
+            _link_distribution(distribution, layer)
+    # After linking: a one-file module (typing_extensions.py, six.py) caches its .pyc beside
+    # the link, and without one it is compiled again in every child (70 ms for that one).
+    for folder in (layer, runtime):
+        compileall.compile_dir(str(folder), quiet=2, workers=0)
+    return f"{layer}{os.pathsep}{runtime}"
+
+
 def fn_props(template: Template, name: str) -> dict[str, Any]:
     return dict(template.resources.get(name, {}).get("Properties", {}))
 
 
-def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
-    """Prints the table; returns the targets missed."""
-    misses: list[str] = []
+@contextmanager
+def cold_setup(
+    only_functions: list[str] | None = None,
+) -> Iterator[tuple[dict[str, str], dict[str, dict[str, Any]]]]:
+    """The local stack, the deployed layer and one child config per function (plus the two
+    floors): what every cold-start measurement runs against. Yields (env, configs)."""
     # Byte-compile everything first: uv installs no .pyc files, and a child that compiles
     # from source measures the compiler (x2 to x3), not the function. The deployed layer
     # ships compiled code for the same reason (shared/Makefile), so this is what runs.
     import compileall
     import sysconfig
+    import tempfile
 
     from bonestore_infra.local_stack import LocalStack, StackConfig
 
-    for folder in (sysconfig.get_paths()["purelib"], REPO_ROOT / "shared", REPO_ROOT / "functions"):
+    for folder in (sysconfig.get_paths()["purelib"], REPO_ROOT / "functions"):
         compileall.compile_dir(str(folder), quiet=2, workers=0)
     stack = LocalStack(StackConfig(api_port=0, stripe_port=0, dynamodb_port=0)).start()
     try:
-        env = {**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING", "PYTHONDONTWRITEBYTECODE": "1"}
-        env.pop("PYTHONPATH", None)
-        template = Template()
-        events = _events(stack)
-        configs: dict[str, dict[str, Any]] = {
-            "baseline": {"kind": "baseline"},
-            "fair_baseline": {"kind": "fair_baseline"},
-        }
-        for name, fn in template.functions().items():
-            if only_functions and name not in only_functions:
-                continue
-            if not fn.module_path.exists():
-                print(f"  {name}: {fn.module_path.relative_to(REPO_ROOT)} missing, skipped")
-                continue
-            configs[name] = {
-                "kind": "function",
-                "name": name,
-                "module": str(fn.module_path),
-                "handler": fn.handler_name,
-                "event": events.get(name, {}),
+        with tempfile.TemporaryDirectory(prefix="bonestore-bench-") as scratch:
+            env = {**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING", "PYTHONDONTWRITEBYTECODE": "1"}
+            env["PYTHONPATH"] = deployed_layer(Path(scratch))
+            template = Template()
+            events = _events(stack)
+            configs: dict[str, dict[str, Any]] = {
+                "baseline": {"kind": "baseline"},
+                "fair_baseline": {"kind": "fair_baseline"},
             }
-            if "SnapStart" in fn_props(template, name):
-                configs[f"{name} restored"] = {**configs[name], "restored": True}
+            for name, fn in template.functions().items():
+                if only_functions and name not in only_functions:
+                    continue
+                if not fn.module_path.exists():
+                    print(f"  {name}: {fn.module_path.relative_to(REPO_ROOT)} missing, skipped")
+                    continue
+                configs[name] = {
+                    "kind": "function",
+                    "name": name,
+                    "module": str(fn.module_path),
+                    "handler": fn.handler_name,
+                    "event": events.get(name, {}),
+                }
+                if "SnapStart" in fn_props(template, name):
+                    configs[f"{name} restored"] = {**configs[name], "restored": True}
+            yield env, configs
+    finally:
+        stack.stop()
+
+
+def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
+    """Prints the table; returns the targets missed."""
+    misses: list[str] = []
+    with cold_setup(only_functions) as (env, configs):
         for config in configs.values():  # warm the file cache and .pyc files once
             _run_child(config, env)
         samples: dict[str, list[dict[str, float]]] = defaultdict(list)
@@ -378,15 +527,139 @@ def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
                     + f"{package:22}"
                     + "".join(f"{b.get(package, 0):11.1f}" for b in breakdowns.values())
                 )
-    finally:
-        stack.stop()
     return misses
+
+
+# Where a cold start's time goes, step by step: (label, file path suffix, function); the
+# step's cumulative profiled time over the import and the first invocation.
+MILESTONES = (
+    ("AWS client created", "botocore/session.py", "create_client"),
+    ("AWS requests (first: signing, endpoint, TCP)", "botocore/client.py", "_make_api_call"),
+    ("ruleset loaded (artifact or YAML)", "bonestore/domain/rules/engine.py", "default_engine"),
+    ("  of which YAML parsed + validated", "bonestore/domain/rules/loader.py", "parse_ruleset"),
+    ("pydantic classes defined", "pydantic/_internal/_model_construction.py", "__new__"),
+    (
+        "  of which schemas built",
+        "pydantic/_internal/_model_construction.py",
+        "complete_model_class",
+    ),
+    ("pydantic schemas built later", "pydantic/_internal/_model_construction.py", "rebuild"),
+    ("pydantic TypeAdapters built", "pydantic/type_adapter.py", "__init__"),
+    ("Powertools route model (dependant)", "event_handler/openapi/dependant.py", "get_dependant"),
+    ("ISO 3166 data (pycountry)", "pycountry/db.py", "_load"),
+    ("Stripe secret read", "bonestore/adapters/secrets.py", "keys"),
+    ("Powertools Logger set up", "aws_lambda_powertools/logging/logger.py", "__init__"),
+)
+
+
+def _milestones(prefix: str) -> dict[str, float]:
+    """Profiled ms per MILESTONES step, import and first call together."""
+    import pstats
+
+    out: dict[str, float] = defaultdict(float)
+    for phase in ("import", "call"):
+        stats: dict[Any, Any] = pstats.Stats(f"{prefix}.{phase}").stats  # type: ignore[attr-defined]
+        for (path, _, function), (_, _, _, cumulative, _) in stats.items():
+            for label, suffix, name in MILESTONES:
+                if function == name and path.replace("\\", "/").endswith(suffix):
+                    out[label] += cumulative * 1000
+    return dict(out)
+
+
+def _ref_source(ref: str, target: Path) -> Path:
+    """``shared/`` and ``functions/`` of git ``ref`` unpacked into ``target``."""
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", ref, "shared/bonestore", "functions"],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def breakdown(
+    runs: int, only_functions: list[str] | None = None, against: str | None = None
+) -> None:
+    """``--only breakdown``: per function, CPU of the import and of the first invocation
+    (median of ``runs``), the steps they spend it on (one cProfile run) and the import
+    time per package (one ``-X importtime`` run). ``against``: the same for git ref
+    ``against``'s functions and layer, interleaved in the same run (before/after)."""
+    import tempfile
+
+    with cold_setup(only_functions) as (env, configs), tempfile.TemporaryDirectory() as out:
+        names = [n for n, c in configs.items() if c["kind"] == "function" and " " not in n]
+        # column -> (its child config, its environment)
+        columns = {n: (configs[n], env) for n in names}
+        if against:
+            source = _ref_source(against, Path(out) / "ref")
+            ref_env = {
+                **env,
+                "PYTHONPATH": deployed_layer(Path(out) / "ref-layer", source / "shared"),
+            }
+            for n in names:
+                module = source / Path(configs[n]["module"]).relative_to(REPO_ROOT)
+                columns[f"{n} @{against}"] = ({**configs[n], "module": str(module)}, ref_env)
+        for config, column_env in columns.values():  # warm the file cache
+            _run_child(config, column_env)
+        cpu: dict[str, list[dict[str, float]]] = defaultdict(list)
+        for _ in range(runs):  # interleaved: machine noise hits every column alike
+            cpu["fair_baseline"].append(_run_child(configs["fair_baseline"], env))
+            for column, (config, column_env) in columns.items():
+                cpu[column].append(_run_child(config, column_env))
+        steps = {}
+        for column, (config, column_env) in columns.items():
+            prefix = str(Path(out) / column.replace(" ", "_"))
+            _run_child({**config, "profile": prefix}, column_env)
+            steps[column] = _milestones(prefix)
+        imports = {
+            column: _breakdown(_run_child(config, column_env, importtime=True)["importtime"])
+            for column, (config, column_env) in columns.items()
+        }
+    order = sorted(columns, key=lambda c: (names.index(c.split(" ")[0]), c))
+
+    def header(title: str) -> None:
+        print("\n" + title)
+        print(f"  {'':44}" + "".join(f"{_short(c):>11}" for c in order))
+
+    def row(label: str, values: list[float]) -> None:
+        print(f"  {label:44}" + "".join(f"{v:11.1f}" for v in values))
+
+    fair = statistics.median(r["cpu_ms"] for r in cpu["fair_baseline"])
+    header(f"Cold-start breakdown, CPU ms (median of {runs}; fair floor {fair:.0f} ms)")
+    row(
+        "import of the handler module",
+        [statistics.median(r["cpu_import_ms"] for r in cpu[c]) for c in order],
+    )
+    row(
+        "first invocation",
+        [statistics.median(r["cpu_ms"] - r["cpu_import_ms"] for r in cpu[c]) for c in order],
+    )
+    row("total", [statistics.median(r["cpu_ms"] for r in cpu[c]) for c in order])
+    row("x fair floor", [statistics.median(r["cpu_ms"] for r in cpu[c]) / fair for c in order])
+    header("Steps of import + first invocation, profiled ms (cProfile slows code ~1.5x)")
+    for label, _, _ in MILESTONES:
+        if any(steps[c].get(label) for c in order):
+            row(label, [steps[c].get(label, 0.0) for c in order])
+    header("Import time per package, exclusive ms (one -X importtime run, lazy imports included)")
+    for package in (*BREAKDOWN, "other"):
+        if any(package in b for b in imports.values()):
+            row(package, [imports[c].get(package, 0.0) for c in order])
+
+
+def _short(column: str) -> str:
+    """A column's 10-character heading: the function, and ``@`` for the reference ref."""
+    name = column.split(" ")[0].replace("Function", "")
+    return (name[:8] + " @") if " @" in column else name[:10]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--only", choices=["cold", "rules", "checkout", "load"], default=None)
+    parser.add_argument(
+        "--only", choices=["cold", "breakdown", "rules", "checkout", "load"], default=None
+    )
     parser.add_argument(
         "--function",
         action="append",
@@ -396,10 +669,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="exit 1 when a cold-start target is missed"
     )
+    parser.add_argument(
+        "--against",
+        metavar="GIT_REF",
+        help="breakdown: also measure this git ref's functions and layer, interleaved",
+    )
     args = parser.parse_args(argv)
     misses: list[str] = []
     if args.only in (None, "cold"):
         misses = cold_start(args.runs, args.functions)
+    if args.only == "breakdown":
+        breakdown(args.runs, args.functions, args.against)
     if args.only in (None, "rules"):
         try:
             from bonestore_infra import bench_rules

@@ -87,3 +87,22 @@ def test_the_check_can_fail() -> None:
 def test_answer_is_small_enough_for_a_page() -> None:
     size = len(json.dumps({"items": list(countries.all_countries())}))
     assert size < 400_000, size  # gzip takes it to a fraction; the browser caches it a day
+
+
+def test_the_plain_iso_tables_agree_with_pycountrys_own_lookups() -> None:
+    """countries reads pycountry's data files itself (a cold start skips pycountry's
+    indexing): every country, name and subdivision must be what pycountry answers."""
+    assert countries.country_codes() == tuple(c.alpha_2 for c in pycountry.countries)
+    for country in pycountry.countries:
+        code = country.alpha_2
+        assert countries.is_country(code) and geo.is_country(code.lower())
+        if code not in countries.NAME_OVERRIDES:
+            expected = getattr(country, "common_name", None) or country.name
+            assert countries.country_name(code) == expected
+        found = pycountry.subdivisions.get(country_code=code) or []
+        expected_subs = {sub.code.upper(): sub.name for sub in found}
+        if code == "US":
+            expected_subs.update(countries.US_MILITARY)
+        assert countries.subdivisions(code) == expected_subs, code
+    assert not countries.is_country("XX") and not countries.is_country("USA")
+    assert countries.country_name("XX") == "XX"

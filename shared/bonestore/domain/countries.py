@@ -7,7 +7,7 @@ AA/AE/AP that ISO does not list), whether the subdivision and the postal code ar
 asked for, and a real example of the country's postal code for a placeholder.
 
 Pure and free of pydantic (the catalog function serves it, and its cold start is a
-product metric). ``pycountry`` is imported on first use. The postal-code facts agree
+product metric). pycountry's data files are read on first use (see ``_country_names``). The postal-code facts agree
 with ``domain.geo``: a country whose format geo validates has ``required: true`` and an
 example geo accepts unchanged (``tests/unit/test_countries.py`` holds them to it).
 """
@@ -104,11 +104,49 @@ POSTAL_LABELS = {
 }
 
 
+def _read_database(database: Any, root: str) -> list[dict[str, str]]:
+    import json
+
+    with open(database.filename, encoding="utf-8") as file:
+        entries: list[dict[str, str]] = json.load(file)[root]
+    return entries
+
+
+# pycountry's data read as plain dicts, straight from its own ISO 3166 files: its loader
+# makes an object and indexes every field of each of the ~5,000 subdivisions on the first
+# lookup (~100 ms of an eligibility or checkout cold start), where a request needs one
+# country's codes (~10 ms this way). tests/unit/test_countries.py holds both to pycountry's
+# own lookups, for every country and subdivision.
 @cache
-def _pycountry() -> Any:
+def _country_names() -> dict[str, str]:
+    """alpha-2 -> ISO's common name (else its name), in ISO's order."""
     import pycountry
 
-    return pycountry
+    return {
+        entry["alpha_2"]: entry.get("common_name") or entry["name"]
+        for entry in _read_database(pycountry.countries, "3166-1")
+    }
+
+
+@cache
+def _subdivisions_by_country() -> dict[str, dict[str, str]]:
+    import pycountry
+
+    by_country: dict[str, dict[str, str]] = {}
+    for entry in _read_database(pycountry.subdivisions, "3166-2"):
+        code = entry["code"].upper()
+        by_country.setdefault(code.split("-", 1)[0], {})[code] = entry["name"]
+    return by_country
+
+
+def is_country(code: str) -> bool:
+    """Whether ``code`` is an ISO 3166-1 alpha-2 code (upper case)."""
+    return code in _country_names()
+
+
+def country_codes() -> tuple[str, ...]:
+    """Every ISO 3166-1 alpha-2 code, in ISO's order."""
+    return tuple(_country_names())
 
 
 def country_name(code: str) -> str:
@@ -116,18 +154,13 @@ def country_name(code: str) -> str:
     code = code.upper()
     if code in NAME_OVERRIDES:
         return NAME_OVERRIDES[code]
-    country = _pycountry().countries.get(alpha_2=code) if len(code) == 2 else None
-    if country is None:
-        return code
-    return str(getattr(country, "common_name", None) or country.name)
+    return _country_names().get(code, code)
 
 
 @cache
 def subdivisions(country: str) -> dict[str, str]:
     """ISO 3166-2 code -> name for one country (plus the US military codes)."""
-    lookup: Any = _pycountry().subdivisions.get
-    found = lookup(country_code=country) or []
-    names = {sub.code.upper(): sub.name for sub in found}
+    names = dict(_subdivisions_by_country().get(country, {}))
     if country == "US":
         names.update(US_MILITARY)
     return names
@@ -170,7 +203,7 @@ def _country_entry(code: str) -> dict[str, Any]:
 @cache
 def all_countries() -> tuple[dict[str, Any], ...]:
     """Every ISO 3166-1 country, sorted by its customer-facing name."""
-    entries = [_country_entry(country.alpha_2) for country in _pycountry().countries]
+    entries = [_country_entry(code) for code in country_codes()]
     entries.sort(key=lambda entry: _sort_key(entry["name"]))
     return tuple(entries)
 

@@ -6,20 +6,19 @@ are validated and put into their country's canonical form where the country
 has one (CA ``H2X 1Y4``, US ``12345`` / ``12345-6789``, GB ``SW1A 1AA``, ...);
 elsewhere they are upper-cased and their spacing collapsed.
 
-``pycountry`` is imported lazily: its data loads in tens of milliseconds,
-which only the first lookup pays.
+pycountry's data is read on the first lookup (``bonestore.domain.countries``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from bonestore.domain.countries import country_name as country_name
+from bonestore.domain.countries import is_country as _is_country
 from bonestore.domain.countries import subdivisions as _subdivisions
 from bonestore.domain.errors import InvalidInput
 
@@ -86,15 +85,8 @@ class Destination(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
-@cache
-def _country(code: str) -> Any:
-    import pycountry
-
-    return pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
-
-
 def is_country(code: str) -> bool:
-    return _country(code.upper()) is not None
+    return _is_country(code.upper())
 
 
 def subdivision_name(code: str) -> str | None:
@@ -167,7 +159,7 @@ def normalize_destination(raw: Mapping[str, Any], *, field: str = "destination")
             None,
         )
     country_raw = raw.get("country")
-    if not isinstance(country_raw, str) or _country(country_raw.strip().upper()) is None:
+    if not isinstance(country_raw, str) or not _is_country(country_raw.strip().upper()):
         raise _invalid(
             "invalid_country",
             "country must be an ISO 3166-1 alpha-2 code, like US or CA",
@@ -225,7 +217,7 @@ def destination_from_stripe_address(
     if not address:
         return None
     country_raw = address.get("country")
-    if not isinstance(country_raw, str) or _country(country_raw.strip().upper()) is None:
+    if not isinstance(country_raw, str) or not _is_country(country_raw.strip().upper()):
         return None
     country = country_raw.strip().upper()
 

@@ -12,23 +12,29 @@ if TYPE_CHECKING:
 
 
 def ruleset_report(engine: Engine, catalog: Sequence[Product]) -> dict[str, Any]:
-    from bonestore.domain.rules.lint import lint_text
+    from bonestore.domain.rules.compiled import ruleset_json
+    from bonestore.domain.rules.lint import lint_ruleset, lint_text
     from bonestore.domain.rules.loader import read_ruleset_text
 
     ruleset = engine.ruleset
     text, name = read_ruleset_text()
-    issues = lint_text(text, name, list(catalog) or None)
+    if engine.rule_lines is not None:
+        # The engine compiled at build time from this very text (its stamp says so) knows
+        # its rules' lines: the same findings as lint_text without parsing the YAML again.
+        issues = lint_ruleset(ruleset, name, list(catalog) or None, engine.rule_lines)
+    else:
+        issues = lint_text(text, name, list(catalog) or None)
+    # Dumped at build time into the artifact (the same function), else now.
+    dumped = engine.ruleset_json or ruleset_json(ruleset)
     errors = sum(1 for issue in issues if issue.severity == "error")
     return {
         "version": ruleset.version,
         "source": name,
         "schema_version": ruleset.schema_version,
         "groups": ruleset.groups,
-        "methods": {k: v.model_dump(mode="json") for k, v in ruleset.methods.items()},
+        "methods": dumped["methods"],
         "ingredients": ruleset.ingredients,
-        "rules": [
-            rule.model_dump(mode="json", by_alias=True, exclude_none=True) for rule in ruleset.rules
-        ],
+        "rules": dumped["rules"],
         "lint": {
             "ok": errors == 0,
             "errors": errors,

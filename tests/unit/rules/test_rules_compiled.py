@@ -95,3 +95,25 @@ def test_build_command_writes_the_artifact(
     assert (package / ARTIFACT).exists()
     assert load_ruleset().version in capsys.readouterr().out
     assert compiled_module.main([]) == 2
+
+
+def test_admin_report_from_the_artifact_lints_without_the_yaml(
+    package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET /admin/rules' report: the artifact knows its rules' lines, so it lints the
+    ruleset it holds without parsing the YAML, with exactly the YAML lint's findings."""
+    from bonestore.domain.rules import lint
+    from bonestore.service.rules_report import ruleset_report
+
+    compile_to(package)
+    loaded = load_compiled()
+    assert loaded is not None and loaded.rule_lines and loaded.ruleset_json
+    catalog = seed_catalog()[:1]  # rules naming SKUs and ingredients it lacks: findings
+    from_yaml = ruleset_report(Engine(load_ruleset()), catalog)
+    assert from_yaml["lint"]["issues"], "the comparison needs findings with lines"
+
+    def no_parse(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the artifact's report parsed the YAML")
+
+    monkeypatch.setattr(lint, "lint_text", no_parse)
+    assert ruleset_report(loaded, catalog) == from_yaml

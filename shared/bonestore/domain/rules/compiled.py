@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bonestore.domain.rules.engine import Engine
+from bonestore.domain.rules.schema import Ruleset
 
 ARTIFACT = "data/ruleset.compiled.pickle"
 FORMAT = 1
@@ -65,14 +66,26 @@ def stamp(yaml_text: str) -> dict[str, Any]:
     }
 
 
+def ruleset_json(ruleset: Ruleset) -> dict[str, Any]:
+    """The ruleset's methods and rules as the admin's report shows them."""
+    return {
+        "methods": {k: v.model_dump(mode="json") for k, v in ruleset.methods.items()},
+        "rules": [
+            rule.model_dump(mode="json", by_alias=True, exclude_none=True) for rule in ruleset.rules
+        ],
+    }
+
+
 def compile_to(package_dir: str | Path) -> Engine:
     """Validate the packaged YAML, build its engine and write the artifact into
     ``package_dir`` (a ``bonestore`` package directory)."""
-    from bonestore.domain.rules.loader import parse_ruleset, read_ruleset_text
+    from bonestore.domain.rules.loader import parse_ruleset, read_ruleset_text, rule_lines
 
     text, name = read_ruleset_text()
-    ruleset = parse_ruleset(text, name)[0]
+    ruleset, node = parse_ruleset(text, name)
     engine = Engine(ruleset)
+    engine.rule_lines = {rule_id: found[0] for rule_id, found in rule_lines(node).items()}
+    engine.ruleset_json = ruleset_json(ruleset)
     body = {"stamp": stamp(text), "version": engine.version, "engine": engine}
     target = Path(package_dir) / ARTIFACT
     target.write_bytes(pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))

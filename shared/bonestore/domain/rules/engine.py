@@ -125,9 +125,9 @@ def iso_utc(at: datetime) -> str:
 
 @cache
 def all_countries() -> tuple[str, ...]:
-    import pycountry
+    from bonestore.domain.countries import country_codes
 
-    return tuple(sorted(c.alpha_2 for c in pycountry.countries))
+    return tuple(sorted(country_codes()))
 
 
 _STEP_ORDER = operator.itemgetter("rule_id")
@@ -146,12 +146,26 @@ def _error_reason(c: CompiledRule, values: dict[str, str]) -> Reason:
     )
 
 
+def _limit_reason(c: CompiledRule, values: dict[str, str], limit: int) -> Reason:
+    """A limit rule's reason at its maximum (a copy of the values only when its message
+    names the maximum)."""
+    if "max_quantity" in c.fields:
+        return c.reason({**values, "max_quantity": str(limit)})
+    return c.reason(values)
+
+
 class Engine:
     """Decides carts against one ruleset. Build once per cold start; ``decide`` is pure."""
 
     def __init__(self, ruleset: Ruleset, *, memo_size: int = MEMO_LIMIT) -> None:
         self.ruleset = ruleset
         self.version = ruleset.version
+        # rule id -> its line in the YAML, when known without parsing it again (the artifact
+        # compiled at build time records them: rules/compiled.py).
+        self.rule_lines: dict[str, int] | None = None
+        # The ruleset's rules and methods as JSON (the admin's report), dumped at build time
+        # into the artifact: dumping builds every rule model's serializer (~20 ms).
+        self.ruleset_json: dict[str, Any] | None = None
         self._index = RuleIndex([compile_rule(ruleset, rule) for rule in ruleset.rules])
         self._memo = LineMemo(self._index, memo_size)
         self._method_order = {m: i for i, m in enumerate(ruleset.methods)}
@@ -159,6 +173,7 @@ class Engine:
         self._quotes: dict[tuple[str, int, str, tuple[str, ...]], ShippingMethodQuote] = {}
         self._plans: dict[tuple[int, int], MethodPlan] = {}
         self._country_names: dict[str, str] = {}
+        self._error_reasons: dict[tuple[str, str, str], Reason] = {}
         self._memo.on_reset.append(self._plans)
 
     # ------------------------------------------------------------ one line
@@ -179,8 +194,59 @@ class Engine:
             "max_quantity": "",
         }
         matched = Matched()
-        steps: list[dict[str, Any]] | None = [] if trace else None
-        for c in self._index.candidates(product, dest.country):
+        if trace:
+            steps: list[dict[str, Any]] = []
+            candidates = self._index.candidates(product, dest.country)
+            self._match_each(candidates, product, dest, po, ts, values, matched, steps)
+        else:
+            groups, check = self._index.line_candidates(product, dest.country)
+            for group in groups:  # rules their index key decides: no match() to call
+                if group.permit:
+                    matched.permitted = True
+                if group.fields or group.forbids or group.defaults:
+                    forbids, defaults = group.reasons(values)
+                    if forbids:
+                        matched.forbids += forbids
+                    if defaults:
+                        matched.defaults += defaults
+                for c in group.limits:
+                    try:
+                        limit = c.limit_for(product)
+                    except RuleError:
+                        matched.errors.append(self._error_reason(c, values))
+                        continue
+                    matched.limits.append((limit, _limit_reason(c, values, limit)))
+                if group.check:
+                    self._match_each(group.check, product, dest, po, ts, values, matched, None)
+            if check:
+                self._match_each(check, product, dest, po, ts, values, matched, None)
+
+        def no_permit() -> Reason:
+            return Reason.model_construct(
+                rule_id=NO_PERMIT_ID,
+                code=NO_PERMIT_CODE,
+                message=f"Nothing permits shipping {product.name} to {values['country_name']}.",
+            )
+
+        base = combine(matched, no_permit)
+        if trace:
+            steps.sort(key=_STEP_ORDER)
+            base.trace = steps
+        return base
+
+    def _match_each(
+        self,
+        rules: Sequence[CompiledRule],
+        product: Product,
+        dest: Destination,
+        po: bool,
+        ts: float,
+        values: dict[str, str],
+        matched: Matched,
+        steps: list[dict[str, Any]] | None,
+    ) -> None:
+        """Sort the rules that need ``match`` into ``matched`` (and ``steps``, tracing)."""
+        for c in rules:
             if (c.start is not None and ts < c.start) or (c.end is not None and ts >= c.end):
                 if steps is not None:
                     steps.append(_step(c, "inactive", "outside its effective window"))
@@ -189,7 +255,7 @@ class Engine:
                 applies = c.match(product, dest, po)
                 limit = c.limit_for(product) if applies and c.effect == "limit" else None
             except RuleError as exc:
-                matched.errors.append(_error_reason(c, values))
+                matched.errors.append(self._error_reason(c, values))
                 if steps is not None:
                     steps.append(_step(c, "error", str(exc)))
                 continue
@@ -205,20 +271,19 @@ class Engine:
             elif effect == "default":
                 matched.defaults.append(c.reason(values))
             elif limit is not None:
-                matched.limits.append((limit, c.reason({**values, "max_quantity": str(limit)})))
+                matched.limits.append((limit, _limit_reason(c, values, limit)))
 
-        def no_permit() -> Reason:
-            return Reason.model_construct(
-                rule_id=NO_PERMIT_ID,
-                code=NO_PERMIT_CODE,
-                message=f"Nothing permits shipping {product.name} to {values['country_name']}.",
-            )
-
-        base = combine(matched, no_permit)
-        if steps is not None:
-            steps.sort(key=_STEP_ORDER)
-            base.trace = steps
-        return base
+    def _error_reason(self, c: CompiledRule, values: dict[str, str]) -> Reason:
+        """The reason a rule that cannot be evaluated denies a line (built once per rule,
+        product name and country)."""
+        key = (c.rule.id, values["product_name"], values["country_name"])
+        found = self._error_reasons.get(key)
+        if found is None:
+            found = _error_reason(c, values)
+            if len(self._error_reasons) >= 10_000:
+                self._error_reasons.clear()
+            self._error_reasons[key] = found
+        return found
 
     # ------------------------------------------------------------ public API
 

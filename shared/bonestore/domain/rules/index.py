@@ -14,33 +14,120 @@ from typing import Any
 from bonestore.domain.catalog import Product
 from bonestore.domain.geo import Destination, is_po_box
 from bonestore.domain.rules.conditions import CompiledRule, attribute_value
-from bonestore.domain.rules.decision import LineBase
+from bonestore.domain.rules.decision import LineBase, Reason
 
 MEMO_LIMIT = 200_000
+
+
+def _needs_match(c: CompiledRule, indexed: str) -> bool:
+    """Whether ``c``, found in its country's bucket under its ``indexed`` product key (the
+    bucket already fixes the country, the key its one product condition), may still not
+    apply: any other condition, or an effective window, leaves it to ``match``."""
+    if c.start is not None or c.end is not None or c.ingredients:
+        return True
+    if c.subdivisions is not None or c.postal is not None or c.po_box is not None:
+        return True
+    present = {
+        "kind": c.kinds is not None,
+        "category": c.categories is not None,
+        "sku": c.skus is not None,
+        "attribute": bool(c.attributes),
+    }
+    if indexed == "attribute" and len(c.attributes) != 1:
+        return True
+    return any(found for key, found in present.items() if key != indexed)
+
+
+class LineGroup:
+    """The rules under one index key, sorted for the hot path: those the key alone decides
+    (no other condition, no window) by effect, so a line meets them without ``match``; the
+    rest in ``check``. ``rules`` holds them all (the trace reports every one)."""
+
+    __slots__ = (
+        "_reasons",
+        "check",
+        "defaults",
+        "fields",
+        "forbids",
+        "limits",
+        "permit",
+        "rules",
+    )
+
+    def __init__(self) -> None:
+        self.permit = False
+        self.forbids: list[CompiledRule] = []
+        self.defaults: list[CompiledRule] = []
+        self.limits: list[CompiledRule] = []
+        self.check: list[CompiledRule] = []
+        self.rules: list[CompiledRule] = []
+        # The message placeholders its forbids and defaults use, and their reasons per
+        # distinct set of those values (a message naming only the country: one per country).
+        self.fields: tuple[str, ...] = ()
+        self._reasons: dict[tuple[str, ...], tuple[list[Reason], list[Reason]]] = {}
+
+    def reasons(self, values: dict[str, str]) -> tuple[list[Reason], list[Reason]]:
+        """The reasons of its forbids and of its defaults for these message values."""
+        key = tuple([values[f] for f in self.fields])
+        found = self._reasons.get(key)
+        if found is None:
+            found = (
+                [c.reason(values) for c in self.forbids],
+                [c.reason(values) for c in self.defaults],
+            )
+            if len(self._reasons) >= 1_000:
+                self._reasons.clear()
+            self._reasons[key] = found
+        return found
+
+    def add(self, c: CompiledRule, indexed: str) -> None:
+        self.rules.append(c)
+        effect = c.effect
+        if _needs_match(c, indexed):
+            self.check.append(c)
+        elif effect == "permit":
+            self.permit = True
+        elif effect == "forbid" or effect == "default":
+            (self.forbids if effect == "forbid" else self.defaults).append(c)
+            self.fields = tuple(sorted({*self.fields, *c.fields}))
+            self._reasons.clear()
+        elif effect == "limit":
+            self.limits.append(c)
+        else:
+            self.check.append(c)
 
 
 class _Bucket:
     """Rules of one country (or of every country), indexed by their most selective product key."""
 
-    __slots__ = ("by_attribute", "by_category", "by_ingredient", "by_kind", "by_sku", "rest")
+    __slots__ = (
+        "attribute_rules",
+        "by_attribute",
+        "by_category",
+        "by_ingredient",
+        "by_kind",
+        "by_sku",
+        "rest",
+    )
 
     def __init__(self) -> None:
-        self.by_sku: dict[str, list[CompiledRule]] = {}
+        self.by_sku: dict[str, LineGroup] = {}
         # A rule whose first ingredient test names ingredients can only match a product that
         # has one of them (an absent ingredient is a definite "no", never an error).
         self.by_ingredient: dict[str, list[CompiledRule]] = {}
         # A rule whose first attribute test is ``eq``: attribute name -> value -> rules. A
         # product without the attribute gets all of them (they must report rule_error).
-        self.by_attribute: dict[str, dict[Any, list[CompiledRule]]] = {}
-        self.by_category: dict[str, list[CompiledRule]] = {}
-        self.by_kind: dict[str, list[CompiledRule]] = {}
-        self.rest: list[CompiledRule] = []
+        self.by_attribute: dict[str, dict[Any, LineGroup]] = {}
+        self.attribute_rules: dict[str, list[CompiledRule]] = {}
+        self.by_category: dict[str, LineGroup] = {}
+        self.by_kind: dict[str, LineGroup] = {}
+        self.rest = LineGroup()
 
     def add(self, c: CompiledRule) -> None:
         first_attribute = c.attributes[0] if c.attributes else None
         if c.skus is not None:
             for sku in c.skus:
-                self.by_sku.setdefault(sku, []).append(c)
+                self.by_sku.setdefault(sku, LineGroup()).add(c, "sku")
         elif c.ingredients:
             for name in c.ingredients[0].any_of:
                 self.by_ingredient.setdefault(name, []).append(c)
@@ -50,49 +137,59 @@ class _Bucket:
             and isinstance(first_attribute.value, str | int | Decimal)
         ):
             values = self.by_attribute.setdefault(first_attribute.name, {})
-            values.setdefault(first_attribute.value, []).append(c)
+            values.setdefault(first_attribute.value, LineGroup()).add(c, "attribute")
+            self.attribute_rules.setdefault(first_attribute.name, []).append(c)
         elif c.categories is not None:
             for cat in c.categories:
-                self.by_category.setdefault(cat, []).append(c)
+                self.by_category.setdefault(cat, LineGroup()).add(c, "category")
         elif c.kinds is not None:
             for kind in c.kinds:
-                self.by_kind.setdefault(kind, []).append(c)
+                self.by_kind.setdefault(kind, LineGroup()).add(c, "kind")
         else:
-            self.rest.append(c)
+            self.rest.add(c, "")
 
-    def candidates(self, product: Product, out: list[CompiledRule]) -> bool:
-        """Adds the rules that can apply to ``product``; True if some may be repeated."""
-        out += self.rest
-        for found in (
-            self.by_kind.get(product.kind),
-            self.by_category.get(product.category),
-            self.by_sku.get(product.sku),
-        ):
-            if found:
-                out += found
+    def candidates(
+        self, product: Product, groups: list[LineGroup], check: list[CompiledRule]
+    ) -> bool:
+        """Adds the groups of rules that can apply to ``product``, and the rules found only
+        by one of its ingredients or an attribute it lacks to ``check``; True if ``check``
+        may hold a rule twice."""
+        if self.rest.rules:
+            groups.append(self.rest)
+        # Each lookup only where the bucket has rules of that key (most have one or two).
+        if self.by_kind:
+            found = self.by_kind.get(product.kind)
+            if found is not None:
+                groups.append(found)
+        if self.by_category:
+            found = self.by_category.get(product.category)
+            if found is not None:
+                groups.append(found)
+        if self.by_sku:
+            found = self.by_sku.get(product.sku)
+            if found is not None:
+                groups.append(found)
         repeats = False
         if self.by_ingredient:
             hits = 0
             for name in product.attributes.ingredients:
-                found = self.by_ingredient.get(name)
-                if found:
-                    out += found
+                rules = self.by_ingredient.get(name)
+                if rules:
+                    check += rules
                     hits += 1
             repeats = hits > 1
         for name, by_value in self.by_attribute.items():
             value = attribute_value(product, name)
             if value is None:
-                for rules in by_value.values():
-                    out += rules
-            else:
-                try:
-                    found = by_value.get(value)
-                except TypeError:  # an unhashable attribute value: consider them all
-                    for rules in by_value.values():
-                        out += rules
-                    continue
-                if found:
-                    out += found
+                check += self.attribute_rules[name]
+                continue
+            try:
+                group = by_value.get(value)
+            except TypeError:  # an unhashable attribute value: consider them all
+                check += self.attribute_rules[name]
+                continue
+            if group is not None:
+                groups.append(group)
         return repeats
 
 
@@ -136,13 +233,24 @@ class RuleIndex:
         # Every instant a rule starts or ends: between two of them, the active set is fixed.
         self.boundaries = sorted(boundaries)
 
-    def candidates(self, product: Product, country: str) -> list[CompiledRule]:
-        found: list[CompiledRule] = []
-        repeats = self._global.candidates(product, found)
+    def line_candidates(
+        self, product: Product, country: str
+    ) -> tuple[list[LineGroup], list[CompiledRule]]:
+        """The rule groups a line in ``country`` meets, and the rules it must ``match``
+        (each once) beyond those the groups' keys decide."""
+        groups: list[LineGroup] = []
+        check: list[CompiledRule] = []
+        repeats = self._global.candidates(product, groups, check)
         bucket = self._by_country.get(country)
         if bucket is not None:
-            repeats = bucket.candidates(product, found) or repeats
-        return list(dict.fromkeys(found)) if repeats else found
+            repeats = bucket.candidates(product, groups, check) or repeats
+        return groups, list(dict.fromkeys(check)) if repeats else check
+
+    def candidates(self, product: Product, country: str) -> list[CompiledRule]:
+        """Every rule that can apply to a line in ``country``, each once (the trace)."""
+        groups, check = self.line_candidates(product, country)
+        found = [c for group in groups for c in group.rules]
+        return list(dict.fromkeys(found + check))
 
     def method_rules(self, country: str) -> list[CompiledRule]:
         return self.method_global + self.method_by_country.get(country, [])

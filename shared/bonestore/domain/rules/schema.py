@@ -36,7 +36,10 @@ IngredientName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,60}$")]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a cold start loads the ruleset compiled at build time (rules/compiled.py),
+    # which needs these classes but never validates with them; their validators (~100 ms
+    # of pydantic schema building) are built on first validation instead (YAML, lint).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class PostalRange(_Strict):
@@ -45,7 +48,7 @@ class PostalRange(_Strict):
     from_: Annotated[str, Field(alias="from", min_length=1, max_length=12)]
     to: Annotated[str, Field(min_length=1, max_length=12)]
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @field_validator("from_", "to", mode="before")
     @classmethod

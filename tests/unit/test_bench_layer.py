@@ -1,0 +1,44 @@
+"""`make bench` measures a cold start on the sys.path a deployed function has: the layer
+(bonestore with its compiled ruleset, shared/requirements.txt's distributions) and the
+runtime's boto3, nothing of the development environment."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bonestore_infra import bench
+
+pytestmark = pytest.mark.unit
+
+PROBE = """
+import importlib.util, json, sys
+names = sys.argv[1:]
+print(json.dumps({name: importlib.util.find_spec(name) is not None for name in names}))
+"""
+
+
+def test_children_see_the_layer_and_the_runtime_only(tmp_path: Path) -> None:
+    path = bench.deployed_layer(tmp_path)
+    shipped = ["bonestore", "stripe", "requests", "pydantic", "yaml", "pycountry", "boto3"]
+    # In the venv (dev tools and their dependencies), never in the layer: stripe imports
+    # aiohttp at import time when it can, which a deployed function never pays.
+    development = ["aiohttp", "moto", "pytest", "rich", "bonestore_infra"]
+    assert all(importlib.util.find_spec(name) for name in development)  # here, they are
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", PROBE, *shipped, *development],
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = json.loads(done.stdout)
+    assert found == {**dict.fromkeys(shipped, True), **dict.fromkeys(development, False)}
+    layer = Path(path.split(os.pathsep)[0])
+    assert (layer / "bonestore" / "data" / "ruleset.compiled.pickle").is_file()
