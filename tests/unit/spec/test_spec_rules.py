@@ -1271,3 +1271,74 @@ def test_an_unquoted_no_is_explained(tmp_path: Path) -> None:
         "- {id: f-x, effect: forbid, when: {destination: {countries: [NO]}}, code: cf, message: f, source: t}\n",
     )
     assert "quote it" in message
+
+
+# ---------------------------------------------------------------------- errors deny:
+# an ingredient the ruleset's vocabulary does not name (docs/rules.md, "Errors deny")
+
+VOCABULARY_HEADER = HEADER.replace("rules:\n", "ingredients: [calcium, melatonin]\nrules:\n")
+
+
+def test_errors_deny_a_product_with_an_ingredient_outside_the_vocabulary(tmp_path: Path) -> None:
+    """No rule can name `kava` when the vocabulary does not: even under a permit-all, the
+    product is refused with a rule_error, never let through."""
+    eng = engine(tmp_path, "", header=VOCABULARY_HEADER)
+    known = product("SUP-OK", category="supplement", supply_days=30, ingredients={"calcium": {}})
+    unknown = product(
+        "SUP-KAVA",
+        category="supplement",
+        supply_days=30,
+        ingredients={"calcium": {}, "kava": {"amount": 100, "unit": "mg"}},
+    )
+    decision = eng.decide([CartLine(known, 1), CartLine(unknown, 1)], US_NY, NOW)
+    ok, refused_line = decision.items
+    assert ok.eligible and ok.reasons == []
+    assert not decision.eligible and not refused_line.eligible
+    assert [(r.rule_id, r.code, r.message) for r in refused_line.reasons] == [
+        (
+            "unknown-ingredient",
+            "rule_error",
+            "We can't confirm that Product SUP-KAVA may ship to United States right now; "
+            "please contact support.",
+        )
+    ]
+
+
+def test_errors_deny_an_unknown_ingredient_alongside_a_forbid_and_in_every_view(
+    tmp_path: Path,
+) -> None:
+    """The refusal sorts with the other reasons by rule id, shows in the trace, and holds for
+    availability and Stripe's country list alike (the memo never lets a second look through)."""
+    eng = engine(
+        tmp_path,
+        "- {id: zz-forbid-ca, effect: forbid, when: {destination: {countries: [CA]}}, "
+        "code: no_ca, message: f, source: t}\n",
+        header=VOCABULARY_HEADER,
+    )
+    item = product("SUP-KAVA", category="supplement", supply_days=30, ingredients={"kava": {}})
+    ca = Destination(country="CA")
+    assert ids(line(eng, item, ca)) == ["unknown-ingredient", "zz-forbid-ca"]
+    for _ in range(2):  # the second decision comes from the memo
+        assert ids(line(eng, item)) == ["unknown-ingredient"]
+    traced = eng.decide([CartLine(item, 1)], US_NY, NOW, trace=True).items[0]
+    assert {"rule_id": "unknown-ingredient", "result": "error"}.items() <= traced.trace[-1].items()
+    assert "kava" in traced.trace[-1]["detail"]
+    assert eng.availability(item, "US", NOW)["eligible"] is False
+    assert eng.allowed_countries([CartLine(item, 1)], NOW) == []
+
+
+def test_without_a_vocabulary_an_ingredient_is_judged_by_the_rules_alone(tmp_path: Path) -> None:
+    """`ingredients:` is optional (docs/rules.md): without it there is no vocabulary for a
+    name to be outside of, and the rules decide as written."""
+    eng = engine(tmp_path, "")
+    item = product("SUP-KAVA", category="supplement", supply_days=30, ingredients={"kava": {}})
+    assert line(eng, item).eligible
+
+
+def test_the_default_ruleset_refuses_a_supplement_with_an_unlisted_ingredient() -> None:
+    base = SEED["D3K2-60"]
+    attributes = base.attributes.model_dump()
+    attributes["ingredients"] = {**attributes["ingredients"], "kava": {}}
+    item = base.model_copy(update={"attributes": type(base.attributes).model_validate(attributes)})
+    assert line(default_engine(), base).eligible
+    assert ids(line(default_engine(), item)) == ["unknown-ingredient"]
