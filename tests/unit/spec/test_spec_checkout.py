@@ -14,8 +14,8 @@ from bonestore.domain.catalog import Product, seed_catalog
 from bonestore.domain.errors import InvalidInput, Unprocessable
 from bonestore.domain.rules import Engine, default_engine, load_ruleset
 from bonestore.service.checkout import CheckoutPlan, CheckoutRequest, plan_checkout
-from tests.unit.test_use_cases import CART, Once, checkout
 from tests.fakes import MemoryGateway
+from tests.unit.test_use_cases import CART, Once, checkout
 
 pytestmark = pytest.mark.unit
 
