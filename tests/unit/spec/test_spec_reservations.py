@@ -103,3 +103,79 @@ def test_a_sweep_goes_through_every_batch_and_counts_each_order_once() -> None:
     counts = sweep.sweep(expires + timedelta(hours=1))
     assert counts["checked"] == 231
     assert sum(v for k, v in counts.items() if k != "checked") == 231
+
+
+class EndlessExpiries:
+    """An order store with more expired reservations than one run may take: every query
+    answers ``limit`` ids never seen before (orders it then cannot find)."""
+
+    def __init__(self) -> None:
+        self.limits: list[int] = []
+
+    def expired_reservations(self, now: str, *, limit: int = 100) -> list[str]:
+        start = len(self.limits) * limit
+        self.limits.append(limit)
+        return [f"ord_{n}" for n in range(start, start + limit)]
+
+    def get(self, order_id: str) -> None:
+        return None
+
+
+def endless_sweeper(store: EndlessExpiries) -> ReservationSweeper:
+    return ReservationSweeper(
+        store,  # type: ignore[arg-type]
+        gateway=lambda: MemoryGateway(),
+        payments=lambda: (_ for _ in ()).throw(AssertionError("no payment to settle")),
+    )
+
+
+def test_one_run_sweeps_at_most_20_batches_of_100_so_it_ends_within_its_lambda() -> None:
+    store = EndlessExpiries()
+    counts = endless_sweeper(store).sweep(datetime(2026, 3, 1))
+    assert store.limits == [100] * 20
+    assert counts == {"skipped": 2000, "checked": 2000}
+
+
+def test_when_time_runs_out_every_order_fetched_is_deferred_not_dropped() -> None:
+    store = EndlessExpiries()
+    counts = endless_sweeper(store).sweep(datetime(2026, 3, 1), time_left=lambda: False)
+    assert counts == {"deferred": 2000, "checked": 2000}
+
+
+def test_a_sweep_stops_asking_once_nothing_is_left() -> None:
+    class Empty(EndlessExpiries):
+        def expired_reservations(self, now: str, *, limit: int = 100) -> list[str]:
+            self.limits.append(limit)
+            return []
+
+    store = Empty()
+    assert endless_sweeper(store).sweep(datetime(2026, 3, 1)) == {"checked": 0}
+    assert store.limits == [100]
+
+
+def test_statuses_read_from_storage_are_compared_by_value() -> None:
+    """A status or a Stripe session status parsed from JSON is an equal string, not the
+    same object as the literal: it must still be recognized."""
+    gateway = MemoryGateway()
+    orders, order_id, _ = one_order(gateway)
+    order = orders.get(order_id)
+    assert order is not None and order.stripe_session_id
+    orders.items[order_id] = replace(order, status="".join(["pending_", "payment"]))
+    gateway.completed[order.stripe_session_id] = CheckoutSession(
+        session_id=order.stripe_session_id,
+        order_id=order_id,
+        status="".join(["com", "plete"]),
+        payment_status="unpaid",
+    )
+    assert sweeper(gateway, orders).sweep_order(order_id) == "awaiting_payment"
+
+
+@pytest.mark.parametrize("status", ["paid", "held", "expired", "refunded", "payment_failed"])
+def test_no_order_past_pending_payment_is_swept(status: str) -> None:
+    gateway = MemoryGateway()
+    orders, order_id, _ = one_order(gateway)
+    order = orders.get(order_id)
+    assert order is not None
+    orders.items[order_id] = replace(order, status=status)
+    assert sweeper(gateway, orders).sweep_order(order_id) == "skipped"
+    assert gateway.expired == []

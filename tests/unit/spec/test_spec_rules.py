@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from bonestore.domain.catalog import Product, seed_catalog
 from bonestore.domain.geo import Destination
@@ -707,6 +708,32 @@ def test_limits_max_quantity_and_max_supply_days_smallest_wins(tmp_path: Path) -
     )
     assert line(eng, product("SUP-3", category="supplement", supply_days=91)).max_quantity == 0
     assert not line(eng, product("SUP-3", category="supplement", supply_days=91)).eligible
+
+
+def test_a_quantity_equal_to_a_limit_does_not_exceed_it(tmp_path: Path) -> None:
+    """docs/rules.md 6: a line above its maximum names the limits it exceeds, and only those:
+    5 units exceed the 3-unit limit but not the 5-unit one."""
+    eng = engine(
+        tmp_path,
+        """
+        - {id: limit-five, effect: limit, max_quantity: 5, code: cl, message: "at most {max_quantity}", source: t}
+        - {id: limit-three, effect: limit, max_quantity: 3, code: cl, message: "at most {max_quantity}", source: t}
+        """,
+    )
+    at_five = line(eng, product(), qty=5)
+    assert not at_five.eligible and at_five.max_quantity == 3
+    assert ids(at_five) == ["limit-three"]
+
+
+def test_a_reason_handed_out_cannot_be_changed() -> None:
+    """Decisions share their reasons (the memo hands the same one to every cart): a caller
+    editing one would rewrite every later decision's words."""
+    decided = line(default_engine(), SEED["TRUEOSTEO-120"], Destination(country="CA"))
+    reason = decided.reasons[0]
+    with pytest.raises(ValidationError):
+        reason.message = "anything"  # type: ignore[misc]
+    again = line(default_engine(), SEED["TRUEOSTEO-120"], Destination(country="CA"))
+    assert again.reasons[0].message == reason.message != "anything"
 
 
 def test_a_days_supply_limit_on_a_product_without_supply_days_fails_closed(tmp_path: Path) -> None:
