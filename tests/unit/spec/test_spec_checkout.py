@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from bonestore.domain.catalog import Product, seed_catalog
-from bonestore.domain.errors import InvalidInput, Unprocessable
+from bonestore.domain.errors import InvalidInput, Unprocessable, UpstreamUnavailable
 from bonestore.domain.rules import Engine, default_engine, load_ruleset
 from bonestore.service.checkout import CheckoutPlan, CheckoutRequest, plan_checkout
 from tests.fakes import MemoryGateway
@@ -257,3 +258,58 @@ def test_an_idempotency_key_of_1_or_255_characters_is_accepted(key: str) -> None
     service, _ = checkout(MemoryGateway(), once)
     service.create(CheckoutRequest.model_validate(CART), idempotency_key=key)
     assert list(once.answers) == [key]
+
+
+def test_a_refused_method_is_explained_by_its_own_rules_not_another_methods(
+    tmp_path: Path,
+) -> None:
+    rules = (
+        "  - {id: o-std, effect: offer_method, method: standard, price: {amount: 500, currency: USD}, code: offer, message: o, source: t}\n"
+        "  - {id: o-exp, effect: offer_method, method: express, price: {amount: 900, currency: USD}, code: offer, message: o, source: t}\n"
+        "  - {id: r-exp, effect: restrict_method, method: express, code: no_express, message: No express here., source: t}\n"
+        "  - {id: r-std, effect: restrict_method, method: standard, code: no_standard, message: No standard here., source: t}\n"
+    )
+    error = refusal(
+        [("BONE-APPETIT-BOOK", 1)], engine=engine_of(tmp_path, rules), shipping_method="standard"
+    )
+    assert error.message == "No standard here. Offered here: none."
+    assert [r["rule_id"] for r in (error.details or [{}])[0]["reasons"]] == ["r-std"]
+
+
+@pytest.mark.parametrize(
+    ("field", "longest"), [("postal_code", 32), ("country", 64), ("name", 200)]
+)
+def test_address_fields_are_bounded_as_the_contract_says(field: str, longest: int) -> None:
+    """A field at its maximum length reaches the address checks (which name what is wrong
+    with it); one character more is refused by the request's own validation."""
+    body = {
+        "items": [{"sku": "BONE-APPETIT-BOOK", "quantity": 1}],
+        "success_url": "https://shop.example.com/ok",
+        "cancel_url": "https://shop.example.com/cart",
+    }
+    CheckoutRequest.model_validate({**body, "shipping_address": {**US, field: "9" * longest}})
+    with pytest.raises(ValidationError):
+        CheckoutRequest.model_validate(
+            {**body, "shipping_address": {**US, field: "9" * (longest + 1)}}
+        )
+
+
+def test_a_one_letter_country_reaches_the_address_check() -> None:
+    error = refusal([("BONE-APPETIT-BOOK", 1)], {**US, "country": "U"})
+    assert (error.code, error.status) == ("invalid_country", 400)
+
+
+def test_when_stripe_fails_and_the_release_fails_too_the_stripe_error_still_answers() -> None:
+    """The customer is told the provider failed (503, retry), not about our bookkeeping; the
+    order stays pending and the sweeper releases it."""
+    failure = UpstreamUnavailable("down", code="payment_provider_unavailable")
+    service, orders = checkout(MemoryGateway(fail=failure))
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("table unavailable")
+
+    orders.transition = broken  # type: ignore[method-assign]
+    with pytest.raises(UpstreamUnavailable):
+        service.create(CheckoutRequest.model_validate(CART), idempotency_key=None)
+    (order,) = orders.items.values()
+    assert order.status == "pending_payment"
