@@ -13,15 +13,19 @@ from bonestore.adapters.stripe_translation import parse_session
 from bonestore.domain.payment import ShippingDetails
 from bonestore.domain.rules import Engine, default_engine, load_ruleset
 from bonestore.service.payments import screen_payment
+from tests.fakes import MemoryOrders
 from tests.unit.test_payments import (
     ADDRESS,
     BOOK,
     FIXED,
     US,
+    event,
     fixed_session,
+    handle,
     make_order,
     plan_order,
     screen,
+    service,
     session,
 )
 
@@ -196,3 +200,85 @@ def test_a_legacy_order_without_a_usable_shipping_address_is_held() -> None:
     order = make_order(BOOK, {"country": "US"})
     result = screen(order, session(order, billing=US, shipping_paid=595), default_engine())
     assert codes(result) == ["no_shipping_address"]
+
+
+# ------------------------------------------------------------------ rules changed by payment
+
+
+def ruleset_engine(tmp_path: Path, rules: str) -> Engine:
+    path = tmp_path / "ruleset.yaml"
+    path.write_text(
+        "schema_version: 1\n"
+        "methods:\n  standard: {name: Standard shipping}\n  express: {name: Express shipping}\n"
+        "rules:\n"
+        "  - {id: permit-all, effect: permit, code: ok, message: ok, source: t}\n" + rules,
+        encoding="utf-8",
+    )
+    return Engine(load_ruleset(path))
+
+
+STANDARD_595 = (
+    "  - {id: o-std, effect: offer_method, method: standard, "
+    "price: {amount: 595, currency: USD}, code: offer, message: o, source: t}\n"
+)
+
+
+def test_a_fixed_address_the_rules_refuse_by_payment_time_is_held_with_the_rules_reason(
+    tmp_path: Path,
+) -> None:
+    order = plan_order(BOOK, ADDRESS)
+    now = ruleset_engine(
+        tmp_path,
+        STANDARD_595 + "  - {id: f-books, effect: forbid, when: {product: {categories: [book]}}, "
+        "code: no_books, message: No books now., source: t}\n",
+    )
+    result = screen_payment(order, parse_session(fixed_session(order)), now, reported=FIXED)
+    assert not result.eligible
+    assert [(r.get("sku"), r["rule_id"], r["code"]) for r in result.reasons] == [
+        ("BONE-APPETIT-BOOK", "f-books", "no_books")
+    ]
+
+
+def test_a_digital_line_refused_in_the_billing_country_holds_the_order(tmp_path: Path) -> None:
+    """Digital goods are delivered where the customer is billed: any refusal of a digital
+    line there counts, not only an embargo."""
+    order = make_order([*BOOK, {"sku": "ORP-EBOOK", "quantity": 1}], {"country": "US"})
+    now = ruleset_engine(
+        tmp_path,
+        STANDARD_595 + "  - {id: f-digital-ca, effect: forbid, when: {destination: "
+        "{countries: [CA]}, product: {kinds: [digital]}}, code: no_licence, message: n, "
+        "source: t}\n",
+    )
+    canada = {"line1": "1 Rue", "city": "Montreal", "country": "CA", "postal_code": "H2X1Y4"}
+    result = screen(order, session(order, shipping=US, billing=canada, shipping_paid=595), now)
+    assert [(r.get("sku"), r["code"]) for r in result.reasons] == [("ORP-EBOOK", "no_licence")]
+
+
+def test_a_legacy_order_where_no_method_reaches_the_address_is_held(tmp_path: Path) -> None:
+    order = replace(make_order(BOOK, {"country": "US"}), shipping_rate_ids={})
+    result = screen(order, session(order, shipping=US, rate="shr_x"), ruleset_engine(tmp_path, ""))
+    assert codes(result) == ["shipping_method_unavailable"]
+    assert result.reasons[0]["message"] == (
+        "The shipping method chosen (unknown) does not reach this address."
+    )
+
+
+# ------------------------------------------------------------------ charge.refunded
+
+
+def test_a_full_refund_moves_the_paid_order_to_refunded_and_a_partial_one_is_recorded() -> None:
+    order = make_order(BOOK, {"country": "US"})
+    orders = MemoryOrders(order)
+    svc, _, _ = service(orders)
+    handle(svc, event("checkout.session.completed", session(order, shipping=US, shipping_paid=595)))
+    charge = {"id": "ch_1", "metadata": {"order_id": "ord_1"}, "amount_refunded": 100}
+    partial = handle(svc, event("charge.refunded", {**charge, "refunded": False}, "evt_2"))
+    assert (partial["action"], orders.items["ord_1"].status) == ("partial_refund_recorded", "paid")
+    full = handle(svc, event("charge.refunded", {**charge, "refunded": True}, "evt_3"))
+    assert (full["action"], orders.items["ord_1"].status) == ("moved_to_refunded", "refunded")
+
+
+def test_a_refund_naming_no_order_is_ignored() -> None:
+    svc, _, _ = service(MemoryOrders())
+    answer = handle(svc, event("charge.refunded", {"id": "ch_1", "refunded": True}))
+    assert answer["action"] == "ignored_unknown_order"
