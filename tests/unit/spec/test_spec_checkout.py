@@ -260,20 +260,46 @@ def test_an_idempotency_key_of_1_or_255_characters_is_accepted(key: str) -> None
     assert list(once.answers) == [key]
 
 
+@pytest.mark.parametrize(
+    ("methods", "wanted"),
+    [(["standard", "express"], "express"), (["express", "standard"], "standard")],
+    ids=["asked-for-the-second", "asked-for-the-second-other-order"],
+)
 def test_a_refused_method_is_explained_by_its_own_rules_not_another_methods(
-    tmp_path: Path,
+    tmp_path: Path, methods: list[str], wanted: str
 ) -> None:
-    rules = (
-        "  - {id: o-std, effect: offer_method, method: standard, price: {amount: 500, currency: USD}, code: offer, message: o, source: t}\n"
-        "  - {id: o-exp, effect: offer_method, method: express, price: {amount: 900, currency: USD}, code: offer, message: o, source: t}\n"
-        "  - {id: r-exp, effect: restrict_method, method: express, code: no_express, message: No express here., source: t}\n"
-        "  - {id: r-std, effect: restrict_method, method: standard, code: no_standard, message: No standard here., source: t}\n"
+    """Both methods are taken away, each by its own rule; the refusal quotes the rule of
+    the method asked for, whichever the ruleset lists first."""
+    path = tmp_path / "ruleset.yaml"
+    path.write_text(
+        "schema_version: 1\nmethods:\n"
+        + "".join(f"  {m}: {{name: {m.capitalize()} shipping}}\n" for m in methods)
+        + "rules:\n  - {id: permit-all, effect: permit, code: ok, message: ok, source: t}\n"
+        + "".join(
+            f"  - {{id: o-{m}, effect: offer_method, method: {m}, price: {{amount: 500, "
+            f"currency: USD}}, code: offer, message: o, source: t}}\n"
+            f"  - {{id: r-{m}, effect: restrict_method, method: {m}, code: no_{m}, "
+            f"message: No {m} here., source: t}}\n"
+            for m in methods
+        ),
+        encoding="utf-8",
     )
     error = refusal(
-        [("BONE-APPETIT-BOOK", 1)], engine=engine_of(tmp_path, rules), shipping_method="standard"
+        [("BONE-APPETIT-BOOK", 1)], engine=Engine(load_ruleset(path)), shipping_method=wanted
     )
-    assert error.message == "No standard here. Offered here: none."
-    assert [r["rule_id"] for r in (error.details or [{}])[0]["reasons"]] == ["r-std"]
+    assert error.message == f"No {wanted} here. Offered here: none."
+    assert [r["rule_id"] for r in (error.details or [{}])[0]["reasons"]] == [f"r-{wanted}"]
+
+
+def test_an_empty_country_is_refused_by_the_request_itself() -> None:
+    body = {
+        "items": [{"sku": "BONE-APPETIT-BOOK", "quantity": 1}],
+        "success_url": "https://shop.example.com/ok",
+        "cancel_url": "https://shop.example.com/cart",
+        "shipping_address": {**US, "country": ""},
+    }
+    with pytest.raises(ValidationError):
+        CheckoutRequest.model_validate(body)
 
 
 @pytest.mark.parametrize(

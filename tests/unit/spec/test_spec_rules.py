@@ -1280,6 +1280,33 @@ def test_a_yaml_error_or_a_non_mapping_names_the_file_and_line(tmp_path: Path) -
         load_ruleset(path)
 
 
+def test_a_yaml_error_names_the_line_it_is_on(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(
+        "schema_version: 1\nrules:\n  - {id: a, effect: permit, code: ok, message: ok\n  - x\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(path)
+    assert str(info.value).startswith(f"{path}:5: error L000: YAML:")
+    assert info.value.issues[0].line == 5
+
+
+@pytest.mark.parametrize("entry", ["just text", "[a, list]"], ids=["scalar", "list"])
+def test_a_rule_that_is_not_a_mapping_is_a_schema_error_on_its_line(
+    tmp_path: Path, entry: str
+) -> None:
+    """A ruleset error is always a RulesetError that names the place (never a crash of the
+    loader, which the lint command and cold start would show as a traceback)."""
+    path = tmp_path / "ruleset.yaml"
+    path.write_text(HEADER + f"  - {entry}\n", encoding="utf-8")
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(path)
+    issue = info.value.issues[0]
+    assert (issue.line, issue.rule_id) == (HEADER.count("\n") + 1, None)
+    assert "rules.1" in issue.message or "rules.1" in str(info.value)
+
+
 def test_a_schema_error_says_which_rule_and_line(tmp_path: Path) -> None:
     with pytest.raises(RulesetError) as info:
         engine(
