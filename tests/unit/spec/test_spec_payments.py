@@ -282,3 +282,12 @@ def test_a_refund_naming_no_order_is_ignored() -> None:
     svc, _, _ = service(MemoryOrders())
     answer = handle(svc, event("charge.refunded", {"id": "ch_1", "refunded": True}))
     assert answer["action"] == "ignored_unknown_order"
+
+
+def test_a_legacy_order_with_an_unknown_rate_and_a_choice_of_methods_is_held() -> None:
+    """Only when one method is offered can an unknown rate be read as that method."""
+    order = replace(make_order(BOOK, {"country": "US"}), shipping_rate_ids={})
+    data = session(order, shipping=US, rate="shr_x", shipping_paid=595)
+    result = screen(order, data, default_engine())
+    assert codes(result) == ["shipping_method_unavailable"]
+    assert result.shipping_method is None
