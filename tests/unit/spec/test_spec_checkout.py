@@ -22,14 +22,7 @@ pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 SEED: dict[str, Product] = {p.sku: p for p in seed_catalog()}
-US = {
-    "name": "Jane Doe",
-    "line1": "1 Main St",
-    "city": "Springfield",
-    "subdivision": "IL",
-    "postal_code": "62701",
-    "country": "US",
-}
+US: dict[str, Any] = CART["shipping_address"]  # the use cases' address (Springfield, IL)
 
 
 def plan(
