@@ -1396,3 +1396,29 @@ def test_the_default_ruleset_refuses_a_supplement_with_an_unlisted_ingredient() 
     item = base.model_copy(update={"attributes": type(base.attributes).model_validate(attributes)})
     assert line(default_engine(), base).eligible
     assert ids(line(default_engine(), item)) == ["unknown-ingredient"]
+
+
+@pytest.mark.parametrize(("op", "stated", "applies"), [("le", "5", True), ("le", "6", False)])
+def test_an_attribute_stated_as_text_compares_as_a_number_at_the_bound(
+    tmp_path: Path, op: str, stated: str, applies: bool
+) -> None:
+    eng = engine(
+        tmp_path,
+        f"- {{id: f-strength, effect: forbid, when: {{product: {{attributes: [{{name: strength, "
+        f"op: {op}, value: 5}}]}}}}, code: cf, message: f, source: t}}\n",
+    )
+    item = product("TXT-1", strength=stated)
+    assert ids(line(eng, item)) == (["f-strength"] if applies else [])
+
+
+def test_the_trace_says_which_conditions_a_rule_has(tmp_path: Path) -> None:
+    """docs/api.md: the trace shows every rule considered and why it matched or not."""
+    eng = engine(
+        tmp_path,
+        "- {id: f-po, effect: forbid, when: {destination: {countries: [US], po_box: true}, "
+        "product: {kinds: [physical]}}, code: cf, message: f, source: t}\n",
+    )
+    traced = eng.decide([CartLine(product(), 1)], US_NY, NOW, trace=True).items[0]
+    step = next(s for s in traced.trace or [] if s["rule_id"] == "f-po")
+    assert step["result"] == "no_match"
+    assert step["detail"] == "countries=US; kinds=physical; po_box=True"
