@@ -156,10 +156,15 @@ def run_target(
     command = f"{PYTEST} {' '.join(target.tests)}"
 
     started = time.monotonic()
-    baseline = subprocess.run(command.split(), cwd=TREE, capture_output=True, text=True)
+    if subprocess_runner:
+        baseline = subprocess.run(command.split(), cwd=TREE, capture_output=True, text=True)
+        failed, shown = baseline.returncode != 0, baseline.stdout
+    else:  # forked like the mutants, so the timeout below is measured the way they run
+        prepare_parent()
+        failed, shown = forked_pytest(target.tests, timeout=600.0) != 0, f"run {command}"
     baseline_seconds = time.monotonic() - started
-    if baseline.returncode != 0:
-        raise SystemExit(f"{target.name}: the tests fail before any mutation:\n{baseline.stdout}")
+    if failed:
+        raise SystemExit(f"{target.name}: the tests fail before any mutation:\n{shown}")
 
     db_path = RUN / f"{target.name}.sqlite"
     db_path.unlink(missing_ok=True)
@@ -286,6 +291,53 @@ PRELOAD = (
 )
 
 
+def prepare_parent() -> None:
+    """Import what every target's tests import, once, in the parent every run forks from;
+    put the scratch tree first on the path. Never imports ``bonestore``."""
+    import importlib
+
+    if str(TREE / "shared") in sys.path:
+        return
+    for name in PRELOAD:
+        importlib.import_module(name)
+    import pycountry
+
+    pycountry.countries.get(alpha_2="US")
+    pycountry.subdivisions.get(code="US-NY")
+    sys.dont_write_bytecode = True
+    for entry in reversed([str(TREE / "shared"), str(TREE / "infra"), str(TREE)]):
+        sys.path.insert(0, entry)
+
+
+def forked_pytest(tests: list[str], timeout: float) -> int:
+    """pytest on ``tests`` in a forked child of the warm parent: its exit status, or -9
+    when it ran out of time (and was killed)."""
+    import pytest
+
+    args = PYTEST.split()[3:] + tests
+    pid = os.fork()
+    if pid == 0:  # the child: run the tests on the (mutated) tree, say how it went
+        code = 3
+        try:
+            os.chdir(TREE)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            code = int(pytest.main(args))
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + timeout
+    while True:
+        done, raw = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(raw)
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            return -9
+        time.sleep(0.01)
+
+
 def execute_forked(db: Any, tests: list[str], timeout: float) -> None:
     """Cosmic-ray's local executor, with each test run forked from a warm parent.
 
@@ -296,24 +348,11 @@ def execute_forked(db: Any, tests: list[str], timeout: float) -> None:
     in a child forked from a parent that has imported the third-party packages but
     never ``bonestore``, so the child imports the mutated module fresh.
     """
-    import importlib
-
-    import pytest
     from cosmic_ray.mutating import use_mutation
     from cosmic_ray.plugins import get_operator
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
 
-    for name in PRELOAD:
-        importlib.import_module(name)
-    import pycountry
-
-    pycountry.countries.get(alpha_2="US")
-    pycountry.subdivisions.get(code="US-NY")
-    sys.dont_write_bytecode = True
-    for entry in reversed([str(TREE / "shared"), str(TREE / "infra"), str(TREE)]):
-        sys.path.insert(0, entry)
-    args = PYTEST.split()[3:] + tests
-
+    prepare_parent()
     for item in list(db.pending_work_items):
         mutation = item.mutations[0]
         operator = get_operator(mutation.operator_name)(**mutation.operator_args)
@@ -321,28 +360,7 @@ def execute_forked(db: Any, tests: list[str], timeout: float) -> None:
             if mutated is None:
                 db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.NO_TEST))
                 continue
-            pid = os.fork()
-            if pid == 0:  # the child: run the tests on the mutated tree, say how it went
-                code = 3
-                try:
-                    devnull = os.open(os.devnull, os.O_WRONLY)
-                    os.dup2(devnull, 1)
-                    os.dup2(devnull, 2)
-                    code = int(pytest.main(args))
-                finally:
-                    os._exit(code)
-            deadline = time.monotonic() + timeout
-            status: int | None = None
-            while status is None:
-                done, raw = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    status = os.waitstatus_to_exitcode(raw)
-                elif time.monotonic() > deadline:
-                    os.kill(pid, 9)
-                    os.waitpid(pid, 0)
-                    status = -9
-                else:
-                    time.sleep(0.01)
+            status = forked_pytest(tests, timeout)
         # pytest: 0 all passed (survived); 1 failed, 2 interrupted (an import error in the
         # mutant), -9 timed out: killed; 3 internal error, 4 usage, 5 no tests: incompetent.
         if status == 0:
@@ -359,14 +377,23 @@ def execute_forked(db: Any, tests: list[str], timeout: float) -> None:
 def report(outcomes: list[Outcome], equivalents: list[Equivalent], full: bool) -> bool:
     ok = True
     print()
-    print(f"{'target':<12} {'score':>7} {'killed':>7} {'survived':>9} {'equiv':>6} {'time':>7}")
+    print(f"{'target':<17} {'score':>7} {'killed':>7} {'survived':>9} {'equiv':>6} {'time':>7}")
     for o in outcomes:
         below = o.score < o.target.min_score
         ok = ok and not below
         flag = f"  < {o.target.min_score:g}%" if below else ""
         print(
-            f"{o.target.name:<12} {o.score:6.1f}% {o.killed:>7} {len(o.survived):>9} "
+            f"{o.target.name:<17} {o.score:6.1f}% {o.killed:>7} {len(o.survived):>9} "
             f"{o.equivalent:>6} {o.seconds:6.0f}s{flag}"
+        )
+    if len(outcomes) > 1:
+        killed = sum(o.killed for o in outcomes)
+        survived = sum(len(o.survived) for o in outcomes)
+        total = killed + survived
+        print(
+            f"{'all':<17} {100.0 * killed / total if total else 100.0:6.1f}% {killed:>7} "
+            f"{survived:>9} {sum(o.equivalent for o in outcomes):>6} "
+            f"{sum(o.seconds for o in outcomes):6.0f}s"
         )
     for o in outcomes:
         for s in o.survived:
@@ -393,6 +420,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("targets", nargs="*", help="target names (default: all)")
     parser.add_argument("--sample", type=int, help="run only this many mutants per target")
+    parser.add_argument(
+        "--sample-total",
+        type=int,
+        metavar="N",
+        help="about N mutants in all, shared between the targets chosen (at least 2 each): "
+        "what `make test` runs, so its time does not grow with the modules a commit changes",
+    )
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument(
         "--changed-since",
@@ -428,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
         if not targets:
             print(f"mutation: no decision-core module changed since {args.changed_since}")
             return 0
+    if args.sample_total is not None:
+        args.sample = max(2, args.sample_total // len(targets)) if targets else 0
     RUN.mkdir(parents=True, exist_ok=True)
     try:
         copy_tree()

@@ -181,7 +181,7 @@ def _fixed_shipping_reasons(
         reasons.append(
             _reason(
                 "shipping_amount_mismatch",
-                f"{chosen.name} shipping costs {chosen.price.amount}; Stripe charged "
+                f"{chosen.name} costs {chosen.price.amount}; Stripe charged "
                 f"{session.shipping_paid}.",
             )
         )
@@ -193,7 +193,7 @@ def _fixed_shipping_reasons(
         reasons.append(
             _reason(
                 "shipping_method_unavailable",
-                message or f"{chosen.name} shipping no longer reaches this address.",
+                message or f"{chosen.name} no longer reaches this address.",
             )
         )
     return reasons

@@ -275,6 +275,18 @@ def decide_line(
             message = fill(rule.message, {**values, "max_quantity": str(limit)})
             limits.append((limit, RefReason(rule.id, rule.code, message)))
 
+    # A product naming an ingredient the declared vocabulary does not: no rule can judge
+    # it, so it errors like a rule that cannot be evaluated (fails closed).
+    unknown = set(product.attributes.ingredients) - set(ruleset.ingredients)
+    if ruleset.ingredients and unknown:
+        forbids_and_errors.append(
+            RefReason(
+                "unknown-ingredient",
+                "rule_error",
+                f"We can't confirm that {product.name} may ship to "
+                f"{values['country_name']} right now; please contact support.",
+            )
+        )
     reasons = sorted(forbids_and_errors, key=lambda r: (r.rule_id, r.code))
     if not permitted and not reasons:
         reasons = sorted(defaults, key=lambda r: r.rule_id) or [

@@ -66,7 +66,10 @@ def products_st(draw: st.DrawFn) -> list[Product]:
         if category == "supplement" or draw(st.booleans()):
             attributes["supply_days"] = draw(st.sampled_from([20, 30, 60, 90, 120]))
         ingredients: dict[str, Any] = {}
-        for name in draw(st.lists(st.sampled_from(INGREDIENTS), max_size=3, unique=True)):
+        # `kava` is in no ruleset's vocabulary: such a product must fail closed.
+        for name in draw(
+            st.lists(st.sampled_from([*INGREDIENTS, "kava"]), max_size=3, unique=True)
+        ):
             ingredients[name] = draw(
                 st.sampled_from(
                     [
@@ -238,7 +241,8 @@ def ruleset_st(draw: st.DrawFn, skus: list[str]) -> Ruleset:
         {
             "groups": GROUPS,
             "methods": {"standard": {"name": "Standard"}, "express": {"name": "Express"}},
-            "ingredients": INGREDIENTS,
+            # Declared or not (`ingredients:` is optional)
+            "ingredients": draw(st.sampled_from([INGREDIENTS, []])),
             "rules": rules,
         }
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from bonestore.domain.catalog import Product, seed_catalog
 from bonestore.domain.geo import Destination
@@ -709,6 +710,32 @@ def test_limits_max_quantity_and_max_supply_days_smallest_wins(tmp_path: Path) -
     assert not line(eng, product("SUP-3", category="supplement", supply_days=91)).eligible
 
 
+def test_a_quantity_equal_to_a_limit_does_not_exceed_it(tmp_path: Path) -> None:
+    """docs/rules.md 6: a line above its maximum names the limits it exceeds, and only those:
+    5 units exceed the 3-unit limit but not the 5-unit one."""
+    eng = engine(
+        tmp_path,
+        """
+        - {id: limit-five, effect: limit, max_quantity: 5, code: cl, message: "at most {max_quantity}", source: t}
+        - {id: limit-three, effect: limit, max_quantity: 3, code: cl, message: "at most {max_quantity}", source: t}
+        """,
+    )
+    at_five = line(eng, product(), qty=5)
+    assert not at_five.eligible and at_five.max_quantity == 3
+    assert ids(at_five) == ["limit-three"]
+
+
+def test_a_reason_handed_out_cannot_be_changed() -> None:
+    """Decisions share their reasons (the memo hands the same one to every cart): a caller
+    editing one would rewrite every later decision's words."""
+    decided = line(default_engine(), SEED["TRUEOSTEO-120"], Destination(country="CA"))
+    reason = decided.reasons[0]
+    with pytest.raises(ValidationError):
+        reason.message = "anything"  # type: ignore[misc]
+    again = line(default_engine(), SEED["TRUEOSTEO-120"], Destination(country="CA"))
+    assert again.reasons[0].message == reason.message != "anything"
+
+
 def test_a_days_supply_limit_on_a_product_without_supply_days_fails_closed(tmp_path: Path) -> None:
     eng = engine(
         tmp_path,
@@ -1253,6 +1280,33 @@ def test_a_yaml_error_or_a_non_mapping_names_the_file_and_line(tmp_path: Path) -
         load_ruleset(path)
 
 
+def test_a_yaml_error_names_the_line_it_is_on(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(
+        "schema_version: 1\nrules:\n  - {id: a, effect: permit, code: ok, message: ok\n  - x\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(path)
+    assert str(info.value).startswith(f"{path}:5: error L000: YAML:")
+    assert info.value.issues[0].line == 5
+
+
+@pytest.mark.parametrize("entry", ["just text", "[a, list]"], ids=["scalar", "list"])
+def test_a_rule_that_is_not_a_mapping_is_a_schema_error_on_its_line(
+    tmp_path: Path, entry: str
+) -> None:
+    """A ruleset error is always a RulesetError that names the place (never a crash of the
+    loader, which the lint command and cold start would show as a traceback)."""
+    path = tmp_path / "ruleset.yaml"
+    path.write_text(HEADER + f"  - {entry}\n", encoding="utf-8")
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(path)
+    issue = info.value.issues[0]
+    assert (issue.line, issue.rule_id) == (HEADER.count("\n") + 1, None)
+    assert "rules.1" in issue.message or "rules.1" in str(info.value)
+
+
 def test_a_schema_error_says_which_rule_and_line(tmp_path: Path) -> None:
     with pytest.raises(RulesetError) as info:
         engine(
@@ -1271,3 +1325,100 @@ def test_an_unquoted_no_is_explained(tmp_path: Path) -> None:
         "- {id: f-x, effect: forbid, when: {destination: {countries: [NO]}}, code: cf, message: f, source: t}\n",
     )
     assert "quote it" in message
+
+
+# ---------------------------------------------------------------------- errors deny:
+# an ingredient the ruleset's vocabulary does not name (docs/rules.md, "Errors deny")
+
+VOCABULARY_HEADER = HEADER.replace("rules:\n", "ingredients: [calcium, melatonin]\nrules:\n")
+
+
+def test_errors_deny_a_product_with_an_ingredient_outside_the_vocabulary(tmp_path: Path) -> None:
+    """No rule can name `kava` when the vocabulary does not: even under a permit-all, the
+    product is refused with a rule_error, never let through."""
+    eng = engine(tmp_path, "", header=VOCABULARY_HEADER)
+    known = product("SUP-OK", category="supplement", supply_days=30, ingredients={"calcium": {}})
+    unknown = product(
+        "SUP-KAVA",
+        category="supplement",
+        supply_days=30,
+        ingredients={"calcium": {}, "kava": {"amount": 100, "unit": "mg"}},
+    )
+    decision = eng.decide([CartLine(known, 1), CartLine(unknown, 1)], US_NY, NOW)
+    ok, refused_line = decision.items
+    assert ok.eligible and ok.reasons == []
+    assert not decision.eligible and not refused_line.eligible
+    assert [(r.rule_id, r.code, r.message) for r in refused_line.reasons] == [
+        (
+            "unknown-ingredient",
+            "rule_error",
+            "We can't confirm that Product SUP-KAVA may ship to United States right now; "
+            "please contact support.",
+        )
+    ]
+
+
+def test_errors_deny_an_unknown_ingredient_alongside_a_forbid_and_in_every_view(
+    tmp_path: Path,
+) -> None:
+    """The refusal sorts with the other reasons by rule id, shows in the trace, and holds for
+    availability and Stripe's country list alike (the memo never lets a second look through)."""
+    eng = engine(
+        tmp_path,
+        "- {id: zz-forbid-ca, effect: forbid, when: {destination: {countries: [CA]}}, "
+        "code: no_ca, message: f, source: t}\n",
+        header=VOCABULARY_HEADER,
+    )
+    item = product("SUP-KAVA", category="supplement", supply_days=30, ingredients={"kava": {}})
+    ca = Destination(country="CA")
+    assert ids(line(eng, item, ca)) == ["unknown-ingredient", "zz-forbid-ca"]
+    for _ in range(2):  # the second decision comes from the memo
+        assert ids(line(eng, item)) == ["unknown-ingredient"]
+    traced = eng.decide([CartLine(item, 1)], US_NY, NOW, trace=True).items[0]
+    assert {"rule_id": "unknown-ingredient", "result": "error"}.items() <= traced.trace[-1].items()
+    assert "kava" in traced.trace[-1]["detail"]
+    assert eng.availability(item, "US", NOW)["eligible"] is False
+    assert eng.allowed_countries([CartLine(item, 1)], NOW) == []
+
+
+def test_without_a_vocabulary_an_ingredient_is_judged_by_the_rules_alone(tmp_path: Path) -> None:
+    """`ingredients:` is optional (docs/rules.md): without it there is no vocabulary for a
+    name to be outside of, and the rules decide as written."""
+    eng = engine(tmp_path, "")
+    item = product("SUP-KAVA", category="supplement", supply_days=30, ingredients={"kava": {}})
+    assert line(eng, item).eligible
+
+
+def test_the_default_ruleset_refuses_a_supplement_with_an_unlisted_ingredient() -> None:
+    base = SEED["D3K2-60"]
+    attributes = base.attributes.model_dump()
+    attributes["ingredients"] = {**attributes["ingredients"], "kava": {}}
+    item = base.model_copy(update={"attributes": type(base.attributes).model_validate(attributes)})
+    assert line(default_engine(), base).eligible
+    assert ids(line(default_engine(), item)) == ["unknown-ingredient"]
+
+
+@pytest.mark.parametrize(("op", "stated", "applies"), [("le", "5", True), ("le", "6", False)])
+def test_an_attribute_stated_as_text_compares_as_a_number_at_the_bound(
+    tmp_path: Path, op: str, stated: str, applies: bool
+) -> None:
+    eng = engine(
+        tmp_path,
+        f"- {{id: f-strength, effect: forbid, when: {{product: {{attributes: [{{name: strength, "
+        f"op: {op}, value: 5}}]}}}}, code: cf, message: f, source: t}}\n",
+    )
+    item = product("TXT-1", strength=stated)
+    assert ids(line(eng, item)) == (["f-strength"] if applies else [])
+
+
+def test_the_trace_says_which_conditions_a_rule_has(tmp_path: Path) -> None:
+    """docs/api.md: the trace shows every rule considered and why it matched or not."""
+    eng = engine(
+        tmp_path,
+        "- {id: f-po, effect: forbid, when: {destination: {countries: [US], po_box: true}, "
+        "product: {kinds: [physical]}}, code: cf, message: f, source: t}\n",
+    )
+    traced = eng.decide([CartLine(product(), 1)], US_NY, NOW, trace=True).items[0]
+    step = next(s for s in traced.trace or [] if s["rule_id"] == "f-po")
+    assert step["result"] == "no_match"
+    assert step["detail"] == "countries=US; kinds=physical; po_box=True"

@@ -45,6 +45,7 @@ from bonestore.domain.rules.schema import Ruleset
 
 __all__ = [
     "RULE_ERROR",
+    "UNKNOWN_INGREDIENT_ID",
     "CartDecision",
     "CartLine",
     "Engine",
@@ -131,15 +132,17 @@ def all_countries() -> tuple[str, ...]:
 
 
 _STEP_ORDER = operator.itemgetter("rule_id")
+# The built-in rule_error of a product naming an ingredient outside the ruleset's vocabulary.
+UNKNOWN_INGREDIENT_ID = "unknown-ingredient"
 
 
 def _step(c: CompiledRule, result: str, detail: str) -> dict[str, Any]:
     return {"rule_id": c.rule.id, "effect": c.effect, "result": result, "detail": detail}
 
 
-def _error_reason(c: CompiledRule, values: dict[str, str]) -> Reason:
+def _error_reason(rule_id: str, values: dict[str, str]) -> Reason:
     return Reason.model_construct(
-        rule_id=c.rule.id,
+        rule_id=rule_id,
         code=RULE_ERROR,
         message=f"We can't confirm that {values['product_name']} may ship to "
         f"{values['country_name']} right now; please contact support.",
@@ -175,6 +178,9 @@ class Engine:
         self._country_names: dict[str, str] = {}
         self._error_reasons: dict[tuple[str, str, str], Reason] = {}
         self._memo.on_reset.append(self._plans)
+        # The ruleset's ingredient names, when it declares them: a product naming another
+        # ingredient cannot be judged by any rule (docs/rules.md, "Errors deny").
+        self._vocabulary = frozenset(ruleset.ingredients)
 
     # ------------------------------------------------------------ one line
 
@@ -220,6 +226,21 @@ class Engine:
                     self._match_each(group.check, product, dest, po, ts, values, matched, None)
             if check:
                 self._match_each(check, product, dest, po, ts, values, matched, None)
+
+        vocabulary = self._vocabulary
+        if vocabulary and not vocabulary.issuperset(product.attributes.ingredients):
+            # Fail closed: no rule can be evaluated on an ingredient it cannot name.
+            matched.errors.append(_error_reason(UNKNOWN_INGREDIENT_ID, values))
+            if trace:
+                unknown = sorted(set(product.attributes.ingredients) - vocabulary)
+                steps.append(
+                    {
+                        "rule_id": UNKNOWN_INGREDIENT_ID,
+                        "effect": "error",
+                        "result": "error",
+                        "detail": f"ingredients not in the ruleset's vocabulary: {unknown}",
+                    }
+                )
 
         def no_permit() -> Reason:
             return Reason.model_construct(
@@ -279,7 +300,7 @@ class Engine:
         key = (c.rule.id, values["product_name"], values["country_name"])
         found = self._error_reasons.get(key)
         if found is None:
-            found = _error_reason(c, values)
+            found = _error_reason(c.rule.id, values)
             if len(self._error_reasons) >= 10_000:
                 self._error_reasons.clear()
             self._error_reasons[key] = found

@@ -67,10 +67,14 @@ def _line_of(node: Any, loc: tuple[int | str, ...]) -> int | None:
 
 def rule_lines(node: Any) -> dict[str, list[int]]:
     """rule id -> the 1-based lines of its entries in the YAML (more than one: duplicates)."""
+    import yaml
+
     lines: dict[str, list[int]] = {}
     rules = next((v for k, v in getattr(node, "value", []) if k.value == "rules"), None)
     for item in getattr(rules, "value", []):
-        for k, v in getattr(item, "value", []):
+        if not isinstance(item, yaml.MappingNode):  # a scalar or a list: no id to find
+            continue
+        for k, v in item.value:
             if getattr(k, "value", None) == "id" and isinstance(v.value, str):
                 lines.setdefault(v.value, []).append(item.start_mark.line + 1)
     return lines

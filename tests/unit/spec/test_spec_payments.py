@@ -1,0 +1,293 @@
+"""The payment check (docs/api.md, "After payment ..."): a paid session is decided
+again, and the order is held, never paid, for each reason the contract names. Each test
+is named for the clause it pins."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bonestore.adapters.stripe_translation import parse_session
+from bonestore.domain.payment import ShippingDetails
+from bonestore.domain.rules import Engine, default_engine, load_ruleset
+from bonestore.service.payments import screen_payment
+from tests.fakes import MemoryOrders
+from tests.unit.test_payments import (
+    ADDRESS,
+    BOOK,
+    FIXED,
+    US,
+    event,
+    fixed_session,
+    handle,
+    make_order,
+    plan_order,
+    screen,
+    service,
+    session,
+)
+
+pytestmark = pytest.mark.unit
+
+DVD = [{"sku": "DENSERCISE-DVD", "quantity": 1}]
+
+
+def codes(result: object) -> list[str]:
+    return [r["code"] for r in result.reasons]  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ address-first orders
+
+
+def test_the_fixed_address_matches_whatever_the_case_and_spacing_of_its_text() -> None:
+    order = plan_order(BOOK, {**ADDRESS, "line2": "Apt 4"})
+    reported = ShippingDetails(
+        "  JANE ", {**FIXED.address, "line1": "1  MAIN st", "line2": "apt 4", "city": "springfield"}
+    )
+    result = screen_payment(
+        order, parse_session(fixed_session(order)), default_engine(), reported=reported
+    )
+    assert result.eligible, result.reasons
+
+
+def test_another_line2_than_the_fixed_one_is_a_mismatch() -> None:
+    order = plan_order(BOOK, {**ADDRESS, "line2": "Apt 4"})
+    reported = ShippingDetails("Jane", {**FIXED.address, "line2": "Apt 5"})
+    result = screen_payment(
+        order, parse_session(fixed_session(order)), default_engine(), reported=reported
+    )
+    assert codes(result) == ["shipping_address_mismatch"]
+    assert result.reasons[0]["rule_id"] == "payment-check"
+
+
+def test_a_reported_address_without_a_name_is_judged_on_the_address() -> None:
+    order = plan_order(BOOK, ADDRESS)
+    result = screen_payment(
+        order,
+        parse_session(fixed_session(order)),
+        default_engine(),
+        reported=ShippingDetails(None, FIXED.address),
+    )
+    assert result.eligible, result.reasons
+
+
+def test_another_shipping_rate_than_the_chosen_method_is_held() -> None:
+    order = plan_order(DVD, ADDRESS, "standard")
+    order = replace(order, shipping_rate_ids={"shr_std": "standard", "shr_exp": "express"})
+    result = screen_payment(
+        order, parse_session(fixed_session(order, rate="shr_exp")), default_engine(), reported=FIXED
+    )
+    assert codes(result) == ["shipping_method_mismatch"]
+    assert result.reasons[0]["message"] == (
+        "Stripe charged for express shipping; standard was chosen."
+    )
+
+
+def test_the_shipping_amount_mismatch_names_both_amounts() -> None:
+    order = plan_order(DVD, ADDRESS, "express")
+    assert order.shipping_method is not None
+    price = order.shipping_method.price.amount
+    result = screen_payment(
+        order,
+        parse_session(fixed_session(order, shipping_paid=price + 1)),
+        default_engine(),
+        reported=FIXED,
+    )
+    assert codes(result) == ["shipping_amount_mismatch"]
+    assert result.reasons[0]["message"] == (
+        f"Express shipping costs {price}; Stripe charged {price + 1}."
+    )
+
+
+def test_a_method_the_rules_no_longer_offer_there_is_held(tmp_path: Path) -> None:
+    order = plan_order(DVD, ADDRESS, "express")
+    path = tmp_path / "ruleset.yaml"
+    path.write_text(
+        "schema_version: 1\n"
+        "methods:\n  standard: {name: Standard shipping}\n  express: {name: Express shipping}\n"
+        "rules:\n"
+        "  - {id: permit-all, effect: permit, code: ok, message: ok, source: t}\n"
+        "  - {id: o-std, effect: offer_method, method: standard, "
+        "price: {amount: 595, currency: USD}, code: offer, message: o, source: t}\n",
+        encoding="utf-8",
+    )
+    now = Engine(load_ruleset(path))
+    result = screen_payment(order, parse_session(fixed_session(order)), now, reported=FIXED)
+    assert codes(result) == ["shipping_method_unavailable"]
+    assert result.reasons[0]["message"] == "Express shipping no longer reaches this address."
+    assert not result.eligible and result.eligibility["eligible"] is False
+
+
+def test_an_order_the_rules_still_accept_keeps_its_fixed_address_and_method() -> None:
+    order = plan_order(DVD, ADDRESS, "express")
+    result = screen_payment(
+        order, parse_session(fixed_session(order)), default_engine(), reported=FIXED
+    )
+    assert result.eligible and result.eligibility["eligible"] is True
+    assert result.shipping_address == order.shipping_address
+    assert result.shipping_method == order.shipping_method
+
+
+# ------------------------------------------------------------------ every order
+
+
+def test_goods_charged_at_another_amount_are_held_naming_both() -> None:
+    order = make_order(BOOK, {"country": "US"})
+    data = session(order, shipping=US, shipping_paid=595)
+    data["amount_subtotal"] = order.amount_subtotal.amount + 1
+    result = screen(order, data, default_engine())
+    assert codes(result) == ["amount_mismatch"]
+    assert result.reasons[0]["message"] == (
+        f"Stripe charged {order.amount_subtotal.amount + 1} for goods priced "
+        f"{order.amount_subtotal.amount}."
+    )
+
+
+def test_a_payment_in_another_currency_is_held() -> None:
+    order = make_order(BOOK, {"country": "US"})
+    data = session(order, shipping=US, shipping_paid=595)
+    data["currency"] = "eur"
+    result = screen(order, data, default_engine())
+    assert codes(result) == ["currency_mismatch"]
+    assert result.reasons[0]["message"] == "Stripe charged in EUR."
+
+
+def test_the_screening_records_the_billing_country_and_the_customers_email() -> None:
+    order = replace(make_order(BOOK, {"country": "US"}), email=None)
+    result = screen(order, session(order, shipping=US, shipping_paid=595), default_engine())
+    applied = result.applied_to(order)
+    assert (applied.billing_country, applied.email, applied.payment_intent_id) == (
+        "US",
+        "jane@example.com",
+        "pi_1",
+    )
+    kept = result.applied_to(replace(order, email="first@example.com"))
+    assert kept.email == "first@example.com"  # the checkout's email is never replaced
+
+
+# ------------------------------------------------------------------ orders from before v2
+
+
+def test_a_legacy_order_pays_the_one_method_offered_when_the_rate_is_unknown() -> None:
+    order = replace(make_order(BOOK, {"country": "US"}), shipping_rate_ids={})
+    data = session(order, shipping={**US, "line1": "PO Box 12"}, rate="shr_x", shipping_paid=595)
+    result = screen(order, data, default_engine())
+    assert result.eligible, result.reasons
+    assert result.shipping_method is not None and result.shipping_method.method_id == "standard"
+
+
+def test_a_legacy_order_paying_exactly_the_method_price_is_not_underpaid() -> None:
+    order = make_order(BOOK, {"country": "US"})
+    hawaii = {**US, "state": "HI", "postal_code": "96813"}
+    paid = screen(order, session(order, shipping=hawaii, rate="shr_exp"), default_engine())
+    price = next(m for m in paid.eligibility["shipping_methods"] if m["id"] == "express")
+    exact = session(order, shipping=hawaii, rate="shr_exp", shipping_paid=price["price"]["amount"])
+    assert screen(order, exact, default_engine()).eligible
+    under = session(
+        order, shipping=hawaii, rate="shr_exp", shipping_paid=price["price"]["amount"] - 1
+    )
+    held = screen(order, under, default_engine())
+    assert codes(held) == ["shipping_underpaid"]
+    assert held.reasons[0]["message"] == (
+        f"Express shipping to this address costs {price['price']['amount']}; "
+        f"{price['price']['amount'] - 1} was paid."
+    )
+
+
+def test_a_legacy_order_without_a_usable_shipping_address_is_held() -> None:
+    order = make_order(BOOK, {"country": "US"})
+    result = screen(order, session(order, billing=US, shipping_paid=595), default_engine())
+    assert codes(result) == ["no_shipping_address"]
+
+
+# ------------------------------------------------------------------ rules changed by payment
+
+
+def ruleset_engine(tmp_path: Path, rules: str) -> Engine:
+    path = tmp_path / "ruleset.yaml"
+    path.write_text(
+        "schema_version: 1\n"
+        "methods:\n  standard: {name: Standard shipping}\n  express: {name: Express shipping}\n"
+        "rules:\n"
+        "  - {id: permit-all, effect: permit, code: ok, message: ok, source: t}\n" + rules,
+        encoding="utf-8",
+    )
+    return Engine(load_ruleset(path))
+
+
+STANDARD_595 = (
+    "  - {id: o-std, effect: offer_method, method: standard, "
+    "price: {amount: 595, currency: USD}, code: offer, message: o, source: t}\n"
+)
+
+
+def test_a_fixed_address_the_rules_refuse_by_payment_time_is_held_with_the_rules_reason(
+    tmp_path: Path,
+) -> None:
+    order = plan_order(BOOK, ADDRESS)
+    now = ruleset_engine(
+        tmp_path,
+        STANDARD_595 + "  - {id: f-books, effect: forbid, when: {product: {categories: [book]}}, "
+        "code: no_books, message: No books now., source: t}\n",
+    )
+    result = screen_payment(order, parse_session(fixed_session(order)), now, reported=FIXED)
+    assert not result.eligible
+    assert [(r.get("sku"), r["rule_id"], r["code"]) for r in result.reasons] == [
+        ("BONE-APPETIT-BOOK", "f-books", "no_books")
+    ]
+
+
+def test_a_digital_line_refused_in_the_billing_country_holds_the_order(tmp_path: Path) -> None:
+    """Digital goods are delivered where the customer is billed: any refusal of a digital
+    line there counts, not only an embargo."""
+    order = make_order([*BOOK, {"sku": "ORP-EBOOK", "quantity": 1}], {"country": "US"})
+    now = ruleset_engine(
+        tmp_path,
+        STANDARD_595 + "  - {id: f-digital-ca, effect: forbid, when: {destination: "
+        "{countries: [CA]}, product: {kinds: [digital]}}, code: no_licence, message: n, "
+        "source: t}\n",
+    )
+    canada = {"line1": "1 Rue", "city": "Montreal", "country": "CA", "postal_code": "H2X1Y4"}
+    result = screen(order, session(order, shipping=US, billing=canada, shipping_paid=595), now)
+    assert [(r.get("sku"), r["code"]) for r in result.reasons] == [("ORP-EBOOK", "no_licence")]
+
+
+def test_a_legacy_order_where_no_method_reaches_the_address_is_held(tmp_path: Path) -> None:
+    order = replace(make_order(BOOK, {"country": "US"}), shipping_rate_ids={})
+    result = screen(order, session(order, shipping=US, rate="shr_x"), ruleset_engine(tmp_path, ""))
+    assert codes(result) == ["shipping_method_unavailable"]
+    assert result.reasons[0]["message"] == (
+        "The shipping method chosen (unknown) does not reach this address."
+    )
+
+
+# ------------------------------------------------------------------ charge.refunded
+
+
+def test_a_full_refund_moves_the_paid_order_to_refunded_and_a_partial_one_is_recorded() -> None:
+    order = make_order(BOOK, {"country": "US"})
+    orders = MemoryOrders(order)
+    svc, _, _ = service(orders)
+    handle(svc, event("checkout.session.completed", session(order, shipping=US, shipping_paid=595)))
+    charge = {"id": "ch_1", "metadata": {"order_id": "ord_1"}, "amount_refunded": 100}
+    partial = handle(svc, event("charge.refunded", {**charge, "refunded": False}, "evt_2"))
+    assert (partial["action"], orders.items["ord_1"].status) == ("partial_refund_recorded", "paid")
+    full = handle(svc, event("charge.refunded", {**charge, "refunded": True}, "evt_3"))
+    assert (full["action"], orders.items["ord_1"].status) == ("moved_to_refunded", "refunded")
+
+
+def test_a_refund_naming_no_order_is_ignored() -> None:
+    svc, _, _ = service(MemoryOrders())
+    answer = handle(svc, event("charge.refunded", {"id": "ch_1", "refunded": True}))
+    assert answer["action"] == "ignored_unknown_order"
+
+
+def test_a_legacy_order_with_an_unknown_rate_and_a_choice_of_methods_is_held() -> None:
+    """Only when one method is offered can an unknown rate be read as that method."""
+    order = replace(make_order(BOOK, {"country": "US"}), shipping_rate_ids={})
+    data = session(order, shipping=US, rate="shr_x", shipping_paid=595)
+    result = screen(order, data, default_engine())
+    assert codes(result) == ["shipping_method_unavailable"]
+    assert result.shipping_method is None
