@@ -236,3 +236,50 @@ def test_email_grants_follow_the_code(tmp_path: Path, usages: dict[str, gates.Co
         usages["CatalogFunction"],
     )
     assert any("ses:SendEmail" in p.message and "never uses" in p.message for p in unused)
+
+
+_ADMIN_SES_GRANT = """        # A shipment tells the customer (carrier, tracking), from its sender identity only.
+        - Statement:
+            - Effect: Allow
+              Action: ses:SendEmail
+              Resource: !Sub "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SenderEmail}"
+"""
+_ADMIN_SECRET_GRANT = """        - AWSSecretsManagerGetSecretValuePolicy:
+            SecretArn: !Ref StripeSecret
+"""
+
+
+@pytest.mark.parametrize(
+    ("grant", "expected"),
+    [
+        (_ADMIN_SES_GRANT, "sends email; ses:SendEmail on SenderEmail"),
+        # The shipped email's link needs the order-token key, kept in the Stripe secret.
+        (_ADMIN_SECRET_GRANT, "reads the Stripe secret; GetSecretValue on it is not granted"),
+    ],
+)
+def test_the_admin_function_needs_its_shipped_email_grants(
+    tmp_path: Path, usages: dict[str, gates.CodeUsage], grant: str, expected: str
+) -> None:
+    admin = usages["AdminFunction"]
+    assert admin.sends_email and admin.reads_secret
+    stripped = _mutated(tmp_path, grant, "", within="AdminFunction")
+    problems = gates.check_permissions(
+        stripped,
+        gates.transform(stripped),
+        stripped.functions()["AdminFunction"],
+        admin,
+    )
+    assert any(expected in p.message for p in problems), _report(problems)
+
+
+def test_the_admin_function_needs_the_secret_name(
+    tmp_path: Path, usages: dict[str, gates.CodeUsage]
+) -> None:
+    variable = "          STRIPE_SECRET_NAME: !Ref StripeSecretName\n"
+    stripped = _mutated(tmp_path, variable, "          UNUSED: x\n", within="AdminFunction")
+    problems = gates.check_environment(
+        stripped, stripped.functions()["AdminFunction"], usages["AdminFunction"]
+    )
+    assert "the code reads STRIPE_SECRET_NAME, the template does not set it" in [
+        p.message for p in problems
+    ]

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from bonestore.domain.rules import Engine
     from bonestore.service.checkout import CheckoutService
     from bonestore.service.fulfilment import Fulfilment, Shipments
-    from bonestore.service.payments import PaymentService
+    from bonestore.service.payments import CustomerEmails, PaymentService
     from bonestore.service.ports import (
         CheckoutRateLimiter,
         EmailSender,
@@ -143,22 +143,28 @@ def rules_engine() -> Engine:
     return _provided(rules_engine, build)
 
 
+def customer_emails() -> CustomerEmails:
+    """The customer's order emails (paid, held, refunded, shipped), once per kind each."""
+    from bonestore.service.payments import CustomerEmails
+
+    return CustomerEmails(
+        email_sender,
+        order_token_key=order_token_key,
+        storefront_url=get_settings().storefront_url,
+    )
+
+
 def payment_service() -> PaymentService:
     def build() -> PaymentService:
-        from bonestore.service.payments import CustomerEmails, PaymentService
+        from bonestore.service.payments import PaymentService
 
-        settings = get_settings()
         return PaymentService(
             order_repository(),
             engine=rules_engine,
             publisher=event_publisher,
             gateway=stripe_gateway,
-            on_ineligible=settings.on_ineligible_payment,
-            emails=CustomerEmails(
-                email_sender,
-                order_token_key=order_token_key,
-                storefront_url=settings.storefront_url,
-            ),
+            on_ineligible=get_settings().on_ineligible_payment,
+            emails=customer_emails(),
         )
 
     return _once("payment_service", build)
@@ -187,10 +193,14 @@ def fulfilment() -> Fulfilment:
     return _once("fulfilment", build)
 
 
-def shipments() -> Shipments:
+def warehouse_shipments() -> Shipments:
+    """Shipments the warehouse records; named apart from ``Order.shipments``, which the
+    template gates' name-following would otherwise take for this provider."""
     from bonestore.service.fulfilment import Shipments
 
-    return _once("shipments", lambda: Shipments(order_repository()))
+    return _once(
+        "shipments", lambda: Shipments(order_repository(), emails=customer_emails())
+    )
 
 
 def checkout_once_per_key() -> OncePerKey:

@@ -28,6 +28,7 @@ from bonestore.domain.orders import InvalidTransition, now_iso
 
 if TYPE_CHECKING:
     from bonestore.domain.rules import Engine
+    from bonestore.service.payments import CustomerEmails
     from bonestore.service.ports import OrderEventPublisher, OrderStore
 
 log = logging.getLogger("bonestore.service.fulfilment")
@@ -100,10 +101,18 @@ class Fulfilment:
 
 
 class Shipments:
-    """The warehouse's side: a parcel that left moves its order to ``fulfilled``."""
+    """The warehouse's side: a parcel that left moves its order to ``fulfilled``, and the
+    customer is told by email (carrier, tracking number, the order page's link).
 
-    def __init__(self, orders: OrderStore) -> None:
+    The email goes through :class:`~bonestore.service.payments.CustomerEmails`, once per
+    order like the paid/held/refunded ones (``email_sent`` on the timeline): a retried
+    request answers the fulfilled order and sends nothing more, and a retry after a
+    failed send (``email_failed``) or a crash between the move and the send sends it then.
+    """
+
+    def __init__(self, orders: OrderStore, *, emails: CustomerEmails | None = None) -> None:
         self.orders = orders
+        self.emails = emails
 
     def ship(self, order_id: str, *, carrier: str, tracking_number: str, staff: str) -> Order:
         """The parcel left: ``paid`` -> ``fulfilled`` with the shipment. Repeating the same
@@ -117,7 +126,7 @@ class Shipments:
             if (s.carrier, s.tracking_number) == (carrier, tracking_number)
         ]
         if order.status == "fulfilled" and same:
-            return order
+            return self._notify(order)
         if order.status != "paid":
             raise InvalidTransition(f"Only a paid order can ship; this one is {order.status}.")
         shipment = Shipment(carrier, tracking_number, now_iso())
@@ -135,6 +144,12 @@ class Shipments:
         if moved is None:
             latest = self.orders.get(order_id) or order
             if latest.status == "fulfilled":
-                return latest
+                return self._notify(latest)
             raise InvalidTransition(f"The order is {latest.status} now; it did not ship.")
-        return moved
+        return self._notify(moved)
+
+    def _notify(self, order: Order) -> Order:
+        """The shipped email, unless already sent; the order as it is after it."""
+        if self.emails is None or self.emails.notify(self.orders, order, will_refund=False) is None:
+            return order
+        return self.orders.get(order.order_id) or order
