@@ -57,13 +57,17 @@ def _once(name: str, build: Callable[[], T]) -> T:
 @contextmanager
 def override(provider: Callable[[], T], replacement: Callable[[], T]) -> Iterator[None]:
     """Within the block, ``provider()`` (and the use cases built from it) uses
-    ``replacement``."""
+    ``replacement``; an override it replaces (the local stack's ruleset) comes back after."""
+    previous = _overrides.get(provider)
     _overrides[provider] = replacement
     reset()
     try:
         yield
     finally:
-        del _overrides[provider]
+        if previous is None:
+            del _overrides[provider]
+        else:
+            _overrides[provider] = previous
         reset()
 
 
