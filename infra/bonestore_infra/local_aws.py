@@ -359,7 +359,9 @@ def create_queues(
     for logical_id in ordered:
         props = queues[logical_id]
         attributes = {
-            key: _attribute(resolver.resolve(props[key])) for key in _QUEUE_ATTRIBUTES if key in props
+            key: _attribute(resolver.resolve(props[key]))
+            for key in _QUEUE_ATTRIBUTES
+            if key in props
         }
         if visibility_timeout is not None:
             attributes["VisibilityTimeout"] = str(visibility_timeout)

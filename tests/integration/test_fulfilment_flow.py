@@ -40,7 +40,7 @@ def shop(local_stack: LocalStack) -> Shop:
     return Shop(local_stack)
 
 
-def eventually(probe: Callable[[], T | None | bool], timeout: float = 30, what: str = "it") -> T:
+def eventually(probe: Callable[[], T | bool | None], timeout: float = 30, what: str = "it") -> T:
     deadline = time.monotonic() + timeout
     while True:
         found = probe()
@@ -158,7 +158,9 @@ def test_a_rule_changed_before_fulfilment_holds_and_a_permitted_order_ships(
             what="the hand-over",
         )
         ready = eventually(
-            lambda: [e for e in ready_to_ship() if e["detail"]["order_id"] == permitted["order_id"]],
+            lambda: [
+                e for e in ready_to_ship() if e["detail"]["order_id"] == permitted["order_id"]
+            ],
             what="OrderReadyToShip",
         )
         assert not [e for e in ready_to_ship() if e["detail"]["order_id"] == refused["order_id"]]
@@ -233,9 +235,10 @@ def test_a_message_fulfilment_cannot_process_ends_in_the_dead_letter_queue(
         )["Attributes"]["RedrivePolicy"]
     )
     assert redrive["maxReceiveCount"] == 5  # the template's
-    assert redrive["deadLetterTargetArn"] == local_stack.resolver.physical[
-        "FulfilmentDeadLetterQueue.Arn"
-    ]
+    assert (
+        redrive["deadLetterTargetArn"]
+        == local_stack.resolver.physical["FulfilmentDeadLetterQueue.Arn"]
+    )
 
     def dead_letter() -> dict[str, Any] | None:
         received = sqs.receive_message(

@@ -202,9 +202,7 @@ def warehouse_shipments() -> Shipments:
     template gates' name-following would otherwise take for this provider."""
     from bonestore.service.fulfilment import Shipments
 
-    return _once(
-        "shipments", lambda: Shipments(order_repository(), emails=customer_emails())
-    )
+    return _once("shipments", lambda: Shipments(order_repository(), emails=customer_emails()))
 
 
 def checkout_once_per_key() -> OncePerKey:
