@@ -206,27 +206,54 @@ def test_a_rule_changed_before_fulfilment_holds_and_a_permitted_order_ships(
     assert status == 200 and opened["order_id"] == permitted["order_id"]
     assert opened["shipments"] == page["shipments"]
     assert shipped_emails(shop, refused["order_id"]) == []
+    # A held order does not ship; a redelivered OrderPaid hands nothing over twice.
+    refused_path = f"/admin/orders/{refused['order_id']}/shipments"
+    assert api.post(refused_path, shipment, token=warehouse).status == 409
+    publish_order_paid(local_stack, permitted["order_id"])
+    wait_until_drained(local_stack)
+    assert event_types(shop, permitted["order_id"]).count("handed_to_warehouse") == 1
+    assert shop.order(permitted["order_id"])["status"] == "fulfilled"
+
+
+def publish_order_paid(stack: LocalStack, order_id: str) -> None:
+    """``OrderPaid`` on the order bus, as the webhook publishes it."""
+    assert stack.aws is not None
+    answer = stack.aws.client("events").put_events(
+        Entries=[
+            {
+                "Source": "bonestore.orders",
+                "DetailType": "OrderPaid",
+                "Detail": json.dumps({"order_id": order_id}),
+                "EventBusName": stack.resolver.ref("OrderEventBus"),
+            }
+        ]
+    )
+    assert answer["FailedEntryCount"] == 0
+
+
+def wait_until_drained(stack: LocalStack) -> None:
+    """FulfilmentQueue empty, nothing in flight: every message so far was processed."""
+    assert stack.aws is not None
+    sqs = stack.aws.client("sqs")
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+
+    def drained() -> bool:
+        url = stack.resolver.physical["FulfilmentQueue"]
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        return all(counts[name] == "0" for name in names)
+
+    eventually(drained, what="an empty FulfilmentQueue")
 
 
 def test_a_message_fulfilment_cannot_process_ends_in_the_dead_letter_queue(
     local_stack: LocalStack, shop: Shop
 ) -> None:
     assert local_stack.aws is not None
-    sqs, events = local_stack.aws.client("sqs"), local_stack.aws.client("events")
+    sqs = local_stack.aws.client("sqs")
     order_id = f"ord_poison{uuid.uuid4().hex[:12]}"
     # An order record fulfilment cannot read (no status): every attempt raises.
     shop.dynamodb.put_item(TableName=shop.orders_table, Item={"order_id": {"S": order_id}})
-    answer = events.put_events(
-        Entries=[
-            {
-                "Source": "bonestore.orders",
-                "DetailType": "OrderPaid",
-                "Detail": json.dumps({"order_id": order_id}),
-                "EventBusName": local_stack.resolver.ref("OrderEventBus"),
-            }
-        ]
-    )
-    assert answer["FailedEntryCount"] == 0
+    publish_order_paid(local_stack, order_id)
     dead_letters = local_stack.resolver.physical["FulfilmentDeadLetterQueue"]
     redrive = json.loads(
         sqs.get_queue_attributes(
