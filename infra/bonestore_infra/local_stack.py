@@ -287,11 +287,18 @@ class LocalStack:
 
 
 def _reset_process_caches() -> None:
-    """Settings and clients are read once per 'cold start'; a new stack is a new cold start."""
+    """Settings and clients are read once per 'cold start'; a new stack is a new cold start.
+
+    Every cached client goes: one made before the stack (a unit test in the same process,
+    say) points at another endpoint, and would fail every call it serves."""
     from bonestore.adapters.dynamo import dynamodb_client
+    from bonestore.adapters.events import events_client
+    from bonestore.adapters.secrets import forget_cached_secrets
     from bonestore.api import deps
     from bonestore.config import get_settings
 
     get_settings.cache_clear()
     dynamodb_client.cache_clear()
+    events_client.cache_clear()
+    forget_cached_secrets()
     deps.reset()
