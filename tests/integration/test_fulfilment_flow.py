@@ -113,10 +113,14 @@ def event_types(shop: Shop, order_id: str) -> list[str]:
     return [e["type"] for e in shop.order(order_id)["events"]]
 
 
-def shipped_emails(shop: Shop, order_id: str) -> list[dict[str, Any]]:
+def emails_of(shop: Shop, order_id: str, subject: str) -> list[dict[str, Any]]:
     status, box = http_json("GET", f"{shop.api}/_dev/outbox.json")
     assert status == 200
-    return [m for m in box["messages"] if m["subject"] == f"Order {order_id} has shipped"]
+    return [m for m in box["messages"] if m["subject"] == f"Order {order_id} {subject}"]
+
+
+def shipped_emails(shop: Shop, order_id: str) -> list[dict[str, Any]]:
+    return emails_of(shop, order_id, "has shipped")
 
 
 def test_a_rule_changed_before_fulfilment_holds_and_a_permitted_order_ships(
@@ -177,6 +181,10 @@ def test_a_rule_changed_before_fulfilment_holds_and_a_permitted_order_ships(
     status, page = shop.customer_order(refused["order_id"], refused["order_token"])
     assert status == 200 and page["status"] == "held"
     assert "can't ship this book to United States any more" in page["status_message"]
+    (held_email,) = emails_of(shop, refused["order_id"], "is on hold")
+    assert "ship this book to United States any more" in held_email["body"]  # HTML-escaped
+    held_link = next(link for link in held_email["links"] if "/order#" in link)
+    assert f"id={refused['order_id']}&token=" in held_link
 
     # Handed over once; the warehouse ships it; the customer sees the tracking.
     assert event_types(shop, permitted["order_id"]).count("handed_to_warehouse") == 1

@@ -192,7 +192,12 @@ def fulfilment() -> Fulfilment:
     def build() -> Fulfilment:
         from bonestore.service.fulfilment import Fulfilment
 
-        return Fulfilment(order_repository(), engine=rules_engine, publisher=event_publisher)
+        return Fulfilment(
+            order_repository(),
+            engine=rules_engine,
+            publisher=event_publisher,
+            emails=customer_emails(),
+        )
 
     return _once("fulfilment", build)
 

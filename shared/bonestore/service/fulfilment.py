@@ -9,7 +9,8 @@ own address and billing country with the rules as they are at that moment:
   recorded (in that order, so a failure between the two re-publishes on the retry
   rather than losing the hand-over; the warehouse keys on the order id);
 - refused: the order moves ``paid`` -> ``held`` with the refusing rules as its
-  reasons, for support (a rule changed since payment: the inputs did not).
+  reasons, for support (a rule changed since payment: the inputs did not), and the
+  customer gets the held email (why, in the rule's words, and that support will write).
 
 An order that is no longer ``paid``, or was already handed over, is left alone, so a
 duplicate message changes nothing.
@@ -54,10 +55,12 @@ class Fulfilment:
         *,
         engine: Callable[[], Engine],
         publisher: Callable[[], OrderEventPublisher],
+        emails: CustomerEmails | None = None,
     ) -> None:
         self.orders = orders
         self._engine = engine
         self._publisher = publisher
+        self.emails = emails
 
     def hand_over(self, order_id: str) -> HandOver:
         from bonestore.service.resolutions import screen_now
@@ -90,6 +93,9 @@ class Fulfilment:
         )
         if moved is None:
             return HandOver(order_id, "not_paid")
+        if self.emails is not None:
+            # The customer was told "paid, packing": now why it is held and what support does.
+            self.emails.notify(self.orders, moved, will_refund=False)
         log.warning(
             "order %s held at fulfilment: %s refuses it now (ruleset %s at payment, %s now)",
             order_id,
