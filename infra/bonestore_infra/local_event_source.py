@@ -191,10 +191,13 @@ class SqsEventSource:
     def resume(self) -> None:
         self._enabled.set()
 
-    def stop(self) -> None:
+    def stop(self, *, wait: bool = True) -> None:
+        """Take no more messages; with ``wait``, return once the thread has ended (at most
+        one long poll and the batch in progress). ``wait=False`` then ``stop()`` lets a
+        caller stop other things meanwhile."""
         self._stopping.set()
         self._enabled.set()  # wake a paused poller so it can see it is stopping
-        if self._thread is not None:
+        if wait and self._thread is not None:
             self._thread.join(timeout=WAIT_SECONDS + 10)
             self._thread = None
 

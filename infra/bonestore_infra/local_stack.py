@@ -266,24 +266,30 @@ class LocalStack:
         return json.dumps(config).encode()
 
     def stop(self) -> None:
+        # The pollers end within one long poll: told first and awaited once the API and
+        # the emulator are down (the waits overlap), before the embedded AWS goes.
         for source in self.event_sources.values():
-            try:
-                source.stop()
-            except Exception:
-                log.exception("error stopping the event source %s", source.mapping.logical_id)
+            source.stop(wait=False)
+        self._stop_parts(self.api, self.stripe)
+        for source in self.event_sources.values():
+            self._stop_parts(source)
         self.event_sources.clear()
         self._overrides.close()
-        for part in (self.api, self.stripe, self.aws):
-            if part is not None:
-                try:
-                    part.stop()
-                except Exception:
-                    log.exception("error stopping %s", type(part).__name__)
+        self._stop_parts(self.aws)
         if self._saved_environ is not None:
             os.environ.clear()
             os.environ.update(self._saved_environ)
             self._saved_environ = None
             _reset_process_caches()
+
+    @staticmethod
+    def _stop_parts(*parts: Any) -> None:
+        for part in parts:
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:
+                    log.exception("error stopping %s", type(part).__name__)
 
 
 def _reset_process_caches() -> None:
