@@ -11,11 +11,17 @@ from tests.helpers import Http
 
 
 @pytest.fixture(scope="session")
-def local_stack() -> Iterator[Any]:
-    """The whole local service (moto, Stripe emulator, API from template.yaml) on free ports."""
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The whole local service (moto, Stripe emulator, API from template.yaml, the
+    fulfilment queue's poller) on free ports. Its functions decide with a copy of the
+    packaged ruleset, which a test may edit as ops change rules; a failed fulfilment
+    message is received again after 2 s (the template's 120 s)."""
+    from bonestore.domain.rules.loader import read_ruleset_text
     from bonestore_infra.bench_checkout import OPEN_LIMITS
     from bonestore_infra.local_stack import LocalStack, StackConfig
 
+    ruleset = tmp_path_factory.mktemp("rules") / "ruleset.yaml"
+    ruleset.write_text(read_ruleset_text()[0], "utf-8")
     stack = LocalStack(
         StackConfig(
             api_port=0,
@@ -26,6 +32,8 @@ def local_stack() -> Iterator[Any]:
             # checkouts a minute: the customer limits would stop it. The tests of the
             # limits set their own (tests/integration/test_checkout_limits.py).
             parameters=OPEN_LIMITS,
+            ruleset_path=ruleset,
+            queue_visibility_timeout=2,
         )
     ).start()
     from tests import staff_tokens

@@ -42,6 +42,13 @@
     return last;
   }
 
+  // "1 December 2026", the day the server's status_message names (UTC); null for no date.
+  function shippedDay(at) {
+    const when = new Date(at);
+    if (!at || Number.isNaN(when.getTime())) return null;
+    return when.toLocaleDateString("en-GB", { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+  }
+
   function notFound() {
     $("order").setAttribute("aria-busy", "false");
     $("order-title").textContent = "We could not find this order";
@@ -70,12 +77,15 @@
       details.push(el("h3", {}, "Shipping to"), el("address", {},
         [address.name, address.line1, address.line2,
           [address.city, address.subdivision, address.postal_code].filter(Boolean).join(" "), address.country]
-          .filter(Boolean).map((part, i) => (i ? [el("br", {}), part] : part))));
+          .filter(Boolean).flatMap((part, i) => (i ? [el("br", {}), part] : [part]))));
     }
     const shipments = Array.isArray(order.shipments) ? order.shipments : [];
     if (shipments.length) {
-      details.push(el("h3", {}, "Tracking"), el("ul", { class: "shipments" }, shipments.map((s) =>
-        el("li", {}, `${s.carrier}: `, el("span", { class: "tracking" }, s.tracking_number)))));
+      details.push(el("h3", {}, "Tracking"), el("ul", { class: "shipments" }, shipments.map((s) => {
+        const day = shippedDay(s.at);
+        return el("li", {}, `${s.carrier}: `, el("span", { class: "tracking" }, s.tracking_number),
+          day ? [", shipped ", el("time", { datetime: s.at }, day)] : []);
+      })));
     }
     $("order-details").replaceChildren(...details);
   }

@@ -27,7 +27,7 @@ from bonestore.api.auth import (
     Principal,
     resolve_as_staff,
 )
-from bonestore.api.deps import product_repository, shipments
+from bonestore.api.deps import product_repository, warehouse_shipments
 from bonestore.api.http import create_app, documented
 from bonestore.domain.catalog import SKU_PATTERN, Product, Sku
 from bonestore.domain.errors import InvalidInput, NotFound, Unprocessable
@@ -208,7 +208,7 @@ def record_shipment(order_id: str, shipment: Annotated[ShipmentBody, Body()]) ->
     principal: Principal = app.context["principal"]
     if not 0 < len(order_id) <= MAX_ORDER_ID:
         raise NotFound(f"No order with id {order_id[:MAX_ORDER_ID]!r}.", code="order_not_found")
-    order = shipments().ship(
+    order = warehouse_shipments().ship(
         order_id,
         carrier=shipment.carrier,
         tracking_number=shipment.tracking_number,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import os
 import socket
 import threading
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bonestore_infra.template import Template
+
+log = logging.getLogger("bonestore_infra.local_aws")
 
 LOCAL_ACCOUNT = "123456789012"
 LOCAL_REGION = "us-east-1"
@@ -61,6 +64,10 @@ class IntrinsicResolver:
 
     def __init__(self, template: Template, parameters: dict[str, str] | None = None) -> None:
         self.template = template
+        # What the embedded AWS named a resource it created (a queue's URL is its Ref and
+        # its ARN its GetAtt, as in CloudFormation): {"FulfilmentQueue": url,
+        # "FulfilmentQueue.Arn": arn}. Other resources keep their logical id as name.
+        self.physical: dict[str, str] = {}
         self.parameters = {
             name: str(spec.get("Default", ""))
             for name, spec in template.doc.get("Parameters", {}).items()
@@ -79,6 +86,8 @@ class IntrinsicResolver:
             return self.pseudo[name]
         if name in self.parameters:
             return self.parameters[name]
+        if name in self.physical:
+            return self.physical[name]
         return name  # a resource: its local physical name is its logical id
 
     def condition(self, name: str) -> bool:
@@ -119,6 +128,9 @@ class IntrinsicResolver:
 
                 return re.sub(r"\$\{([^}!]+)\}", lambda m: substitute(m.group(1)), text)
             if key == "Fn::GetAtt":
+                created = self.physical.get(f"{arg[0]}.{arg[1]}")
+                if created is not None:
+                    return created
                 return f"arn:aws:local:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{arg[0]}/{arg[1]}"
             if key == "Fn::Join":
                 return arg[0].join(str(self.resolve(v)) for v in arg[1])
@@ -296,3 +308,115 @@ def sent_emails() -> list[dict[str, Any]]:
             }
         )
     return messages
+
+
+# CloudFormation's AWS::SQS::Queue properties that are SQS queue attributes as they are.
+_QUEUE_ATTRIBUTES = (
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
+    "SqsManagedSseEnabled",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+)
+
+
+def _attribute(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def create_queues(
+    aws: LocalAws, resolver: IntrinsicResolver, *, visibility_timeout: int | None = None
+) -> dict[str, str]:
+    """Every AWS::SQS::Queue of the template, with its properties (redrive policy
+    included), dead-letter queues first. Records each queue's URL (its Ref) and ARN (its
+    GetAtt Arn) in ``resolver.physical``; returns {logical id: URL}.
+
+    ``visibility_timeout`` replaces the template's (tests: a failed message is received
+    again after seconds, not minutes); None keeps the template's.
+    """
+    sqs = aws.client("sqs")
+    queues = {
+        logical_id: resource.get("Properties", {})
+        for logical_id, resource in resolver.template.resources_of_type("AWS::SQS::Queue").items()
+    }
+
+    def dead_letter_of(props: dict[str, Any]) -> str | None:
+        target = (props.get("RedrivePolicy") or {}).get("deadLetterTargetArn")
+        if isinstance(target, dict) and "Fn::GetAtt" in target:
+            return str(target["Fn::GetAtt"][0])
+        return None
+
+    ordered = [q for q in queues if dead_letter_of(queues[q]) is None]
+    ordered += [q for q in queues if q not in ordered]
+    urls: dict[str, str] = {}
+    for logical_id in ordered:
+        props = queues[logical_id]
+        attributes = {
+            key: _attribute(resolver.resolve(props[key]))
+            for key in _QUEUE_ATTRIBUTES
+            if key in props
+        }
+        if visibility_timeout is not None:
+            attributes["VisibilityTimeout"] = str(visibility_timeout)
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(resolver.resolve(props["RedrivePolicy"]))
+        name = str(resolver.resolve(props.get("QueueName", logical_id)))
+        if props.get("FifoQueue") and not name.endswith(".fifo"):
+            name += ".fifo"
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        resolver.physical[logical_id] = url
+        resolver.physical[f"{logical_id}.Arn"] = arn
+        resolver.physical[f"{logical_id}.QueueName"] = name
+        resolver.physical[f"{logical_id}.QueueUrl"] = url
+        urls[logical_id] = url
+    return urls
+
+
+def create_event_rules(aws: LocalAws, resolver: IntrinsicResolver) -> dict[str, list[str]]:
+    """Every AWS::Events::Rule of the template with its pattern and its targets on the
+    queues :func:`create_queues` made (their retry policy and dead-letter config kept).
+    Returns {rule logical id: [target ids]}.
+
+    moto's EventBridge delivers a matching ``PutEvents`` to SQS targets itself
+    (``moto/events/models.py`` ``Rule.send_to_targets`` -> ``_send_to_sqs_queue``: the
+    event as JSON, as EventBridge sends it), so nothing is bridged here. It does not look
+    at a rule's ``State``, so a DISABLED rule is created without targets: it then
+    delivers nothing, as in AWS. Targets other than local queues (none today) are left
+    out, and said so in the log.
+    """
+    events = aws.client("events")
+    created: dict[str, list[str]] = {}
+    local_arns = {v for k, v in resolver.physical.items() if k.endswith(".Arn")}
+    for logical_id, resource in resolver.template.resources_of_type("AWS::Events::Rule").items():
+        props = resource.get("Properties", {})
+        if "EventPattern" not in props:
+            continue  # a schedule: the sweeper is not run on a timer locally
+        name = str(resolver.resolve(props.get("Name", logical_id)))
+        bus = str(resolver.resolve(props.get("EventBusName", "default")))
+        state = str(props.get("State", "ENABLED"))
+        rule = events.put_rule(
+            Name=name,
+            EventBusName=bus,
+            EventPattern=json.dumps(resolver.resolve(props["EventPattern"])),
+            State=state,
+            Description=str(props.get("Description", "")),
+        )
+        resolver.physical[f"{logical_id}.Arn"] = rule["RuleArn"]
+        targets = [resolver.resolve(t) for t in props.get("Targets", [])]
+        local = [t for t in targets if t.get("Arn") in local_arns]
+        for skipped in (t for t in targets if t not in local):
+            log.warning("rule %s: target %s is not served locally", logical_id, skipped.get("Id"))
+        if state == "ENABLED" and local:
+            events.put_targets(Rule=name, EventBusName=bus, Targets=local)
+        created[logical_id] = [str(t["Id"]) for t in local] if state == "ENABLED" else []
+    return created

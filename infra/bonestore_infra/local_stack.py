@@ -1,24 +1,36 @@
 """Everything `bonestore serve` runs, as one object tests can start too.
 
-embedded AWS (moto) -> tables/secret/bus/staff user pool from template.yaml -> seed ->
-Stripe emulator -> local API Gateway routing to the template's handlers, staff routes
-behind the pool's Cognito authorizer.
+embedded AWS (moto) -> tables/secret/bus/queues/rules/staff user pool from template.yaml
+-> seed -> Stripe emulator -> local API Gateway routing to the template's handlers, staff
+routes behind the pool's Cognito authorizer -> the SQS event sources (FulfilmentQueue ->
+FulfilmentFunction), so ``OrderPaid`` goes EventBridge -> SQS -> fulfilment as in AWS.
+
+``StackConfig.ruleset_path`` (``bonestore serve --ruleset FILE``) makes the functions
+decide with that ruleset file instead of the packaged one, read again whenever the file
+changes: the local way to try a rule change on a running stack. It replaces the
+``rules_engine`` provider (``bonestore.api.deps``) in this process only; nothing in the
+deployed code reads it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bonestore_infra.local_aws import (
     IntrinsicResolver,
     LocalAws,
     apply_environment,
+    create_event_rules,
     create_other_resources,
+    create_queues,
     create_tables,
     ensure_port_free,
     seed_catalog,
@@ -31,8 +43,12 @@ from bonestore_infra.local_cognito import (
     pool_groups,
     seed_staff,
 )
+from bonestore_infra.local_event_source import SqsEventSource, sqs_mappings
 from bonestore_infra.serve_state import RunningStack
 from bonestore_infra.template import DEFAULT_TEMPLATE, Template
+
+if TYPE_CHECKING:
+    from bonestore.domain.rules import Engine
 
 log = logging.getLogger("bonestore_infra.serve")
 
@@ -61,6 +77,39 @@ class StackConfig:
     staff_passwords: dict[str, str] = field(default_factory=dict)
     # Template parameters other than their defaults (e.g. the checkout limits).
     parameters: dict[str, str] = field(default_factory=dict)
+    # A ruleset file the functions decide with instead of the packaged one (re-read on change).
+    ruleset_path: Path | None = None
+    # Replaces the queues' VisibilityTimeout (tests: a failed message is back in seconds).
+    queue_visibility_timeout: int | None = None
+    # False: the SQS event sources start paused (a test resumes them when it wants).
+    event_sources_enabled: bool = True
+
+
+class RulesetFile:
+    """The engine for a ruleset file, built again whenever the file's content changes.
+
+    A file that no longer parses raises on every decision (the functions fail and their
+    events are retried): a ruleset that cannot be read never lets an order through.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._digest: bytes | None = None
+        self._engine: Engine | None = None
+
+    def engine(self) -> Engine:
+        from bonestore.domain.rules import Engine
+        from bonestore.domain.rules.loader import parse_ruleset
+
+        text = self.path.read_text("utf-8")
+        digest = hashlib.sha256(text.encode()).digest()
+        with self._lock:
+            if digest != self._digest or self._engine is None:
+                self._engine = Engine(parse_ruleset(text, str(self.path))[0])
+                self._digest = digest
+                log.info("ruleset %s loaded: version %s", self.path, self._engine.version)
+            return self._engine
 
 
 class LocalStack:
@@ -73,7 +122,9 @@ class LocalStack:
         self.stripe: Any = None
         self.user_pool: StaffPool | None = None
         self.staff_users: list[StaffUser] = []
+        self.event_sources: dict[str, SqsEventSource] = {}
         self._saved_environ: dict[str, str] | None = None
+        self._overrides = contextlib.ExitStack()
 
     @property
     def api_url(self) -> str:
@@ -128,6 +179,8 @@ class LocalStack:
                 "webhook_secret": cfg.webhook_secret,
             },
         )
+        create_queues(self.aws, self.resolver, visibility_timeout=cfg.queue_visibility_timeout)
+        create_event_rules(self.aws, self.resolver)
         if cfg.seed:
             created = seed_catalog(self.aws, self.resolver.ref("ProductsTable"))
             log.info("seeded %d products", created)
@@ -177,7 +230,19 @@ class LocalStack:
             if not real_stripe:
                 os.environ["STRIPE_API_BASE"] = self.stripe.url
         _reset_process_caches()
+        if cfg.ruleset_path is not None:
+            from bonestore.api import deps
+
+            ruleset = RulesetFile(Path(cfg.ruleset_path))
+            ruleset.engine()  # a broken file stops the start, not the first order
+            self._overrides.enter_context(deps.override(deps.rules_engine, ruleset.engine))
         self.api.start()
+        for mapping in sqs_mappings(self.resolver):
+            source = SqsEventSource(mapping, self.aws, self.api.pools[mapping.function_id].invoke)
+            if not cfg.event_sources_enabled:
+                source.pause()
+            source.start()
+            self.event_sources[mapping.logical_id] = source
 
     def running(self) -> RunningStack:
         """What other commands need to know of this stack (``bonestore serve`` writes it)."""
@@ -208,27 +273,47 @@ class LocalStack:
         return json.dumps(config).encode()
 
     def stop(self) -> None:
-        for part in (self.api, self.stripe, self.aws):
-            if part is not None:
-                try:
-                    part.stop()
-                except Exception:
-                    log.exception("error stopping %s", type(part).__name__)
+        # The pollers end within one long poll: told first and awaited once the API and
+        # the emulator are down (the waits overlap), before the embedded AWS goes.
+        for source in self.event_sources.values():
+            source.stop(wait=False)
+        self._stop_parts(self.api, self.stripe)
+        for source in self.event_sources.values():
+            self._stop_parts(source)
+        self.event_sources.clear()
+        self._overrides.close()
+        self._stop_parts(self.aws)
         if self._saved_environ is not None:
             os.environ.clear()
             os.environ.update(self._saved_environ)
             self._saved_environ = None
             _reset_process_caches()
 
+    @staticmethod
+    def _stop_parts(*parts: Any) -> None:
+        for part in parts:
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:
+                    log.exception("error stopping %s", type(part).__name__)
+
 
 def _reset_process_caches() -> None:
-    """Settings and clients are read once per 'cold start'; a new stack is a new cold start."""
+    """Settings and clients are read once per 'cold start'; a new stack is a new cold start.
+
+    Every cached client goes: one made before the stack (a unit test in the same process,
+    say) points at another endpoint, and would fail every call it serves."""
     from bonestore.adapters.dynamo import dynamodb_client
+    from bonestore.adapters.events import events_client
+    from bonestore.adapters.secrets import forget_cached_secrets
     from bonestore.api import deps
     from bonestore.config import get_settings
 
     get_settings.cache_clear()
     dynamodb_client.cache_clear()
+    events_client.cache_clear()
+    forget_cached_secrets()
     deps.reset()
     # Powertools Parameters keeps its providers (an SSM client on the old endpoint, and
     # the values it read) for the process.

@@ -23,6 +23,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--template", type=Path, default=None)
     parser.add_argument("--no-seed", action="store_true", help="start with empty tables")
+    parser.add_argument(
+        "--ruleset",
+        type=Path,
+        default=None,
+        help="decide with this ruleset file instead of the packaged one; edits apply at once",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.set_defaults(handler=_run)
 
@@ -52,6 +58,7 @@ def _run(args: argparse.Namespace) -> int:
         stripe_api_key=os.environ.get("STRIPE_API_KEY"),
         template_path=template_path,
         staff_passwords=kept_passwords(groups),
+        ruleset_path=args.ruleset.resolve() if args.ruleset is not None else None,
     )
     stack = LocalStack(config).start()
     stopped = threading.Event()
@@ -71,7 +78,10 @@ def _run(args: argparse.Namespace) -> int:
         f"  API          {stack.api_url}  (e.g. {stack.api_url}/products)\n"
         f"  console      {stack.api_url}/console\n"
         f"  Stripe       {stack.stripe_url or 'off'}\n"
-        f"  AWS (moto)   {stack.aws.endpoint_url}  (DynamoDB, Cognito, ...)\n"
+        f"  AWS (moto)   {stack.aws.endpoint_url}  (DynamoDB, Cognito, SQS, ...)\n"
+        f"  fulfilment   OrderPaid -> EventBridge -> FulfilmentQueue -> FulfilmentFunction\n"
+        f"  outbox       {stack.api_url}/_dev/outbox  (emails sent through the embedded SES)\n"
+        f"  ruleset      {args.ruleset or 'packaged (shared/bonestore/data/ruleset.yaml)'}\n"
         f"{staff}"
         "Press Ctrl-C to stop.",
         flush=True,

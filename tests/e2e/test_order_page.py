@@ -1,5 +1,6 @@
 """From the storefront through the emulator's hosted page to the order page, against the
-real server (no routes faked): a Canadian book + ebook paid, a held order (billing
+real server (no routes faked): a Canadian book + ebook paid and then shipped (tracking
+on the same page), a held order (billing
 country under embargo) and a bogus return parameter. The storefront's own behaviour
 (forms, reasons, layout) is tested in test_storefront.py (the ui engineer's file)."""
 
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import watch_csp
+from tests.helpers import Http
+from tests.staff_tokens import staff_token
 
 pytestmark = pytest.mark.e2e
 
@@ -85,9 +88,32 @@ def test_canadian_book_and_ebook_paid_and_the_order_page_says_so(
         "#order-details"
     )
     assert "H2X 1Y4" in page.text_content("#order-details")
+    # The address on its lines (it once printed "[object HTMLBRElement]" between them).
+    assert page.inner_text("#order-details address").splitlines()[:2] == [
+        "Jeanne Tremblay",
+        "100 Rue Sainte-Catherine O",
+    ]
     # Paid: the cart is empty now.
     assert page.evaluate("localStorage.getItem('bonestore.cart')") in ("[]", None)
     shot(page, "paid")
+
+    # The warehouse ships it: the same page, opened again, shows the tracking.
+    order_id = page.text_content("#order-number")
+    shipment = {"carrier": "Canada Post", "tracking_number": "CP123456789CA"}
+    token = staff_token("warehouse", username="wes-warehouse")
+    shipped = Http(local_stack.api_url).post(
+        f"/admin/orders/{order_id}/shipments", shipment, token=token
+    )
+    assert shipped.status == 200, shipped.body
+    page.reload()
+    page.wait_for_selector("#order[data-status=fulfilled]")
+    assert page.text_content("#order-title") == "Your order is on its way"
+    assert "shipped on" in page.text_content("#order-status")
+    tracking = page.text_content(".shipments")
+    assert "Canada Post: CP123456789CA" in tracking
+    assert page.get_attribute(".shipments time", "datetime") == shipped.json()["shipments"][0]["at"]
+    assert f", shipped {page.text_content('.shipments time')}" in tracking
+    shot(page, "shipped")
 
 
 def test_a_held_orders_page_says_why_and_what_we_will_do(page: Any, local_stack: Any) -> None:

@@ -49,5 +49,8 @@ def test_every_status_has_a_sentence_for_the_customer() -> None:
     assert "billed to Cuba" in status_message(held) and "refund" in status_message(held)
     shipped = replace(ORDER, status="fulfilled", shipments=(Shipment("UPS", "1Z999", "t"),))
     assert "1Z999" in status_message(shipped) and "UPS" in status_message(shipped)
+    assert status_message(shipped).startswith("Your order shipped and")  # no date: none said
+    dated = replace(shipped, shipments=(Shipment("UPS", "1Z999", "2026-12-01T23:02:10.123Z"),))
+    assert status_message(dated).startswith("Your order shipped on 1 December 2026 and")
     for status in ("pending_payment", "paid", "payment_failed", "expired", "refunded"):
         assert status_message(replace(ORDER, status=status)).endswith(".")  # type: ignore[arg-type]

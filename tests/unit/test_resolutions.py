@@ -198,9 +198,25 @@ def test_a_rule_changed_since_payment_holds_the_order_naming_it() -> None:
     order_id = s.paid(OSTEO, shipping=US, shipping_paid=595)
     assert s.orders.items[order_id].status == "paid"
     s.engine = engine_with(STOP_PHYSICAL_TO_US)
-    metrics = RecordingMetrics()
+    from bonestore.service.payments import CustomerEmails
+    from tests.fakes import RecordingEmailSender
 
-    result = fulfilment(s, metrics).hand_over(order_id)
+    metrics = RecordingMetrics()
+    sender = RecordingEmailSender()
+    emails = CustomerEmails(
+        lambda: sender,
+        order_token_key=lambda: b"k" * 32,
+        storefront_url=lambda: "https://shop.example",
+    )
+    told = Fulfilment(
+        s.orders,
+        engine=lambda: s.engine,
+        publisher=lambda: s.publisher,
+        metrics=metrics,
+        emails=emails,
+    )
+
+    result = told.hand_over(order_id)
 
     assert (result.outcome, result.rule_ids) == ("held", ("us-stop-physical",))
     assert metrics.counts == [
@@ -211,7 +227,12 @@ def test_a_rule_changed_since_payment_holds_the_order_naming_it() -> None:
     held = s.orders.items[order_id]
     assert held.status == "held" and held.hold_reasons[0]["rule_id"] == "us-stop-physical"
     assert s.publisher.ready_to_ship == []
-    assert fulfilment(s).hand_over(order_id).outcome == "not_paid"
+    assert told.hand_over(order_id).outcome == "not_paid"
+    # The customer is told once why (the rule's own words) and that support will write.
+    (message,) = sender.sent
+    assert message.kind == "order_held"
+    assert "We can't ship this to United States right now." in message.text
+    assert "support team" in message.text
 
 
 def test_shipping_fulfils_a_paid_order_once() -> None:

@@ -263,7 +263,7 @@ def test_storefront_url_parameter_follows_the_code(
     GetParameter on exactly its ARN; the template's own STOREFRONT_URL (the cycle) is gone."""
     senders = {fid for fid, usage in usages.items() if usage.sends_email}
     readers = {fid for fid, usage in usages.items() if usage.reads_parameter}
-    assert senders == readers == {"StripeWebhookFunction", "SupportFunction", "ReservationSweeperFunction"}  # fmt: skip
+    assert senders == readers == {"StripeWebhookFunction", "SupportFunction", "ReservationSweeperFunction", "AdminFunction", "FulfilmentFunction"}  # fmt: skip
     for fid in sorted(readers):
         assert _parameter_problems(TEMPLATE, usages[fid], fid) == [], fid
     webhook = usages["StripeWebhookFunction"]
@@ -285,3 +285,50 @@ def test_storefront_url_parameter_follows_the_code(
     read = "        - DynamoDBReadPolicy:\n            TableName: !Ref ProductsTable\n"
     granted = _mutated(tmp_path, read, read + _SSM_GRANT, within="CatalogFunction")
     assert any("SSM access" in m for m in _parameter_problems(granted, catalog, "CatalogFunction"))
+
+
+_ADMIN_SES_GRANT = """        # A shipment tells the customer (carrier, tracking), from its sender identity only.
+        - Statement:
+            - Effect: Allow
+              Action: ses:SendEmail
+              Resource: !Sub "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SenderEmail}"
+"""
+_ADMIN_SECRET_GRANT = """        - AWSSecretsManagerGetSecretValuePolicy:
+            SecretArn: !Ref StripeSecret
+"""
+
+
+@pytest.mark.parametrize(
+    ("grant", "expected"),
+    [
+        (_ADMIN_SES_GRANT, "sends email; ses:SendEmail on SenderEmail"),
+        # The shipped email's link needs the order-token key, kept in the Stripe secret.
+        (_ADMIN_SECRET_GRANT, "reads the Stripe secret; GetSecretValue on it is not granted"),
+    ],
+)
+def test_the_admin_function_needs_its_shipped_email_grants(
+    tmp_path: Path, usages: dict[str, gates.CodeUsage], grant: str, expected: str
+) -> None:
+    admin = usages["AdminFunction"]
+    assert admin.sends_email and admin.reads_secret
+    stripped = _mutated(tmp_path, grant, "", within="AdminFunction")
+    problems = gates.check_permissions(
+        stripped,
+        gates.transform(stripped),
+        stripped.functions()["AdminFunction"],
+        admin,
+    )
+    assert any(expected in p.message for p in problems), _report(problems)
+
+
+def test_the_admin_function_needs_the_secret_name(
+    tmp_path: Path, usages: dict[str, gates.CodeUsage]
+) -> None:
+    variable = "          STRIPE_SECRET_NAME: !Ref StripeSecretName\n"
+    stripped = _mutated(tmp_path, variable, "          UNUSED: x\n", within="AdminFunction")
+    problems = gates.check_environment(
+        stripped, stripped.functions()["AdminFunction"], usages["AdminFunction"]
+    )
+    assert "the code reads STRIPE_SECRET_NAME, the template does not set it" in [
+        p.message for p in problems
+    ]

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from bonestore.domain.rules import Engine
     from bonestore.service.checkout import CheckoutService
     from bonestore.service.fulfilment import Fulfilment, Shipments
-    from bonestore.service.payments import PaymentService
+    from bonestore.service.payments import CustomerEmails, PaymentService
     from bonestore.service.ports import (
         BusinessMetrics,
         CheckoutRateLimiter,
@@ -58,13 +58,17 @@ def _once(name: str, build: Callable[[], T]) -> T:
 @contextmanager
 def override(provider: Callable[[], T], replacement: Callable[[], T]) -> Iterator[None]:
     """Within the block, ``provider()`` (and the use cases built from it) uses
-    ``replacement``."""
+    ``replacement``; an override it replaces (the local stack's ruleset) comes back after."""
+    previous = _overrides.get(provider)
     _overrides[provider] = replacement
     reset()
     try:
         yield
     finally:
-        del _overrides[provider]
+        if previous is None:
+            del _overrides[provider]
+        else:
+            _overrides[provider] = previous
         reset()
 
 
@@ -172,22 +176,28 @@ def business_metrics() -> BusinessMetrics:
     return _provided(business_metrics, lambda: _once("business_metrics", build))
 
 
+def customer_emails() -> CustomerEmails:
+    """The customer's order emails (paid, held, refunded, shipped), once per kind each."""
+    from bonestore.service.payments import CustomerEmails
+
+    return CustomerEmails(
+        email_sender,
+        order_token_key=order_token_key,
+        storefront_url=email_storefront_url,
+    )
+
+
 def payment_service() -> PaymentService:
     def build() -> PaymentService:
-        from bonestore.service.payments import CustomerEmails, PaymentService
+        from bonestore.service.payments import PaymentService
 
-        settings = get_settings()
         return PaymentService(
             order_repository(),
             engine=rules_engine,
             publisher=event_publisher,
             gateway=stripe_gateway,
-            on_ineligible=settings.on_ineligible_payment,
-            emails=CustomerEmails(
-                email_sender,
-                order_token_key=order_token_key,
-                storefront_url=email_storefront_url,
-            ),
+            on_ineligible=get_settings().on_ineligible_payment,
+            emails=customer_emails(),
             metrics=business_metrics(),
         )
 
@@ -217,15 +227,18 @@ def fulfilment() -> Fulfilment:
             engine=rules_engine,
             publisher=event_publisher,
             metrics=business_metrics(),
+            emails=customer_emails(),
         )
 
     return _once("fulfilment", build)
 
 
-def shipments() -> Shipments:
+def warehouse_shipments() -> Shipments:
+    """Shipments the warehouse records; named apart from ``Order.shipments``, which the
+    template gates' name-following would otherwise take for this provider."""
     from bonestore.service.fulfilment import Shipments
 
-    return _once("shipments", lambda: Shipments(order_repository()))
+    return _once("shipments", lambda: Shipments(order_repository(), emails=customer_emails()))
 
 
 def checkout_once_per_key() -> OncePerKey:

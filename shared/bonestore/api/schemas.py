@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bonestore.domain.money import Money
 
@@ -176,9 +176,11 @@ class CustomerOrderLineOut(_Open):
 
 
 class ShipmentOut(_Open):
-    carrier: str
-    tracking_number: str
-    at: str
+    """A parcel that left the warehouse (recorded by POST /admin/orders/{order_id}/shipments)."""
+
+    carrier: str = Field(description="Who carries the parcel, as the warehouse named it.")
+    tracking_number: str = Field(description="The carrier's tracking number.")
+    at: str = Field(description="When it shipped: UTC, ISO 8601 (2026-12-01T23:02:10.123Z).")
 
 
 class CustomerOrderOut(_Open):
@@ -191,7 +193,9 @@ class CustomerOrderOut(_Open):
     amount_total: Money
     shipping_address: AddressOut | None
     shipping_method: ChosenShippingOut | None
-    shipments: list[ShipmentOut]
+    shipments: list[ShipmentOut] = Field(
+        description="Once the order is fulfilled: each parcel with its tracking; else empty."
+    )
     updated_at: str
 
 

@@ -34,6 +34,17 @@ def _money(amount: int, currency: str) -> str:
     return format_money(amount, currency)
 
 
+def shipped_day(at: str) -> str | None:
+    """``2026-12-01T23:02:10Z`` -> ``1 December 2026`` (UTC); None when it is no timestamp."""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return f"{moment.day} {moment.strftime('%B')} {moment.year}"
+
+
 def status_message(order: Order) -> str:
     """One or two sentences for the customer about where their order stands."""
     status = order.status
@@ -74,12 +85,14 @@ def status_message(order: Order) -> str:
             "within 5–10 business days."
         )
     if status == "fulfilled":
-        latest = order.shipments[-1] if order.shipments else None
-        if latest is None:
-            return "Your order has left our warehouse."
+        if not order.shipments:
+            return "Your order shipped: it has left our warehouse."
+        latest = order.shipments[-1]
+        day = shipped_day(latest.at)
+        on = f" on {day}" if day else ""
         return (
-            f"Your order is on its way with {latest.carrier}: tracking number "
-            f"{latest.tracking_number}."
+            f"Your order shipped{on} and is on its way with {latest.carrier}: tracking "
+            f"number {latest.tracking_number}."
         )
     return "We have your order."
 

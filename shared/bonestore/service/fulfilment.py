@@ -9,7 +9,8 @@ own address and billing country with the rules as they are at that moment:
   recorded (in that order, so a failure between the two re-publishes on the retry
   rather than losing the hand-over; the warehouse keys on the order id);
 - refused: the order moves ``paid`` -> ``held`` with the refusing rules as its
-  reasons, for support (a rule changed since payment: the inputs did not).
+  reasons, for support (a rule changed since payment: the inputs did not), and the
+  customer gets the held email (why, in the rule's words, and that support will write).
 
 An order that is no longer ``paid``, or was already handed over, is left alone, so a
 duplicate message changes nothing.
@@ -29,6 +30,7 @@ from bonestore.service import metrics as m
 
 if TYPE_CHECKING:
     from bonestore.domain.rules import Engine
+    from bonestore.service.payments import CustomerEmails
     from bonestore.service.ports import BusinessMetrics, OrderEventPublisher, OrderStore
 
 log = logging.getLogger("bonestore.service.fulfilment")
@@ -55,11 +57,13 @@ class Fulfilment:
         engine: Callable[[], Engine],
         publisher: Callable[[], OrderEventPublisher],
         metrics: BusinessMetrics = m.NO_METRICS,
+        emails: CustomerEmails | None = None,
     ) -> None:
         self.orders = orders
         self._engine = engine
         self._publisher = publisher
         self.metrics = metrics
+        self.emails = emails
 
     def hand_over(self, order_id: str) -> HandOver:
         from bonestore.service.resolutions import screen_now
@@ -96,6 +100,9 @@ class Fulfilment:
         self.metrics.count(m.ORDERS_HELD)
         for rule_id in rule_ids:
             self.metrics.count(m.ORDERS_HELD_BY_RULE, by=rule_id)
+        if self.emails is not None:
+            # The customer was told "paid, packing": now why it is held and what support does.
+            self.emails.notify(self.orders, moved, will_refund=False)
         log.warning(
             "order %s held at fulfilment: %s refuses it now (ruleset %s at payment, %s now)",
             order_id,
@@ -107,10 +114,18 @@ class Fulfilment:
 
 
 class Shipments:
-    """The warehouse's side: a parcel that left moves its order to ``fulfilled``."""
+    """The warehouse's side: a parcel that left moves its order to ``fulfilled``, and the
+    customer is told by email (carrier, tracking number, the order page's link).
 
-    def __init__(self, orders: OrderStore) -> None:
+    The email goes through :class:`~bonestore.service.payments.CustomerEmails`, once per
+    order like the paid/held/refunded ones (``email_sent`` on the timeline): a retried
+    request answers the fulfilled order and sends nothing more, and a retry after a
+    failed send (``email_failed``) or a crash between the move and the send sends it then.
+    """
+
+    def __init__(self, orders: OrderStore, *, emails: CustomerEmails | None = None) -> None:
         self.orders = orders
+        self.emails = emails
 
     def ship(self, order_id: str, *, carrier: str, tracking_number: str, staff: str) -> Order:
         """The parcel left: ``paid`` -> ``fulfilled`` with the shipment. Repeating the same
@@ -124,7 +139,7 @@ class Shipments:
             if (s.carrier, s.tracking_number) == (carrier, tracking_number)
         ]
         if order.status == "fulfilled" and same:
-            return order
+            return self._notify(order)
         if order.status != "paid":
             raise InvalidTransition(f"Only a paid order can ship; this one is {order.status}.")
         shipment = Shipment(carrier, tracking_number, now_iso())
@@ -142,6 +157,12 @@ class Shipments:
         if moved is None:
             latest = self.orders.get(order_id) or order
             if latest.status == "fulfilled":
-                return latest
+                return self._notify(latest)
             raise InvalidTransition(f"The order is {latest.status} now; it did not ship.")
-        return moved
+        return self._notify(moved)
+
+    def _notify(self, order: Order) -> Order:
+        """The shipped email, unless already sent; the order as it is after it."""
+        if self.emails is None or self.emails.notify(self.orders, order, will_refund=False) is None:
+            return order
+        return self.orders.get(order.order_id) or order

@@ -54,6 +54,7 @@ EMAIL_KINDS: Mapping[str, str] = {
     "paid": "order_paid",
     "held": "order_held",
     "refunded": "order_refunded",
+    "fulfilled": "order_shipped",
 }
 
 
@@ -614,7 +615,8 @@ class PaymentService:
 
 
 class CustomerEmails:
-    """The customer's emails about an order: paid, held (why, what next), refunded.
+    """The customer's emails about an order: paid, held (why, what next), refunded,
+    shipped (carrier and tracking number).
 
     Each kind is sent at most once per order: ``email_sent`` on the timeline records it,
     so a duplicate or late event sends nothing (Powertools Idempotency already drops
@@ -666,6 +668,13 @@ class CustomerEmails:
                     self._sender(), notice, [r for r in reasons if r], url,
                     will_refund=will_refund,
                 )  # fmt: skip
+            elif kind == "order_shipped":
+                if not order.shipments:
+                    return None
+                shipment = order.shipments[-1]
+                message_id = notifications.notify_order_shipped(
+                    self._sender(), notice, shipment.carrier, shipment.tracking_number, url
+                )
             else:
                 message_id = notifications.notify_order_refunded(
                     self._sender(), notice, order.amount_total.amount, url
