@@ -185,10 +185,22 @@ def test_diff_with_orders_table(
         )
         _put_order(client, "ord-in", "TRUEOSTEO-120", 1, "IN")
         _put_order(client, "ord-us", "TRUEOSTEO-120", 1, "US")
+        # A stored item the repository's translation cannot read (a line without quantity).
+        client.put_item(
+            TableName="Orders",
+            Item={
+                "order_id": {"S": "ord-broken"},
+                "status": {"S": "paid"},
+                "created_at": {"S": "2099-01-01T00:00:00Z"},
+                "items": {"L": [{"M": {"sku": {"S": "TRUEOSTEO-120"}}}]},
+                "destination": {"M": {"country": {"S": "IN"}}},
+            },
+        )
         code, out, _ = run(capsys, "rules", "diff", str(old), str(new), "--orders-table", "Orders")
     assert code == 0
-    assert "1 of 2 recent order(s) decided differently" in out
+    assert "2 of 3 recent order(s) decided differently" in out
     assert "ord-in" in out and "ord-us" not in out
+    assert "ord-broken" in out and "unreadable: KeyError: 'quantity'" in out
 
 
 def test_check_bad_time(capsys: pytest.CaptureFixture[str]) -> None:
