@@ -67,12 +67,12 @@ def register(subparsers: Any) -> None:
 
 
 def _parse_at(value: str | None, flag: str = "--at") -> datetime | None:
-    from bonestore.domain.rules.diff import parse_time
+    from bonestore.domain.orders import parse_iso
 
     if value is None:
         return None
     try:
-        return parse_time(value)
+        return parse_iso(value)
     except ValueError as exc:
         raise SystemExit(f"{flag}: not an ISO-8601 time: {value!r}") from exc
 
@@ -250,9 +250,10 @@ def _scan_orders(
 
     from bonestore.adapters.dynamo import from_item
     from bonestore.adapters.orders import order_from_record
+    from bonestore.domain.orders import iso
     from bonestore.domain.rules.diff import OrderFlip
 
-    cutoff = since.isoformat().replace("+00:00", "Z")
+    cutoff = iso(since)  # the orders' own timestamp format, so strings compare as times
     orders: list[Order] = []
     unreadable: list[OrderFlip] = []
     try:

@@ -147,9 +147,7 @@ def test_diff_lists_flipped_decisions() -> None:
     assert diff_decisions(old, old, seed_catalog(), probe_destinations(old), NOW) == []
 
 
-def order(
-    order_id: str, sku: str, qty: int, dest: dict[str, Any] | None, **extra: Any
-) -> Order:
+def order(order_id: str, sku: str, qty: int, dest: dict[str, Any] | None, **extra: Any) -> Order:
     """An order as the repository reads it back from DynamoDB (Decimals and all)."""
     product = next(p for p in seed_catalog() if p.sku == sku).model_dump(mode="json")
     product["price"]["amount"] = Decimal(product["price"]["amount"])  # as DynamoDB returns it

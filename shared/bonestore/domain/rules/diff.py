@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from bonestore.domain.catalog import Product
 from bonestore.domain.geo import Destination, canonical_postal_code, subdivision_country
+from bonestore.domain.orders import parse_iso
 from bonestore.domain.rules.engine import CartDecision, CartLine, Engine, all_countries
 
 if TYPE_CHECKING:
@@ -194,12 +195,6 @@ class OrderFlip:
     problem: str | None = None  # the order could not be read (old/new are None)
 
 
-def parse_time(value: str) -> datetime:
-    """An ISO-8601 time ("Z" allowed); a naive one is UTC. Raises ValueError."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def diff_orders(
     old: Engine, new: Engine, orders: Iterable[Order], at: datetime | None = None
 ) -> list[OrderFlip]:
@@ -213,7 +208,7 @@ def diff_orders(
             continue
         try:
             lines = order.cart_lines()
-            when = at or parse_time(order.created_at)
+            when = at or parse_iso(order.created_at)
         except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
             problem = str(exc).splitlines()[0]
             out.append(
