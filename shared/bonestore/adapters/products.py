@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from bonestore.domain.catalog import Product
 
 
+BATCH_GET_MAX_KEYS = 100  # DynamoDB's limit for one BatchGetItem
+
+
 class StockBelowReserved(Conflict):
     code = "stock_below_reserved"
 
@@ -53,17 +56,20 @@ class ProductRepository:
         return product
 
     def get_many(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """Active products by SKU, in one BatchGetItem round trip (up to 100 keys)."""
+        """Active products by SKU: one BatchGetItem round trip per 100 distinct SKUs (the
+        most one request takes); none for no SKU (BatchGetItem refuses an empty request)."""
         keys = [{"sku": {"S": sku}} for sku in dict.fromkeys(skus)]
         found: dict[str, dict[str, Any]] = {}
-        request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
-        while request:
-            response = self._client.batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(self._table, []):
-                product = from_item(item)
-                if product.get("active", True):
-                    found[product["sku"]] = product
-            request = response.get("UnprocessedKeys") or {}
+        for start in range(0, len(keys), BATCH_GET_MAX_KEYS):
+            chunk = keys[start : start + BATCH_GET_MAX_KEYS]
+            request: dict[str, Any] = {self._table: {"Keys": chunk, "ConsistentRead": True}}
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    product = from_item(item)
+                    if product.get("active", True):
+                        found[product["sku"]] = product
+                request = response.get("UnprocessedKeys") or {}
         return found
 
     def list(self, *, include_inactive: bool = False) -> list[dict[str, Any]]:
