@@ -13,12 +13,23 @@ import os
 import queue
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
 
 # How long each escalation step waits for the process to end.
 STEP_SECONDS = 10.0
+
+
+def _die_with_the_test_process() -> None:
+    """In the child, before it runs: the kernel kills it when the process that started it
+    dies (Linux ``PR_SET_PDEATHSIG``), so a test run killed outright (no ``finally``, no
+    fixture teardown) leaves no serve behind either."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 class ChildProcess:
@@ -30,6 +41,7 @@ class ChildProcess:
             text=True,
             env=dict(env) if env is not None else None,
             start_new_session=True,  # its own process group: signals reach its children too
+            preexec_fn=_die_with_the_test_process if sys.platform == "linux" else None,
         )
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._output: list[str] = []

@@ -171,3 +171,26 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_a_child_dies_with_a_test_process_killed_outright() -> None:
+    """No finally runs when the test process is SIGKILLed: the kernel stops the child."""
+    parent_code = (
+        "import sys, time\n"
+        "from tests.processes import ChildProcess\n"
+        "child = ChildProcess([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "print('child', child.process.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    repo = Path(__file__).parents[2]
+    parent = ChildProcess(
+        [sys.executable, "-c", parent_code], env={**os.environ, "PYTHONPATH": str(repo)}
+    )
+    child = int(parent.wait_for("child ", timeout=30).split()[-1])
+    assert _alive(child)
+    os.kill(parent.process.pid, signal.SIGKILL)
+    parent.stop(None, timeout=5, step=2)
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
