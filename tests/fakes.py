@@ -9,6 +9,7 @@ runs the same assertions against both.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from copy import deepcopy
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -191,14 +192,17 @@ class MemoryRateLimiter:
 
 
 class MemoryProducts:
-    """``ProductStore``: product items by SKU (as the table stores them)."""
+    """``ProductStore`` and the rest of ``ProductRepository``: product items by SKU, as the
+    table stores them (counters, timestamps, DynamoDB's numbers), each read a copy.
+    ``tests/integration/test_product_store_contract.py`` runs the same assertions against
+    this fake and the DynamoDB adapter."""
 
     def __init__(self, items: Iterable[dict[str, Any]] = ()) -> None:
-        self.items = {item["sku"]: item for item in items}
+        self.items = {item["sku"]: deepcopy(item) for item in items}
 
     def get_many(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
         return {
-            sku: self.items[sku]
+            sku: deepcopy(self.items[sku])
             for sku in skus
             if sku in self.items and self.items[sku].get("active", True)
         }
@@ -207,30 +211,37 @@ class MemoryProducts:
         item = self.items.get(sku)
         if item is None or not (include_inactive or item.get("active", True)):
             return None
-        return item
+        return deepcopy(item)
 
     def list(self, *, include_inactive: bool = False) -> list[dict[str, Any]]:
         from bonestore.domain.product_view import listing_order
 
         found = [i for i in self.items.values() if include_inactive or i.get("active", True)]
-        return sorted(found, key=listing_order)
+        return deepcopy(sorted(found, key=listing_order))
 
     def put(self, product: Product) -> dict[str, Any]:
-        """As the adapter: ``stock`` is on hand (for sale plus reserved); the old item back."""
+        """As the adapter: ``stock`` is on hand (for sale plus reserved); refused as the
+        adapter's condition refuses; the old item back (empty for a new product)."""
+        from bonestore.adapters.dynamo import plain
+        from bonestore.adapters.products import ReservedKindChange, StockBelowReserved
+
         before = self.items.get(product.sku, {})
         reserved, sold = int(before.get("reserved", 0)), int(before.get("sold", 0))
-        item = {
-            **before,
-            **product.model_dump(mode="json", exclude_none=True),
-            "updated_at": now_iso(),
-        }
+        details = [{"sku": product.sku, "reserved": reserved}]
+        if product.stock is None and reserved:
+            raise ReservedKindChange(f"{product.sku} has reserved units.", details=details)
+        if product.stock is not None and product.stock < reserved:
+            raise StockBelowReserved(f"{product.sku}: stock below reserved.", details=details)
+        now = now_iso()
+        data = plain(product.model_dump(mode="python", exclude_none=True, exclude={"stock"}))
+        item = {**before, **data, "updated_at": now, "created_at": before.get("created_at", now)}
         if product.stock is not None:
             item.update(stock=product.stock - reserved, reserved=reserved, sold=sold,
                         received=product.stock + sold)  # fmt: skip
         else:
             item.pop("stock", None)
         self.items[product.sku] = item
-        return before
+        return deepcopy(before)
 
     def deactivate(self, sku: str) -> bool:
         if sku not in self.items:

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from typing import Any
 
+from bonestore_infra import http_json
+from bonestore_infra.http_json import HttpResponse
 
-@dataclass
-class HttpResponse:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
+__all__ = ["Http", "HttpResponse", "assert_error"]
 
 
 class Http:
-    """JSON over HTTP with urllib: no client library between the test and the wire."""
+    """JSON over HTTP (``bonestore_infra.http_json``, stdlib urllib): no client library
+    between the test and the wire."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
@@ -35,18 +27,9 @@ class Http:
         headers: dict[str, str] | None = None,
         token: str | None = None,
     ) -> HttpResponse:
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        all_headers = {"Content-Type": "application/json", **(headers or {})}
-        if token:
-            all_headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(
-            self.base_url + path, data=data, method=method, headers=all_headers
+        return http_json.request(
+            method, self.base_url + path, body, raw=raw, headers=headers, token=token
         )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return HttpResponse(response.status, dict(response.headers), response.read())
-        except urllib.error.HTTPError as error:
-            return HttpResponse(error.code, dict(error.headers), error.read())
 
     def get(self, path: str, **kwargs: Any) -> HttpResponse:
         return self.request("GET", path, **kwargs)

@@ -11,18 +11,16 @@ is also the integration tests' driver for the stack.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from bonestore_infra.http_json import request
 from bonestore_infra.local_stack import LocalStack, StackConfig
 
 US_ADDRESS = {
@@ -67,35 +65,9 @@ def http_json(
     raw: bytes | None = None,
     timeout: float = 30,
 ) -> tuple[int, Any]:
-    status, payload, _ = http_exchange(method, url, body, headers, raw, timeout)
-    return status, payload
-
-
-def http_exchange(
-    method: str,
-    url: str,
-    body: Any = None,
-    headers: dict[str, str] | None = None,
-    raw: bytes | None = None,
-    timeout: float = 30,
-) -> tuple[int, Any, dict[str, str]]:
-    """One request: the status, the JSON body (or text) and the response headers."""
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(
-        url,
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, payload, got = response.status, response.read(), dict(response.headers)
-    except urllib.error.HTTPError as exc:
-        status, payload, got = exc.code, exc.read(), dict(exc.headers)
-    try:
-        return status, json.loads(payload) if payload else None, got
-    except ValueError:
-        return status, payload.decode(errors="replace"), got
+    """One request: the status and the JSON body (or text; None when empty)."""
+    answer = request(method, url, body, raw=raw, headers=headers, timeout=timeout)
+    return answer.status, answer.json_or_text()
 
 
 # The checkout limits opened wide: a benchmark (or the test suite) is one client and a
@@ -177,7 +149,8 @@ class Shop:
         }
         if destination is not None and "shipping_address" not in body:
             body["shipping_address"] = shipping_address(destination)
-        return http_exchange("POST", f"{self.api}/checkout", body, timeout=timeout)
+        answer = request("POST", f"{self.api}/checkout", body, timeout=timeout)
+        return answer.status, answer.json_or_text(), answer.headers
 
     def customer_order(self, order_id: str, token: str | None) -> tuple[int, Any]:
         """``GET /orders/{order_id}`` as the customer's page asks it."""

@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bonestore.domain.order import Order
+    from bonestore.domain.rules.diff import OrderFlip
 
 
 def register(subparsers: Any) -> None:
@@ -63,12 +67,12 @@ def register(subparsers: Any) -> None:
 
 
 def _parse_at(value: str | None, flag: str = "--at") -> datetime | None:
-    from bonestore.domain.rules.diff import parse_time
+    from bonestore.domain.orders import parse_iso
 
     if value is None:
         return None
     try:
-        return parse_time(value)
+        return parse_iso(value)
     except ValueError as exc:
         raise SystemExit(f"{flag}: not an ISO-8601 time: {value!r}") from exc
 
@@ -237,19 +241,42 @@ def _orders_source(args: argparse.Namespace) -> tuple[Any, str, str] | None:
     return client, args.orders_table, args.endpoint_url or f"AWS {session.region_name}"
 
 
-def _scan_orders(client: Any, table: str, where: str, since: datetime) -> list[dict[str, Any]]:
-    from boto3.dynamodb.types import TypeDeserializer
+def _scan_orders(
+    client: Any, table: str, where: str, since: datetime
+) -> tuple[list[Order], list[OrderFlip]]:
+    """The orders created since ``since``, typed by the order repository's own translation,
+    and those it cannot read (as rows with ``problem`` set)."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-    deserializer = TypeDeserializer()
-    cutoff = since.isoformat().replace("+00:00", "Z")
-    orders = []
+    from bonestore.adapters.dynamo import from_item
+    from bonestore.adapters.orders import order_from_record
+    from bonestore.domain.orders import iso
+    from bonestore.domain.rules.diff import OrderFlip
+
+    cutoff = iso(since)  # the orders' own timestamp format, so strings compare as times
+    orders: list[Order] = []
+    unreadable: list[OrderFlip] = []
     try:
         for page in client.get_paginator("scan").paginate(TableName=table):
             for item in page.get("Items", []):
-                order = {k: deserializer.deserialize(v) for k, v in item.items()}
-                if str(order.get("created_at", "")) >= cutoff:
-                    orders.append(order)
+                record = from_item(item)
+                created = str(record.get("created_at", ""))
+                if created < cutoff:
+                    continue
+                try:
+                    orders.append(order_from_record(record))
+                except (KeyError, TypeError, ValueError) as exc:
+                    problem = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                    unreadable.append(
+                        OrderFlip(
+                            str(record.get("order_id", "?")),
+                            str(record.get("status", "?")),
+                            created,
+                            None,
+                            None,
+                            problem,
+                        )
+                    )
     except NoCredentialsError:
         raise OrdersTableError(f"no AWS credentials to read {table} in {where}") from None
     except ClientError as exc:
@@ -271,7 +298,7 @@ def _scan_orders(client: Any, table: str, where: str, since: datetime) -> list[d
         raise OrdersTableError(f"reading {table!r} in {where} failed: {exc}") from None
     except BotoCoreError as exc:
         raise OrdersTableError(f"cannot read {table!r} in {where}: {exc}") from None
-    return orders
+    return orders, unreadable
 
 
 def diff_command(args: argparse.Namespace) -> int:
@@ -341,19 +368,20 @@ def diff_command(args: argparse.Namespace) -> int:
     if source is not None:
         since = datetime.now(UTC) - timedelta(days=args.days)
         try:
-            orders = _scan_orders(*source, since)
+            orders, unreadable = _scan_orders(*source, since)
         except OrdersTableError as exc:
             print(f"bonestore rules diff: {exc}", file=sys.stderr)
             return 1
         console.print(f"orders from {source[1]} in {source[2]}")
-        changed = diff_orders(old, new, orders, at)
+        changed = unreadable + diff_orders(old, new, orders, at)
         table = Table(
             "order",
             "status",
             "created",
             "before",
             "after",
-            title=f"{len(changed)} of {len(orders)} recent order(s) decided differently",
+            title=f"{len(changed)} of {len(orders) + len(unreadable)} recent order(s) "
+            "decided differently",
         )
         for row in changed:
             table.add_row(

@@ -18,8 +18,9 @@ import os
 import sys
 import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
+
+from bonestore_infra import http_json
 
 DEFAULT_API_URL = "http://127.0.0.1:3000"
 TIMEOUT_SECONDS = 30
@@ -168,8 +169,8 @@ def _console_config(url: str) -> dict[str, Any] | None:
     parts = urllib.parse.urlsplit(url)
     config_url = f"{parts.scheme}://{parts.netloc}/static/console-config.json"
     try:
-        with urllib.request.urlopen(config_url, timeout=TIMEOUT_SECONDS) as response:
-            config = json.loads(response.read())
+        answer = http_json.request("GET", config_url, timeout=TIMEOUT_SECONDS)
+        config = answer.json() if answer.status == 200 else None
     except (OSError, ValueError):
         return None
     if isinstance(config, dict) and {"clientId", "userPoolId", "region"} <= config.keys():
@@ -214,23 +215,19 @@ def call_api(args: argparse.Namespace, method: str, path: str, body: Any = None)
     url = api_url(args)
     print(f"API {url}", file=sys.stderr)
     token = bearer_token(args, url)
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        url + path,
-        data=data,
-        method=method,
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        },
-    )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            result: dict[str, Any] = json.loads(response.read() or b"{}")
-            return result
-    except urllib.error.HTTPError as exc:
-        raise CliError(_http_error(exc, args)) from None
+        answer = http_json.request(
+            method,
+            url + path,
+            body,
+            token=token,
+            headers={"Accept": "application/json"},
+            timeout=TIMEOUT_SECONDS,
+        )
+        if answer.status >= 400:
+            raise CliError(_http_error(answer, args))
+        result: dict[str, Any] = json.loads(answer.body or b"{}")
+        return result
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, ConnectionRefusedError):
@@ -253,24 +250,23 @@ def request_json(
     """One JSON request: the status and the parsed body (an error body too; None if not JSON).
 
     Only a failure to get any answer raises (a ``CliError`` in one line)."""
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
+        answer = http_json.request(
+            method,
+            url,
+            body,
+            token=token,
+            headers={"Accept": "application/json"},
+            timeout=TIMEOUT_SECONDS,
+        )
     except urllib.error.URLError as exc:
         raise CliError(f"cannot reach {url}: {exc.reason}") from None
     except TimeoutError:
         raise CliError(f"{url} did not answer within {TIMEOUT_SECONDS}s") from None
     try:
-        return status, json.loads(raw or b"{}")
+        return answer.status, json.loads(answer.body or b"{}")
     except ValueError:
-        return status, None
+        return answer.status, None
 
 
 def _human_message(code: str, args: argparse.Namespace) -> str | None:
@@ -295,22 +291,21 @@ def _human_message(code: str, args: argparse.Namespace) -> str | None:
     return messages.get(code)
 
 
-def _http_error(exc: urllib.error.HTTPError, args: argparse.Namespace) -> str:
-    raw = exc.read()
+def _http_error(answer: http_json.HttpResponse, args: argparse.Namespace) -> str:
     try:
-        error = json.loads(raw)["error"]
+        error = answer.json()["error"]
         message = _human_message(str(error["code"]), args) or error["message"]
-        text = f"{exc.code} {error['code']}: {message}"
+        text = f"{answer.status} {error['code']}: {message}"
         # A refusal by the rules lists each rule's reason (validation details stay hidden:
         # the human message above says what to type instead).
         for detail in error.get("details") or []:
             if isinstance(detail, dict) and detail.get("rule_id") and detail.get("message"):
                 text += f"\n  - {detail['rule_id']}: {detail['message']}"
     except (ValueError, KeyError, TypeError):
-        text = f"{exc.code} {exc.reason}"
-    if exc.code == 401:
+        text = f"{answer.status} {answer.reason}"
+    if answer.status == 401:
         text += " (the sign-in is missing, invalid or expired: sign in again)"
-    elif exc.code == 403:
+    elif answer.status == 403:
         text += " (your staff group may not do this)"
     return text
 

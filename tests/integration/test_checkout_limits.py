@@ -24,7 +24,8 @@ from typing import Any
 
 import pytest
 
-from bonestore_infra.bench_checkout import Shop, http_exchange
+from bonestore_infra import http_json
+from bonestore_infra.bench_checkout import Shop
 from bonestore_infra.local_stack import LocalStack
 from tests.integration.test_checkout_flow import _load_sweeper
 
@@ -106,12 +107,10 @@ def buy(
             "city": "Springfield",
             **US,
         }
-    return http_exchange(
-        "POST",
-        f"{shop.api}/checkout",
-        body,
-        headers={"CloudFront-Viewer-Address": address},
+    answer = http_json.request(
+        "POST", f"{shop.api}/checkout", body, headers={"CloudFront-Viewer-Address": address}
     )
+    return answer.status, answer.json_or_text(), answer.headers
 
 
 def stock(shop: Shop, sku: str) -> tuple[int, int]:

@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bonestore_infra.template import REPO_ROOT
 from tests.conftest import SCHEMATHESIS_CACHE_KEY
 from tests.integration.test_support_api import staff_token
+from tests.processes import ChildProcess
 
 pytestmark = pytest.mark.integration
 
@@ -45,13 +48,13 @@ SEED = 1
 
 
 @pytest.fixture(scope="module")
-def own_stack() -> Iterator[str]:
-    """The API URL of a `bonestore serve` of its own (SIGTERM stops it cleanly)."""
+def own_stack(local_stack: Any) -> Iterator[str]:
+    """The API URL of a `bonestore serve` of its own (SIGTERM stops it cleanly; one that
+    does not stop is killed, with its children). ``local_stack``: the session's stack
+    issues the staff token sent (run alone, or first on an xdist worker, this file had none)."""
     import os
-    import queue
-    import threading
 
-    serve = subprocess.Popen(
+    serve = ChildProcess(
         [
             str(Path(sys.executable).with_name("bonestore")),
             "serve",
@@ -62,35 +65,15 @@ def own_stack() -> Iterator[str]:
             "--dynamodb-port",
             "0",
         ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    lines: queue.Queue[str] = queue.Queue()
-
-    def read() -> None:
-        assert serve.stdout is not None
-        for line in serve.stdout:
-            lines.put(line)
-        lines.put("")
-
-    threading.Thread(target=read, daemon=True).start()
     try:
-        url = None
-        while url is None:
-            line = lines.get(timeout=60)  # raises queue.Empty: serve did not start
-            assert line, "bonestore serve exited"
-            found = re.match(r"\s+API\s+(http://\S+)", line)
-            url = found.group(1) if found else None
-        yield url
+        banner = serve.wait_for("Press Ctrl-C to stop.", timeout=60)
+        found = re.search(r"^\s+API\s+(http://\S+)", banner, re.MULTILINE)
+        assert found, banner
+        yield found.group(1)
     finally:
-        serve.terminate()
-        try:
-            serve.wait(30)
-        except subprocess.TimeoutExpired:
-            serve.kill()
-            serve.wait(10)
+        serve.stop(signal.SIGTERM)
 
 
 def run_schemathesis(

@@ -53,12 +53,20 @@ def _dynamodb() -> Store:
     client, table = dynamodb_client(), get_settings().products_table
 
     def add(sku: str, stock: int) -> None:
+        # A whole product (the stack is shared: a partial item would break every test that
+        # reads the catalog, such as the admin's ruleset report).
         client.put_item(
             TableName=table,
             Item={
                 "sku": {"S": sku},
+                "name": {"S": "Contract test book"},
+                "kind": {"S": "physical"},
+                "category": {"S": "book"},
+                "price": {"M": {"amount": {"N": "1250"}, "currency": {"S": "USD"}}},
                 "stock": {"N": str(stock)},
                 "reserved": {"N": "0"},
+                "sold": {"N": "0"},
+                "received": {"N": str(stock)},
                 "active": {"BOOL": True},
             },
         )

@@ -15,40 +15,23 @@ from pathlib import Path
 import pytest
 
 from bonestore_infra.local_aws import free_port
+from tests.processes import ChildProcess
 
 pytestmark = pytest.mark.integration
 
 BONESTORE = [sys.executable, "-m", "bonestore_infra.cli"]
 
 
-def _start(*args: str, home: Path | None = None) -> subprocess.Popen[str]:
+def _start(*args: str, home: Path | None = None) -> ChildProcess:
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
         "BONESTORE_HOME": str(home or Path.cwd() / ".bonestore"),
     }
-    return subprocess.Popen(
-        [*BONESTORE, "serve", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
+    return ChildProcess([*BONESTORE, "serve", *args], env=env)
 
 
-def _wait_for_banner(process: subprocess.Popen[str], timeout: float = 60) -> str:
-    assert process.stdout is not None
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        seen += line
-        if "Press Ctrl-C to stop." in line:
-            return seen
-    process.kill()
-    raise AssertionError(f"serve did not start:\n{seen}")
+BANNER_END = "Press Ctrl-C to stop."
 
 
 def test_serve_runs_everything_and_stops_cleanly_on_ctrl_c() -> None:
@@ -57,15 +40,15 @@ def test_serve_runs_everything_and_stops_cleanly_on_ctrl_c() -> None:
         "--port", str(api), "--stripe-port", str(stripe), "--dynamodb-port", str(dynamo)
     )
     try:
-        banner = _wait_for_banner(process)
+        banner = process.wait_for(BANNER_END)
         assert f"http://127.0.0.1:{api}/" in banner
         assert f"http://127.0.0.1:{stripe}" in banner
         with urllib.request.urlopen(f"http://127.0.0.1:{api}/products", timeout=30) as response:
             items = json.loads(response.read())["items"]
         assert len(items) == 7
     finally:
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        output = process.stop(signal.SIGINT)  # as Ctrl-C; escalates if it is ignored
+    assert process.escalated == [], output
     assert process.returncode == 0, output
     assert "stopped." in output
     assert "Traceback" not in output
@@ -79,7 +62,9 @@ def test_serve_says_which_port_is_taken() -> None:
         process = _start(
             "--port", str(taken), "--stripe-port", str(free_port()), "--dynamodb-port", "0"
         )
-        output, _ = process.communicate(timeout=60)
+        # It exits by itself; one that does not is stopped, never left running.
+        output = process.stop(None, timeout=60)
+    assert process.escalated == [], output
     assert process.returncode != 0
     assert f"port {taken}" in output
     assert "already in use" in output
@@ -104,7 +89,7 @@ def test_serve_prints_staff_users_that_other_commands_sign_in_as(tmp_path: Path)
         "--port", str(api), "--stripe-port", str(free_port()), "--dynamodb-port", "0", home=home
     )
     try:
-        banner = _wait_for_banner(process)
+        banner = process.wait_for(BANNER_END)
         passwords = dict(re.findall(r"^\s+(support|ops|warehouse)\s+password (\S+)$", banner, re.M))
         assert set(passwords) == {"support", "ops", "warehouse"}, banner
         state = home / "serve.json"
@@ -138,8 +123,8 @@ def test_serve_prints_staff_users_that_other_commands_sign_in_as(tmp_path: Path)
         assert diff.returncode == 0, diff.stderr
         assert "in the local stack" in diff.stdout
     finally:
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        output = process.stop(signal.SIGINT)
+    assert process.escalated == [], output
     assert process.returncode == 0, output
     assert not (home / "serve.json").exists()
     kept = json.loads((home / "staff-passwords.json").read_text())
@@ -150,3 +135,62 @@ def test_dev_token_without_a_running_stack_says_so(tmp_path: Path) -> None:
     result = _bonestore(tmp_path, "dev-token", "--group", "support")
     assert result.returncode == 1
     assert "no running `bonestore serve` found" in result.stderr
+
+
+def test_a_child_that_ignores_ctrl_c_is_still_stopped_with_its_children() -> None:
+    """What the tests above rely on: stop() escalates, bounded, and leaves nothing behind."""
+    stubborn = (
+        "import signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "print('child', child.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    process = ChildProcess([sys.executable, "-c", stubborn])
+    line = process.wait_for("child ", timeout=30)
+    grandchild = int(line.split()[-1])
+    started = time.monotonic()
+    process.stop(signal.SIGINT, timeout=0.5, step=2)
+    assert time.monotonic() - started < 10
+    assert process.escalated == ["SIGTERM", "SIGKILL"]
+    assert process.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 5
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (killed, not yet reaped by its dead parent's reaper) is not running.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_child_dies_with_a_test_process_killed_outright() -> None:
+    """No finally runs when the test process is SIGKILLed: the kernel stops the child."""
+    parent_code = (
+        "import sys, time\n"
+        "from tests.processes import ChildProcess\n"
+        "child = ChildProcess([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "print('child', child.process.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    repo = Path(__file__).parents[2]
+    parent = ChildProcess(
+        [sys.executable, "-c", parent_code], env={**os.environ, "PYTHONPATH": str(repo)}
+    )
+    child = int(parent.wait_for("child ", timeout=30).split()[-1])
+    assert _alive(child)
+    os.kill(parent.process.pid, signal.SIGKILL)
+    parent.stop(None, timeout=5, step=2)
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)

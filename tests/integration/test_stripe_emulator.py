@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import stripe
 
+from bonestore_infra import http_json
 from bonestore_infra.stripe_emulator import StripeEmulator
 
 pytestmark = pytest.mark.integration
@@ -174,33 +175,21 @@ SHIPPING: dict[str, Any] = {
 
 
 def dev(emu: StripeEmulator, path: str, body: Any = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        emu.url + path, data=data, method="GET" if body is None else "POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, json.loads(exc.read())
+    answer = http_json.request("GET" if body is None else "POST", emu.url + path, body, timeout=10)
+    return answer.status, answer.json()
 
 
 def raw(
     emu: StripeEmulator, method: str, path: str, body: str | None = None, **headers: str
 ) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(
+    answer = http_json.request(
+        method,
         emu.url + path,
-        data=body.encode() if body is not None else None,
-        method=method,
+        raw=body.encode() if body is not None else None,
         headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+        timeout=10,
     )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, dict(exc.headers), exc.read()
+    return answer.status, answer.headers, answer.body
 
 
 # -- sessions -------------------------------------------------------------------

@@ -88,12 +88,8 @@ def test_the_contract_fails_when_a_layer_imports_upwards(
 
 # -- orders are typed outside the repository -----------------------------------------
 
-# The only modules that may read a stored order's keys: the repository's translation,
-# and the ops tool that replays raw stored items (rules diff, run by the CLI).
-STORED_ORDER_READERS = {
-    "shared/bonestore/adapters/orders.py",
-    "shared/bonestore/domain/rules/diff.py",
-}
+# The only module that may read a stored order's keys: the repository's translation.
+STORED_ORDER_READERS = {"shared/bonestore/adapters/orders.py"}
 ORDER_KEYS = {"status", "order_id", "items", "destination", "amount_total", "stock_lines"}
 
 

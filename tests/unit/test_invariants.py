@@ -117,6 +117,18 @@ def test_what_is_not_a_violation() -> None:
     assert kinds([product()], [*GOOD_ORDERS, free, waiting, just_late]) == []
 
 
+def test_an_expiry_time_without_a_zone_is_utc() -> None:
+    """It used to parse as a naive time, and comparing it with the aware ``now`` raised
+    TypeError: one such item stopped the whole check."""
+    overdue = order("ord_x", "pending_payment", "reserved", 0,
+                    reservation_expires_at="2026-12-01T11:49:59")  # fmt: skip
+    in_time = order("ord_y", "pending_payment", "reserved", 0,
+                    reservation_expires_at="2026-12-01T11:50:01")  # fmt: skip
+    assert kinds([product()], [*GOOD_ORDERS, overdue, in_time]) == [
+        ("reservation_overdue", "order ord_x")
+    ]
+
+
 def test_skus_limit_the_check_to_those_products_and_their_orders() -> None:
     other = {**product(received=99), "sku": "OTHER"}
     stray = {

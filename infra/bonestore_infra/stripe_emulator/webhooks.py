@@ -7,10 +7,10 @@ import hmac
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from bonestore_infra import http_json
 
 log = logging.getLogger(__name__)
 
@@ -63,25 +63,18 @@ class Dispatcher:
         assert url is not None
         body = self._payload(event_id)
         timestamp = int(time.time())
-        request = urllib.request.Request(
-            url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json; charset=utf-8",
-                "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-                "Stripe-Signature": signature_header(body, self.secret, timestamp),
-            },
-        )
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            "Stripe-Signature": signature_header(body, self.secret, timestamp),
+        }
         started = time.monotonic()
         status: int | None = None
         error: str | None = None
         try:
-            with urllib.request.urlopen(request, timeout=DELIVERY_TIMEOUT_SECONDS) as response:
-                status = response.status
-                response.read()
-        except urllib.error.HTTPError as exc:
-            status = exc.code
+            status = http_json.request(
+                "POST", url, raw=body, headers=headers, timeout=DELIVERY_TIMEOUT_SECONDS
+            ).status
         except (OSError, ValueError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         attempt: dict[str, Any] = {

@@ -42,19 +42,24 @@ def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _serializer.serialize(_to_dynamo_value(v)) for k, v in data.items() if v is not None}
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any, *, fractions_as_float: bool = False) -> Any:
+    """DynamoDB's numbers back to Python, recursively: integral Decimals as int, others
+    kept Decimal (or, with ``fractions_as_float``, float: plain JSON). The one Decimal
+    unwrapper: every stored item goes through it."""
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else value
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
+        if value == value.to_integral_value():
+            return int(value)
+        return float(value) if fractions_as_float else value
+    if isinstance(value, Mapping):
+        return {str(k): plain(v, fractions_as_float=fractions_as_float) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v, fractions_as_float=fractions_as_float) for v in value]
     return value
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     """A DynamoDB item to plain Python (integral numbers as int, others Decimal)."""
-    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+    return {k: plain(_deserializer.deserialize(v)) for k, v in item.items()}
 
 
 def scan_all(client: DynamoDBClient, table: str, **kwargs: Any) -> Iterator[dict[str, Any]]:

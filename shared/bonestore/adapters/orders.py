@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 from botocore.exceptions import ClientError
 
-from bonestore.adapters.dynamo import from_item, to_item
+from bonestore.adapters.dynamo import from_item, plain, to_item
 from bonestore.adapters.limits import UNITS_PREFIX, held_stock, hold_pk
 from bonestore.domain.errors import InvalidInput, UpstreamUnavailable
 from bonestore.domain.limits import CartAlreadyOpen, HeldStock, counter_expiry, hold_refusal
@@ -92,17 +92,6 @@ _RESERVATION = ("reservation_state", "reservation_expires_at")
 
 
 # -- translation ------------------------------------------------------------------------
-
-
-def _json(value: Any) -> Any:
-    """Stored values as plain JSON (non-integral DynamoDB numbers become floats)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, Mapping):
-        return {str(k): _json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json(v) for v in value]
-    return value
 
 
 def _stored(value: Any) -> Any:
@@ -169,7 +158,7 @@ def order_from_record(raw: Mapping[str, Any]) -> Order:
     """A stored order (plain JSON, as ``from_item`` gives it) as the domain's Order."""
     from bonestore.domain.geo import Destination
 
-    record = cast(dict[str, Any], _json(raw))
+    record = cast(dict[str, Any], plain(raw, fractions_as_float=True))
     currency = str(record.get("currency") or "USD").upper()
     destination = _mapping(record.get("destination"))
     allowed = record.get("allowed_countries")

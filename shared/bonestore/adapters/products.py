@@ -15,7 +15,6 @@ so that ``stock + reserved + sold == received`` always holds
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bonestore.adapters.dynamo import from_item, scan_all, to_item
@@ -26,6 +25,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from bonestore.domain.catalog import Product
+
+
+BATCH_GET_MAX_KEYS = 100  # DynamoDB's limit for one BatchGetItem
 
 
 class StockBelowReserved(Conflict):
@@ -54,17 +56,20 @@ class ProductRepository:
         return product
 
     def get_many(self, skus: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """Active products by SKU, in one BatchGetItem round trip (up to 100 keys)."""
+        """Active products by SKU: one BatchGetItem round trip per 100 distinct SKUs (the
+        most one request takes); none for no SKU (BatchGetItem refuses an empty request)."""
         keys = [{"sku": {"S": sku}} for sku in dict.fromkeys(skus)]
         found: dict[str, dict[str, Any]] = {}
-        request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
-        while request:
-            response = self._client.batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(self._table, []):
-                product = from_item(item)
-                if product.get("active", True):
-                    found[product["sku"]] = product
-            request = response.get("UnprocessedKeys") or {}
+        for start in range(0, len(keys), BATCH_GET_MAX_KEYS):
+            chunk = keys[start : start + BATCH_GET_MAX_KEYS]
+            request: dict[str, Any] = {self._table: {"Keys": chunk, "ConsistentRead": True}}
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    product = from_item(item)
+                    if product.get("active", True):
+                        found[product["sku"]] = product
+                request = response.get("UnprocessedKeys") or {}
         return found
 
     def list(self, *, include_inactive: bool = False) -> list[dict[str, Any]]:
@@ -85,8 +90,10 @@ class ProductRepository:
         with open reservations is turned digital. Returns the item as it was before (empty
         for a new product).
         """
+        from bonestore.domain.orders import now_iso  # off the catalog's cold path (reads only)
+
         data = product.model_dump(mode="python", exclude_none=True, exclude={"sku", "stock"})
-        now = datetime.now(UTC).isoformat()
+        now = now_iso()
         names: dict[str, str] = {}
         values: dict[str, Any] = {":zero": {"N": "0"}, ":now": {"S": now}}
         assignments = ["updated_at = :now", "created_at = if_not_exists(created_at, :now)"]
@@ -136,10 +143,12 @@ class ProductRepository:
 
     def seed(self, products: Iterable[Product]) -> int:
         """Insert products that are not there yet; never overwrites live stock. Returns how many."""
+        from bonestore.domain.orders import now_iso
+
         created = 0
         for product in products:
             data = product.model_dump(mode="python", exclude_none=True)
-            now = datetime.now(UTC).isoformat()
+            now = now_iso()
             data.update(updated_at=now, created_at=now)
             if product.stock is not None:
                 data.update(reserved=0, sold=0, received=product.stock)
@@ -156,6 +165,8 @@ class ProductRepository:
 
     def deactivate(self, sku: str) -> bool:
         """Soft delete: kept for existing orders, hidden from the storefront."""
+        from bonestore.domain.orders import now_iso
+
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -164,7 +175,7 @@ class ProductRepository:
                 ConditionExpression="attribute_exists(sku)",
                 ExpressionAttributeValues={
                     ":false": {"BOOL": False},
-                    ":now": {"S": datetime.now(UTC).isoformat()},
+                    ":now": {"S": now_iso()},
                 },
             )
         except self._client.exceptions.ConditionalCheckFailedException:

@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bonestore.domain.errors import BonestoreError
+from bonestore.domain.errors import InvalidJson, PayloadTooLarge, UnsupportedMediaType
 
 # A cart of 100 lines with a full address is under 10 KiB; 64 KiB leaves room for any
 # client-built request and keeps a hostile body cheap to refuse. Stripe's events are a
@@ -38,20 +38,6 @@ _JSON_MEDIA_TYPE = re.compile(r"application/(?:[a-z0-9!#$&^_.-]+\+)?json", re.IG
 # JSON strings, so brackets inside them are not counted as nesting (unrolled loop: linear).
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
-
-
-class UnsupportedMediaType(BonestoreError):
-    status = 415
-    code = "unsupported_media_type"
-
-
-class PayloadTooLarge(BonestoreError):
-    status = 413
-    code = "payload_too_large"
-
-
-def invalid_json(message: str) -> BonestoreError:
-    return BonestoreError(message, code="invalid_json", status=400)
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -87,16 +73,16 @@ def parse_json_object(
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise invalid_json("The request body is not valid UTF-8.") from None
+        raise InvalidJson("The request body is not valid UTF-8.") from None
     if nesting_depth(text) > max_depth:
-        raise invalid_json(f"The request body is nested deeper than {max_depth} levels.")
+        raise InvalidJson(f"The request body is nested deeper than {max_depth} levels.")
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-        raise invalid_json(f"The request body is not valid JSON: {reason}.") from None
+        raise InvalidJson(f"The request body is not valid JSON: {reason}.") from None
     if not isinstance(value, dict):
-        raise invalid_json("The request body must be a JSON object.")
+        raise InvalidJson("The request body must be a JSON object.")
     return value
 
 
@@ -116,7 +102,7 @@ def raw_body(event: Mapping[str, Any]) -> bytes:
         try:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
-            raise invalid_json("The request body is not valid base64.") from None
+            raise InvalidJson("The request body is not valid base64.") from None
     return str(body).encode("utf-8", "surrogatepass")
 
 

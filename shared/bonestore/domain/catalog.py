@@ -12,17 +12,22 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bonestore.domain.money import Money
+from bonestore.domain.product_view import DEFAULT_POSITION, is_in_stock
 
 __all__ = [
     "CATEGORIES",
+    "KINDS",
+    "Category",
     "IngredientAmount",
+    "IngredientUnit",
     "Product",
     "ProductAttributes",
+    "ProductKind",
     "normalize_ingredient",
     "product_of",
     "seed_catalog",
@@ -32,8 +37,13 @@ __all__ = [
 SKU_PATTERN = r"^[A-Z0-9][A-Z0-9-]{1,63}$"
 Sku = Annotated[str, Field(pattern=SKU_PATTERN)]
 ProductKind = Literal["physical", "digital"]
-# Categories the business sells; rules refer to these by name, lint checks them.
-CATEGORIES = ("supplement", "book", "media", "program")
+# The categories the business sells, stated once: the model, the rules' lint, the bench
+# and the tests all derive theirs from this.
+Category = Literal["supplement", "book", "media", "program"]
+# The units an ingredient's amount is given in (products and rules alike).
+IngredientUnit = Literal["mg", "mcg", "g", "IU"]
+KINDS: tuple[ProductKind, ...] = get_args(ProductKind)
+CATEGORIES: tuple[Category, ...] = get_args(Category)
 
 
 class IngredientAmount(BaseModel):
@@ -42,7 +52,7 @@ class IngredientAmount(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     amount: Annotated[Decimal, Field(ge=0)] | None = None
-    unit: Literal["mg", "mcg", "g", "IU"] | None = None
+    unit: IngredientUnit | None = None
 
 
 def normalize_ingredient(name: str) -> str:
@@ -88,7 +98,7 @@ class Product(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(max_length=2000)] = ""
     kind: ProductKind
-    category: Literal["supplement", "book", "media", "program"]
+    category: Category
     price: Money
     # None for digital goods, which have no stock. Written (PUT, seed): the units on hand
     # not yet sold; read back from the table (``product_of``): the units for sale now
@@ -97,7 +107,7 @@ class Product(BaseModel):
     attributes: ProductAttributes = Field(default_factory=ProductAttributes)
     active: bool = True
     # Where it is listed: lower first (ties by SKU). Ops set it with PUT /admin/products.
-    position: Annotated[int, Field(ge=0, le=1_000_000)] = 1000
+    position: Annotated[int, Field(ge=0, le=1_000_000)] = DEFAULT_POSITION
 
     @model_validator(mode="after")
     def _stock_matches_kind(self) -> Product:
@@ -111,7 +121,7 @@ class Product(BaseModel):
 
     @property
     def in_stock(self) -> bool:
-        return self.kind == "digital" or (self.stock or 0) > 0
+        return is_in_stock(self.kind, self.stock)
 
 
 def product_of(item: Mapping[str, Any]) -> Product:

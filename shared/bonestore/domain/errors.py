@@ -51,6 +51,26 @@ class InvalidInput(BonestoreError):
     code = "invalid_request"
 
 
+class InvalidJson(InvalidInput):
+    """The body is not valid UTF-8, not JSON, nested too deep, or not a JSON object (400)."""
+
+    code = "invalid_json"
+
+
+class PayloadTooLarge(BonestoreError):
+    """The body is over the size limit (413; ``bonestore.api.json_body``)."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(BonestoreError):
+    """The body is not sent as JSON (415; ``bonestore.api.json_body``)."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class NotFound(BonestoreError):
     status = 404
     code = "not_found"

@@ -12,7 +12,7 @@ they were made, not fields the service interprets.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -240,9 +240,14 @@ class Order:
         }
 
 
-def merge_stock_lines(lines: list[tuple[str, int]]) -> tuple[StockLine, ...]:
-    """One entry per SKU, sorted."""
+def quantities_by_sku(lines: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """The total quantity of each SKU, in first-seen order: the one per-SKU merger."""
     totals: dict[str, int] = {}
     for sku, quantity in lines:
         totals[sku] = totals.get(sku, 0) + quantity
-    return tuple(StockLine(sku, qty) for sku, qty in sorted(totals.items()))
+    return totals
+
+
+def merge_stock_lines(lines: Iterable[tuple[str, int]]) -> tuple[StockLine, ...]:
+    """One entry per SKU, sorted."""
+    return tuple(StockLine(sku, qty) for sku, qty in sorted(quantities_by_sku(lines).items()))

@@ -84,6 +84,13 @@ def now_iso() -> str:
     return iso(datetime.now(UTC))
 
 
+def parse_iso(value: str) -> datetime:
+    """An ISO-8601 time (``Z`` allowed) as an aware datetime; a naive one is UTC.
+    Raises ValueError. The one parser of the timestamps ``iso`` writes (and of times ops type)."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def can_enter(current: str, target: str) -> bool:
     """Whether an order in ``current`` may move to ``target`` (an event that may not is
     a duplicate or out of order: it is recorded and changes nothing)."""

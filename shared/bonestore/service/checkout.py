@@ -55,6 +55,7 @@ from bonestore.domain.order import (
     OrderLine,
     ShippingChoice,
     merge_stock_lines,
+    quantities_by_sku,
 )
 from bonestore.domain.order_token import derive_order_token, order_token_hash
 from bonestore.domain.orders import iso, new_order_id
@@ -174,10 +175,7 @@ class CheckoutPlan:
 
 def merge_items(items: list[Any]) -> list[tuple[str, int]]:
     """One (SKU, quantity) per SKU, first-seen order; SKUs upper-cased."""
-    totals: dict[str, int] = {}
-    for item in items:
-        sku = item.sku.strip().upper()
-        totals[sku] = totals.get(sku, 0) + item.quantity
+    totals = quantities_by_sku((item.sku.strip().upper(), item.quantity) for item in items)
     over = [sku for sku, quantity in totals.items() if quantity > MAX_QUANTITY]
     if over:
         raise InvalidInput(

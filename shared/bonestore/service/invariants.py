@@ -26,6 +26,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bonestore.domain.catalog import normalize_ingredient
+from bonestore.domain.order import quantities_by_sku
+from bonestore.domain.orders import parse_iso
 
 if TYPE_CHECKING:
     from bonestore.domain.order import Order
@@ -58,7 +60,7 @@ def _parse_time(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)
     except ValueError:
         return None
 
@@ -79,19 +81,19 @@ def check_invariants(
     test's own data in a shared table); with ``vocabulary``, ingredient names are too.
     """
     wanted = set(skus) if skus is not None else None
-    held: dict[str, int] = {}
-    bought: dict[str, int] = {}
+    held_lines: list[tuple[str, int]] = []
+    bought_lines: list[tuple[str, int]] = []
     violations: list[Violation] = []
     for order in orders:
         lines = order.stock_lines
         if wanted is not None and not any(line.sku in wanted for line in lines):
             continue
-        for line in lines:
-            if order.stock_state == "reserved":
-                held[line.sku] = held.get(line.sku, 0) + line.quantity
-            elif order.stock_state == "committed":
-                bought[line.sku] = bought.get(line.sku, 0) + line.quantity
+        if order.stock_state == "reserved":
+            held_lines += [(line.sku, line.quantity) for line in lines]
+        elif order.stock_state == "committed":
+            bought_lines += [(line.sku, line.quantity) for line in lines]
         violations += _check_order(order, now=now, reservation_lag=reservation_lag)
+    held, bought = quantities_by_sku(held_lines), quantities_by_sku(bought_lines)
     for product in products:
         sku = str(product.get("sku"))
         if wanted is not None and sku not in wanted:

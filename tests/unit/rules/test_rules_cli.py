@@ -141,7 +141,7 @@ def test_diff_bad_ruleset(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     assert code == 2 and "cannot load ruleset" in err
 
 
-def _put_order(client: Any, order_id: str, sku: str, qty: int, country: str) -> None:
+def _put_order(client: Any, table: str, order_id: str, sku: str, qty: int, country: str) -> None:
     from boto3.dynamodb.types import TypeSerializer
 
     product = next(p for p in seed_catalog() if p.sku == sku).model_dump(mode="json")
@@ -154,41 +154,66 @@ def _put_order(client: Any, order_id: str, sku: str, qty: int, country: str) -> 
     }
     serializer = TypeSerializer()
     plain = json.loads(json.dumps(item), parse_float=Decimal)
-    client.put_item(TableName="Orders", Item={k: serializer.serialize(v) for k, v in plain.items()})
+    client.put_item(TableName=table, Item={k: serializer.serialize(v) for k, v in plain.items()})
 
 
 def test_diff_with_orders_table(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import boto3
-    from moto import mock_aws
+    """As in AWS: credentials and region from the environment, no --endpoint-url (boto3's
+    AWS_ENDPOINT_URL_DYNAMODB stands in for DynamoDB). A moto server of its own, never
+    ``mock_aws()``: moto's backends are per process, and mock_aws resets them when it
+    starts and stops, wiping the tables and secrets of a local stack running in the same
+    test process (its checkouts then answered 503 payment_provider_unavailable)."""
+    import uuid
 
+    import boto3
+
+    from bonestore_infra.local_aws import start_local_aws
+
+    aws = start_local_aws()
+    table = f"Orders-{uuid.uuid4().hex[:8]}"
     for key, value in {
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_ENDPOINT_URL_DYNAMODB": aws.endpoint_url,
     }.items():
         monkeypatch.setenv(key, value)
-    # An integration stack in the same test process may point boto3 at its moto server.
-    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_SESSION_TOKEN"):
+    for key in ("AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(key, raising=False)
     old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
     old.write_text(DEFAULT_TEXT)
     new.write_text(DEFAULT_TEXT.replace("countries: [MX, IN]", "countries: [MX]"))
-    with mock_aws():
-        client = boto3.client("dynamodb")
+    client = boto3.client("dynamodb", endpoint_url=aws.endpoint_url)
+    try:
         client.create_table(
-            TableName="Orders",
+            TableName=table,
             KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        _put_order(client, "ord-in", "TRUEOSTEO-120", 1, "IN")
-        _put_order(client, "ord-us", "TRUEOSTEO-120", 1, "US")
-        code, out, _ = run(capsys, "rules", "diff", str(old), str(new), "--orders-table", "Orders")
+        _put_order(client, table, "ord-in", "TRUEOSTEO-120", 1, "IN")
+        _put_order(client, table, "ord-us", "TRUEOSTEO-120", 1, "US")
+        # A stored item the repository's translation cannot read (a line without quantity).
+        client.put_item(
+            TableName=table,
+            Item={
+                "order_id": {"S": "ord-broken"},
+                "status": {"S": "paid"},
+                "created_at": {"S": "2099-01-01T00:00:00Z"},
+                "items": {"L": [{"M": {"sku": {"S": "TRUEOSTEO-120"}}}]},
+                "destination": {"M": {"country": {"S": "IN"}}},
+            },
+        )
+        code, out, _ = run(capsys, "rules", "diff", str(old), str(new), "--orders-table", table)
+    finally:
+        client.delete_table(TableName=table)
+        aws.stop()
     assert code == 0
-    assert "1 of 2 recent order(s) decided differently" in out
+    assert "2 of 3 recent order(s) decided differently" in out
     assert "ord-in" in out and "ord-us" not in out
+    assert "ord-broken" in out and "unreadable: KeyError: 'quantity'" in out
 
 
 def test_check_bad_time(capsys: pytest.CaptureFixture[str]) -> None:

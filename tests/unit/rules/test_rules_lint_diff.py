@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
+from bonestore.adapters.orders import order_from_record
 from bonestore.domain.catalog import seed_catalog
 from bonestore.domain.geo import Destination
+from bonestore.domain.order import Order
 from bonestore.domain.rules import Engine, load_ruleset
 from bonestore.domain.rules.diff import diff_decisions, diff_orders, probe_destinations
 from bonestore.domain.rules.lint import lint_text
@@ -145,38 +147,43 @@ def test_diff_lists_flipped_decisions() -> None:
     assert diff_decisions(old, old, seed_catalog(), probe_destinations(old), NOW) == []
 
 
-def order(
-    order_id: str, sku: str, qty: int, dest: dict[str, Any] | None, **extra: Any
-) -> dict[str, Any]:
+def order(order_id: str, sku: str, qty: int, dest: dict[str, Any] | None, **extra: Any) -> Order:
+    """An order as the repository reads it back from DynamoDB (Decimals and all)."""
     product = next(p for p in seed_catalog() if p.sku == sku).model_dump(mode="json")
     product["price"]["amount"] = Decimal(product["price"]["amount"])  # as DynamoDB returns it
     if product.get("stock") is not None:
         product["stock"] = Decimal(product["stock"])
-    return {
-        "order_id": order_id,
-        "status": "paid",
-        "created_at": "2026-01-30T10:00:00Z",
-        "items": [{"sku": sku, "quantity": Decimal(qty), "product": product}],
-        "destination": dest,
-        **extra,
-    }
+    return order_from_record(
+        {
+            "order_id": order_id,
+            "status": "paid",
+            "created_at": "2026-01-30T10:00:00Z",
+            "items": [{"sku": sku, "quantity": Decimal(qty), "product": product}],
+            "destination": dest,
+            **extra,
+        }
+    )
 
 
 def test_diff_orders() -> None:
     old = Engine(load_ruleset())
     new = engine_from(DEFAULT_TEXT.replace("max_supply_days: 90", "max_supply_days: 60"))
+    unreadable_product = [{"sku": "X", "quantity": 1, "product": {"sku": "X"}}]
     orders = [
         order("o-au", "TRUEOSTEO-120", 3, {"country": "AU"}),
         order("o-us", "TRUEOSTEO-120", 3, {"country": "US"}),
         order("o-none", "ORP-EBOOK", 1, None),
-        order("o-bad", "TRUEOSTEO-120", 1, {"country": "AU"}, items=[{"sku": "X"}]),
+        order("o-bad", "TRUEOSTEO-120", 1, {"country": "AU"}, items=unreadable_product),
+        order("o-no-time", "TRUEOSTEO-120", 3, {"country": "AU"}, created_at="yesterday"),
     ]
     changed = diff_orders(old, new, orders)
     by_id = {c.order_id: c for c in changed}
-    assert set(by_id) == {"o-au", "o-bad"}
+    assert set(by_id) == {"o-au", "o-bad", "o-no-time"}
     assert by_id["o-au"].old and by_id["o-au"].old.eligible
     assert by_id["o-au"].new and not by_id["o-au"].new.eligible
-    assert by_id["o-bad"].problem
+    assert by_id["o-bad"].problem and "validation error" in by_id["o-bad"].problem
+    assert by_id["o-bad"].old is None and by_id["o-bad"].new is None
+    assert by_id["o-no-time"].problem and "yesterday" in by_id["o-no-time"].problem
 
 
 def test_diff_orders_at_their_own_time() -> None:

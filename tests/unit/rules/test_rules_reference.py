@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bonestore.domain.catalog import Product
+from bonestore.domain.catalog import CATEGORIES, KINDS, Product
 from bonestore.domain.geo import Destination
 from bonestore.domain.rules import CartDecision, CartLine, Engine, Ruleset
 from tests.unit.rules import reference
@@ -60,8 +60,8 @@ EXTRA_VALUES = st.sampled_from([1, 5, 30, "5", "abc", True, 2.5, "NaN"])
 def products_st(draw: st.DrawFn) -> list[Product]:
     out = []
     for i in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["physical", "digital"]))
-        category = draw(st.sampled_from(["supplement", "book", "media", "program"]))
+        kind = draw(st.sampled_from(KINDS))
+        category = draw(st.sampled_from(CATEGORIES))
         attributes: dict[str, Any] = {}
         if category == "supplement" or draw(st.booleans()):
             attributes["supply_days"] = draw(st.sampled_from([20, 30, 60, 90, 120]))
@@ -166,11 +166,7 @@ def product_condition_st(draw: st.DrawFn, skus: list[str]) -> dict[str, Any]:
     if draw(st.integers(0, 2)) == 0:
         out["kinds"] = draw(st.sampled_from([["physical"], ["digital"], ["physical", "digital"]]))
     if draw(st.integers(0, 2)) == 0:
-        out["categories"] = draw(
-            st.lists(
-                st.sampled_from(["supplement", "book", "media", "program"]), min_size=1, max_size=2
-            )
-        )
+        out["categories"] = draw(st.lists(st.sampled_from(CATEGORIES), min_size=1, max_size=2))
     if draw(st.integers(0, 3)) == 0:
         out["skus"] = draw(st.lists(st.sampled_from([*skus, "OTHER-1"]), min_size=1, max_size=2))
     if draw(st.integers(0, 2)) == 0:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bonestore.domain.catalog import Product, seed_catalog
+from bonestore.domain.catalog import CATEGORIES, Product, seed_catalog
 from bonestore.domain.geo import Destination
 from bonestore.domain.rules import CartLine, Engine, Ruleset, RulesetError, load_ruleset
 from bonestore.domain.rules.loader import parse_ruleset
@@ -340,7 +340,7 @@ def rules_st(draw: st.DrawFn, prefix: str = "r") -> list[dict[str, Any]]:
         cats = draw(
             st.none()
             | st.lists(
-                st.sampled_from(["supplement", "book", "media", "program"]),
+                st.sampled_from(CATEGORIES),
                 min_size=1,
                 max_size=2,
                 unique=True,

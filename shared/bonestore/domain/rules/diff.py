@@ -1,25 +1,27 @@
 """Previewing a ruleset change: which decisions it flips (``bonestore rules diff``).
 
-Pure: the CLI brings the products, the destinations to probe and the orders.
+Pure: the CLI brings the products, the destinations to probe and the orders (typed
+``Order`` values, read by the order repository's translation).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from bonestore.domain.catalog import Product
 from bonestore.domain.geo import Destination, canonical_postal_code, subdivision_country
+from bonestore.domain.orders import parse_iso
 from bonestore.domain.rules.engine import CartDecision, CartLine, Engine, all_countries
+
+if TYPE_CHECKING:
+    from bonestore.domain.order import Order
 
 
 @dataclass(frozen=True)
-class Outcome:
+class DecisionSummary:
     """What a change can flip for one cart: eligibility, limit, reasons and methods."""
 
     eligible: bool
@@ -36,8 +38,8 @@ class Outcome:
         return text
 
 
-def outcome(decision: CartDecision) -> Outcome:
-    return Outcome(
+def summarize(decision: CartDecision) -> DecisionSummary:
+    return DecisionSummary(
         eligible=decision.eligible,
         max_quantity=min(
             (i.max_quantity for i in decision.items if i.max_quantity is not None), default=None
@@ -47,7 +49,7 @@ def outcome(decision: CartDecision) -> Outcome:
     )
 
 
-def _flipped(old: Outcome, new: Outcome) -> bool:
+def _flipped(old: DecisionSummary, new: DecisionSummary) -> bool:
     return (old.eligible, old.max_quantity, old.methods) != (
         new.eligible,
         new.max_quantity,
@@ -59,8 +61,8 @@ def _flipped(old: Outcome, new: Outcome) -> bool:
 class Flip:
     sku: str
     destination: Destination
-    old: Outcome
-    new: Outcome
+    old: DecisionSummary
+    new: DecisionSummary
 
     @property
     def where(self) -> str:
@@ -113,8 +115,8 @@ def diff_decisions(
     for product in products:
         line = [CartLine(product, 1)]
         for dest in destinations:
-            before = outcome(old.decide(line, dest, at))
-            after = outcome(new.decide(line, dest, at))
+            before = summarize(old.decide(line, dest, at))
+            after = summarize(new.decide(line, dest, at))
             if _flipped(before, after):
                 flips.append(Flip(product.sku, dest, before, after))
         if progress is not None:
@@ -188,56 +190,35 @@ class OrderFlip:
     order_id: str
     status: str
     created_at: str
-    old: Outcome | None
-    new: Outcome | None
+    old: DecisionSummary | None
+    new: DecisionSummary | None
     problem: str | None = None  # the order could not be read (old/new are None)
 
 
-def _plain(value: Any) -> Any:
-    """DynamoDB's Decimals back to ints (money is StrictInt), recursively."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else value
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def parse_time(value: str) -> datetime:
-    """An ISO-8601 time ("Z" allowed); a naive one is UTC. Raises ValueError."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def diff_orders(
-    old: Engine, new: Engine, orders: Iterable[Mapping[str, Any]], at: datetime | None = None
+    old: Engine, new: Engine, orders: Iterable[Order], at: datetime | None = None
 ) -> list[OrderFlip]:
     """Orders the new ruleset decides differently, each judged at ``at`` (default: the time
-    it was created, with the products as they were at checkout). Orders that cannot be
-    read are listed with ``problem`` set; orders with no destination are skipped."""
+    it was created, with the products as they were at checkout). Orders whose products or
+    time cannot be read are listed with ``problem`` set; orders with no destination are
+    skipped. The orders come typed: the order repository's translation reads the table."""
     out: list[OrderFlip] = []
     for order in orders:
-        order_id = str(order.get("order_id", "?"))
-        status = str(order.get("status", "?"))
-        created = str(order.get("created_at", ""))
-        if order.get("destination") is None:
+        if order.destination is None:
             continue
         try:
-            dest = Destination.model_validate(_plain(order["destination"]))
-            lines = [
-                CartLine(Product.model_validate(_plain(item["product"])), int(item["quantity"]))
-                for item in order.get("items") or []
-            ]
-            when = at or parse_time(created)
-        except (ValidationError, KeyError, TypeError, ValueError) as exc:
+            lines = order.cart_lines()
+            when = at or parse_iso(order.created_at)
+        except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
             problem = str(exc).splitlines()[0]
-            out.append(OrderFlip(order_id, status, created, None, None, problem))
+            out.append(
+                OrderFlip(order.order_id, order.status, order.created_at, None, None, problem)
+            )
             continue
         if not lines:
             continue
-        before = outcome(old.decide(lines, dest, when))
-        after = outcome(new.decide(lines, dest, when))
+        before = summarize(old.decide(lines, order.destination, when))
+        after = summarize(new.decide(lines, order.destination, when))
         if _flipped(before, after):
-            out.append(OrderFlip(order_id, status, created, before, after))
+            out.append(OrderFlip(order.order_id, order.status, order.created_at, before, after))
     return out

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from bonestore.domain.catalog import IngredientUnit, ProductKind
 from bonestore.domain.money import Money
 
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,80}$")]
@@ -130,7 +131,7 @@ class IngredientTest(_Strict):
     any_of: Annotated[list[IngredientName], Field(min_length=1)]
     op: IngredientOp = "present"
     value: Decimal | None = None
-    unit: Literal["mg", "mcg", "g", "IU"] | None = None
+    unit: IngredientUnit | None = None
 
     @model_validator(mode="after")
     def _value_fits(self) -> IngredientTest:
@@ -143,7 +144,7 @@ class IngredientTest(_Strict):
 
 
 class ProductCondition(_Strict):
-    kinds: list[Literal["physical", "digital"]] | None = None
+    kinds: list[ProductKind] | None = None
     categories: list[str] | None = None
     skus: list[str] | None = None
     attributes: list[AttributeTest] | None = None
