@@ -380,13 +380,15 @@ def deployed_layer(target: Path, source: Path = REPO_ROOT / "shared") -> str:
         layer / "bonestore",
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
-    # As shared/Makefile does, with the code of the layer being built (``source``).
-    subprocess.run(
-        [sys.executable, "-m", "bonestore.domain.rules.compiled", str(layer / "bonestore")],
-        env={**os.environ, "PYTHONPATH": str(source)},
-        check=True,
-        capture_output=True,
-    )
+    # As shared/Makefile does, with the code of the layer being built (``source``); a ref
+    # from before the compiled artifact (``--against`` an old release) loads its YAML.
+    if (source / "bonestore" / "domain" / "rules" / "compiled.py").exists():
+        subprocess.run(
+            [sys.executable, "-m", "bonestore.domain.rules.compiled", str(layer / "bonestore")],
+            env={**os.environ, "PYTHONPATH": str(source)},
+            check=True,
+            capture_output=True,
+        )
     requirements = [
         line.split("==")[0].strip()
         for line in (REPO_ROOT / "shared" / "requirements.txt").read_text().splitlines()
@@ -600,7 +602,8 @@ def breakdown(
             }
             for n in names:
                 module = source / Path(configs[n]["module"]).relative_to(REPO_ROOT)
-                columns[f"{n} @{against}"] = ({**configs[n], "module": str(module)}, ref_env)
+                if module.exists():  # a function the ref did not have yet has no column
+                    columns[f"{n} @{against}"] = ({**configs[n], "module": str(module)}, ref_env)
         for config, column_env in columns.values():  # warm the file cache
             _run_child(config, column_env)
         cpu: dict[str, list[dict[str, float]]] = defaultdict(list)
