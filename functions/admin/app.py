@@ -41,7 +41,6 @@ POLICY = {
     ("GET", "/admin/rules"): READ_GROUPS,
     ("POST", "/admin/orders/{order_id}/shipments"): SHIPPING_GROUPS,
 }
-MAX_ORDER_ID = 100
 
 
 # The path's SKU in any case (it is upper-cased): documented, and checked before the handler.
@@ -203,11 +202,13 @@ class ShipmentBody(BaseModel):
 )
 def record_shipment(order_id: str, shipment: Annotated[ShipmentBody, Body()]) -> dict[str, Any]:
     from bonestore.api.deps import rules_engine
+    from bonestore.domain.orders import MAX_ORDER_ID_LENGTH, could_be_order_id
     from bonestore.service.support import order_view
 
     principal: Principal = app.context["principal"]
-    if not 0 < len(order_id) <= MAX_ORDER_ID:
-        raise NotFound(f"No order with id {order_id[:MAX_ORDER_ID]!r}.", code="order_not_found")
+    if not could_be_order_id(order_id):
+        shown = order_id[:MAX_ORDER_ID_LENGTH]
+        raise NotFound(f"No order with id {shown!r}.", code="order_not_found")
     order = warehouse_shipments().ship(
         order_id,
         carrier=shipment.carrier,

@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bonestore import log_context
 from bonestore.api.deps import fulfilment
 from bonestore.api.observability import observed
+from bonestore.domain.orders import could_be_order_id
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -38,7 +39,7 @@ def order_id_of(body: str) -> str | None:
         return None
     detail = event.get("detail") if isinstance(event, dict) else None
     order_id = detail.get("order_id") if isinstance(detail, dict) else None
-    return order_id if isinstance(order_id, str) and 0 < len(order_id) <= 100 else None
+    return order_id if could_be_order_id(order_id) else None
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:

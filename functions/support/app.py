@@ -36,7 +36,7 @@ from bonestore.api.deps import (
 from bonestore.api.http import create_app, documented
 from bonestore.api.observability import observed
 from bonestore.domain.errors import BonestoreError, InvalidInput, NotFound
-from bonestore.domain.orders import ORDER_STATUSES
+from bonestore.domain.orders import MAX_ORDER_ID_LENGTH, ORDER_STATUSES, could_be_order_id
 from bonestore.service.carts import EligibilityRequest, decide_request
 from bonestore.service.ports import OrderStore, ProductStore
 
@@ -51,7 +51,6 @@ POLICY = {
     ("POST", "/support/orders/{order_id}/refund"): READ_GROUPS,
 }
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
-MAX_ORDER_ID = 100
 STATUS_PATTERN = "^(" + "|".join(ORDER_STATUSES) + ")$"
 
 
@@ -88,10 +87,12 @@ def get_order(
 ) -> dict[str, Any]:
     from bonestore.service.support import order_view
 
-    order = orders.get(order_id) if 0 < len(order_id) <= MAX_ORDER_ID else None
-    _audit(ORDER_READ, [order_id[:MAX_ORDER_ID]], outcome="ok" if order else "not_found")
+    order = orders.get(order_id) if could_be_order_id(order_id) else None
+    _audit(ORDER_READ, [order_id[:MAX_ORDER_ID_LENGTH]], outcome="ok" if order else "not_found")
     if order is None:
-        raise NotFound(f"No order with id {order_id[:MAX_ORDER_ID]!r}.", code="order_not_found")
+        raise NotFound(
+            f"No order with id {order_id[:MAX_ORDER_ID_LENGTH]!r}.", code="order_not_found"
+        )
     return order_view(order, rules_engine())
 
 
@@ -135,9 +136,9 @@ def _resolve(action: str, order_id: str, reason: str, move: Any) -> dict[str, An
     from bonestore.service.support import order_view
 
     principal: Principal = app.context["principal"]
-    order_key = order_id[:MAX_ORDER_ID]
+    order_key = order_id[:MAX_ORDER_ID_LENGTH]
     try:
-        if not 0 < len(order_id) <= MAX_ORDER_ID:
+        if not could_be_order_id(order_id):
             raise NotFound(f"No order with id {order_key!r}.", code="order_not_found")
         order = move(order_id, reason=reason, staff=principal.username)
     except BonestoreError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, TypeGuard
 
 from bonestore.domain.errors import Conflict
 
@@ -73,6 +73,16 @@ def check_transition(current: str, target: str) -> None:
 def new_order_id() -> str:
     """Time-ordered, unguessable: ``ord_`` + 12 hex of milliseconds + 16 random hex."""
     return f"ord_{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
+
+
+# The longest order id a route or a message may name (new_order_id makes 32 characters;
+# older orders were shorter): a longer or empty one is no order, never read nor echoed whole.
+MAX_ORDER_ID_LENGTH = 100
+
+
+def could_be_order_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` may name an order, so that looking it up is worth a read."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_ORDER_ID_LENGTH
 
 
 def iso(at: datetime) -> str:

@@ -16,11 +16,13 @@ import pytest
 
 from bonestore.domain.errors import Conflict
 from bonestore.domain.orders import (
+    MAX_ORDER_ID_LENGTH,
     ORDER_STATUSES,
     STOCK_ON_ENTER,
     InvalidTransition,
     can_enter,
     check_transition,
+    could_be_order_id,
     new_order_id,
     now_iso,
     sources_of,
@@ -162,3 +164,26 @@ def test_reserved_stock_is_committed_or_released_once(
     state: str, target: str, after: tuple[str, str | None]
 ) -> None:
     assert stock_after(state, target) == after
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("o", True),
+        ("x" * MAX_ORDER_ID_LENGTH, True),
+        ("x" * (MAX_ORDER_ID_LENGTH + 1), False),
+        ("", False),
+        (None, False),
+        (12345, False),
+    ],
+)
+def test_an_order_id_is_a_string_of_one_to_a_hundred_characters(
+    value: object, expected: bool
+) -> None:
+    """Support, shipments and the fulfilment queue look up no id that cannot be an order."""
+    assert MAX_ORDER_ID_LENGTH == 100
+    assert could_be_order_id(value) is expected
+
+
+def test_new_order_ids_could_be_order_ids() -> None:
+    assert could_be_order_id(new_order_id())
