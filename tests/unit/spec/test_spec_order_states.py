@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -25,6 +25,7 @@ from bonestore.domain.orders import (
     could_be_order_id,
     new_order_id,
     now_iso,
+    parse_iso,
     sources_of,
     stock_after,
 )
@@ -187,3 +188,18 @@ def test_an_order_id_is_a_string_of_one_to_a_hundred_characters(
 
 def test_new_order_ids_could_be_order_ids() -> None:
     assert could_be_order_id(new_order_id())
+
+
+def test_a_time_without_a_zone_is_utc_and_a_zone_given_is_kept() -> None:
+    """Order times are UTC; an offset someone typed is honoured, never replaced by UTC."""
+    assert parse_iso("2026-12-01T10:00:00") == datetime(2026, 12, 1, 10, tzinfo=UTC)
+    assert parse_iso("2026-12-01T10:00:00Z") == datetime(2026, 12, 1, 10, tzinfo=UTC)
+    assert parse_iso("2026-12-01T12:00:00+02:00") == datetime(2026, 12, 1, 10, tzinfo=UTC)
+    assert parse_iso("2026-12-01T12:00:00+02:00").utcoffset() == timedelta(hours=2)
+
+
+def test_a_stock_state_read_from_storage_moves_like_a_literal_one() -> None:
+    """The stored order's stock state is a string built at run time, not the literal."""
+    reserved = "".join(["re", "served"])  # not the interned literal "reserved"
+    assert stock_after(reserved, "paid") == ("committed", "commit")
+    assert stock_after(reserved, "expired") == ("released", "release")
