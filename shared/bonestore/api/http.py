@@ -134,13 +134,38 @@ class Resolver(APIGatewayRestResolver):
         super().__init__(**kwargs)
         self.max_body_bytes = max_body_bytes
         self.max_json_depth = max_json_depth
+        self._event: Any = None
+        self._lambda_context: Any = None
+
+    # Powertools keeps the request on its router class (``BaseRouter.current_event``), one
+    # per process. Lambda gives a process one request at a time; the local gateway runs
+    # warm instances as threads of one process, where two resolvers at once read each
+    # other's request: a checkout was made from another customer's body. Each resolver
+    # reads its own; Powertools reads them through ``self`` too.
+    @property  # type: ignore[override]
+    def current_event(self) -> Any:
+        return self._event
+
+    @current_event.setter
+    def current_event(self, value: Any) -> None:
+        self._event = value
+
+    @property  # type: ignore[override]
+    def lambda_context(self) -> Any:
+        return self._lambda_context
+
+    @lambda_context.setter
+    def lambda_context(self, value: Any) -> None:
+        self._lambda_context = value
 
     def resolve(self, event: Any, context: Any) -> dict[str, Any]:
         try:
             check_event_body(event, max_bytes=self.max_body_bytes, max_depth=self.max_json_depth)
         except BonestoreError as exc:
             return self.reject(exc, event)
-        result: dict[str, Any] = super().resolve(_plain_json_content_type(event), context)
+        event = _plain_json_content_type(event)
+        self._event, self._lambda_context = self._to_proxy_event(event), context
+        result: dict[str, Any] = super().resolve(event, context)
         return result
 
     def reject(self, exc: BonestoreError, event: Any = None) -> dict[str, Any]:
