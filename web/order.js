@@ -49,6 +49,16 @@
     return when.toLocaleDateString("en-GB", { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
   }
 
+  // Country names as the storefront shows them (GET /countries); the code until they arrive,
+  // or if they never do: the address is still right, only less friendly.
+  let countryNames = new Map();
+  const namesLoaded = api("GET", "/countries").then((result) => {
+    if (result.ok && result.data && Array.isArray(result.data.items)) {
+      countryNames = new Map(result.data.items.map((c) => [c.code, c.name]));
+    }
+  });
+  function countryName(code) { return countryNames.get(code) || code; }
+
   function notFound() {
     $("order").setAttribute("aria-busy", "false");
     $("order-title").textContent = "We could not find this order";
@@ -76,7 +86,8 @@
     if (address) {
       details.push(el("h3", {}, "Shipping to"), el("address", {},
         [address.name, address.line1, address.line2,
-          [address.city, address.subdivision, address.postal_code].filter(Boolean).join(" "), address.country]
+          [address.city, address.subdivision, address.postal_code].filter(Boolean).join(" "),
+          address.country && countryName(address.country)]
           .filter(Boolean).flatMap((part, i) => (i ? [el("br", {}), part] : [part]))));
     }
     const shipments = Array.isArray(order.shipments) ? order.shipments : [];
@@ -108,6 +119,7 @@
       return;
     }
     const order = result.data;
+    await namesLoaded;
     const waiting = order.status === "pending_payment" && Date.now() - started < POLL_FOR_MS;
     render(order, waiting);
     clearCartFor(order);
