@@ -33,6 +33,8 @@ class MemoryOrders:
         self.holds: dict[str, tuple[int, dict[str, int]]] = {}
         # cart key -> order id of its checkout.
         self.carts: dict[str, str] = {}
+        # (order id, email kind) -> when it was claimed.
+        self.email_claims: dict[tuple[str, str], int] = {}
 
     def get(self, order_id: str) -> Order | None:
         return self.items.get(order_id)
@@ -150,6 +152,18 @@ class MemoryOrders:
     def record_event(self, order_id: str, event: OrderEvent) -> None:
         stored = self.items[order_id]
         self.items[order_id] = replace(stored, events=(*stored.events, event))
+
+    def claim_email(self, order_id: str, kind: str, *, now: int, lease_seconds: int) -> bool:
+        if order_id not in self.items:
+            return False
+        claimed = self.email_claims.get((order_id, kind))
+        if claimed is not None and claimed >= now - lease_seconds:
+            return False
+        self.email_claims[(order_id, kind)] = now
+        return True
+
+    def release_email(self, order_id: str, kind: str) -> None:
+        self.email_claims.pop((order_id, kind), None)
 
     def save(self, current: Order, updated: Order, *, event: OrderEvent | None = None) -> None:
         stored = self.items[current.order_id]

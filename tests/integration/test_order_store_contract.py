@@ -340,3 +340,25 @@ def test_the_share_comes_back_once_when_the_order_leaves_pending_payment(store: 
     store.orders.transition(held, "refunded", event=OrderEvent("refunded", {}))
     with pytest.raises(RateLimited):
         store.orders.create_with_reservation(_held(sku, 1, holder), limits=limits)
+
+
+def test_an_email_is_claimed_once_until_released_or_lapsed(store: Store) -> None:
+    sku = _sku()
+    store.add_product(sku, 5)
+    order = store.orders.create_with_reservation(new_order(sku, 1))
+    claim = store.orders.claim_email
+    now, lease = 1_800_000_000, 120
+    assert claim(order.order_id, "order_paid", now=now, lease_seconds=lease)
+    assert not claim(order.order_id, "order_paid", now=now + lease, lease_seconds=lease)
+    assert claim(order.order_id, "order_held", now=now, lease_seconds=lease)  # per kind
+    assert claim(order.order_id, "order_paid", now=now + lease + 1, lease_seconds=lease)
+    store.orders.release_email(order.order_id, "order_paid")
+    assert claim(order.order_id, "order_paid", now=now + lease + 1, lease_seconds=lease)
+    assert store.orders.get(order.order_id) == order  # the claims are not the order's data
+
+
+def test_no_order_no_claim_and_no_stray_item(store: Store) -> None:
+    missing = f"ord_missing{uuid.uuid4().hex[:12]}"
+    assert not store.orders.claim_email(missing, "order_paid", now=1, lease_seconds=120)
+    store.orders.release_email(missing, "order_paid")
+    assert store.orders.get(missing) is None

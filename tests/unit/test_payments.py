@@ -477,6 +477,54 @@ def test_paid_and_held_emails_once_each_with_a_working_link() -> None:
     assert orders.items["ord_1"].hold_reasons[0]["message"] in message.text
 
 
+def emails_to(sender: RecordingEmailSender) -> CustomerEmails:
+    return CustomerEmails(
+        lambda: sender, order_token_key=lambda: KEY, storefront_url=lambda: "https://shop.example"
+    )
+
+
+def paid_without_its_email_on_record() -> tuple[MemoryOrders, Order]:
+    """A paid order whose paid email went, and the timeline a second caller read before
+    the first recorded it (two deliveries at once)."""
+    order = plan_order(BOOK, ADDRESS)
+    orders = MemoryOrders(order)
+    svc, _, gateway = service(orders, sender=RecordingEmailSender())
+    gateway.shipping["pi_1"] = FIXED
+    handle(svc, event("checkout.session.completed", fixed_session(order)))
+    paid = orders.items["ord_1"]
+    assert paid.status == "paid" and any(e.type == "email_sent" for e in paid.events)
+    return orders, replace(paid, events=tuple(e for e in paid.events if e.type != "email_sent"))
+
+
+def test_two_callers_at_once_send_one_email() -> None:
+    orders, stale = paid_without_its_email_on_record()
+    second = RecordingEmailSender()
+    assert emails_to(second).notify(orders, stale, will_refund=False) is None
+    assert second.sent == []
+
+
+def test_a_claim_left_by_a_crash_lapses_and_the_email_goes() -> None:
+    from bonestore.service.payments import EMAIL_CLAIM_LEASE_SECONDS
+
+    orders, stale = paid_without_its_email_on_record()
+    claimed = orders.email_claims[("ord_1", "order_paid")]
+    orders.email_claims[("ord_1", "order_paid")] = claimed - EMAIL_CLAIM_LEASE_SECONDS - 1
+    retry = RecordingEmailSender()
+    assert emails_to(retry).notify(orders, stale, will_refund=False) == "order_paid"
+    assert [m.kind for m in retry.sent] == ["order_paid"]
+
+
+def test_a_failed_send_gives_the_claim_back_for_the_retry() -> None:
+    order = plan_order(BOOK, ADDRESS)
+    orders = MemoryOrders(order)
+    svc, _, gateway = service(orders, sender=RecordingEmailSender(fail=RuntimeError("ses down")))
+    gateway.shipping["pi_1"] = FIXED
+    handle(svc, event("checkout.session.completed", fixed_session(order)))
+    retry = RecordingEmailSender()
+    assert emails_to(retry).notify(orders, orders.items["ord_1"], will_refund=False) == "order_paid"
+    assert [m.kind for m in retry.sent] == ["order_paid"]
+
+
 def test_a_failed_email_keeps_the_transition_and_is_recorded() -> None:
     sender = RecordingEmailSender(fail=RuntimeError("ses down"))
     order = plan_order(BOOK, ADDRESS)

@@ -89,6 +89,8 @@ _RETRYABLE_CANCELLATIONS = frozenset(
 # ``transition`` only), the timeline (appended), and what ``transition`` manages.
 _NOT_CHANGED_DIRECTLY = frozenset({"order_id", "status", "events", "stock_state", "created_at"})
 _RESERVATION = ("reservation_state", "reservation_expires_at")
+# An order's claim on sending one kind of email: the epoch second it was claimed.
+EMAIL_CLAIM_PREFIX = "email_claim_"
 
 
 # -- translation ------------------------------------------------------------------------
@@ -789,6 +791,38 @@ class OrderRepository:
             ConditionExpression="attribute_exists(order_id)",
             ExpressionAttributeValues={":ev": _serialize([event.as_json()]), ":empty": {"L": []}},
         )
+
+    def claim_email(self, order_id: str, kind: str, *, now: int, lease_seconds: int) -> bool:
+        # One attribute per kind (``email_claim_order_paid``): a conditional write is the
+        # claim, so two callers at once (two deliveries, two staff clicks) send one email.
+        try:
+            self._client.update_item(
+                TableName=self._orders,
+                Key={"order_id": {"S": order_id}},
+                UpdateExpression="SET #claim = :now",
+                ConditionExpression="attribute_exists(order_id) AND "
+                "(attribute_not_exists(#claim) OR #claim < :stale)",
+                ExpressionAttributeNames={"#claim": f"{EMAIL_CLAIM_PREFIX}{kind}"},
+                ExpressionAttributeValues={
+                    ":now": {"N": str(now)},
+                    ":stale": {"N": str(now - lease_seconds)},
+                },
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def release_email(self, order_id: str, kind: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._orders,
+                Key={"order_id": {"S": order_id}},
+                UpdateExpression="REMOVE #claim",
+                ConditionExpression="attribute_exists(order_id)",  # never a stray item
+                ExpressionAttributeNames={"#claim": f"{EMAIL_CLAIM_PREFIX}{kind}"},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return
 
     def save(self, current: Order, updated: Order, *, event: OrderEvent | None = None) -> None:
         """Write what ``updated`` changes (not the status: that is ``transition``'s),

@@ -11,6 +11,7 @@ timeline.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -49,6 +50,9 @@ log = logging.getLogger("bonestore.service.payments")
 EMBARGO_CODES = frozenset({"embargoed"})
 # Orders whose payment, if it still arrives, is refunded (see PaymentService.settle).
 LATE_PAYMENT_STATUSES = frozenset({"expired", "payment_failed"})
+# How long a claim on sending an email holds (far longer than one send): a claim left by
+# a crash between the claim and the send lapses, and the next retry sends it.
+EMAIL_CLAIM_LEASE_SECONDS = 120
 # The email an order's status calls for (shipped is fulfilment's, not the webhook's).
 EMAIL_KINDS: Mapping[str, str] = {
     "paid": "order_paid",
@@ -652,7 +656,14 @@ class CustomerEmails:
             return None
         token = derive_order_token(self._order_token_key(), order.order_id)
         notice = notifications.notice_for(order, token)
-        if notice is None:
+        if notice is None or (kind == "order_shipped" and not order.shipments):
+            return None
+        # Claimed before it goes: two callers at once (a redelivered event beside a late
+        # one, two staff clicks on "shipped") read the same timeline without email_sent,
+        # and only the claim's winner sends. A claim left by a crash lapses after the lease.
+        if not orders.claim_email(
+            order.order_id, kind, now=int(time.time()), lease_seconds=EMAIL_CLAIM_LEASE_SECONDS
+        ):
             return None
         if not token_matches(token, order.order_token_hash):
             # An order from before tokens, or a key that changed since checkout: a link
@@ -669,8 +680,6 @@ class CustomerEmails:
                     will_refund=will_refund,
                 )  # fmt: skip
             elif kind == "order_shipped":
-                if not order.shipments:
-                    return None
                 shipment = order.shipments[-1]
                 message_id = notifications.notify_order_shipped(
                     self._sender(), notice, shipment.carrier, shipment.tracking_number, url
@@ -685,6 +694,7 @@ class CustomerEmails:
             orders.record_event(
                 order.order_id, OrderEvent("email_failed", {"kind": kind, "error": code})
             )
+            orders.release_email(order.order_id, kind)  # a retry may send it
             return None
         orders.record_event(
             order.order_id, OrderEvent("email_sent", {"kind": kind, "message_id": message_id})

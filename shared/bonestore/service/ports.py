@@ -50,6 +50,15 @@ class OrderStore(Protocol):
 
     def record_event(self, order_id: str, event: OrderEvent) -> None: ...
 
+    def claim_email(self, order_id: str, kind: str, *, now: int, lease_seconds: int) -> bool:
+        """Whether this caller may send the order's ``kind`` email: no other caller claimed
+        it in the last ``lease_seconds``. False for an unknown order."""
+        ...
+
+    def release_email(self, order_id: str, kind: str) -> None:
+        """Give up a claim (the send failed): the next caller may try."""
+        ...
+
     def save(self, current: Order, updated: Order, *, event: OrderEvent | None = None) -> None: ...
 
 
