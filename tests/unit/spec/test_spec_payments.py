@@ -13,7 +13,7 @@ from bonestore.adapters.stripe_translation import parse_session
 from bonestore.domain.payment import ShippingDetails
 from bonestore.domain.rules import Engine, default_engine, load_ruleset
 from bonestore.service.payments import screen_payment
-from tests.fakes import MemoryOrders
+from tests.fakes import MemoryOrders, RecordingEmailSender
 from tests.unit.test_payments import (
     ADDRESS,
     BOOK,
@@ -291,3 +291,74 @@ def test_a_legacy_order_with_an_unknown_rate_and_a_choice_of_methods_is_held() -
     result = screen(order, data, default_engine())
     assert codes(result) == ["shipping_method_unavailable"]
     assert result.shipping_method is None
+
+
+# ------------------------------------------------------------ delayed payment methods
+
+
+def test_a_completed_checkout_not_yet_paid_keeps_its_stock_and_is_not_paid() -> None:
+    """A bank debit completes the checkout before the money arrives: the order stays
+    pending_payment, its stock held past the checkout's expiry, no email, nothing to ship."""
+    order = plan_order(BOOK, ADDRESS)
+    orders = MemoryOrders(order)
+    sender = RecordingEmailSender()
+    svc, publisher, gateway = service(orders, sender=sender)
+    gateway.shipping["pi_1"] = FIXED
+    unpaid = {**fixed_session(order), "payment_status": "unpaid"}
+    result = handle(svc, event("checkout.session.completed", unpaid))
+    assert result["action"] == "awaiting_payment"
+    stored = orders.items[order.order_id]
+    assert (stored.status, stored.reservation) == ("pending_payment", "awaiting_payment")
+    assert publisher.paid == [] and sender.sent == []
+
+
+def test_the_delayed_payment_arriving_pays_the_order() -> None:
+    order = plan_order(BOOK, ADDRESS)
+    orders = MemoryOrders(order)
+    svc, publisher, gateway = service(orders)
+    gateway.shipping["pi_1"] = FIXED
+    unpaid = {**fixed_session(order), "payment_status": "unpaid"}
+    handle(svc, event("checkout.session.completed", unpaid))
+    arrived = event("checkout.session.async_payment_succeeded", fixed_session(order), "evt_2")
+    assert handle(svc, arrived)["status"] == "paid"
+    assert publisher.paid == [order.order_id]
+
+
+# ----------------------------------------------------- the refund-on-ineligible policy
+
+# The policy as it arrives in production: read from the environment, so a string that is
+# equal to the literal "refund" but not the same object.
+REFUND_FROM_THE_ENVIRONMENT = "".join(["re", "fund"])
+
+
+def test_under_the_refund_policy_a_held_payment_is_refunded() -> None:
+    order = plan_order(BOOK, ADDRESS)
+    orders = MemoryOrders(order)
+    svc, _, gateway = service(orders, on_ineligible=REFUND_FROM_THE_ENVIRONMENT)
+    gateway.shipping["pi_1"] = ShippingDetails("Jane", {**FIXED.address, "line1": "9 Elsewhere"})
+    handle(svc, event("checkout.session.completed", fixed_session(order)))
+    assert orders.items[order.order_id].status == "refunded"
+    assert len(gateway.refunds) == 1  # refunded once, by Stripe
+
+
+def test_under_the_refund_policy_the_held_email_promises_the_refund() -> None:
+    order = plan_order(BOOK, ADDRESS)
+    orders = MemoryOrders(order)
+    sender = RecordingEmailSender()
+    svc, _, gateway = service(orders, on_ineligible=REFUND_FROM_THE_ENVIRONMENT, sender=sender)
+    gateway.shipping["pi_1"] = ShippingDetails("Jane", {**FIXED.address, "line1": "9 Elsewhere"})
+    handle(svc, event("checkout.session.completed", fixed_session(order)))
+    held = next(m for m in sender.sent if m.kind == "order_held")
+    assert "We will refund your payment in full" in held.text
+
+
+def test_under_the_hold_policy_the_held_email_promises_a_review() -> None:
+    order = plan_order(BOOK, ADDRESS)
+    orders = MemoryOrders(order)
+    sender = RecordingEmailSender()
+    svc, _, gateway = service(orders, sender=sender)
+    gateway.shipping["pi_1"] = ShippingDetails("Jane", {**FIXED.address, "line1": "9 Elsewhere"})
+    handle(svc, event("checkout.session.completed", fixed_session(order)))
+    (held,) = sender.sent
+    assert orders.items[order.order_id].status == "held"
+    assert "will email you within one business day" in held.text
