@@ -110,9 +110,6 @@ Email = Annotated[
 ]
 
 
-Line = Annotated[str, Field(min_length=1, max_length=200)]
-
-
 class AddressIn(BaseModel):
     """The contract's Address as sent; normalized by :func:`address_of`."""
 

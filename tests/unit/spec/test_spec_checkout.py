@@ -12,10 +12,17 @@ import pytest
 from pydantic import ValidationError
 
 from bonestore.domain.catalog import Product, seed_catalog
-from bonestore.domain.errors import InvalidInput, Unprocessable, UpstreamUnavailable
+from bonestore.domain.errors import Conflict, InvalidInput, Unprocessable, UpstreamUnavailable
+from bonestore.domain.limits import HoldLimits, RateLimits
 from bonestore.domain.rules import Engine, default_engine, load_ruleset
-from bonestore.service.checkout import CheckoutPlan, CheckoutRequest, plan_checkout
-from tests.fakes import MemoryGateway
+from bonestore.service.checkout import CheckoutPlan, CheckoutRequest, CheckoutService, plan_checkout
+from tests.fakes import (
+    MemoryGateway,
+    MemoryOrders,
+    MemoryProducts,
+    MemoryRateLimiter,
+    RecordingMetrics,
+)
 from tests.unit.test_use_cases import CART, Once, checkout
 
 pytestmark = pytest.mark.unit
@@ -332,3 +339,236 @@ def test_when_stripe_fails_and_the_release_fails_too_the_stripe_error_still_answ
         service.create(CheckoutRequest.model_validate(CART), idempotency_key=None)
     (order,) = orders.items.values()
     assert order.status == "pending_payment"
+
+
+# ---------------------------------------------------------------- the request's bounds
+
+BODY: dict[str, Any] = {
+    "items": [{"sku": "BONE-APPETIT-BOOK", "quantity": 1}],
+    "success_url": "https://shop.example.com/ok",
+    "cancel_url": "https://shop.example.com/cart",
+}
+
+
+def url_of_length(length: int) -> str:
+    base = "https://shop.example.com/"
+    return base + "p" * (length - len(base))
+
+
+@pytest.mark.parametrize("field", ["success_url", "cancel_url"])
+def test_a_return_url_is_8_to_2000_characters(field: str) -> None:
+    for accepted in ("http://a", url_of_length(2000)):
+        CheckoutRequest.model_validate({**BODY, field: accepted})
+    with pytest.raises(ValidationError):
+        CheckoutRequest.model_validate({**BODY, field: url_of_length(2001)})
+
+
+def test_an_email_is_at_most_254_characters() -> None:
+    domain = "@example.com"
+    CheckoutRequest.model_validate({**BODY, "email": "j" * (254 - len(domain)) + domain})
+    with pytest.raises(ValidationError):
+        CheckoutRequest.model_validate({**BODY, "email": "j" * (255 - len(domain)) + domain})
+
+
+@pytest.mark.parametrize(
+    ("field", "longest"),
+    [("line1", 200), ("line2", 200), ("city", 200), ("subdivision", 64)],
+)
+def test_the_other_address_fields_are_bounded_too(field: str, longest: int) -> None:
+    CheckoutRequest.model_validate({**BODY, "shipping_address": {**US, field: "9" * longest}})
+    with pytest.raises(ValidationError):
+        CheckoutRequest.model_validate(
+            {**BODY, "shipping_address": {**US, field: "9" * (longest + 1)}}
+        )
+
+
+@pytest.mark.parametrize("field", ["name", "line1", "city"])
+def test_the_required_address_lines_may_be_one_character_but_not_empty(field: str) -> None:
+    CheckoutRequest.model_validate({**BODY, "shipping_address": {**US, field: "X"}})
+    with pytest.raises(ValidationError):
+        CheckoutRequest.model_validate({**BODY, "shipping_address": {**US, field: ""}})
+
+
+@pytest.mark.parametrize("field", ["line1", "city"])
+def test_an_address_line_of_only_spaces_is_missing_and_named(field: str) -> None:
+    error = refusal([("TRUEOSTEO-120", 1)], {**US, field: "   "})
+    assert (error.code, error.details) == (
+        "invalid_address",
+        [{"field": f"shipping_address.{field}", "value": None}],
+    )
+
+
+# -------------------------------------------- which rules a refused checkout is counted by
+
+
+def test_a_refused_cart_counts_the_rules_refusing_its_lines_not_those_of_the_others() -> None:
+    from bonestore.service.checkout import refusing_rules_of
+
+    refused = Unprocessable(
+        "Some items cannot ship to CA: TRUEOSTEO-120.",
+        code="not_shippable",
+        details=[
+            "not a line",
+            {"field": "items"},
+            {"sku": "ORP-EBOOK", "eligible": True, "reasons": [{"rule_id": "permit-all"}]},
+            {"sku": "TRUEOSTEO-120", "eligible": False, "reasons": [{"rule_id": "ca-npn"}]},
+            {"sku": "DVD", "eligible": False, "reasons": [{"rule_id": "ca-dvd"}]},
+        ],
+    )
+    assert refusing_rules_of(refused) == ["ca-dvd", "ca-npn"]
+
+
+def test_a_withdrawn_method_counts_the_rules_that_withdrew_it() -> None:
+    from bonestore.service.checkout import refusing_rules_of
+
+    withdrawn = Unprocessable(
+        "No express to PO boxes.",
+        code="shipping_method_unavailable",
+        details=[{"field": "shipping_method", "method": "express",
+                  "reasons": [{"rule_id": "no-express-po-box"}], "offered": []}],
+    )  # fmt: skip
+    assert refusing_rules_of(withdrawn) == ["no-express-po-box"]
+
+
+def test_the_service_counts_a_refusal_by_each_refusing_rule() -> None:
+    from bonestore.service import metrics as m
+
+    service, metrics = counted_checkout(MemoryGateway())
+    canada = {**US, "country": "CA", "subdivision": "QC", "postal_code": "H2X 1Y4",
+              "city": "Montreal"}  # fmt: skip
+    with pytest.raises(Unprocessable):
+        service.create(
+            CheckoutRequest.model_validate({**CART, "shipping_address": canada}),
+            idempotency_key=None,
+        )
+    refused_by = [by for name, by in metrics.counts if name == m.CHECKOUT_REFUSED_BY_RULE]
+    assert refused_by and all(by and "ca" in by.lower() for by in refused_by), metrics.counts
+
+
+# ------------------------------------------------------------ the same cart, once open
+
+
+def counted_checkout(gateway: MemoryGateway) -> tuple[CheckoutService, RecordingMetrics]:
+    metrics = RecordingMetrics()
+    products = MemoryProducts({**p.model_dump(mode="json"), "active": True} for p in seed_catalog())
+    service = CheckoutService(
+        products,
+        MemoryOrders(stock={"TRUEOSTEO-120": [10, 0]}),
+        gateway=lambda: gateway,
+        engine=default_engine,
+        once_per_key=Once(),
+        expiry_minutes=30,
+        order_token_key=lambda: b"k" * 32,
+        rate_limiter=MemoryRateLimiter(),
+        hold_limits=HoldLimits(max_units_per_sku=20, max_open_reservations=5),
+        rate_limits=RateLimits(per_email_per_minute=60, per_address_per_minute=60),
+        metrics=metrics,
+    )
+    return service, metrics
+
+
+def test_the_same_cart_and_email_while_its_checkout_is_open_is_that_checkout() -> None:
+    gateway = MemoryGateway()
+    service, _ = checkout(gateway)
+    request = CheckoutRequest.model_validate(CART)
+    first = service.create(request, idempotency_key=None, client_address="203.0.113.9")
+    again = service.create(request, idempotency_key=None, client_address="198.51.100.7")
+    assert again == first and len(gateway.sessions) == 1
+    assert service.orders.stock["TRUEOSTEO-120"] == [8, 2]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"shipping_address": {**US, "line1": "2 Main St"}},
+        {"shipping_address": {**US, "postal_code": "62702"}},
+        {"shipping_method": "express"},
+        {"items": [{"sku": "TRUEOSTEO-120", "quantity": 1}, {"sku": "ORP-EBOOK", "quantity": 1}]},
+    ],
+    ids=["another line1", "another postal code", "another method", "other quantities"],
+)
+def test_another_address_method_or_lines_is_another_checkout(change: dict[str, Any]) -> None:
+    gateway = MemoryGateway()
+    service, _ = checkout(gateway)
+    first = service.create(CheckoutRequest.model_validate(CART), idempotency_key=None)
+    other = service.create(CheckoutRequest.model_validate({**CART, **change}), idempotency_key=None)
+    assert other["order_id"] != first["order_id"] and len(gateway.sessions) == 2
+
+
+def test_a_digital_cart_holds_no_stock_so_a_repeat_is_a_new_checkout() -> None:
+    """Reuse protects held stock; an ebook holds none, so a repeat opens its own session."""
+    gateway = MemoryGateway()
+    service, _ = checkout(gateway)
+    ebook = CheckoutRequest.model_validate(
+        {**BODY, "items": [{"sku": "ORP-EBOOK", "quantity": 1}], "email": "jane@example.com"}
+    )
+    first = service.create(ebook, idempotency_key=None)
+    other = service.create(ebook, idempotency_key=None)
+    assert other["order_id"] != first["order_id"] and len(gateway.sessions) == 2
+
+
+def test_without_an_email_the_same_cart_is_a_new_checkout_each_time() -> None:
+    """Reuse needs the customer's email: one address is many customers behind a NAT."""
+    gateway = MemoryGateway()
+    service, _ = checkout(gateway)
+    anonymous = CheckoutRequest.model_validate({k: v for k, v in CART.items() if k != "email"})
+    first = service.create(anonymous, idempotency_key=None, client_address="203.0.113.9")
+    other = service.create(anonymous, idempotency_key=None, client_address="203.0.113.9")
+    assert other["order_id"] != first["order_id"] and len(gateway.sessions) == 2
+
+
+def test_the_same_cart_while_its_session_is_being_opened_is_409_retry_in_a_second() -> None:
+    """The second of two requests at once finds the first's order without its Stripe
+    session yet: it waits and retries, never opening a second session."""
+    answers: list[Any] = []
+
+    class SecondRequestMeanwhile(MemoryGateway):
+        def create_checkout_session(self, request: Any, *, idempotency_key: str) -> Any:
+            if not answers:
+                try:
+                    answers.append(service.create(same, idempotency_key=None))
+                except Conflict as exc:
+                    answers.append(exc)
+            return super().create_checkout_session(request, idempotency_key=idempotency_key)
+
+    gateway = SecondRequestMeanwhile()
+    service, _ = checkout(gateway)
+    same = CheckoutRequest.model_validate(CART)
+    first = service.create(same, idempotency_key=None)
+    (second,) = answers
+    assert isinstance(second, Conflict), second
+    assert (second.code, second.status, second.retry_after) == ("request_in_progress", 409, 1)
+    assert len(gateway.sessions) == 1 and first["checkout_url"]
+
+
+def test_when_the_session_cannot_be_recorded_the_checkout_still_answers() -> None:
+    """Stripe's session exists and the order holds the stock: the customer pays, and the
+    webhook finds the order by the session's metadata."""
+    gateway = MemoryGateway()
+    service, orders = checkout(gateway)
+
+    def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("table unavailable")
+
+    orders.save = unavailable  # type: ignore[method-assign]
+    body = service.create(CheckoutRequest.model_validate(CART), idempotency_key=None)
+    assert body["checkout_url"] == "https://pay.example/cs_fake_1"
+    assert orders.items[body["order_id"]].status == "pending_payment"
+
+
+def test_the_answer_lists_the_methods_the_rules_offer_and_the_timeline_starts_eligible() -> None:
+    gateway = MemoryGateway()
+    service, orders = checkout(gateway)
+    body = service.create(CheckoutRequest.model_validate(CART), idempotency_key=None)
+    assert {m["id"] for m in body["shipping_methods"]} >= {"standard"}
+    (created,) = orders.items[body["order_id"]].events[:1]
+    assert (created.type, created.detail["eligible"]) == ("checkout_created", True)
+
+
+def test_a_digital_only_checkout_without_an_address_is_created() -> None:
+    gateway = MemoryGateway()
+    service, orders = checkout(gateway)
+    ebook = CheckoutRequest.model_validate({**BODY, "items": [{"sku": "ORP-EBOOK", "quantity": 1}]})
+    body = service.create(ebook, idempotency_key=None)
+    assert body["allowed_countries"] is None and body["shipping_address"] is None
+    assert orders.items[body["order_id"]].destination is None
