@@ -8,7 +8,10 @@ docs/rules.md or shared/shipping-policy.md it pins.
 
 from __future__ import annotations
 
+import pickle
 import textwrap
+from collections.abc import Callable
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -1052,6 +1055,337 @@ def test_an_offer_that_cannot_be_evaluated_is_not_made(tmp_path: Path) -> None:
     assert methods(eng, item, Destination(country="US", postal_code="10001")) == {"standard": 500}
     assert methods(eng, item, Destination(country="US", postal_code="ABCDE")) == {}
     assert methods(eng, item, Destination(country="US", postal_code="20001")) == {}
+
+
+# The build ships the engine pickled (rules/compiled.py): its rules' effect strings are
+# then equal to, but not the same objects as, the code's literals. Each method clause
+# below is pinned for both engines.
+@pytest.fixture(params=["from-yaml", "from-build-artifact"])
+def shipped(request: pytest.FixtureRequest) -> Callable[[Engine], Engine]:
+    if request.param == "from-yaml":
+        return lambda eng: eng
+    return lambda eng: pickle.loads(pickle.dumps(eng, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def unavailable(
+    eng: Engine, lines: list[CartLine], dest: Destination = US_NY
+) -> dict[str, list[tuple[str, str]]]:
+    decision = eng.decide(lines, dest, NOW)
+    return {
+        m.id: [(r.rule_id, r.code) for r in m.reasons]
+        for m in decision.unavailable_shipping_methods
+    }
+
+
+BAD_ZIP = Destination(country="US", postal_code="ABCDE")  # no US postal code: cannot be judged
+
+
+def test_offers_restrictions_and_surcharges_apply_in_an_engine_from_the_build_artifact(
+    tmp_path: Path, shipped: Callable[[Engine], Engine]
+) -> None:
+    eng = shipped(
+        engine(
+            tmp_path,
+            METHOD_RULES
+            + """
+- id: express-hawaii
+  effect: surcharge
+  method: express
+  amount: {amount: 2000, currency: USD}
+  when: {destination: {subdivisions: [US-HI]}}
+  code: cm
+  message: m
+  source: t
+- id: no-express-alaska
+  effect: restrict_method
+  method: express
+  when: {destination: {subdivisions: [US-AK]}}
+  code: cm
+  message: m
+  source: t
+""",
+        )
+    )
+    book = [CartLine(product(), 1)]
+    assert methods(eng, book) == {"standard": 500, "express": 2000}
+    assert methods(eng, book, Destination(country="US", subdivision="US-HI")) == {
+        "standard": 500,
+        "express": 4000,
+    }
+    alaska = Destination(country="US", subdivision="US-AK")
+    assert methods(eng, book, alaska) == {"standard": 500}
+    assert unavailable(eng, book, alaska) == {"express": [("no-express-alaska", "cm")]}
+
+
+def test_an_offer_that_cannot_be_evaluated_leaves_another_offer_of_its_method(
+    tmp_path: Path, shipped: Callable[[Engine], Engine]
+) -> None:
+    eng = shipped(
+        engine(
+            tmp_path,
+            METHOD_RULES
+            + """
+- id: standard-east-coast
+  effect: offer_method
+  method: standard
+  price: {amount: 900, currency: USD}
+  when: {destination: {postal_codes: {ranges: [{from: "10000", to: "19999"}]}}}
+  code: cm
+  message: m
+  source: t
+""",
+        )
+    )
+    book = [CartLine(product(), 1)]
+    assert methods(eng, book, BAD_ZIP) == {"standard": 500, "express": 2000}
+    assert unavailable(eng, book, BAD_ZIP) == {}
+
+
+def test_a_restriction_with_product_conditions_that_cannot_be_evaluated_is_judged_per_line(
+    tmp_path: Path, shipped: Callable[[Engine], Engine]
+) -> None:
+    """Its destination condition errors, but a product condition that is definitely false
+    for a line beats the error: only a line it might match withdraws the method."""
+    eng = shipped(
+        engine(
+            tmp_path,
+            METHOD_RULES
+            + """
+- id: no-express-remote-supplements
+  effect: restrict_method
+  method: express
+  when:
+    destination: {postal_codes: {ranges: [{from: "99500", to: "99999"}]}}
+    product: {categories: [supplement]}
+  code: cm
+  message: m
+  source: t
+""",
+        )
+    )
+    book = CartLine(product("BOOK-1"), 1)
+    supplement = CartLine(product("SUP-1", category="supplement", supply_days=30), 1)
+    assert methods(eng, [book], BAD_ZIP) == {"standard": 500, "express": 2000}
+    assert methods(eng, [book, supplement], BAD_ZIP) == {"standard": 500}
+    assert unavailable(eng, [book, supplement], BAD_ZIP) == {
+        "express": [("no-express-remote-supplements", "rule_error")]
+    }
+
+
+def test_every_restriction_that_withdraws_a_method_is_named_even_one_that_cannot_be_evaluated(
+    tmp_path: Path,
+) -> None:
+    eng = engine(
+        tmp_path,
+        METHOD_RULES
+        + """
+- id: no-express-remote-zips
+  effect: restrict_method
+  method: express
+  when: {destination: {postal_codes: {ranges: [{from: "99500", to: "99999"}]}}}
+  code: cm
+  message: m
+  source: t
+- id: no-express-us
+  effect: restrict_method
+  method: express
+  when: {destination: {countries: [US]}}
+  code: cx
+  message: m
+  source: t
+""",
+    )
+    assert unavailable(eng, [CartLine(product(), 1)], BAD_ZIP) == {
+        "express": [("no-express-remote-zips", "rule_error"), ("no-express-us", "cx")]
+    }
+
+
+def test_of_two_offers_for_one_method_the_higher_price_wins_whatever_their_order(
+    tmp_path: Path,
+) -> None:
+    dear = """
+- id: a-standard-dear
+  effect: offer_method
+  method: standard
+  price: {amount: 700, currency: USD}
+  code: cm
+  message: m
+  source: t
+"""
+    cheap = """
+- id: z-standard-cheap
+  effect: offer_method
+  method: standard
+  price: {amount: 100, currency: USD}
+  code: cm
+  message: m
+  source: t
+"""
+    book = [CartLine(product(), 1)]
+    assert methods(engine(tmp_path, METHOD_RULES + dear + cheap), book)["standard"] == 700
+    assert methods(engine(tmp_path, METHOD_RULES + cheap + dear), book)["standard"] == 700
+
+
+def test_of_two_offers_at_one_price_the_greater_rule_id_wins_whatever_their_order(
+    tmp_path: Path,
+) -> None:
+    free = """
+- id: standard-b-free-from-10
+  effect: offer_method
+  method: standard
+  price: {amount: 500, currency: USD}
+  free_from: {amount: 1000, currency: USD}
+  code: cm
+  message: m
+  source: t
+"""
+    book = [CartLine(product(price=1000), 1)]
+    # standard-everywhere (500, never free) sorts after standard-b-...: it wins.
+    assert methods(engine(tmp_path, METHOD_RULES + free), book)["standard"] == 500
+    assert methods(engine(tmp_path, free + METHOD_RULES), book)["standard"] == 500
+    renamed = free.replace("standard-b-", "standard-z-")
+    assert methods(engine(tmp_path, METHOD_RULES + renamed), book)["standard"] == 0
+    assert methods(engine(tmp_path, renamed + METHOD_RULES), book)["standard"] == 0
+
+
+def test_a_surcharge_in_another_currency_than_its_offer_is_not_added(tmp_path: Path) -> None:
+    # USD sorts after EUR, CHF before it: neither is added to a EUR price.
+    eng = engine(
+        tmp_path,
+        """
+- id: standard-eu
+  effect: offer_method
+  method: standard
+  price: {amount: 800, currency: EUR}
+  code: cm
+  message: m
+  source: t
+- id: standard-usd-fee
+  effect: surcharge
+  method: standard
+  amount: {amount: 300, currency: USD}
+  code: cm
+  message: m
+  source: t
+- id: standard-chf-fee
+  effect: surcharge
+  method: standard
+  amount: {amount: 200, currency: CHF}
+  code: cm
+  message: m
+  source: t
+- id: standard-eur-fee
+  effect: surcharge
+  method: standard
+  amount: {amount: 100, currency: EUR}
+  code: cm
+  message: m
+  source: t
+""",
+    )
+    quotes = eng.decide([CartLine(product(), 1)], US_NY, NOW).shipping_methods
+    assert [(q.id, q.price.amount, q.price.currency) for q in quotes] == [("standard", 900, "EUR")]
+    assert [r.rule_id for r in quotes[0].reasons] == ["standard-eur-fee"]
+
+
+def test_a_method_withdrawn_for_a_line_leaves_the_next_methods_priced(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        METHOD_RULES
+        + """
+- id: no-standard-for-supplements
+  effect: restrict_method
+  method: standard
+  when: {product: {categories: [supplement]}}
+  code: cm
+  message: m
+  source: t
+""",
+    )
+    supplement = CartLine(product("SUP-1", category="supplement", supply_days=30), 1)
+    assert methods(eng, [supplement]) == {"express": 2000}
+    assert unavailable(eng, [supplement]) == {"standard": [("no-standard-for-supplements", "cm")]}
+
+
+def test_a_cart_with_no_line_in_the_thresholds_currency_is_never_shipped_free(
+    tmp_path: Path,
+) -> None:
+    """Even a threshold of 0: free shipping needs every physical line in its currency."""
+    eng = engine(
+        tmp_path,
+        """
+- id: standard-eu
+  effect: offer_method
+  method: standard
+  price: {amount: 800, currency: EUR}
+  free_from: {amount: 0, currency: EUR}
+  code: cm
+  message: m
+  source: t
+""",
+    )
+    assert methods(eng, [CartLine(product(currency="USD"), 1)]) == {"standard": 800}
+    assert methods(eng, [CartLine(product(currency="EUR"), 1)]) == {"standard": 0}
+
+
+def test_a_method_rules_message_names_the_subdivision_or_nothing_without_one(
+    tmp_path: Path,
+) -> None:
+    eng = engine(
+        tmp_path,
+        METHOD_RULES
+        + """
+- id: no-express-hawaii
+  effect: restrict_method
+  method: express
+  when: {destination: {subdivisions: [US-HI]}}
+  code: cm
+  message: "No express to {subdivision}."
+  source: t
+- id: no-standard-canada
+  effect: restrict_method
+  method: standard
+  when: {destination: {countries: [CA]}}
+  code: cm
+  message: "No standard to {country}{subdivision}."
+  source: t
+""",
+    )
+    book = [CartLine(product(), 1)]
+
+    def messages(dest: Destination) -> list[str]:
+        decision = eng.decide(book, dest, NOW)
+        return [r.message for m in decision.unavailable_shipping_methods for r in m.reasons]
+
+    assert messages(Destination(country="US", subdivision="US-HI")) == ["No express to US-HI."]
+    assert messages(Destination(country="CA")) == ["No standard to CA."]
+
+
+def test_a_shipping_quote_or_withdrawal_handed_out_cannot_be_changed(tmp_path: Path) -> None:
+    """Decisions share their quotes and withdrawals (the engine caches them per destination):
+    a caller editing one would change every later cart's prices or reasons."""
+    eng = engine(
+        tmp_path,
+        METHOD_RULES
+        + """
+- id: no-express-hawaii
+  effect: restrict_method
+  method: express
+  when: {destination: {subdivisions: [US-HI]}}
+  code: cm
+  message: m
+  source: t
+""",
+    )
+    hi = Destination(country="US", subdivision="US-HI")
+    decision = eng.decide([CartLine(product(), 1)], hi, NOW)
+    with pytest.raises(FrozenInstanceError):
+        decision.shipping_methods[0].name = "anything"  # type: ignore[misc]
+    with pytest.raises(FrozenInstanceError):
+        decision.unavailable_shipping_methods[0].name = "anything"  # type: ignore[misc]
+    again = eng.decide([CartLine(product(), 1)], hi, NOW)
+    assert again.shipping_methods[0].name == "Standard shipping"
+    assert again.unavailable_shipping_methods[0].name == "Express shipping"
 
 
 def test_rule_order_does_not_change_decisions_or_the_version(tmp_path: Path) -> None:
