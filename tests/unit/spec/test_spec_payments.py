@@ -5,14 +5,17 @@ is named for the clause it pins."""
 from __future__ import annotations
 
 import json
+import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bonestore import log_context
 from bonestore.adapters.stripe_translation import parse_session
-from bonestore.domain.order import Address, Order
+from bonestore.domain.order import Address, Order, OrderEvent, Shipment
 from bonestore.domain.payment import ShippingDetails
 from bonestore.domain.rules import Engine, default_engine, load_ruleset
 from bonestore.service.payments import screen_payment
@@ -22,6 +25,7 @@ from tests.unit.test_payments import (
     BOOK,
     FIXED,
     US,
+    emails_to,
     event,
     fixed_session,
     handle,
@@ -689,3 +693,156 @@ def test_a_held_order_stays_held_when_its_payment_event_comes_again() -> None:
     gateway.shipping["pi_1"] = FIXED
     handle(svc, event("checkout.session.async_payment_succeeded", fixed_session(order)))
     assert orders.items["ord_1"].status == "held" and publisher.paid == []
+
+
+# ------------------------------------------------------------ the customer's emails
+# docs/api.md: emailed when paid, held, refunded and shipped (carrier and tracking
+# number), once each.
+
+
+def shipped(*tracking: str) -> Order:
+    return replace(
+        plan_order(BOOK, ADDRESS),
+        status="fulfilled",
+        shipments=tuple(Shipment("UPS", t, "2026-03-02T10:00:00Z") for t in tracking),
+    )
+
+
+def test_the_shipped_email_names_the_latest_parcels_carrier_and_tracking_number() -> None:
+    order = shipped("1Z0000000000000001", "1Z0000000000000002", "1Z0000000000000003")
+    sender = RecordingEmailSender()
+    assert emails_to(sender).notify(MemoryOrders(order), order, will_refund=False) == (
+        "order_shipped"
+    )
+    (message,) = sender.sent
+    assert "1Z0000000000000003" in message.text
+    assert "1Z0000000000000001" not in message.text and "1Z0000000000000002" not in message.text
+
+
+def test_a_fulfilled_order_without_a_shipment_is_not_emailed_yet() -> None:
+    order = shipped()
+    orders = MemoryOrders(order)
+    sender = RecordingEmailSender()
+    assert emails_to(sender).notify(orders, order, will_refund=False) is None
+    assert sender.sent == [] and orders.items["ord_1"].events == order.events  # no failure
+
+
+@pytest.mark.parametrize("status", ["pending_payment", "expired", "payment_failed"])
+def test_a_status_that_calls_for_no_email_sends_none(status: str) -> None:
+    order = replace(plan_order(BOOK, ADDRESS), status=status)
+    sender = RecordingEmailSender()
+    assert emails_to(sender).notify(MemoryOrders(order), order, will_refund=False) is None
+    assert sender.sent == []
+
+
+def test_an_email_on_the_timeline_as_storage_reads_it_is_never_sent_again() -> None:
+    """Even once its claim is gone (lapsed, or another store): the timeline decides."""
+    sent = OrderEvent(as_read("email_sent"), {"kind": as_read("order_paid"), "message_id": "m"})
+    order = replace(plan_order(BOOK, ADDRESS), status="paid", events=(sent,))
+    sender = RecordingEmailSender()
+    assert emails_to(sender).notify(MemoryOrders(order), order, will_refund=False) is None
+    assert sender.sent == []
+
+
+def test_a_paid_order_later_held_gets_the_held_email_too() -> None:
+    sent = OrderEvent("email_sent", {"kind": "order_paid", "message_id": "m"})
+    order = replace(plan_order(BOOK, ADDRESS), status="held", events=(sent,))
+    sender = RecordingEmailSender()
+    assert emails_to(sender).notify(MemoryOrders(order), order, will_refund=False) == "order_held"
+
+
+def test_a_claim_on_an_email_holds_for_two_minutes() -> None:
+    order = replace(plan_order(BOOK, ADDRESS), status="paid")
+    orders = MemoryOrders(order)
+    now = int(time.time())
+    orders.email_claims[("ord_1", "order_paid")] = now - 120
+    sender = RecordingEmailSender()
+    assert emails_to(sender).notify(orders, order, will_refund=False) is None
+    orders.email_claims[("ord_1", "order_paid")] = now - 121
+    assert emails_to(sender).notify(orders, order, will_refund=False) == "order_paid"
+
+
+def test_an_order_whose_link_cannot_work_is_emailed_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    order = replace(plan_order(BOOK, ADDRESS), status="paid")
+    with caplog.at_level(logging.WARNING, logger="bonestore.service.payments"):
+        emails_to(RecordingEmailSender()).notify(MemoryOrders(order), order, will_refund=False)
+    assert "cannot be derived again" not in caplog.text
+    other = replace(order, order_token_hash="not-this-orders-token")
+    with caplog.at_level(logging.WARNING, logger="bonestore.service.payments"):
+        kind = emails_to(RecordingEmailSender()).notify(
+            MemoryOrders(other), other, will_refund=False
+        )
+    assert kind == "order_paid" and "ord_1: its token cannot be derived again" in caplog.text
+
+
+# ------------------------------------------------------------ charge.refunded, continued
+
+
+def test_a_full_refund_emails_the_customer_that_it_was_refunded() -> None:
+    order = replace(plan_order(BOOK, ADDRESS), status="paid")
+    sender = RecordingEmailSender()
+    svc, _, _ = service(MemoryOrders(order), sender=sender)
+    charge = {"id": "ch_1", "metadata": {"order_id": "ord_1"}, "amount_refunded": 100}
+    handle(svc, event("charge.refunded", {**charge, "refunded": True}))
+    assert [m.kind for m in sender.sent] == ["order_refunded"]
+
+
+def test_a_refund_of_a_stored_refunded_order_sends_the_refund_email_still_missing() -> None:
+    """Refunded elsewhere (support in Stripe's dashboard) and its email not on record."""
+    order = replace(plan_order(BOOK, ADDRESS), status=as_read("refunded"))
+    sender = RecordingEmailSender()
+    svc, _, _ = service(MemoryOrders(order), sender=sender)
+    charge = {"id": "ch_1", "metadata": {"order_id": "ord_1"}, "amount_refunded": 100}
+    handle(svc, delivered("charge.refunded", {**charge, "refunded": True}))
+    assert [m.kind for m in sender.sent] == ["order_refunded"]
+
+
+def test_a_refund_binds_its_order_to_the_log_context() -> None:
+    order = replace(plan_order(BOOK, ADDRESS), status="paid")
+    svc, _, _ = service(MemoryOrders(order))
+    log_context.reset()
+    charge = {"id": "ch_1", "metadata": {"order_id": "ord_1"}, "refunded": False}
+    handle(svc, event("charge.refunded", charge))
+    assert log_context.current().get("order_id") == "ord_1"
+    log_context.reset()
+
+
+# ------------------------------------------------------------ races with another change
+
+
+class FirstReadIsStale(MemoryOrders):
+    """A store whose first read answers the order as it was before another writer moved it."""
+
+    def __init__(self, before: Order, now: Order) -> None:
+        super().__init__(now)
+        self.before: Order | None = before
+
+    def get(self, order_id: str) -> Order | None:
+        stale, self.before = self.before, None
+        return stale or super().get(order_id)
+
+
+def test_an_unpaid_completion_racing_the_orders_expiry_is_recorded_only() -> None:
+    order = plan_order(BOOK, ADDRESS)
+    orders = FirstReadIsStale(order, replace(order, status="expired", stock_state="released"))
+    svc, _, _ = service(orders)
+    unpaid = {**fixed_session(order), "payment_status": "unpaid"}
+    answer = handle(svc, event("checkout.session.completed", unpaid))
+    assert answer["action"] == "recorded_only"
+    assert orders.items["ord_1"].status == "expired"
+    assert orders.items["ord_1"].reservation == order.reservation
+
+
+def test_order_paid_published_as_the_order_left_paid_is_logged_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    paid = replace(plan_order(BOOK, ADDRESS), status="paid", payment_intent_id="pi_1")
+    orders = MemoryOrders(replace(paid, status="held"))  # fulfilment's re-check held it
+    svc, publisher, _ = service(orders)
+    with caplog.at_level(logging.WARNING, logger="bonestore.service.payments"):
+        svc.follow_up(paid)
+    assert publisher.paid == ["ord_1"]
+    assert "ord_1 left paid before OrderPaid was recorded" in caplog.text
+    assert orders.items["ord_1"].order_paid_published_at is None
