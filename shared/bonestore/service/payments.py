@@ -471,6 +471,9 @@ class PaymentService:
         if updated is not None:
             self._count_settled(updated, screening)
         latest = updated or self.orders.get(order_id) or order
+        if updated is None and latest.status in LATE_PAYMENT_STATUSES:
+            # It expired (or failed) between the read above and the move: the money is late.
+            return self._refund_late_payment(latest, session, event, event_id, event_type)
         log.info(
             "order %s %s at payment (ship to %s, billed %s, email %s)",
             order_id,

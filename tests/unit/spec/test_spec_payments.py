@@ -846,3 +846,15 @@ def test_order_paid_published_as_the_order_left_paid_is_logged_not_raised(
     assert publisher.paid == ["ord_1"]
     assert "ord_1 left paid before OrderPaid was recorded" in caplog.text
     assert orders.items["ord_1"].order_paid_published_at is None
+
+
+def test_a_payment_racing_the_orders_expiry_is_refunded_as_a_late_payment() -> None:
+    """The sweeper expired the order (its stock back on sale) between the webhook's read
+    and its move to paid: the money is late, and goes back (docs/architecture.md, "Order lifecycle")."""
+    order = plan_order(BOOK, ADDRESS)
+    orders = FirstReadIsStale(order, replace(order, status="expired", stock_state="released"))
+    svc, publisher, gateway = service(orders)
+    gateway.shipping["pi_1"] = FIXED
+    answer = handle(svc, event("checkout.session.completed", fixed_session(order)))
+    assert (answer["action"], answer["status"]) == ("refunded_late_payment", "refunded")
+    assert gateway.refunds == ["refund-ord_1"] and publisher.paid == []
