@@ -693,6 +693,7 @@ def test_a_held_order_stays_held_when_its_payment_event_comes_again() -> None:
     gateway.shipping["pi_1"] = FIXED
     handle(svc, event("checkout.session.async_payment_succeeded", fixed_session(order)))
     assert orders.items["ord_1"].status == "held" and publisher.paid == []
+    assert orders.items["ord_1"].events[-1].detail["ignored"] is True
 
 
 # ------------------------------------------------------------ the customer's emails
@@ -858,3 +859,13 @@ def test_a_payment_racing_the_orders_expiry_is_refunded_as_a_late_payment() -> N
     answer = handle(svc, event("checkout.session.completed", fixed_session(order)))
     assert (answer["action"], answer["status"]) == ("refunded_late_payment", "refunded")
     assert gateway.refunds == ["refund-ord_1"] and publisher.paid == []
+
+
+def test_a_payment_racing_its_own_duplicate_is_paid_and_never_refunded() -> None:
+    order = plan_order(BOOK, ADDRESS)
+    orders = FirstReadIsStale(order, replace(order, status="paid", stock_state="committed"))
+    svc, _, gateway = service(orders)
+    gateway.shipping["pi_1"] = FIXED
+    answer = handle(svc, event("checkout.session.completed", fixed_session(order)))
+    assert answer["status"] == "paid"
+    assert gateway.refunds == [] and orders.items["ord_1"].status == "paid"
