@@ -612,6 +612,25 @@ def test_a_paid_order_counts_as_paid() -> None:
     assert metrics.names() == ["OrdersPaid"]
 
 
+class ReadsBackMoves(MemoryOrders):
+    """As the DynamoDB adapter: a move answers the order read back from storage."""
+
+    def transition(
+        self, current: Order, target: str, *, event: OrderEvent, updated: Order | None = None
+    ) -> Order | None:
+        moved = super().transition(current, target, event=event, updated=updated)
+        return stored(moved) if moved is not None else None
+
+
+def test_a_paid_order_read_back_from_storage_counts_as_paid() -> None:
+    order = plan_order(BOOK, ADDRESS)
+    metrics = RecordingMetrics()
+    svc, _, gateway = service(ReadsBackMoves(order), metrics=metrics)
+    gateway.shipping["pi_1"] = FIXED
+    handle(svc, event("checkout.session.completed", fixed_session(order)))
+    assert metrics.names() == ["OrdersPaid"]
+
+
 def test_a_late_payment_is_marked_late_and_its_refund_automatic() -> None:
     order = replace(plan_order(BOOK, ADDRESS), status="expired", stock_state="released")
     orders = MemoryOrders(order)
