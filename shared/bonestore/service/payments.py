@@ -446,7 +446,9 @@ class PaymentService:
         if order.status in LATE_PAYMENT_STATUSES:
             return self._refund_late_payment(order, session, event, event_id, event_type)
         if order.status != "pending_payment":
-            self.orders.transition(order, "paid", event=event)  # records only
+            # Recorded only: a held order leaves held through support alone, never
+            # through a redelivered or second payment event.
+            self.orders.record_event(order_id, event.with_detail(ignored=True))
             latest = self.orders.get(order_id) or order
             self.follow_up(latest)
             return Outcome(event_id, event_type, "recorded_only", order_id, latest.status)
@@ -469,6 +471,9 @@ class PaymentService:
         if updated is not None:
             self._count_settled(updated, screening)
         latest = updated or self.orders.get(order_id) or order
+        if updated is None and latest.status in LATE_PAYMENT_STATUSES:
+            # It expired (or failed) between the read above and the move: the money is late.
+            return self._refund_late_payment(latest, session, event, event_id, event_type)
         log.info(
             "order %s %s at payment (ship to %s, billed %s, email %s)",
             order_id,
