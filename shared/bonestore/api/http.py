@@ -141,7 +141,8 @@ class Resolver(APIGatewayRestResolver):
     # per process. Lambda gives a process one request at a time; the local gateway runs
     # warm instances as threads of one process, where two resolvers at once read each
     # other's request: a checkout was made from another customer's body. Each resolver
-    # reads its own; Powertools reads them through ``self`` too.
+    # keeps its own (the event as Powertools converts it, in ``_to_proxy_event``, and the
+    # context ``resolve`` is given); Powertools reads them through ``self`` too.
     @property  # type: ignore[override]
     def current_event(self) -> Any:
         return self._event
@@ -163,10 +164,14 @@ class Resolver(APIGatewayRestResolver):
             check_event_body(event, max_bytes=self.max_body_bytes, max_depth=self.max_json_depth)
         except BonestoreError as exc:
             return self.reject(exc, event)
-        event = _plain_json_content_type(event)
-        self._event, self._lambda_context = self._to_proxy_event(event), context
-        result: dict[str, Any] = super().resolve(event, context)
+        self._lambda_context = context
+        result: dict[str, Any] = super().resolve(_plain_json_content_type(event), context)
         return result
+
+    def _to_proxy_event(self, event: dict[str, Any]) -> Any:
+        """Powertools' one conversion of the request, kept by this resolver (see above)."""
+        self._event = super()._to_proxy_event(event)
+        return self._event
 
     def reject(self, exc: BonestoreError, event: Any = None) -> dict[str, Any]:
         """The proxy response for a request refused before routing (bad body, no group),
