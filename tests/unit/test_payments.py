@@ -267,13 +267,7 @@ def service(
     metrics: RecordingMetrics | None = None,
 ) -> tuple[PaymentService, MemoryPublisher, MemoryGateway]:
     publisher, gateway = MemoryPublisher(), MemoryGateway()
-    emails = None
-    if sender is not None:
-        emails = CustomerEmails(
-            lambda: sender,
-            order_token_key=lambda: KEY,
-            storefront_url=lambda: "https://shop.example",
-        )
+    emails = emails_to(sender) if sender is not None else None
     svc = PaymentService(
         orders,
         engine=default_engine,

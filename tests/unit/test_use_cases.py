@@ -70,7 +70,7 @@ class Once:
 
 
 def checkout(
-    gateway: MemoryGateway, once: Once | None = None
+    gateway: MemoryGateway, once: Once | None = None, metrics: RecordingMetrics | None = None
 ) -> tuple[CheckoutService, MemoryOrders]:
     products = MemoryProducts({**p.model_dump(mode="json"), "active": True} for p in seed_catalog())
     orders = MemoryOrders(stock={"TRUEOSTEO-120": [10, 0]})
@@ -85,6 +85,7 @@ def checkout(
         rate_limiter=MemoryRateLimiter(),
         hold_limits=HoldLimits(max_units_per_sku=20, max_open_reservations=5),
         rate_limits=RateLimits(per_email_per_minute=6, per_address_per_minute=30),
+        metrics=metrics or RecordingMetrics(),
     )
     return service, orders
 

@@ -13,14 +13,10 @@ from pydantic import ValidationError
 
 from bonestore.domain.catalog import Product, seed_catalog
 from bonestore.domain.errors import Conflict, InvalidInput, Unprocessable, UpstreamUnavailable
-from bonestore.domain.limits import HoldLimits, RateLimits
 from bonestore.domain.rules import Engine, default_engine, load_ruleset
-from bonestore.service.checkout import CheckoutPlan, CheckoutRequest, CheckoutService, plan_checkout
+from bonestore.service.checkout import CheckoutPlan, CheckoutRequest, plan_checkout
 from tests.fakes import (
     MemoryGateway,
-    MemoryOrders,
-    MemoryProducts,
-    MemoryRateLimiter,
     RecordingMetrics,
 )
 from tests.unit.test_use_cases import CART, Once, checkout
@@ -433,7 +429,8 @@ def test_a_withdrawn_method_counts_the_rules_that_withdrew_it() -> None:
 def test_the_service_counts_a_refusal_by_each_refusing_rule() -> None:
     from bonestore.service import metrics as m
 
-    service, metrics = counted_checkout(MemoryGateway())
+    metrics = RecordingMetrics()
+    service, _ = checkout(MemoryGateway(), metrics=metrics)
     canada = {**US, "country": "CA", "subdivision": "QC", "postal_code": "H2X 1Y4",
               "city": "Montreal"}  # fmt: skip
     with pytest.raises(Unprocessable):
@@ -446,25 +443,6 @@ def test_the_service_counts_a_refusal_by_each_refusing_rule() -> None:
 
 
 # ------------------------------------------------------------ the same cart, once open
-
-
-def counted_checkout(gateway: MemoryGateway) -> tuple[CheckoutService, RecordingMetrics]:
-    metrics = RecordingMetrics()
-    products = MemoryProducts({**p.model_dump(mode="json"), "active": True} for p in seed_catalog())
-    service = CheckoutService(
-        products,
-        MemoryOrders(stock={"TRUEOSTEO-120": [10, 0]}),
-        gateway=lambda: gateway,
-        engine=default_engine,
-        once_per_key=Once(),
-        expiry_minutes=30,
-        order_token_key=lambda: b"k" * 32,
-        rate_limiter=MemoryRateLimiter(),
-        hold_limits=HoldLimits(max_units_per_sku=20, max_open_reservations=5),
-        rate_limits=RateLimits(per_email_per_minute=60, per_address_per_minute=60),
-        metrics=metrics,
-    )
-    return service, metrics
 
 
 def test_the_same_cart_and_email_while_its_checkout_is_open_is_that_checkout() -> None:
