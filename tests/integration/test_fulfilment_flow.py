@@ -291,3 +291,27 @@ def test_a_message_fulfilment_cannot_process_ends_in_the_dead_letter_queue(
     body = json.loads(message["Body"])
     assert body["detail-type"] == "OrderPaid" and body["source"] == "bonestore.orders"
     shop.dynamodb.delete_item(TableName=shop.orders_table, Key={"order_id": {"S": order_id}})
+
+
+def test_ten_shipment_requests_at_once_fulfil_the_order_once_and_send_one_email(
+    shop: Shop, api: Http
+) -> None:
+    """The scanner fires the same shipment ten times at once: one move, one email (the
+    send is claimed on the order before it goes)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sku = shop.clone("BONE-APPETIT-BOOK", 5)
+    paid = pay(shop, sku, f"race-ship-{uuid.uuid4().hex[:8]}@example.com")
+    warehouse = staff_token("warehouse", username="wes-warehouse")
+    path = f"/admin/orders/{paid['order_id']}/shipments"
+    shipment = {"carrier": "UPS", "tracking_number": "1Z999AA10123456799"}
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda _: api.post(path, shipment, token=warehouse), range(10)))
+    assert {a.status for a in answers} == {200}, [a.body for a in answers if a.status != 200]
+    assert {a.json()["status"] for a in answers} == {"fulfilled"}
+    order = shop.order(paid["order_id"])
+    moved = [
+        e for e in order["events"] if e["type"] == "shipped" and not e["detail"].get("ignored")
+    ]
+    assert len(moved) == 1 and len(order["shipments"]) == 1  # the others only recorded
+    assert len(shipped_emails(shop, paid["order_id"])) == 1
