@@ -28,7 +28,8 @@ from bonestore.api.auth import (
     resolve_as_staff,
 )
 from bonestore.api.deps import product_repository, warehouse_shipments
-from bonestore.api.http import create_app, documented
+from bonestore.api.http import create_app
+from bonestore.api.responses import documented
 from bonestore.domain.catalog import SKU_PATTERN, Product, Sku
 from bonestore.domain.errors import InvalidInput, NotFound, Unprocessable
 

@@ -25,8 +25,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bonestore.adapters.secrets import forget_cached_secrets
 from bonestore.api.client_address import VIEWER_ADDRESS_HEADER, client_address
 from bonestore.api.deps import checkout_once_per_key, checkout_service
-from bonestore.api.http import create_app, documented
+from bonestore.api.http import create_app
 from bonestore.api.observability import count_failed_answer, observed
+from bonestore.api.responses import documented
 from bonestore.api.snapstart import register, warm_dynamodb, warm_rules, warm_stripe
 from bonestore.config import get_settings
 from bonestore.service import metrics

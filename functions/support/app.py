@@ -33,8 +33,9 @@ from bonestore.api.deps import (
     rules_engine,
     support_resolutions,
 )
-from bonestore.api.http import create_app, documented
+from bonestore.api.http import create_app
 from bonestore.api.observability import observed
+from bonestore.api.responses import documented
 from bonestore.domain.errors import BonestoreError, InvalidInput, NotFound
 from bonestore.domain.orders import MAX_ORDER_ID_LENGTH, ORDER_STATUSES, could_be_order_id
 from bonestore.service.carts import EligibilityRequest, decide_request

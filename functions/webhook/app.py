@@ -26,9 +26,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bonestore.adapters.idempotency import idempotent
 from bonestore.adapters.webhook_signature import verify
 from bonestore.api import deps
-from bonestore.api.http import create_app, documented
+from bonestore.api.http import create_app
 from bonestore.api.json_body import MAX_WEBHOOK_BODY_BYTES
 from bonestore.api.observability import count_failed_answer, observed
+from bonestore.api.responses import documented
 from bonestore.domain.errors import Conflict, InvalidInput
 from bonestore.domain.payment import HANDLED_EVENTS
 from bonestore.service import metrics

@@ -1,14 +1,18 @@
-"""The catalog's lean router: dispatch on API Gateway's matched resource, contract error bodies."""
+"""The lean router (catalog, eligibility): dispatch on API Gateway's matched resource,
+contract error bodies, bodies validated as on Powertools' routes."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from bonestore.api.http import create_app
 from bonestore.api.lite_http import LiteRequest, LiteRouter
 from bonestore.domain.errors import NotFound
+from bonestore.service.carts import EligibilityRequest
 
 pytestmark = pytest.mark.unit
 
@@ -100,3 +104,107 @@ def test_catalog_serves_countries() -> None:
     assert response["statusCode"] == 200
     body = json.loads(response["body"])
     assert any(item["code"] == "CA" for item in body["items"])
+
+
+# -- a route with a body: the same answers as a Powertools route validating the same model
+
+
+def _body_routers() -> tuple[LiteRouter, Any]:
+    """The eligibility request on the lean router and on Powertools' resolver (as
+    ``/support/eligibility`` takes it): both answer with what they validated."""
+    lite = LiteRouter()
+
+    @lite.post("/cart", summary="cart", body_model="x:y", responses={})
+    def lite_cart(request: LiteRequest) -> dict[str, Any]:
+        return request.validated(EligibilityRequest).model_dump(mode="json")
+
+    powertools = create_app(enable_validation=True)
+
+    @powertools.post("/cart")
+    def powertools_cart(cart: Annotated[EligibilityRequest, Body()]) -> dict[str, Any]:
+        return cart.model_dump(mode="json")
+
+    return lite, powertools
+
+
+def _body_event(body: Any, content_type: str = "application/json") -> dict[str, Any]:
+    raw = body if isinstance(body, str) else json.dumps(body)
+    return {
+        "httpMethod": "POST",
+        "resource": "/cart",
+        "path": "/cart",
+        "headers": {"Content-Type": content_type},
+        "multiValueHeaders": {"Content-Type": [content_type]},
+        "requestContext": {"resourcePath": "/cart", "httpMethod": "POST", "stage": "test"},
+        "body": raw,
+        "isBase64Encoded": False,
+    }
+
+
+GOOD_CART = {
+    "destination": {"country": "US", "subdivision": "NY"},
+    "items": [{"sku": "TRUEOSTEO-120", "quantity": 2, "price": 1}],
+    "at": "2026-01-31T00:00:00Z",
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (GOOD_CART, "application/json"),
+        (GOOD_CART, "application/json; charset=utf-8"),
+        ("", "application/json"),
+        ({}, "application/json"),
+        ({**GOOD_CART, "items": []}, "application/json"),
+        ({**GOOD_CART, "items": [{"sku": "A", "quantity": 0}]}, "application/json"),
+        ({**GOOD_CART, "items": [{"sku": "A", "quantity": "2"}]}, "application/json"),
+        ({**GOOD_CART, "items": [{"sku": "", "quantity": 1}, {"quantity": 1}]}, "application/json"),
+        ({**GOOD_CART, "destination": {"country": "US", "zip": "1"}}, "application/json"),
+        ({**GOOD_CART, "destination": "US"}, "application/json"),
+        ({**GOOD_CART, "at": "2026-01-31T00:00:00"}, "application/json"),
+        ({**GOOD_CART, "extra": 1}, "application/json"),
+        ({"items": [{"sku": "A", "quantity": 1}]}, "application/json"),
+        ("[1, 2]", "application/json"),
+        ("{not json", "application/json"),
+        (GOOD_CART, "text/plain"),
+    ],
+    ids=[
+        "good",
+        "charset",
+        "no-body",
+        "empty-object",
+        "no-items",
+        "zero-quantity",
+        "string-quantity",
+        "two-bad-lines",
+        "unknown-destination-field",
+        "destination-not-object",
+        "naive-time",
+        "unknown-field",
+        "no-destination",
+        "array",
+        "not-json",
+        "not-json-media-type",
+    ],
+)
+def test_a_body_route_answers_as_a_powertools_route_validating_the_same_model(
+    body: Any, content_type: str
+) -> None:
+    """Contract v2's error rules hold on every route alike: the lean router's validation
+    of a body is not a second reading of the request, but the same model's, its errors
+    mapped to the same status, code, message and details."""
+    lite, powertools = _body_routers()
+    event = _body_event(body, content_type)
+    mine = lite.resolve(event)
+    theirs = powertools.resolve(event, None)
+    assert mine["statusCode"] == theirs["statusCode"]
+    assert json.loads(mine["body"]) == json.loads(theirs["body"])
+
+
+def test_a_body_route_refuses_what_the_contract_refuses_before_validating() -> None:
+    lite, _ = _body_routers()
+    big = _body_event({**GOOD_CART, "pad": "x" * (64 * 1024)})
+    assert lite.resolve(big)["statusCode"] == 413
+    assert json.loads(lite.resolve(_body_event("\udcff"))["body"])["error"]["code"] == (
+        "invalid_json"
+    )

@@ -16,57 +16,10 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from bonestore.api.json_body import MAX_BODY_BYTES, MAX_JSON_DEPTH, check_event_body, header
+from bonestore.api.validation import invalid_request
 from bonestore.domain.errors import BonestoreError, error_body
 
 logger = logging.getLogger("bonestore.api.http")
-
-# The contract's field-specific codes, found by the innermost field a validation error names.
-FIELD_ERROR_CODES = {
-    "country": "invalid_country",
-    "subdivision": "invalid_subdivision",
-    "postal_code": "invalid_postal_code",
-    "quantity": "invalid_quantity",
-    "sku": "invalid_sku",
-    "items": "invalid_items",
-    "email": "invalid_email",
-    "at": "invalid_time",
-    "success_url": "invalid_url",
-    "cancel_url": "invalid_url",
-    "destination": "invalid_destination",
-    "price": "invalid_price",
-    "stock": "invalid_stock",
-}
-
-
-def schema_ref(name: str) -> dict[str, str]:
-    """A component of the OpenAPI document by name: ``bonestore openapi`` adds the schema of
-    the model so named (``bonestore.api.schemas``, ``ErrorBody``), so no function imports
-    response models at run time."""
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def documented(
-    ok: dict[int, tuple[str, str]], errors: dict[int, str] | None = None
-) -> dict[int, Any]:
-    """A route's ``responses=``: its successes (status -> (model name, description)) and the
-    statuses it answers with the contract's error body (status -> which codes, and when).
-
-    ``bonestore openapi`` adds what every route of a kind answers: 400/413/415 for a body,
-    401/403 behind the authorizer, 500.
-    """
-    out: dict[int, Any] = {
-        status: {
-            "description": text,
-            "content": {"application/json": {"schema": schema_ref(model)}},
-        }
-        for status, (model, text) in ok.items()
-    }
-    for status, text in (errors or {}).items():
-        out[status] = {
-            "description": text,
-            "content": {"application/json": {"schema": schema_ref("ErrorBody")}},
-        }
-    return out
 
 
 def error_response(
@@ -85,41 +38,10 @@ def error_response(
     )
 
 
-def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
-    path = ""
-    for part in loc:
-        if part in ("body", "query", "path", "header"):
-            continue
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
-
-
 def validation_error_response(errors: list[dict[str, Any]]) -> Response[str]:
-    """Turn pydantic/Powertools validation errors into one field-specific 4xx."""
-    code = "invalid_request"
-    details = []
-    for error in errors:
-        if error.get("type") == "json_invalid":
-            return error_response(400, "invalid_json", "The request body is not valid JSON.")
-        loc = tuple(error.get("loc", ()))
-        field = _field_path(loc)
-        details.append({"field": field or "body", "message": error.get("msg", "invalid value")})
-        if code == "invalid_request":
-            for part in reversed(loc):
-                if isinstance(part, str) and part in FIELD_ERROR_CODES:
-                    code = FIELD_ERROR_CODES[part]
-                    break
-    first = details[0] if details else {"field": "body", "message": "invalid request"}
-    message = (
-        f"{first['field']}: {first['message']}" if first["field"] != "body" else first["message"]
-    )
-    if (
-        errors
-        and errors[0].get("type") == "missing"
-        and tuple(errors[0].get("loc", ())) == ("body",)
-    ):
-        message = "A JSON request body is required."
-    return error_response(400, code, message, details)
+    """Powertools' validation errors as the contract's field-specific 400."""
+    error = invalid_request(errors)
+    return error_response(error.status, error.code, error.message, error.details)
 
 
 class Resolver(APIGatewayRestResolver):

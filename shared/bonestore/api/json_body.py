@@ -106,24 +106,34 @@ def raw_body(event: Mapping[str, Any]) -> bytes:
     return str(body).encode("utf-8", "surrogatepass")
 
 
-def check_event_body(
+def event_json_body(
     event: Mapping[str, Any],
     *,
     max_bytes: int = MAX_BODY_BYTES,
     max_depth: int = MAX_JSON_DEPTH,
-) -> None:
-    """Raise the contract's 415/413/400 for a REST proxy event whose body breaks the rules.
-
-    A request without a body passes: the route's validation says what is missing.
-    """
+) -> dict[str, Any] | None:
+    """A REST proxy event's body as a JSON object, or the contract's 415/413/400 for one
+    that breaks the rules; None when the request has no body (or its method takes none):
+    the route's validation says what is missing."""
     if str(event.get("httpMethod") or "").upper() not in BODY_METHODS:
-        return
+        return None
     if not event.get("body"):
-        return
+        return None
     content_type = header(event.get("headers"), "Content-Type")
     if not is_json_media_type(content_type):
         shown = (content_type or "none")[:100]
         raise UnsupportedMediaType(
             f"The request body must be JSON (Content-Type application/json), not {shown!r}."
         )
-    parse_json_object(raw_body(event), max_bytes=max_bytes, max_depth=max_depth)
+    return parse_json_object(raw_body(event), max_bytes=max_bytes, max_depth=max_depth)
+
+
+def check_event_body(
+    event: Mapping[str, Any],
+    *,
+    max_bytes: int = MAX_BODY_BYTES,
+    max_depth: int = MAX_JSON_DEPTH,
+) -> None:
+    """Raise the contract's 415/413/400 for a REST proxy event whose body breaks the rules
+    (Powertools' resolver decodes the body again itself)."""
+    event_json_body(event, max_bytes=max_bytes, max_depth=max_depth)
