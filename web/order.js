@@ -52,12 +52,25 @@
   // Country names as the storefront shows them (GET /countries); the code until they arrive,
   // or if they never do: the address is still right, only less friendly.
   let countryNames = new Map();
+  let subdivisionNames = new Map();
   const namesLoaded = api("GET", "/countries").then((result) => {
     if (result.ok && result.data && Array.isArray(result.data.items)) {
       countryNames = new Map(result.data.items.map((c) => [c.code, c.name]));
+      subdivisionNames = new Map(result.data.items.flatMap((c) =>
+        (Array.isArray(c.subdivisions) ? c.subdivisions : []).map((s) => [s.code, s.name])));
     }
   });
   function countryName(code) { return countryNames.get(code) || code; }
+  // As a letter is addressed there: the postal abbreviation where the post uses one
+  // ("Montréal QC H2X 1Y4", "Honolulu HI 96813"), elsewhere the name; the ISO 3166-2
+  // code ("CA-QC") is for machines.
+  const POSTAL_ABBREVIATIONS = new Set(["US", "CA", "AU"]);
+  function subdivisionName(country, code) {
+    if (!code) return "";
+    const local = code.includes("-") ? code.slice(code.indexOf("-") + 1) : code;
+    if (POSTAL_ABBREVIATIONS.has(country)) return local;
+    return subdivisionNames.get(code) || local;
+  }
 
   function notFound() {
     $("order").setAttribute("aria-busy", "false");
@@ -86,7 +99,8 @@
     if (address) {
       details.push(el("h3", {}, "Shipping to"), el("address", {},
         [address.name, address.line1, address.line2,
-          [address.city, address.subdivision, address.postal_code].filter(Boolean).join(" "),
+          [address.city, subdivisionName(address.country, address.subdivision), address.postal_code]
+            .filter(Boolean).join(" "),
           address.country && countryName(address.country)]
           .filter(Boolean).flatMap((part, i) => (i ? [el("br", {}), part] : [part]))));
     }

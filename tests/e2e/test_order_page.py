@@ -92,6 +92,8 @@ def test_canadian_book_and_ebook_paid_and_the_order_page_says_so(
     address_lines = page.inner_text("#order-details address").splitlines()
     assert address_lines[:2] == ["Jeanne Tremblay", "100 Rue Sainte-Catherine O"]
     assert address_lines[-1] == "Canada"  # named as the storefront names it, not "CA"
+    # As Canada Post addresses it: "Montréal QC H2X 1Y4", not the ISO code "CA-QC".
+    assert address_lines[-2] == "Montréal QC H2X 1Y4"
     # Paid: the cart is empty now.
     assert page.evaluate("localStorage.getItem('bonestore.cart')") in ("[]", None)
     shot(page, "paid")
