@@ -2,7 +2,10 @@
 
 Powertools' ``inject_lambda_context(correlation_id_path=API_GATEWAY_REST)`` sets it on the
 ``bonestore`` logger; the service and adapter loggers (``bonestore.*``, stdlib) propagate
-to it, so their lines carry it too.
+to it, so their lines carry it too. The lean router's functions (catalog, eligibility,
+orders) log with stdlib only: ``LiteRouter.handle`` binds it as a ``log_context`` key,
+which a filter writes on every record reaching the root logger's handlers, and Lambda's
+JSON log format prints a record's extra keys (awslambdaric's ``JsonFormatter``).
 """
 
 from __future__ import annotations
@@ -53,42 +56,63 @@ def _log_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
+class LambdaJsonFormatter(logging.Formatter):
+    """What Lambda's JSON log format writes (awslambdaric ``JsonFormatter``): the message
+    and every attribute of the record that is not a standard one."""
+
+    STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        extra = {k: v for k, v in record.__dict__.items() if k not in self.STANDARD}
+        return json.dumps({"message": record.getMessage(), **extra}, default=str)
+
+
 def test_each_line_of_a_request_carries_that_requests_id(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # As template.yaml sets it: the Powertools logger is then the ``bonestore`` logger,
-    # the parent of the service and adapter loggers.
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "bonestore")
     app = fresh_function_module("eligibility", "correlation")
-    real_decide = app.decide_request
+    import bonestore.service.carts as carts
+
+    real_decide = carts.decide_request
 
     def decide_and_log(request: Any, products: Any) -> Any:
         # A service-layer line (stdlib logger under ``bonestore``), as checkout's are.
         logging.getLogger("bonestore.service.carts").info("deciding a cart")
         return real_decide(request, products)
 
-    monkeypatch.setattr(app, "decide_request", decide_and_log)
+    monkeypatch.setattr(carts, "decide_request", decide_and_log)
     catalog = MemoryProducts({**p.model_dump(mode="json"), "active": True} for p in seed_catalog())
     cart = {"destination": {"country": "US"}, "items": [{"sku": "ORP-EBOOK", "quantity": 1}]}
-    # Read what the ``bonestore`` logger's handlers write. Powertools keeps the handler of
-    # the first Logger made in a process, bound to the stdout of that moment: another
-    # test may have made it before capsys swapped stdout, so capsys alone can miss it.
+    # Lambda's own handler on the root logger, as the runtime installs it before the import.
     written = io.StringIO()
-    for handler in logging.getLogger("bonestore").handlers:
-        if isinstance(handler, logging.StreamHandler):
-            monkeypatch.setattr(handler, "stream", written)
-    with deps.override(deps.product_repository, lambda: catalog):
-        first = app.lambda_handler(_event("api-req-1", cart), FakeContext())
-        second = app.lambda_handler(_event("api-req-2", cart), FakeContext())
+    lambda_handler = logging.StreamHandler(written)
+    lambda_handler.setFormatter(LambdaJsonFormatter())
+    root = logging.getLogger()
+    root.addHandler(lambda_handler)
+    monkeypatch.setattr(logging.getLogger("bonestore"), "level", logging.INFO)
+    try:
+        with deps.override(deps.product_repository, lambda: catalog):
+            first = app.lambda_handler(_event("api-req-1", cart), FakeContext())
+            second = app.lambda_handler(_event("api-req-2", cart), FakeContext())
+    finally:
+        root.removeHandler(lambda_handler)
     assert first["statusCode"] == 200 and second["statusCode"] == 200
-    lines = _log_lines(written.getvalue())
+    lines = [
+        line
+        for line in _log_lines(written.getvalue())
+        if line["message"] in ("deciding a cart", "eligibility decided")
+        or line["message"].startswith("POST /eligibility")
+    ]
     messages = [line["message"] for line in lines]
-    assert messages == ["deciding a cart", "eligibility decided"] * 2
-    assert [line.get("correlation_id") for line in lines] == ["api-req-1"] * 2 + ["api-req-2"] * 2
+    assert messages == ["deciding a cart", "eligibility decided", "POST /eligibility -> 200"] * 2
+    assert [line.get("correlation_id") for line in lines] == ["api-req-1"] * 3 + ["api-req-2"] * 3
 
 
 def test_every_api_function_sets_the_correlation_id() -> None:
     """The wiring, per function: a function without it would log uncorrelated lines."""
-    for name in ("checkout", "eligibility", "admin", "support", "webhook"):
+    for name in ("checkout", "admin", "support", "webhook"):
         source = (REPO_ROOT / "functions" / name / "app.py").read_text("utf-8")
         assert "correlation_id_path=correlation_paths.API_GATEWAY_REST" in source, name
+    for name in ("catalog", "eligibility", "orders"):  # the lean router binds it in handle()
+        source = (REPO_ROOT / "functions" / name / "app.py").read_text("utf-8")
+        assert "return app.handle(event, context, logger)" in source, name

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bonestore import log_context
 from bonestore.api.json_body import MAX_BODY_BYTES, MAX_JSON_DEPTH, event_json_body
 from bonestore.api.validation import invalid_request
 from bonestore.domain.errors import BonestoreError, error_body
@@ -187,16 +188,33 @@ class LiteRouter:
 
     def handle(self, event: Mapping[str, Any], context: Any, log: logging.Logger) -> dict[str, Any]:
         """A Lambda handler's whole body: resolve, and log one line per request (the
-        method, the route template and the status; never a header)."""
-        response = self.resolve(event, context)
-        log.info(
-            "%s %s -> %s",
-            event.get("httpMethod"),
-            event.get("resource"),
-            response["statusCode"],
-            extra={"request_id": getattr(context, "aws_request_id", None)},
+        method, the route template and the status; never a header).
+
+        Every line of the request, the use cases' and adapters' included, carries its
+        ``correlation_id`` (API Gateway's request id), as Powertools' Logger gives the
+        other functions: a ``bonestore.log_context`` key, written on each record by a
+        filter on the root logger's handlers, which Lambda's JSON log format prints
+        with the record's other extra keys (awslambdaric's ``JsonFormatter``)."""
+        log_context.install(logging.getLogger().handlers)
+        log_context.reset()
+        request_context = event.get("requestContext")
+        correlation_id = (
+            request_context.get("requestId") if isinstance(request_context, Mapping) else None
         )
-        return response
+        if isinstance(correlation_id, str):
+            log_context.bind(correlation_id=correlation_id)
+        try:
+            response = self.resolve(event, context)
+            log.info(
+                "%s %s -> %s",
+                event.get("httpMethod"),
+                event.get("resource"),
+                response["statusCode"],
+                extra={"request_id": getattr(context, "aws_request_id", None)},
+            )
+            return response
+        finally:
+            log_context.reset()
 
     # -- documentation (never on the request path) ------------------------------------
 
