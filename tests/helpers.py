@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bonestore_infra import http_json
 from bonestore_infra.http_json import HttpResponse
 
-__all__ = ["Http", "HttpResponse", "assert_error"]
+if TYPE_CHECKING:
+    from bonestore_infra.local_stack import LocalStack
+
+__all__ = ["Http", "HttpResponse", "assert_error", "ruleset_restored"]
 
 
 class Http:
@@ -65,3 +71,21 @@ def fresh_function_module(name: str, tag: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@contextmanager
+def ruleset_restored(stack: LocalStack) -> Iterator[Callable[[str], None]]:
+    """Yields ``add_rule(yaml)``: ops add a rule to the ruleset file the stack's functions
+    decide with (it applies at once); the file is put back after."""
+    path = Path(str(stack.config.ruleset_path))
+    before = path.read_text("utf-8")
+
+    def add_rule(rule_yaml: str) -> None:
+        indented = "".join(f"  {line}\n" for line in rule_yaml.strip("\n").splitlines())
+        text = path.read_text("utf-8")
+        path.write_text(text.replace("\nrules:\n", "\nrules:\n" + indented, 1), "utf-8")
+
+    try:
+        yield add_rule
+    finally:
+        path.write_text(before, "utf-8")

@@ -27,7 +27,7 @@ from bonestore.api.auth import (
     Principal,
     resolve_as_staff,
 )
-from bonestore.api.deps import product_repository, warehouse_shipments
+from bonestore.api.deps import product_repository, rules_engine, warehouse_shipments
 from bonestore.api.http import create_app
 from bonestore.api.responses import documented
 from bonestore.domain.catalog import SKU_PATTERN, Product, Sku
@@ -91,9 +91,8 @@ def _stored_view(item: dict[str, Any]) -> dict[str, Any]:
 def _refuse_unknown_ingredients(product: Product) -> None:
     """Data the rules cannot judge never goes on sale (contract v2: 422 unknown_ingredient)."""
     from bonestore.domain.catalog import unknown_ingredients
-    from bonestore.domain.rules import default_engine
 
-    vocabulary = default_engine().ruleset.ingredients
+    vocabulary = rules_engine().ruleset.ingredients
     unknown = unknown_ingredients(product, vocabulary)
     if unknown:
         raise Unprocessable(
@@ -173,7 +172,6 @@ def delete_product(
 def get_rules(
     products: Annotated[ProductRepository, Depends(product_repository)],
 ) -> dict[str, Any]:
-    from bonestore.api.deps import rules_engine
     from bonestore.domain.catalog import product_of
     from bonestore.service.rules_report import ruleset_report
 
@@ -202,7 +200,6 @@ class ShipmentBody(BaseModel):
     ),
 )
 def record_shipment(order_id: str, shipment: Annotated[ShipmentBody, Body()]) -> dict[str, Any]:
-    from bonestore.api.deps import rules_engine
     from bonestore.domain.orders import MAX_ORDER_ID_LENGTH, could_be_order_id
     from bonestore.service.support import order_view
 

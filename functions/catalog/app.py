@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from bonestore.adapters.products import ProductRepository
-from bonestore.api.deps import product_repository
+from bonestore.api.deps import product_repository, rules_engine
 from bonestore.api.lite_http import LiteRequest, LiteRouter
 from bonestore.config import get_settings
 from bonestore.domain.errors import NotFound
@@ -38,8 +38,9 @@ def _with_availability(items: list[dict[str, Any]], country: str | None) -> list
     if country is not None:
         from bonestore.service.catalog_availability import availability_for
 
+        engine = rules_engine()
         for item, view in readable:
-            view["availability"] = availability_for(item, country)
+            view["availability"] = availability_for(item, country, engine)
     return [view for _, view in readable]
 
 

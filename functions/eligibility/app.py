@@ -17,7 +17,7 @@ import logging
 from typing import Any
 
 from bonestore.adapters.products import ProductRepository
-from bonestore.api.deps import product_repository
+from bonestore.api.deps import product_repository, rules_engine
 from bonestore.api.lite_http import LiteRequest, LiteRouter
 from bonestore.api.responses import documented
 from bonestore.api.snapstart import register, warm_dynamodb, warm_rules
@@ -41,7 +41,7 @@ def check_eligibility(request: LiteRequest) -> dict[str, Any]:
 
     cart = request.validated(EligibilityRequest)
     products: ProductRepository = product_repository()
-    decision = decide_request(cart, products)
+    decision = decide_request(cart, products, rules_engine())
     logger.info(
         "eligibility decided",
         extra={

@@ -184,7 +184,7 @@ def explain_eligibility(
 ) -> dict[str, Any]:
     from bonestore.service.support import explain
 
-    return explain(decide_request(request, products, trace=True))
+    return explain(decide_request(request, products, rules_engine(), trace=True))
 
 
 @logger.inject_lambda_context(

@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,7 +24,7 @@ import pytest
 
 from bonestore_infra.bench_checkout import US_ADDRESS, Shop, http_json
 from bonestore_infra.local_stack import LocalStack
-from tests.helpers import Http
+from tests.helpers import Http, ruleset_restored
 from tests.staff_tokens import staff_token
 
 pytestmark = pytest.mark.integration
@@ -49,24 +48,6 @@ def eventually(probe: Callable[[], T | bool | None], timeout: float = 30, what: 
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout} s")
         time.sleep(0.1)
-
-
-@contextmanager
-def ruleset_restored(stack: LocalStack) -> Iterator[Callable[[str], None]]:
-    """Yields ``add_rule(yaml)``: ops add a rule to the ruleset file the stack's functions
-    decide with (it applies at once); the file is put back after."""
-    path = Path(str(stack.config.ruleset_path))
-    before = path.read_text("utf-8")
-
-    def add_rule(rule_yaml: str) -> None:
-        indented = "".join(f"  {line}\n" for line in rule_yaml.strip("\n").splitlines())
-        text = path.read_text("utf-8")
-        path.write_text(text.replace("\nrules:\n", "\nrules:\n" + indented, 1), "utf-8")
-
-    try:
-        yield add_rule
-    finally:
-        path.write_text(before, "utf-8")
 
 
 @contextmanager

@@ -75,10 +75,10 @@ def test_each_line_of_a_request_carries_that_requests_id(
 
     real_decide = carts.decide_request
 
-    def decide_and_log(request: Any, products: Any) -> Any:
+    def decide_and_log(request: Any, products: Any, engine: Any) -> Any:
         # A service-layer line (stdlib logger under ``bonestore``), as checkout's are.
         logging.getLogger("bonestore.service.carts").info("deciding a cart")
-        return real_decide(request, products)
+        return real_decide(request, products, engine)
 
     monkeypatch.setattr(carts, "decide_request", decide_and_log)
     catalog = MemoryProducts({**p.model_dump(mode="json"), "active": True} for p in seed_catalog())

@@ -19,7 +19,7 @@ from bonestore.domain.errors import InvalidInput
 if TYPE_CHECKING:
     from bonestore.domain.catalog import Product
     from bonestore.domain.geo import Destination
-    from bonestore.domain.rules import CartDecision, CartLine
+    from bonestore.domain.rules import CartDecision, CartLine, Engine
     from bonestore.service.ports import ProductStore
 
 MAX_LINES = 100
@@ -90,13 +90,12 @@ def decision_time(at: datetime | None) -> datetime:
 
 
 def decide_request(
-    request: EligibilityRequest, repository: ProductStore, *, trace: bool = False
+    request: EligibilityRequest, repository: ProductStore, engine: Engine, *, trace: bool = False
 ) -> CartDecision:
-    """The rules' decision for a cart request: destination checked, products from the table."""
-    from bonestore.domain.rules import default_engine
-
+    """The rules' decision for a cart request: destination checked, products from the table,
+    decided by ``engine`` (the provider's: ``bonestore serve --ruleset`` swaps it)."""
     destination = destination_of(request.destination)
     catalog = load_products(repository, [item.sku for item in request.items])
-    return default_engine().decide(
+    return engine.decide(
         cart_lines(request.items, catalog), destination, decision_time(request.at), trace=trace
     )

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from bonestore.domain.catalog import Product, product_of, seed_catalog
 from bonestore.domain.errors import InvalidInput
 from bonestore.domain.geo import Destination
-from bonestore.domain.rules import CartLine
+from bonestore.domain.rules import CartLine, default_engine
 from bonestore.service.carts import (
     MAX_LINES,
     MAX_QUANTITY,
@@ -204,6 +204,7 @@ def test_a_cart_request_is_decided_by_the_rules_on_the_normalized_destination() 
             }
         ),
         table,
+        default_engine(),
     )
     assert decision.destination == Destination(country="CA", subdivision="CA-QC")
     assert decision.at == datetime(2026, 1, 31, tzinfo=UTC)
@@ -212,7 +213,9 @@ def test_a_cart_request_is_decided_by_the_rules_on_the_normalized_destination() 
         ("ORP-EBOOK", True),
     ]
     assert decision.items[0].trace is None
-    traced = decide_request(request([{"sku": "ORP-EBOOK", "quantity": 1}]), table, trace=True)
+    traced = decide_request(
+        request([{"sku": "ORP-EBOOK", "quantity": 1}]), table, default_engine(), trace=True
+    )
     assert traced.items[0].trace
 
 
