@@ -205,6 +205,52 @@ def normalize_destination(raw: Mapping[str, Any], *, field: str = "destination")
     )
 
 
+# What customers write for the regions an embargo names (shipping policy: Crimea,
+# Sevastopol, Donetsk, Luhansk), beside ISO 3166-2's own names ("Avtonomna Respublika
+# Krym", "Donetska oblast"): a billing address typed by hand must not slip past the
+# embargo because it says "Crimea". English, Ukrainian and Russian spellings, as
+# ``_name_key`` leaves them.
+_SUBDIVISION_ALIASES: Mapping[str, Mapping[str, str]] = {
+    "UA": {
+        **dict.fromkeys(
+            ("crimea", "republic of crimea", "autonomous republic of crimea", "krym", "krim",
+             "respublika krym", "republic krym"),
+            "UA-43",
+        ),
+        **dict.fromkeys(("sevastopol", "sebastopol"), "UA-40"),
+        **dict.fromkeys(("donetsk", "donetska", "donetskaya", "donetskaja"), "UA-14"),
+        **dict.fromkeys(("luhansk", "lugansk", "luhanska", "luganskaya", "luganskaja"), "UA-09"),
+    }
+}  # fmt: skip
+# Words a region's name is written with or without ("Donetsk Oblast", "New York State").
+_REGION_WORDS = frozenset({"oblast", "region", "province", "state"})
+_NAME_APOSTROPHES = re.compile(r"['’`ʼ]")  # "Luhans'k" is Luhansk
+_NAME_PUNCTUATION = re.compile(r"[\s.,_-]+")
+
+
+def _name_key(name: str) -> str:
+    """A region's name compared loosely: case, punctuation and a trailing "oblast",
+    "region", "province" or "state" aside."""
+    words = _NAME_PUNCTUATION.sub(" ", _NAME_APOSTROPHES.sub("", name.casefold())).split()
+    while words and words[-1] in _REGION_WORDS:
+        words.pop()
+    return " ".join(words)
+
+
+def _subdivision_named(country: str, text: str, known: Mapping[str, str]) -> str | None:
+    """The subdivision ``text`` names: ISO 3166-2's name exactly (case aside), else loosely
+    or by a known alias; None when no name fits, or more than one does (never a guess:
+    ISO gives Spain's province and community of Cantabria one name)."""
+    exact = {sub for sub, name in known.items() if name.casefold() == text.casefold()}
+    if not exact:
+        key = _name_key(text)
+        exact = {sub for sub, name in known.items() if _name_key(name) == key}
+        alias = _SUBDIVISION_ALIASES.get(country, {}).get(key)
+        if alias is not None:
+            exact.add(alias)
+    return exact.pop() if len(exact) == 1 else None
+
+
 def destination_from_stripe_address(
     address: Mapping[str, Any] | None, *, line1_fallback: str | None = None
 ) -> Destination | None:
@@ -232,8 +278,7 @@ def destination_from_stripe_address(
             if candidate in known:
                 subdivision = candidate
         if subdivision is None:
-            by_name = {name.casefold(): sub for sub, name in known.items()}
-            subdivision = by_name.get(text.casefold())
+            subdivision = _subdivision_named(country, text, known)
 
     postal: str | None = None
     postal_raw = address.get("postal_code")

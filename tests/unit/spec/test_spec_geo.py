@@ -454,3 +454,58 @@ def test_a_normalized_destination_cannot_be_altered() -> None:
     dest = normalize_destination({"country": "US"})
     with pytest.raises(ValueError, match="frozen"):
         dest.country = "CU"  # type: ignore[misc]
+
+
+# -- the embargoed regions, as customers write them on a billing address ------------------
+# Policy, "Embargoes": a Ukrainian address is in Crimea (UA-43), Sevastopol (UA-40),
+# Donetsk (UA-14) or Luhansk (UA-09) "when its subdivision says so". Stripe's billing
+# address carries the state as the customer typed it.
+
+
+@pytest.mark.parametrize(
+    ("state", "subdivision"),
+    [("Crimea", "UA-43"), ("Republic of Crimea", "UA-43"), ("Autonomous Republic of Crimea", "UA-43"),
+     ("Krym", "UA-43"), ("KRIM", "UA-43"), ("Respublika Krym", "UA-43"), ("Avtonomna Respublika Krym", "UA-43"),
+     ("crimea.", "UA-43"), ("Sevastopol", "UA-40"), ("Sebastopol", "UA-40"), ("Donetsk", "UA-14"),
+     ("Donetsk Oblast", "UA-14"), ("Donets'k oblast", "UA-14"), ("Donetska oblast", "UA-14"),
+     ("Donetskaya", "UA-14"), ("donetsk region", "UA-14"), ("Luhansk", "UA-09"), ("Lugansk", "UA-09"),
+     ("Luhans’k Oblast", "UA-09"), ("Luganskaya", "UA-09"), ("Luhanska", "UA-09"),
+     ("Lugansk Province", "UA-09"), ("Kyiv", "UA-30"), ("Oblast", None), ("Atlantis", None)],
+)  # fmt: skip
+def test_a_billing_state_naming_an_embargoed_region_is_that_region(
+    state: str, subdivision: str | None
+) -> None:
+    dest = destination_from_stripe_address({"country": "UA", "state": state})
+    assert dest is not None and dest.subdivision == subdivision
+
+
+def test_an_embargoed_regions_other_name_means_it_only_in_ukraine() -> None:
+    dest = destination_from_stripe_address({"country": "US", "state": "Crimea"})
+    assert dest is not None and dest.subdivision is None
+
+
+@pytest.mark.parametrize(
+    ("country", "state", "subdivision"),
+    [("US", "New York State", "US-NY"), ("US", "new-york", "US-NY"), ("CA", "Quebec Province", "CA-QC"),
+     ("US", "State", None)],
+)  # fmt: skip
+def test_a_billing_state_is_read_with_or_without_its_region_word(
+    country: str, state: str, subdivision: str | None
+) -> None:
+    dest = destination_from_stripe_address({"country": country, "state": state})
+    assert dest is not None and dest.subdivision == subdivision
+
+
+def test_a_billing_state_that_names_two_subdivisions_is_not_guessed() -> None:
+    # ISO 3166-2 names Spain's community (ES-CB) and its province (ES-S) "Cantabria".
+    dest = destination_from_stripe_address({"country": "ES", "state": "Cantabria"})
+    assert dest is not None and dest.subdivision is None
+
+
+def test_a_subdivisions_exact_name_wins_over_a_loose_reading() -> None:
+    from bonestore.domain.geo import _subdivision_named
+
+    known = {"XX-1": "Lakeland", "XX-2": "Lakeland Region"}
+    assert _subdivision_named("XX", "lakeland region", known) == "XX-2"
+    assert _subdivision_named("XX", "Lakeland", known) == "XX-1"
+    assert _subdivision_named("XX", "Lakeland State", known) is None  # both, loosely
