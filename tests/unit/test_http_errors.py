@@ -21,6 +21,9 @@ pytestmark = pytest.mark.unit
         (("body", "items"), "invalid_items"),
         (("body", "success_url"), "invalid_url"),
         (("body", "whatever"), "invalid_request"),
+        (("body", "shipping_address", "name"), "invalid_address"),
+        (("body", "shipping_address", "city"), "invalid_address"),
+        (("body", "shipping_address", "postal_code"), "invalid_postal_code"),
     ],
 )
 def test_validation_errors_get_field_specific_codes(loc: tuple[object, ...], code: str) -> None:

@@ -26,6 +26,9 @@ FIELD_ERROR_CODES = {
     "success_url": "invalid_url",
     "cancel_url": "invalid_url",
     "destination": "invalid_destination",
+    # Its name, line1 or city missing or malformed (contract: invalid_address); its
+    # country, subdivision and postal code have their own codes, found first.
+    "shipping_address": "invalid_address",
     "price": "invalid_price",
     "stock": "invalid_stock",
 }
