@@ -39,8 +39,8 @@ def _digits(n: int) -> re.Pattern[str]:
 
 
 _POSTAL: dict[str, tuple[re.Pattern[str], Any]] = {
-    "US": (re.compile(r"\d{5}(\d{4})?"), lambda c: c if len(c) == 5 else f"{c[:5]}-{c[5:]}"),
-    "PR": (re.compile(r"00[679]\d{2}(\d{4})?"), lambda c: c if len(c) == 5 else f"{c[:5]}-{c[5:]}"),
+    "US": (re.compile(r"\d{5}(\d{4})?"), lambda c: "-".join(filter(None, (c[:5], c[5:])))),
+    "PR": (re.compile(r"00[679]\d{2}(\d{4})?"), lambda c: "-".join(filter(None, (c[:5], c[5:])))),
     "CA": (_CA, _split_last3),
     "GB": (_GB, _split_last3),
     "IE": (_IE, lambda c: f"{c[:3]} {c[3:]}"),
@@ -91,13 +91,13 @@ def is_country(code: str) -> bool:
 
 def subdivision_name(code: str) -> str | None:
     code = code.upper()
-    return _subdivisions(code.split("-", 1)[0]).get(code)
+    return _subdivisions(code.partition("-")[0]).get(code)
 
 
 def subdivision_country(code: str) -> str | None:
     """The country of an ISO 3166-2 code (or US military code), None if unknown."""
     code = code.upper()
-    country = code.split("-", 1)[0]
+    country = code.partition("-")[0]
     return country if code in _subdivisions(country) else None
 
 
@@ -140,7 +140,7 @@ def _text(raw: Mapping[str, Any], key: str, field: str, max_len: int = 200) -> s
     return value or None
 
 
-def normalize_destination(raw: Mapping[str, Any], *, field: str = "destination") -> Destination:
+def normalize_destination(raw: Mapping[str, Any], field: str = "destination") -> Destination:
     """Validate and normalize a destination from a client (see module doc).
 
     Raises :class:`InvalidInput` with ``invalid_country``, ``invalid_subdivision``,
@@ -252,7 +252,7 @@ def _subdivision_named(country: str, text: str, known: Mapping[str, str]) -> str
 
 
 def destination_from_stripe_address(
-    address: Mapping[str, Any] | None, *, line1_fallback: str | None = None
+    address: Mapping[str, Any] | None, line1_fallback: str | None = None
 ) -> Destination | None:
     """A destination from an address Stripe collected; None when it has no usable country.
 

@@ -82,7 +82,7 @@ MAX_ORDER_ID_LENGTH = 100
 
 def could_be_order_id(value: object) -> TypeGuard[str]:
     """Whether ``value`` may name an order, so that looking it up is worth a read."""
-    return isinstance(value, str) and 0 < len(value) <= MAX_ORDER_ID_LENGTH
+    return isinstance(value, str) and bool(value) and len(value) <= MAX_ORDER_ID_LENGTH
 
 
 def iso(at: datetime) -> str:
@@ -107,13 +107,18 @@ def can_enter(current: str, target: str) -> bool:
     return target in STOCK_ON_ENTER and current in sources_of(target)
 
 
+# The only stock moves: reserved stock is released or committed, once. A table, not
+# string comparisons: one place to read, and nothing that compares by order or identity.
+_STOCK_MOVES: dict[tuple[str, StockEffect], str] = {
+    ("reserved", "release"): "released",
+    ("reserved", "commit"): "committed",
+}
+
+
 def stock_after(stock_state: str, target: str) -> tuple[str, StockEffect | None]:
     """The order's stock state after entering ``target``, and what to do to the products'
     counters (None: nothing). Reserved stock is released or committed once; sold goods
     come back only through a return, never through a refund."""
     effect = STOCK_ON_ENTER[target]
-    if stock_state == "reserved" and effect == "release":
-        return "released", "release"
-    if stock_state == "reserved" and effect == "commit":
-        return "committed", "commit"
-    return stock_state, None
+    after = _STOCK_MOVES.get((stock_state, effect))
+    return (stock_state, None) if after is None else (after, effect)

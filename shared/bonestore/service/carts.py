@@ -57,10 +57,11 @@ class EligibilityRequest(BaseModel):
     at: Annotated[AwareDatetime | None, Field(examples=["2026-01-31T00:00:00Z"])] = None
 
 
-def destination_of(raw: DestinationIn, *, field: str = "destination") -> Destination:
+def destination_of(raw: DestinationIn, field: str = "destination") -> Destination:
     from bonestore.domain.geo import normalize_destination
 
-    return normalize_destination(raw.model_dump(exclude_none=True), field=field)
+    # Its unset fields are None, which normalize_destination reads as absent.
+    return normalize_destination(raw.model_dump(), field=field)
 
 
 def load_products(repository: ProductStore, skus: Sequence[str]) -> dict[str, Product]:
@@ -70,7 +71,7 @@ def load_products(repository: ProductStore, skus: Sequence[str]) -> dict[str, Pr
     missing = [sku for sku in wanted if sku not in found]
     if missing:
         raise InvalidInput(
-            f"Unknown product{'s' if len(missing) > 1 else ''}: {', '.join(missing)}.",
+            f"Unknown product{'s' if missing[1:] else ''}: {', '.join(missing)}.",
             code="unknown_sku",
             details=[{"field": "items", "sku": sku} for sku in missing],
         )
@@ -90,7 +91,7 @@ def decision_time(at: datetime | None) -> datetime:
 
 
 def decide_request(
-    request: EligibilityRequest, repository: ProductStore, engine: Engine, *, trace: bool = False
+    request: EligibilityRequest, repository: ProductStore, engine: Engine, trace: bool = False
 ) -> CartDecision:
     """The rules' decision for a cart request: destination checked, products from the table,
     decided by ``engine`` (the provider's: ``bonestore serve --ruleset`` swaps it)."""
