@@ -58,6 +58,8 @@ def test_every_target_has_tests_that_exist() -> None:
     targets, _ = load_targets()
     for target in targets:
         assert (ROOT / target.module).is_file(), target
-        for test in target.tests:
-            assert Path(ROOT / test).is_file(), (target.name, test)
+        for test in target.tests:  # a file, or one test of it (path::name)
+            path, _, name = test.partition("::")
+            assert Path(ROOT / path).is_file(), (target.name, test)
+            assert not name or f"def {name}(" in (ROOT / path).read_text("utf-8"), test
         assert 0 < target.min_score <= 100
