@@ -61,21 +61,17 @@ def _limit_order(item: tuple[int, Reason]) -> tuple[int, str]:
 def combine(matched: Matched, no_permit: Callable[[], Reason]) -> LineBase:
     """Forbid overrides permit; errors deny; with no permit (and nothing else to name) the
     defaults, else ``no_permit()``; the smallest limit is the line's maximum."""
+    # Sorted whatever their number: a guard for one item would save nothing measurable.
     denials = matched.forbids + matched.errors
     if not matched.permitted and not denials:
-        denials = sorted(matched.defaults, key=_REASON_ORDER) or [no_permit()]
-    elif len(denials) > 1:
-        denials.sort(key=_REASON_ORDER)
+        denials = matched.defaults or [no_permit()]
+    denials.sort(key=_REASON_ORDER)
     limits = matched.limits
-    if len(limits) > 1:
-        limits.sort(key=_limit_order)
+    limits.sort(key=_limit_order)
     return LineBase(denials=denials, limits=limits, max_quantity=limits[0][0] if limits else None)
 
 
 def apply_quantity(base: LineBase, quantity: int) -> list[Reason]:
     """A line's reasons at ``quantity`` (the product's total over the cart): its denials,
     then every limit it exceeds, smallest first. Empty: eligible."""
-    limit = base.max_quantity
-    if limit is not None and quantity > limit:
-        return base.denials + [r for n, r in base.limits if quantity > n]
-    return base.denials
+    return base.denials + [r for n, r in base.limits if quantity > n]
