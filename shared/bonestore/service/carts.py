@@ -8,11 +8,12 @@ the catalog table: nothing a client says about a product is trusted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from bonestore.domain.errors import InvalidInput
 
@@ -49,12 +50,27 @@ class DestinationIn(BaseModel):
 CartItems = Annotated[list[CartItemIn], Field(min_length=1, max_length=MAX_LINES)]
 
 
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _iso_text(value: Any) -> Any:
+    """``at`` as the contract writes it, an ISO 8601 text: pydantic's lax mode would also
+    read a number (``5``, ``"1700000000"``) as Unix seconds, a time nobody asked for."""
+    if value is not None and not (isinstance(value, str) and _ISO_DATE_TIME.match(value)):
+        raise ValueError("at must be an ISO 8601 time with its offset, like 2026-01-31T00:00:00Z")
+    return value
+
+
 class EligibilityRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     destination: DestinationIn
     items: CartItems
-    at: Annotated[AwareDatetime | None, Field(examples=["2026-01-31T00:00:00Z"])] = None
+    at: Annotated[
+        AwareDatetime | None,
+        BeforeValidator(_iso_text),
+        Field(examples=["2026-01-31T00:00:00Z"]),
+    ] = None
 
 
 def destination_of(raw: DestinationIn, field: str = "destination") -> Destination:
