@@ -98,7 +98,18 @@ def _describe(decision: Mapping[str, Any] | None) -> str:
 
 
 def eligibility_view(order: Order, engine: Engine, at: datetime | None = None) -> dict[str, Any]:
-    """``{"at_checkout", "at_payment", "now", "now_differs", "changed_by", ...}`` for an order."""
+    """``{"at_checkout", "at_payment", "now", "now_differs", "changed_by", ...}`` for an order,
+    every reason in its decisions with its rule's ``note`` and ``source`` (the contract: every
+    Reason shown to staff carries them). Added after the comparison, which is of decisions
+    as they were stored."""
+    view = _compared_decisions(order, engine, at)
+    for name in ("at_checkout", "at_payment", "now"):
+        if view.get(name):
+            view[name] = decision_with_rule_notes(view[name], engine)
+    return view
+
+
+def _compared_decisions(order: Order, engine: Engine, at: datetime | None) -> dict[str, Any]:
     at_checkout = dict(order.eligibility_at_checkout or {}) or None
     at_payment = dict(order.eligibility_at_payment or {}) or None
     view: dict[str, Any] = {
@@ -184,9 +195,15 @@ def with_rule_notes(reasons: Iterable[Mapping[str, Any]], engine: Engine) -> lis
     """Reasons as staff see them: each with its rule's ``note`` and ``source`` (the legal
     citation) from the active ruleset, looked up by rule id (None for a rule it no longer
     has, or a check that is not a rule such as ``payment-check``)."""
-    rules = {rule.id: rule for rule in engine.ruleset.rules}
+    return _noted_reasons(reasons, {rule.id: rule for rule in engine.ruleset.rules})
+
+
+def _noted_reasons(reasons: Iterable[Any], rules: Mapping[str, Any]) -> list[Any]:
     out = []
     for reason in reasons:
+        if not isinstance(reason, Mapping):
+            out.append(reason)
+            continue
         rule = rules.get(str(reason.get("rule_id")))
         out.append(
             {
@@ -196,6 +213,27 @@ def with_rule_notes(reasons: Iterable[Mapping[str, Any]], engine: Engine) -> lis
             }
         )
     return out
+
+
+def decision_with_rule_notes(decision: Mapping[str, Any], engine: Engine) -> dict[str, Any]:
+    """A decision's JSON as staff see it: every ``reasons`` list in it (each line's, each
+    shipping method's, offered or withdrawn, the billing check's and its decision's) with
+    its rules' note and source."""
+    rules = {rule.id: rule for rule in engine.ruleset.rules}
+
+    def noted(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {
+                key: _noted_reasons(inner, rules)
+                if key == "reasons" and isinstance(inner, list)
+                else noted(inner)
+                for key, inner in value.items()
+            }
+        if isinstance(value, list):
+            return [noted(inner) for inner in value]
+        return value
+
+    return dict(noted(decision))
 
 
 def order_view(order: Order, engine: Engine, at: datetime | None = None) -> dict[str, Any]:
@@ -247,8 +285,11 @@ def order_view(order: Order, engine: Engine, at: datetime | None = None) -> dict
 
 
 def explain(decision: CartDecision) -> dict[str, Any]:
-    """The ``POST /eligibility`` answer plus ``trace``: per line, every rule considered."""
-    body = decision.to_json()
+    """The ``POST /eligibility`` answer plus ``trace``: per line, every rule considered; each
+    reason with its rule's note and source, as every reason shown to staff."""
+    from bonestore.domain.rules import default_engine
+
+    body = decision_with_rule_notes(decision.to_json(), default_engine())
     body["trace"] = [
         {
             "sku": line.sku,
