@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
 from bonestore.adapters.products import ProductRepository
 from bonestore.api.auth import (
@@ -32,6 +32,7 @@ from bonestore.api.http import create_app
 from bonestore.api.responses import documented
 from bonestore.domain.catalog import SKU_PATTERN, Product, Sku
 from bonestore.domain.errors import InvalidInput, NotFound, Unprocessable
+from bonestore.domain.money import Money
 
 logger = Logger()
 app = create_app(enable_validation=True)
@@ -52,6 +53,17 @@ class ProductBody(Product):
     """A product as ops send it: the SKU comes from the path (the body may repeat it)."""
 
     sku: Sku | None = None  # type: ignore[assignment]
+
+    @field_validator("price")
+    @classmethod
+    def _iso_4217(cls, price: Money) -> Money:
+        # Money's pattern takes any three letters; a price in "XYZ" would go on sale and
+        # fail only at Stripe. The ISO 4217 list is read here, on a write, not per request.
+        import pycountry
+
+        if pycountry.currencies.get(alpha_3=price.currency) is None:
+            raise ValueError(f"{price.currency!r} is not an ISO 4217 currency code")
+        return price
 
 
 def _path_sku(sku: str) -> str:
