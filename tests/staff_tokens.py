@@ -6,7 +6,6 @@ user for the test run, well inside its one-hour life.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from typing import Any
@@ -36,6 +35,7 @@ def staff_token(
     ``bonestore_infra.dev_auth.with_lifetime``.
     """
     from bonestore_infra.dev_auth import issue_token, with_lifetime
+    from bonestore_infra.local_cognito import ensure_group
 
     if _pool is None:
         raise RuntimeError("no local stack: use the `api` or `local_stack` fixture")
@@ -44,14 +44,7 @@ def staff_token(
         cached = _cache.get(key)
         if cached is None or cached[1] < time.monotonic():
             if group is not None:
-                _ensure_group(group)
+                ensure_group(_pool, group)
             token = issue_token(_pool, group, username=username)
             cached = _cache[key] = (token, time.monotonic() + CACHE_SECONDS)
     return cached[0] if expires_in is None else with_lifetime(cached[0], expires_in)
-
-
-def _ensure_group(group: str) -> None:
-    """A group the template lacks (e.g. ``customer``) is made in the local pool for the test."""
-    cognito = _pool.client()
-    with contextlib.suppress(cognito.exceptions.GroupExistsException):
-        cognito.create_group(UserPoolId=_pool.pool_id, GroupName=group)

@@ -188,6 +188,18 @@ def add_staff_user(pool: StaffPool, user: StaffUser) -> None:
         )
 
 
+def ensure_group(pool: StaffPool, group: str) -> bool:
+    """The group exists in the pool (created when it did not; True then), so a token of a
+    group the template lacks (``customer``) is a real token too: the API must grant it
+    nothing, which only a real token can show."""
+    cognito = pool.client()
+    try:
+        cognito.create_group(UserPoolId=pool.pool_id, GroupName=group)
+    except cognito.exceptions.GroupExistsException:
+        return False
+    return True
+
+
 def seed_staff(pool: StaffPool, groups: list[str], passwords: dict[str, str]) -> list[StaffUser]:
     """One user per group, named after it (``support``, ``ops``, ``warehouse``)."""
     users = [StaffUser(group, passwords.get(group) or new_password(), (group,)) for group in groups]

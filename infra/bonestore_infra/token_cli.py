@@ -22,8 +22,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--group",
         required=True,
-        help=f"support, ops or warehouse (the pool's groups), or {NO_GROUP!r} for a signed-in "
-        "user in no group",
+        help=f"any group name: support, ops or warehouse (the pool's groups), another name "
+        f"(e.g. customer: created in the local pool, granted nothing), or {NO_GROUP!r} for "
+        "a signed-in user in no group",
     )
     parser.add_argument(
         "--username",
@@ -46,6 +47,7 @@ def _run(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from bonestore_infra.dev_auth import SignInError, issue_token, sign_in, with_lifetime
+    from bonestore_infra.local_cognito import ensure_group
     from bonestore_infra.serve_state import running_stack
 
     stack = running_stack()
@@ -57,15 +59,15 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 1
     group = None if args.group == NO_GROUP else args.group
-    groups = sorted({g for user in stack.staff_users for g in user.groups})
-    if group is not None and group not in groups:
-        print(
-            f"bonestore dev-token: the user pool has no group {group!r}; "
-            f"its groups are {', '.join(groups)} (or {NO_GROUP!r} for a user in none)",
-            file=sys.stderr,
-        )
-        return 2
     try:
+        if group is not None and ensure_group(stack.user_pool, group):
+            # The contract's dev-token takes any group name (`customer` included): a
+            # token of a group the API does not know must be as real as a staff one.
+            print(
+                f"bonestore dev-token: created group {group!r} in the local user pool "
+                "(the template has no such group; the API grants it nothing)",
+                file=sys.stderr,
+            )
         seeded = stack.user_in(group) if group and not args.username else None
         if seeded is not None:
             token = str(sign_in(stack.user_pool, seeded.username, seeded.password)["IdToken"])

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -103,9 +104,21 @@ def test_serve_prints_staff_users_that_other_commands_sign_in_as(tmp_path: Path)
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 200
-        unknown = _bonestore(home, "dev-token", "--group", "customer")
-        assert unknown.returncode == 2
-        assert "no group 'customer'; its groups are ops, support, warehouse" in unknown.stderr
+        # The contract: "a bearer token (any group name, e.g. support, ops, customer)";
+        # a group the API does not know is a real token that grants nothing (403).
+        customer = _bonestore(home, "dev-token", "--group", "customer")
+        assert customer.returncode == 0, customer.stderr
+        assert "created group 'customer'" in customer.stderr
+        forbidden = urllib.request.Request(
+            f"http://127.0.0.1:{api}/admin/rules",
+            headers={"Authorization": f"Bearer {customer.stdout.strip()}"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(forbidden, timeout=30)
+        assert refused.value.code == 403
+        assert json.loads(refused.value.read())["error"]["code"] == "forbidden"
+        again = _bonestore(home, "dev-token", "--group", "customer")
+        assert again.returncode == 0 and "created group" not in again.stderr, again.stderr
         expired = _bonestore(home, "dev-token", "--group", "ops", "--expires-in", "-5")
         assert expired.returncode == 0, expired.stderr
         assert expired.stdout.strip() != token.stdout.strip()
