@@ -1,0 +1,500 @@
+"""Acceptance: the HTTP contract v2 (docs/api.md states it for this repository), the
+clauses no other test pins against the running local stack, as a reviewer (and a
+careless client, and an attacker) would try them over HTTP.
+
+Each test is named for its clause and quotes it. The flows go through the real local
+stack: the API, moto, the Stripe emulator and its signed webhooks.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bonestore.api.json_body import MAX_BODY_BYTES
+from bonestore_infra.bench_checkout import Shop, http_json, shipping_address
+from bonestore_infra.local_stack import LocalStack
+from tests.helpers import Http, assert_error
+from tests.staff_tokens import staff_token
+
+pytestmark = pytest.mark.integration
+
+US = {"country": "US", "subdivision": "IL", "postal_code": "62701"}
+CART = {"destination": {"country": "US"}, "items": [{"sku": "ORP-EBOOK", "quantity": 1}]}
+URLS = {"success_url": "https://shop.example.com/ok", "cancel_url": "https://shop.example.com/no"}
+
+
+@pytest.fixture(scope="module")
+def shop(local_stack: LocalStack) -> Shop:
+    return Shop(local_stack)
+
+
+def checkout(shop: Shop, items: dict[str, int], **extra: Any) -> dict[str, Any]:
+    status, body = shop.checkout(
+        [{"sku": sku, "quantity": quantity} for sku, quantity in items.items()], **extra
+    )
+    assert status == 201, body
+    return dict(body)
+
+
+def money_fields(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    """Every ``{"amount", ...}`` object in a JSON body, with where it is."""
+    found: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        if "amount" in value and "currency" in value:
+            found.append((path, value))
+        for key, inner in value.items():
+            found += money_fields(inner, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            found += money_fields(inner, f"{path}[{index}]")
+    return found
+
+
+def floats(value: Any, path: str = "") -> list[str]:
+    if isinstance(value, float):
+        return [path]
+    if isinstance(value, dict):
+        return [p for key, inner in value.items() for p in floats(inner, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [p for index, inner in enumerate(value) for p in floats(inner, f"{path}[{index}]")]
+    return []
+
+
+def assert_money_everywhere(body: Any) -> None:
+    """ "Money is an integer in minor units plus an ISO 4217 currency"; never a float."""
+    assert not floats(body), floats(body)
+    for path, money in money_fields(body):
+        assert set(money) == {"amount", "currency"}, (path, money)
+        assert type(money["amount"]) is int and money["amount"] >= 0, (path, money)
+        currency = money["currency"]
+        assert isinstance(currency, str) and len(currency) == 3 and currency.isupper(), path
+
+
+# ---------------------------------------------------------------- money and shapes
+
+
+def test_money_is_integer_minor_units_and_a_currency_in_every_answer(shop: Shop, api: Http) -> None:
+    """ "Money is an integer in minor units plus an ISO 4217 currency": in the catalog, an
+    eligibility answer, a checkout's 201, the customer's order page and the support view."""
+    body = checkout(shop, {"TRUEOSTEO-120": 1, "ORP-EBOOK": 1}, destination=US)
+    done, _ = shop.complete(body["stripe_session_id"], shipping_details=_stripe_address(US))
+    assert done == 200
+    answers = [
+        api.get("/products?country=US").json(),
+        api.post(
+            "/eligibility",
+            {"destination": US, "items": [{"sku": "BONE-APPETIT-BOOK", "quantity": 1}]},
+        ).json(),
+        body,
+        shop.customer_order(body["order_id"], body["order_token"])[1],
+        api.get(f"/support/orders/{body['order_id']}", token=staff_token("support")).json(),
+    ]
+    for answer in answers:
+        assert money_fields(answer), answer
+        assert_money_everywhere(answer)
+    page = answers[3]
+    # 49.95 + 97.00 + standard 5.95: the eBook is no "goods" towards free shipping.
+    assert page["amount_total"] == {"amount": 4995 + 9700 + 595, "currency": "USD"}
+    assert page["shipping_method"]["price"] == {"amount": 595, "currency": "USD"}
+
+
+def _stripe_address(destination: dict[str, str]) -> dict[str, Any]:
+    address = shipping_address(destination)
+    return {
+        "name": address["name"],
+        "address": {
+            "line1": address["line1"],
+            "city": address["city"],
+            "state": address.get("subdivision"),
+            "postal_code": address.get("postal_code"),
+            "country": address["country"],
+        },
+    }
+
+
+def test_the_order_id_is_the_sessions_client_reference_id_and_metadata(shop: Shop) -> None:
+    """ "The order id is the session's `client_reference_id` and `metadata.order_id`."""
+    body = checkout(shop, {"BONE-APPETIT-BOOK": 1}, destination=US)
+    status, session = http_json(
+        "GET",
+        f"{shop.stripe}/v1/checkout/sessions/{body['stripe_session_id']}",
+        headers={"Authorization": "Bearer sk_test_acceptance"},
+    )
+    assert status == 200, session
+    assert session["client_reference_id"] == body["order_id"]
+    assert session["metadata"]["order_id"] == body["order_id"]
+
+
+def test_prices_a_client_sends_are_ignored(api: Http) -> None:
+    """ "Prices come from the catalog only; any price a client sends is ignored."""
+    response = api.post(
+        "/checkout",
+        {
+            "items": [
+                {"sku": "ORP-EBOOK", "quantity": 2, "price": {"amount": 1, "currency": "USD"}}
+            ],
+            "amount_total": {"amount": 1, "currency": "USD"},
+            **URLS,
+        },
+    )
+    assert response.status == 201, response.body[:300]
+    assert response.json()["amount_subtotal"] == {"amount": 19400, "currency": "USD"}
+
+
+# ---------------------------------------------------------------- carts
+
+
+@pytest.mark.parametrize("route", ["/eligibility", "/checkout"])
+@pytest.mark.parametrize(("count", "status"), [(0, 400), (1, 200), (100, 200), (101, 400)])
+def test_a_cart_has_1_to_100_lines(api: Http, route: str, count: int, status: int) -> None:
+    """ "A cart has 1 to 100 lines": 0 and 101 lines are 400 `invalid_items`."""
+    body = {**CART, "items": [{"sku": "ORP-EBOOK", "quantity": 1}] * count}
+    if route == "/checkout":
+        body.update(URLS)
+    response = api.post(route, body)
+    if status == 400:
+        assert_error(response, 400, "invalid_items")
+    else:
+        assert response.status in (200, 201), response.body[:300]
+
+
+@pytest.mark.parametrize("route", ["/eligibility", "/checkout"])
+@pytest.mark.parametrize("quantity", [0, -1, 1000, 1.5, 2.0, "2", True, None, [1]])
+def test_a_quantity_is_an_integer_from_1_to_999(api: Http, route: str, quantity: Any) -> None:
+    """ "a quantity is an integer from 1 to 999": anything else is 400 `invalid_quantity`."""
+    body = {**CART, "items": [{"sku": "ORP-EBOOK", "quantity": quantity}], **URLS}
+    assert_error(api.post(route, body), 400, "invalid_quantity")
+
+
+def test_lines_of_one_sku_are_merged_and_still_at_most_999(api: Http) -> None:
+    """docs/api.md: "Lines naming the same SKU are merged"; `invalid_quantity` is "a
+    quantity out of 1..999 (after merging duplicate SKUs)"."""
+    items = [{"sku": "ORP-EBOOK", "quantity": 500}, {"sku": "orp-ebook", "quantity": 500}]
+    error = assert_error(api.post("/checkout", {"items": items, **URLS}), 400, "invalid_quantity")
+    assert "ORP-EBOOK" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "at", [5, 1769817600, "1769817600", "2026-01-31", True, "31/01/2026", "2026-01-31T00:00:00"]
+)
+def test_at_is_an_iso_8601_point_in_time(api: Http, at: Any) -> None:
+    """`"at": "2026-01-31T00:00:00Z"?  # optional point in time` (docs/api.md: "an ISO 8601
+    instant with its offset"): a number is not one, though pydantic would read it as Unix
+    seconds and decide in 1970."""
+    assert_error(api.post("/eligibility", {**CART, "at": at}), 400, "invalid_time")
+
+
+@pytest.mark.parametrize("at", ["2026-01-31T00:00:00Z", "2026-01-31T01:00:00+01:00"])
+def test_at_with_its_offset_is_decided_then(api: Http, at: str) -> None:
+    """The point in time the decision was made for is the one asked, in UTC."""
+    response = api.post("/eligibility", {**CART, "at": at})
+    assert response.status == 200, response.body[:300]
+    assert response.json()["evaluated_at"].startswith("2026-01-31T00:00:00")
+
+
+# ---------------------------------------------------------------- v2 body rules
+
+
+def _staff_body_routes(order_id: str) -> list[tuple[str, str, dict[str, Any], str]]:
+    return [
+        ("POST", f"/support/orders/{order_id}/release", {"reason": "checked"}, "support"),
+        ("POST", f"/support/orders/{order_id}/refund", {"reason": "asked"}, "support"),
+        (
+            "POST",
+            f"/admin/orders/{order_id}/shipments",
+            {"carrier": "UPS", "tracking_number": "1Z999AA10123456784"},
+            "warehouse",
+        ),
+    ]
+
+
+STAFF_ROUTE_IDS = ["release", "refund", "shipments"]
+
+
+@pytest.mark.parametrize("index", range(3), ids=STAFF_ROUTE_IDS)
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_staff_bodies_not_json_by_media_type_are_415(
+    api: Http, index: int, content_type: str
+) -> None:
+    """ "for every route that takes a body: a body that is not JSON by its media type → 415
+    `unsupported_media_type`" (the held-order actions and shipments take bodies too)."""
+    method, path, body, group = _staff_body_routes("ord_acceptance_415")[index]
+    response = api.request(
+        method, path, body, headers={"Content-Type": content_type}, token=staff_token(group)
+    )
+    assert_error(response, 415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize("index", range(3), ids=STAFF_ROUTE_IDS)
+@pytest.mark.parametrize(
+    "raw", [b'{"reason": "\xff"}', b'{"reason": ', b'{"a":' * 40 + b"1" + b"}" * 40, b"[]"]
+)
+def test_staff_bodies_not_utf8_json_objects_are_400_invalid_json(
+    api: Http, index: int, raw: bytes
+) -> None:
+    """ "a body that is not valid UTF-8, not valid JSON, or nested deeper than the API needs
+    → 400 `invalid_json`"."""
+    method, path, _, group = _staff_body_routes("ord_acceptance_400")[index]
+    assert_error(api.request(method, path, raw=raw, token=staff_token(group)), 400, "invalid_json")
+
+
+@pytest.mark.parametrize("index", range(3), ids=STAFF_ROUTE_IDS)
+def test_staff_bodies_over_the_limit_are_413(api: Http, index: int) -> None:
+    """ "a body over the documented size limit → 413 `payload_too_large`"."""
+    method, path, body, group = _staff_body_routes("ord_acceptance_413")[index]
+    raw = json.dumps({**body, "padding": "x" * MAX_BODY_BYTES}).encode()
+    response = api.request(method, path, raw=raw, token=staff_token(group))
+    assert_error(response, 413, "payload_too_large")
+
+
+@pytest.mark.parametrize("index", range(3), ids=STAFF_ROUTE_IDS)
+def test_staff_bodies_with_missing_fields_are_400_not_5xx(api: Http, index: int) -> None:
+    """ "Bad input is always a 4xx": an empty object, or fields of the wrong type."""
+    method, path, body, group = _staff_body_routes("ord_acceptance_missing")[index]
+    token = staff_token(group)
+    for bad in ({}, {key: 5 for key in body}, {key: "" for key in body}):
+        response = api.request(method, path, bad, token=token)
+        assert 400 <= response.status < 500, (bad, response.status, response.body[:300])
+        assert_error(response, response.status)
+
+
+# ---------------------------------------------------------------- the customer's order
+
+
+def test_another_customers_order_token_is_the_same_404(shop: Shop) -> None:
+    """ "404 `order_not_found` for an unknown id and for a wrong or missing token alike": a
+    real token of another order opens nothing."""
+    mine = checkout(shop, {"ORP-EBOOK": 1})
+    theirs = checkout(shop, {"DENSERCISE-EBOOK": 1})
+    status, body = shop.customer_order(theirs["order_id"], mine["order_token"])
+    assert status == 404 and body["error"]["code"] == "order_not_found"
+    assert shop.customer_order(theirs["order_id"], theirs["order_token"])[0] == 200
+
+
+def test_the_order_token_is_only_for_the_order_page(shop: Shop, api: Http) -> None:
+    """`order_token` is "a secret for the customer's own order": it is no staff token."""
+    mine = checkout(shop, {"ORP-EBOOK": 1})
+    response = api.get(f"/support/orders/{mine['order_id']}", token=mine["order_token"])
+    assert_error(response, 401, "unauthorized")
+    response = api.get(
+        f"/support/orders/{mine['order_id']}", headers={"X-Order-Token": mine["order_token"]}
+    )
+    assert_error(response, 401, "unauthorized")
+
+
+# ---------------------------------------------------------------- staff
+
+
+def _held_order(shop: Shop) -> dict[str, Any]:
+    """An order shipped to the US but billed in an embargoed country: held after payment."""
+    body = checkout(shop, {"BONE-APPETIT-BOOK": 1}, destination=US)
+    done, _ = shop.complete(
+        body["stripe_session_id"],
+        shipping_details=_stripe_address(US),
+        customer_details={"address": {"line1": "Calle 1", "city": "Havana", "country": "CU"}},
+    )
+    assert done == 200
+    assert shop.wait_status(body["order_id"], "held")["status"] == "held"
+    return body
+
+
+def _reasons(value: Any) -> list[dict[str, Any]]:
+    """Every Reason in an answer: the entries of each ``reasons`` list, at any depth."""
+    if isinstance(value, list):
+        return [reason for inner in value for reason in _reasons(inner)]
+    if not isinstance(value, dict):
+        return []
+    found = [r for r in value.get("reasons") or [] if isinstance(r, dict)]
+    return found + [r for k, v in value.items() if k != "reasons" for r in _reasons(v)]
+
+
+def test_every_reason_shown_to_staff_carries_source_and_note_in_support_eligibility(
+    api: Http,
+) -> None:
+    """ "Every Reason shown to staff carries the rule's `source` and `note`": the reasons of
+    `POST /support/eligibility`, each line's and each shipping method's."""
+    cart = {
+        "destination": {"country": "US", "subdivision": "US-IL", "line1": "PO Box 12"},
+        "items": [{"sku": "BONE-APPETIT-BOOK", "quantity": 1}],
+    }
+    au = {"destination": {"country": "CA"}, "items": [{"sku": "TRUEOSTEO-120", "quantity": 1}]}
+    for body in (cart, au):
+        response = api.post("/support/eligibility", body, token=staff_token("support"))
+        assert response.status == 200, response.body[:300]
+        reasons = _reasons(response.json())
+        assert reasons
+        for reason in reasons:
+            assert {"rule_id", "code", "message", "source", "note"} <= set(reason), reason
+            assert reason["source"], reason
+    public = api.post("/eligibility", au).json()
+    assert {"source", "note"}.isdisjoint(public["items"][0]["reasons"][0])  # staff only
+
+
+def test_every_reason_shown_to_staff_carries_source_and_note_in_the_support_order(
+    shop: Shop, api: Http
+) -> None:
+    """ "Every Reason shown to staff carries the rule's `source` and `note`": a held order's
+    decisions at payment and now, per line, in `GET /support/orders/{order_id}`."""
+    held = _held_order(shop)
+    view = api.get(f"/support/orders/{held['order_id']}", token=staff_token("support")).json()
+    assert view["status"] == "held"
+    for name in ("at_checkout", "at_payment", "now"):
+        assert view["eligibility"][name] is not None, name
+    shown = _reasons(view)
+    embargo = [reason for reason in shown if reason["rule_id"] == "embargo-cuba"]
+    assert len(embargo) >= 4, shown  # hold, at payment's billing check, now's, its decision
+    for reason in shown:
+        assert {"source", "note"} <= set(reason), reason
+    assert all("31 CFR part 515" in reason["source"] for reason in embargo), embargo
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/support/orders/ord_x"),
+        ("GET", "/support/orders?status=held"),
+        ("POST", "/support/eligibility"),
+        ("POST", "/support/orders/ord_x/release"),
+        ("POST", "/support/orders/ord_x/refund"),
+        ("PUT", "/admin/products/ACCEPT-X"),
+        ("DELETE", "/admin/products/ACCEPT-X"),
+        ("POST", "/admin/orders/ord_x/shipments"),
+    ],
+)
+def test_a_customer_groups_token_is_403(api: Http, method: str, path: str) -> None:
+    """ "401 without a valid token, 403 for another group": a real token of the `customer`
+    group (the contract's dev-token example) reaches no staff route."""
+    response = api.request(method, path, {}, token=staff_token("customer"))
+    assert_error(response, 403, "forbidden")
+
+
+def test_the_support_list_by_email_ignores_case_and_by_status_is_oldest_first(
+    shop: Shop, api: Http
+) -> None:
+    """ "email matched case-insensitively; by status, oldest first"."""
+    first, second = _held_order(shop), _held_order(shop)
+    token = staff_token("support")
+    items = api.get("/support/orders?status=held", token=token).json()["items"]
+    ids = [item["order_id"] for item in items]
+    if first["order_id"] in ids and second["order_id"] in ids:
+        assert ids.index(first["order_id"]) < ids.index(second["order_id"])
+    created = [item["created_at"] for item in items]
+    assert created == sorted(created)
+    email = "Acceptance.Case@Example.COM"
+    mine = checkout(shop, {"ORP-EBOOK": 1}, email=email)
+    found = api.get("/support/orders?email=acceptance.case@example.com", token=token).json()
+    assert mine["order_id"] in [item["order_id"] for item in found["items"]]
+    for item in found["items"]:
+        assert set(item) >= {"order_id", "status", "email", "created_at", "amount_total"}
+
+
+# ---------------------------------------------------------------- admin
+
+
+@pytest.mark.parametrize("currency", ["XYZ", "ABC", "QQQ"])
+def test_a_product_price_is_in_an_iso_4217_currency(api: Http, currency: str) -> None:
+    """ "Money is an integer in minor units plus an ISO 4217 currency": a price in a code
+    that is no currency is 400 `invalid_price`, not a product Stripe will refuse to sell."""
+    product = {
+        "name": "Currency acceptance product",
+        "description": "Priced in a currency that does not exist.",
+        "kind": "digital",
+        "category": "program",
+        "price": {"amount": 1000, "currency": currency},
+    }
+    response = api.request("PUT", "/admin/products/ACCEPT-CUR-1", product, token=staff_token("ops"))
+    assert_error(response, 400, "invalid_price")
+    assert api.get("/products/ACCEPT-CUR-1").status == 404
+
+
+def test_a_product_price_in_another_real_currency_is_accepted(api: Http) -> None:
+    """The check is ISO 4217, not "USD only": EUR in any case is a price."""
+    product = {
+        "name": "Currency acceptance product",
+        "description": "Priced in euros.",
+        "kind": "digital",
+        "category": "program",
+        "price": {"amount": 1000, "currency": "eur"},
+    }
+    response = api.request("PUT", "/admin/products/ACCEPT-CUR-2", product, token=staff_token("ops"))
+    assert response.status in (200, 201), response.body[:300]
+    assert response.json()["price"] == {"amount": 1000, "currency": "EUR"}
+    assert (
+        api.request("DELETE", "/admin/products/ACCEPT-CUR-2", token=staff_token("ops")).status
+        == 200
+    )
+
+
+# ---------------------------------------------------------------- checkout, address first
+
+
+@pytest.mark.parametrize("missing", ["name", "line1", "city"])
+@pytest.mark.xfail(
+    strict=True,
+    reason="A shipping_address without name/line1/city answers 400 invalid_request, not "
+    "docs/api.md's invalid_address ('the shipping address lacks its name, line 1 or city'; "
+    "a blank one is invalid_address). The field-to-code map is FIELD_ERROR_CODES in "
+    "shared/bonestore/api/http.py, which this change may not touch.",
+)
+def test_an_address_without_its_name_line1_or_city_is_invalid_address(
+    api: Http, missing: str
+) -> None:
+    """docs/api.md: `invalid_address` 400, "the shipping address lacks its name, line 1 or
+    city"."""
+    address = {k: v for k, v in shipping_address(US).items() if k != missing}
+    body = {"items": [{"sku": "BONE-APPETIT-BOOK", "quantity": 1}], "shipping_address": address}
+    assert_error(api.post("/checkout", {**body, **URLS}), 400, "invalid_address")
+
+
+@pytest.mark.parametrize("field", ["name", "line1", "city"])
+def test_an_address_with_a_blank_name_line1_or_city_is_invalid_address(
+    api: Http, field: str
+) -> None:
+    """docs/api.md: `invalid_address` 400, "the shipping address lacks its name, line 1 or
+    city": blank counts as lacking."""
+    address = {**shipping_address(US), field: "   "}
+    body = {"items": [{"sku": "BONE-APPETIT-BOOK", "quantity": 1}], "shipping_address": address}
+    assert_error(api.post("/checkout", {**body, **URLS}), 400, "invalid_address")
+
+
+@pytest.mark.parametrize(
+    ("destination", "method"),
+    [
+        ({"country": "US", "subdivision": "AE", "postal_code": "09001", "city": "APO"}, "express"),
+        ({"country": "JP", "subdivision": "JP-13", "postal_code": "100-0001"}, "express"),
+        ({**US, "line1": "P.O. Box 7"}, "express"),
+    ],
+    ids=["military", "japan", "po-box"],
+)
+def test_no_customer_can_pay_for_a_method_the_rules_refuse_there(
+    shop: Shop, destination: dict[str, str], method: str
+) -> None:
+    """ "So no customer can pay for a destination or a method the rules refuse for where the
+    parcel goes": 422 `shipping_method_unavailable` naming the methods offered, and
+    nothing reserved."""
+    sku = shop.clone("BONE-APPETIT-BOOK", 5)
+    status, body = shop.checkout([{"sku": sku, "quantity": 1}], destination, shipping_method=method)
+    assert status == 422, body
+    assert body["error"]["code"] == "shipping_method_unavailable"
+    assert [m["id"] for m in body["error"]["details"][0]["offered"]] == ["standard"]
+    assert int(shop.product(sku).get("reserved", 0)) == 0
+
+
+def test_the_surcharged_express_price_is_what_stripe_charges(shop: Shop) -> None:
+    """ "the customer is charged for that address and that method": express to Hawaii is
+    19.95 + 20.00 in the session Stripe shows."""
+    hawaii = {"country": "US", "subdivision": "HI", "postal_code": "96813", "city": "Honolulu"}
+    body = checkout(shop, {"BONE-APPETIT-BOOK": 1}, destination=hawaii, shipping_method="express")
+    assert body["shipping_method"]["price"] == {"amount": 3995, "currency": "USD"}
+    status, session = http_json(
+        "GET",
+        f"{shop.stripe}/v1/checkout/sessions/{body['stripe_session_id']}",
+        headers={"Authorization": "Bearer sk_test_acceptance"},
+    )
+    assert status == 200
+    assert session["shipping_cost"]["amount_total"] == 3995
+    assert session["amount_total"] == 2995 + 3995
+    assert session.get("shipping_address_collection") is None  # no other address at Stripe
