@@ -517,3 +517,40 @@ def test_the_catalog_shows_each_products_availability_by_country(
     assert {sku for sku, a in availability.items() if not a["eligible"]} == refused
     for sku in refused:
         assert availability[sku]["reasons"] and availability[sku]["country"] == country
+
+
+@pytest.mark.parametrize(
+    "postal_code",
+    ["\uff19\uff15\uff10\uff10\uff10", "\u0669\u0665\u0660\u0660\u0660", "\uff19\uff15-000"],
+    ids=["fullwidth", "arabic-indic", "mixed"],
+)
+def test_an_occupied_regions_postal_code_in_other_digits_is_still_embargoed(
+    api: Http, postal_code: str
+) -> None:
+    """ "or its postal code is in ... 95000-98999 (Crimea)": the same code written in
+    fullwidth or Arabic-Indic digits (which Python's ``\\d`` matches) is the same code, and
+    is echoed in its canonical form, not a way around the embargo."""
+    decision = decide(api, {"country": "UA", "postal_code": postal_code}, {"ORP-EBOOK": 1})
+    assert decision["destination"]["postal_code"] == "95000"
+    assert decision["eligible"] is False
+    assert rule_ids(lines(decision)["ORP-EBOOK"])
+
+
+def test_a_us_zip_in_fullwidth_digits_is_echoed_as_ascii(api: Http) -> None:
+    """ "Postal codes are echoed in the country's canonical form (... US ZIP or ZIP+4)"."""
+    destination = {
+        "country": "US",
+        "subdivision": "IL",
+        "postal_code": "\uff16\uff12\uff17\uff10\uff11",
+    }
+    assert decide(api, destination, {"BONE-APPETIT-BOOK": 1})["destination"]["postal_code"] == (
+        "62701"
+    )
+
+
+@pytest.mark.parametrize("line1", ["\uff30\uff2f Box 12", "P.O.\u00a0Box 3"])
+def test_a_po_box_written_in_fullwidth_letters_is_still_a_po_box(api: Http, line1: str) -> None:
+    """ "A PO box is an address whose first line reads like 'PO Box 12'": it reads so in
+    fullwidth letters too, so express stays withdrawn."""
+    destination = {"country": "US", "subdivision": "US-IL", "line1": line1}
+    assert set(methods(decide(api, destination, {"BONE-APPETIT-BOOK": 1}))) == {"standard"}

@@ -7,6 +7,7 @@ import pytest
 from bonestore.domain.errors import InvalidInput
 from bonestore.domain.geo import (
     Destination,
+    canonical_postal_code,
     country_name,
     destination_from_stripe_address,
     is_po_box,
@@ -159,3 +160,24 @@ def test_stripe_address_is_lenient_but_never_invents() -> None:
 def test_stripe_puerto_rico_stays_a_country() -> None:
     dest = destination_from_stripe_address({"country": "PR", "postal_code": "00901"})
     assert dest == Destination(country="PR", postal_code="00901")
+
+
+@pytest.mark.parametrize(
+    ("country", "raw", "canonical"),
+    [
+        ("UA", "\uff19\uff15\uff10\uff10\uff10", "95000"),  # fullwidth
+        ("UA", "\u0669\u0665\u0660\u0660\u0660", "95000"),  # Arabic-Indic
+        ("US", "\uff16\uff12\uff17\uff10\uff11", "62701"),
+        ("CA", "\uff48\uff12\uff58 \uff11\uff59\uff14", "H2X 1Y4"),  # fullwidth letters too
+        ("ZA", "\u0966\u0966\u0966\u0967", "0001"),  # Devanagari, a country without a format
+    ],
+)
+def test_a_postal_code_in_other_digits_has_its_ascii_canonical_form(
+    country: str, raw: str, canonical: str
+) -> None:
+    # A range rule compares the text: "\uff19\uff15\uff10\uff10\uff10" must be 95000 to it.
+    assert canonical_postal_code(country, raw) == canonical
+
+
+def test_a_po_box_in_fullwidth_letters_is_a_po_box() -> None:
+    assert is_po_box("\uff30\uff2f Box 12")

@@ -12,6 +12,7 @@ pycountry's data is read on the first lookup (``bonestore.domain.countries``).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,10 +25,12 @@ from bonestore.domain.errors import InvalidInput
 
 # Canonical postal forms: (pattern on the compact form, formatter). The compact form is the
 # input upper-cased with spaces and dashes removed.
-_CA = re.compile(r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\d[ABCEGHJ-NPRSTV-Z]\d")
-_GB = re.compile(r"(GIR0AA|[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2})")
-_IE = re.compile(r"[AC-FHKNPRTV-Y]\d[\dW][AC-FHKNPRTV-Y\d]{4}")
-_NL = re.compile(r"[1-9]\d{3}[A-Z]{2}")
+# re.ASCII throughout: Python's \d also matches fullwidth and Arabic-Indic digits, which a
+# range rule compares as text ("\uff19\uff15\uff10\uff10\uff10" is no 95000 to it).
+_CA = re.compile(r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z]\d[ABCEGHJ-NPRSTV-Z]\d", re.ASCII)
+_GB = re.compile(r"(GIR0AA|[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2})", re.ASCII)
+_IE = re.compile(r"[AC-FHKNPRTV-Y]\d[\dW][AC-FHKNPRTV-Y\d]{4}", re.ASCII)
+_NL = re.compile(r"[1-9]\d{3}[A-Z]{2}", re.ASCII)
 
 
 def _split_last3(compact: str) -> str:
@@ -35,12 +38,12 @@ def _split_last3(compact: str) -> str:
 
 
 def _digits(n: int) -> re.Pattern[str]:
-    return re.compile(rf"\d{{{n}}}")
+    return re.compile(rf"\d{{{n}}}", re.ASCII)
 
 
 _POSTAL: dict[str, tuple[re.Pattern[str], Any]] = {
-    "US": (re.compile(r"\d{5}(\d{4})?"), lambda c: "-".join(filter(None, (c[:5], c[5:])))),
-    "PR": (re.compile(r"00[679]\d{2}(\d{4})?"), lambda c: "-".join(filter(None, (c[:5], c[5:])))),
+    "US": (re.compile(r"\d{5}(\d{4})?", re.ASCII), lambda c: "-".join(filter(None, (c[:5], c[5:])))),
+    "PR": (re.compile(r"00[679]\d{2}(\d{4})?", re.ASCII), lambda c: "-".join(filter(None, (c[:5], c[5:])))),
     "CA": (_CA, _split_last3),
     "GB": (_GB, _split_last3),
     "IE": (_IE, lambda c: f"{c[:3]} {c[3:]}"),
@@ -51,7 +54,7 @@ _POSTAL: dict[str, tuple[re.Pattern[str], Any]] = {
     "SE": (_digits(5), lambda c: f"{c[:3]} {c[3:]}"),
     # Ukraine: 5 digits; the 6-digit Russian-assigned codes (295000-299999) used in occupied
     # Crimea/Sevastopol are accepted so that the embargo rules can see them.
-    "UA": (re.compile(r"\d{5}|29[5-9]\d{3}"), str),
+    "UA": (re.compile(r"\d{5}|29[5-9]\d{3}", re.ASCII), str),
     **{
         cc: (_digits(n), str)
         for cc, n in {
@@ -102,12 +105,22 @@ def subdivision_country(code: str) -> str | None:
 
 
 def is_po_box(line1: str | None) -> bool:
-    """Whether a first address line reads like a PO box ("PO Box 12", "P.O. Box", ...)."""
-    return bool(line1) and _PO_BOX.search(line1 or "") is not None
+    """Whether a first address line reads like a PO box ("PO Box 12", "P.O. Box", ...), in
+    fullwidth letters too (NFKC folds them)."""
+    return bool(line1) and _PO_BOX.search(unicodedata.normalize("NFKC", line1 or "")) is not None
+
+
+def _ascii_digits(value: str) -> str:
+    """Fullwidth letters and digits folded (NFKC), and any other decimal digit (Arabic-Indic,
+    Devanagari...) written as its ASCII digit: one postal code has one spelling."""
+    folded = unicodedata.normalize("NFKC", value)
+    return "".join(
+        str(unicodedata.decimal(ch)) if not ch.isascii() and ch.isdecimal() else ch for ch in folded
+    )
 
 
 def compact_postal(value: str) -> str:
-    return re.sub(r"[\s-]+", "", value.upper())
+    return re.sub(r"[\s-]+", "", _ascii_digits(value).upper())
 
 
 def canonical_postal_code(country: str, value: str) -> str | None:
@@ -117,7 +130,7 @@ def canonical_postal_code(country: str, value: str) -> str | None:
     if rule is not None:
         pattern, fmt = rule
         return str(fmt(compact)) if pattern.fullmatch(compact) else None
-    cleaned = re.sub(r"\s+", " ", value.strip().upper())
+    cleaned = re.sub(r"\s+", " ", _ascii_digits(value).strip().upper())
     return cleaned if _GENERIC_POSTAL.fullmatch(cleaned) else None
 
 
