@@ -498,3 +498,32 @@ def test_the_surcharged_express_price_is_what_stripe_charges(shop: Shop) -> None
     assert session["shipping_cost"]["amount_total"] == 3995
     assert session["amount_total"] == 2995 + 3995
     assert session.get("shipping_address_collection") is None  # no other address at Stripe
+
+
+# ---------------------------------------------------------------- local run
+
+
+def test_serve_defaults_to_port_3000_and_the_emulator_to_12111() -> None:
+    """ "`bonestore serve` starts, on loopback, the API on port 3000 ..., a local Stripe
+    emulator ... on port 12111" (asked of the CLI's parser: the ports may be taken here)."""
+    import argparse
+
+    from bonestore_infra import serve_cli
+
+    parser = argparse.ArgumentParser()
+    serve_cli.register(parser.add_subparsers())
+    args = parser.parse_args(["serve"])
+    assert (args.host, args.port, args.stripe_port) == ("127.0.0.1", 3000, 12111)
+
+
+def test_serve_reads_the_webhook_secret_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ "It reads `STRIPE_WEBHOOK_SECRET` from the environment (a documented default
+    otherwise)": the README's `whsec_bonestore_local_dev`."""
+    from bonestore_infra.local_stack import StackConfig
+
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_acceptance")
+    assert StackConfig().webhook_secret == "whsec_acceptance"
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET")
+    assert StackConfig().webhook_secret == "whsec_bonestore_local_dev"
