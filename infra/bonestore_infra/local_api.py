@@ -509,9 +509,10 @@ class LocalApi:
                 return [
                     ("Access-Control-Allow-Origin", api.cors_origin),
                     ("Access-Control-Allow-Methods", ", ".join(sorted({*allowed, "OPTIONS"}))),
+                    # template.yaml's Cors AllowHeaders (X-Order-Token: the order page).
                     (
                         "Access-Control-Allow-Headers",
-                        "Authorization, Content-Type, Idempotency-Key",
+                        "Authorization, Content-Type, Idempotency-Key, X-Order-Token",
                     ),
                     ("Access-Control-Max-Age", "300"),
                 ]

@@ -527,3 +527,21 @@ def test_serve_reads_the_webhook_secret_from_the_environment(
     assert StackConfig().webhook_secret == "whsec_acceptance"
     monkeypatch.delenv("STRIPE_WEBHOOK_SECRET")
     assert StackConfig().webhook_secret == "whsec_bonestore_local_dev"
+
+
+def test_a_storefront_on_another_origin_may_send_the_order_token(api: Http) -> None:
+    """ "`GET /orders/{order_id}` with header `X-Order-Token`": where the storefront is on
+    another origin (StorefrontOrigin an https:// origin, or "*" as locally), the browser
+    sends that header only if the preflight allows it."""
+    response = api.request(
+        "OPTIONS",
+        "/orders/ord_acceptance_cors",
+        headers={
+            "Origin": "https://shop.example.com",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "x-order-token",
+        },
+    )
+    assert response.status in (200, 204), response.body[:300]
+    allowed = response.headers.get("Access-Control-Allow-Headers", "")
+    assert "x-order-token" in {h.strip().lower() for h in allowed.split(",")}, allowed

@@ -78,7 +78,7 @@ def test_the_body_gate_catches_cors_behind_a_condition(tmp_path: Path) -> None:
     # which cfn-lint does not see inside the API's Body.
     allow = """AllowOrigin: !Sub "'${StorefrontOrigin}'"
           AllowMethods: "'GET,POST,PUT,DELETE,OPTIONS'"
-          AllowHeaders: "'Authorization,Content-Type,Idempotency-Key'"
+          AllowHeaders: "'Authorization,Content-Type,Idempotency-Key,X-Order-Token'"
           MaxAge: "'300'"
 """
     template = _mutated(
@@ -86,7 +86,7 @@ def test_the_body_gate_catches_cors_behind_a_condition(tmp_path: Path) -> None:
         """      Cors:
         AllowOrigin: !If [SameOrigin, !Ref AWS::NoValue, !Sub "'${StorefrontOrigin}'"]
         AllowMethods: "'GET,POST,PUT,DELETE,OPTIONS'"
-        AllowHeaders: "'Authorization,Content-Type,Idempotency-Key'"
+        AllowHeaders: "'Authorization,Content-Type,Idempotency-Key,X-Order-Token'"
         MaxAge: "'300'"
 """,
         "      Cors: !If\n        - SameOrigin\n        - !Ref AWS::NoValue\n        - " + allow,
