@@ -545,3 +545,42 @@ def test_a_storefront_on_another_origin_may_send_the_order_token(api: Http) -> N
     assert response.status in (200, 204), response.body[:300]
     allowed = response.headers.get("Access-Control-Allow-Headers", "")
     assert "x-order-token" in {h.strip().lower() for h in allowed.split(",")}, allowed
+
+
+# ---------------------------------------------------------------- normalization
+
+
+@pytest.mark.parametrize(
+    ("sent", "echoed"),
+    [
+        (
+            {"country": "ca", "subdivision": "qc", "postal_code": "h2x1y4"},
+            {"country": "CA", "subdivision": "CA-QC", "postal_code": "H2X 1Y4"},
+        ),
+        (
+            {"country": "us", "subdivision": "us-hi", "postal_code": "96813 1234"},
+            {"country": "US", "subdivision": "US-HI", "postal_code": "96813-1234"},
+        ),
+        (
+            {"country": "Us", "subdivision": "ae", "postal_code": "090011234"},
+            {"country": "US", "subdivision": "US-AE", "postal_code": "09001-1234"},
+        ),
+        ({"country": "gb", "postal_code": "sw1a1aa"}, {"country": "GB", "postal_code": "SW1A 1AA"}),
+    ],
+    ids=["ca", "us-zip4", "military", "gb"],
+)
+def test_input_is_case_insensitive_and_echoed_normalized_at_checkout(
+    api: Http, sent: dict[str, str], echoed: dict[str, str]
+) -> None:
+    """ "input is case-insensitive and is echoed back normalized. Postal codes are echoed in
+    the country's canonical form (`h2x1y4` → `H2X 1Y4` in CA; US ZIP or ZIP+4)": in
+    `/eligibility`'s destination and in the checkout's `shipping_address`."""
+    items = [{"sku": "BONE-APPETIT-BOOK", "quantity": 1}]
+    decision = api.post("/eligibility", {"destination": sent, "items": items}).json()
+    assert decision["destination"] == echoed
+    address = {"name": "Jane Doe", "line1": "1 Main St", "city": "Town", **sent}
+    response = api.post("/checkout", {"items": items, "shipping_address": address, **URLS})
+    assert response.status == 201, response.body[:300]
+    body = response.json()
+    assert {k: body["shipping_address"][k] for k in echoed} == echoed
+    assert body["allowed_countries"] == [echoed["country"]]
