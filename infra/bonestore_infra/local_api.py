@@ -386,7 +386,9 @@ class LocalApi:
             def _headers(self) -> dict[str, list[str]]:
                 result: dict[str, list[str]] = {}
                 for key, value in self.headers.items():
-                    result.setdefault(key, []).append(value)
+                    # A field value has no surrounding whitespace (RFC 9110 5.5; API
+                    # Gateway strips it): http.server keeps the trailing part.
+                    result.setdefault(key, []).append(value.strip(" \t"))
                 return result
 
             def _static(self, path: str) -> bool:

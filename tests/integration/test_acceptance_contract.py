@@ -584,3 +584,12 @@ def test_input_is_case_insensitive_and_echoed_normalized_at_checkout(
     body = response.json()
     assert {k: body["shipping_address"][k] for k in echoed} == echoed
     assert body["allowed_countries"] == [echoed["country"]]
+
+
+def test_the_order_token_header_is_read_without_surrounding_whitespace(shop: Shop) -> None:
+    """`X-Order-Token` is a header: its value has no surrounding whitespace (RFC 9110 5.5),
+    which API Gateway strips and so must the local gateway."""
+    mine = checkout(shop, {"ORP-EBOOK": 1})
+    status, body = shop.customer_order(mine["order_id"], f"  {mine['order_token']} \t")
+    assert status == 200, body
+    assert body["order_id"] == mine["order_id"]
