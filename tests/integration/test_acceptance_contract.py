@@ -593,3 +593,59 @@ def test_the_order_token_header_is_read_without_surrounding_whitespace(shop: Sho
     status, body = shop.customer_order(mine["order_id"], f"  {mine['order_token']} \t")
     assert status == 200, body
     assert body["order_id"] == mine["order_id"]
+
+
+def _as_decimals(value: Any) -> Any:
+    from decimal import Decimal, InvalidOperation
+
+    if isinstance(value, list):
+        return [_as_decimals(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_decimals(v) for k, v in value.items()}
+    if isinstance(value, bool):
+        return value
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return value
+
+
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [
+        (1.5, 200),
+        ([0.25, 2], 200),
+        ({"kg": 0.4}, 200),
+        (10**38, 400),
+        (-(10**40), 400),
+        (1e-300, 400),
+        ("12 capsules", 200),
+    ],
+    ids=["fraction", "list", "object", "39-digits", "huge", "tiny", "text"],
+)
+def test_a_product_attribute_is_stored_or_refused_never_a_5xx(
+    api: Http, value: Any, status: int
+) -> None:
+    """ "A 5xx on any input a client can send is a bug": an extra attribute (rules may
+    match any attribute) that is a fraction is stored as the decimal it reads back as; a
+    number DynamoDB cannot hold is a 400."""
+    product = {
+        "name": "Attribute acceptance product",
+        "description": "A product with an extra attribute.",
+        "kind": "digital",
+        "category": "program",
+        "price": {"amount": 1000, "currency": "USD"},
+        "attributes": {"extra": value},
+    }
+    ops = staff_token("ops")
+    response = api.request("PUT", "/admin/products/ACCEPT-ATTR-1", product, token=ops)
+    if status == 400:
+        assert_error(response, 400)
+        return
+    assert response.status in (200, 201), response.body[:300]
+    # Decimals are echoed as JSON text, as ingredient amounts are ("400").
+    assert _as_decimals(response.json()["attributes"]["extra"]) == _as_decimals(value)
+    assert api.post(
+        "/eligibility",
+        {"destination": {"country": "US"}, "items": [{"sku": "ACCEPT-ATTR-1", "quantity": 1}]},
+    ).json()["eligible"]

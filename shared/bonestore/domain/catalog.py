@@ -64,13 +64,53 @@ def normalize_ingredient(name: str) -> str:
     return "_".join(name.casefold().replace("_", " ").split())
 
 
+# DynamoDB's numbers: at most 38 significant digits, magnitudes 1E-130 to 9.99E+125.
+_MAX_DIGITS = 38
+_EXPONENTS = range(-130, 126)
+
+
+def _storable(value: Any, where: str) -> Any:
+    """An extra attribute's value as the table can hold it and a rule can compare it:
+    text, true/false, whole numbers and decimals (a JSON fraction becomes a Decimal, as it
+    reads back), and lists or objects of those. Anything else is a 400, not a write that
+    fails (floats and 39-digit numbers did, with a 500)."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float | Decimal):
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        digits = len(number.as_tuple().digits)
+        if (
+            not number.is_finite()
+            or digits > _MAX_DIGITS
+            or (number and number.adjusted() not in _EXPONENTS)
+        ):
+            raise ValueError(f"{where} is not a number the catalog can store ({value!r})")
+        return value if isinstance(value, int) else number
+    if isinstance(value, list):
+        return [_storable(inner, f"{where}[{i}]") for i, inner in enumerate(value)]
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        return {key: _storable(inner, f"{where}.{key}") for key, inner in value.items()}
+    raise ValueError(f"{where} is not text, a number, true/false or a list or object of them")
+
+
 class ProductAttributes(BaseModel):
-    """What the rules may match on. Supplements carry supply_days and ingredients."""
+    """What the rules may match on. Supplements carry supply_days and ingredients; any
+    other attribute is a storable JSON value (see ``_storable``)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
     supply_days: Annotated[int, Field(ge=1, le=3650)] | None = None
     ingredients: dict[str, IngredientAmount] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_extras(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value  # pydantic reports the type error
+        return {
+            key: inner if key in cls.model_fields else _storable(inner, f"attributes.{key}")
+            for key, inner in value.items()
+        }
 
     @field_validator("ingredients", mode="before")
     @classmethod
