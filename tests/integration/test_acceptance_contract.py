@@ -629,13 +629,24 @@ def test_a_product_attribute_is_stored_or_refused_never_a_5xx(
     """ "A 5xx on any input a client can send is a bug": an extra attribute (rules may
     match any attribute) that is a fraction is stored as the decimal it reads back as; a
     number DynamoDB cannot hold is a 400."""
+    _put_attribute_product(api, {"extra": value}, status)
+
+
+@pytest.mark.parametrize("amount", [1e200, 10**40, 1e-200])
+def test_an_ingredient_amount_the_table_cannot_hold_is_a_400(api: Http, amount: Any) -> None:
+    """ "A 5xx on any input a client can send is a bug": an ingredient's daily amount."""
+    attributes = {"supply_days": 30, "ingredients": {"vitamin_d3": {"amount": amount}}}
+    _put_attribute_product(api, attributes, 400)
+
+
+def _put_attribute_product(api: Http, attributes: dict[str, Any], status: int) -> None:
     product = {
         "name": "Attribute acceptance product",
         "description": "A product with an extra attribute.",
         "kind": "digital",
         "category": "program",
         "price": {"amount": 1000, "currency": "USD"},
-        "attributes": {"extra": value},
+        "attributes": attributes,
     }
     ops = staff_token("ops")
     response = api.request("PUT", "/admin/products/ACCEPT-ATTR-1", product, token=ops)
@@ -644,7 +655,8 @@ def test_a_product_attribute_is_stored_or_refused_never_a_5xx(
         return
     assert response.status in (200, 201), response.body[:300]
     # Decimals are echoed as JSON text, as ingredient amounts are ("400").
-    assert _as_decimals(response.json()["attributes"]["extra"]) == _as_decimals(value)
+    echoed = response.json()["attributes"]
+    assert _as_decimals(echoed["extra"]) == _as_decimals(attributes["extra"])
     assert api.post(
         "/eligibility",
         {"destination": {"country": "US"}, "items": [{"sku": "ACCEPT-ATTR-1", "quantity": 1}]},

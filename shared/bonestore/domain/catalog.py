@@ -46,27 +46,20 @@ KINDS: tuple[ProductKind, ...] = get_args(ProductKind)
 CATEGORIES: tuple[Category, ...] = get_args(Category)
 
 
-class IngredientAmount(BaseModel):
-    """A daily amount of one ingredient; ``amount`` None means present, amount unknown."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    amount: Annotated[Decimal, Field(ge=0)] | None = None
-    unit: IngredientUnit | None = None
-
-
-def normalize_ingredient(name: str) -> str:
-    """An ingredient's name as the ruleset spells it: ``" Vitamin  D3"`` -> ``vitamin_d3``.
-
-    Case and spaces are not meaning: a rule for ``melatonin`` must see ``Melatonin`` and
-    ``" MELATONIN "`` too, or those would ship where melatonin may not.
-    """
-    return "_".join(name.casefold().replace("_", " ").split())
-
-
 # DynamoDB's numbers: at most 38 significant digits, magnitudes 1E-130 to 9.99E+125.
 _MAX_DIGITS = 38
 _EXPONENTS = range(-130, 126)
+
+
+def _storable_number(number: Decimal, where: str) -> Decimal:
+    digits = len(number.as_tuple().digits)
+    if (
+        not number.is_finite()
+        or digits > _MAX_DIGITS
+        or (number and number.adjusted() not in _EXPONENTS)
+    ):
+        raise ValueError(f"{where} is not a number the catalog can store ({number})")
+    return number
 
 
 def _storable(value: Any, where: str) -> Any:
@@ -78,19 +71,36 @@ def _storable(value: Any, where: str) -> Any:
         return value
     if isinstance(value, int | float | Decimal):
         number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-        digits = len(number.as_tuple().digits)
-        if (
-            not number.is_finite()
-            or digits > _MAX_DIGITS
-            or (number and number.adjusted() not in _EXPONENTS)
-        ):
-            raise ValueError(f"{where} is not a number the catalog can store ({value!r})")
-        return value if isinstance(value, int) else number
+        checked = _storable_number(number, where)
+        return value if isinstance(value, int) else checked
     if isinstance(value, list):
         return [_storable(inner, f"{where}[{i}]") for i, inner in enumerate(value)]
     if isinstance(value, dict) and all(isinstance(key, str) for key in value):
         return {key: _storable(inner, f"{where}.{key}") for key, inner in value.items()}
     raise ValueError(f"{where} is not text, a number, true/false or a list or object of them")
+
+
+class IngredientAmount(BaseModel):
+    """A daily amount of one ingredient; ``amount`` None means present, amount unknown."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    amount: Annotated[Decimal, Field(ge=0)] | None = None
+    unit: IngredientUnit | None = None
+
+    @field_validator("amount")
+    @classmethod
+    def _storable_amount(cls, amount: Decimal | None) -> Decimal | None:
+        return None if amount is None else _storable_number(amount, "amount")
+
+
+def normalize_ingredient(name: str) -> str:
+    """An ingredient's name as the ruleset spells it: ``" Vitamin  D3"`` -> ``vitamin_d3``.
+
+    Case and spaces are not meaning: a rule for ``melatonin`` must see ``Melatonin`` and
+    ``" MELATONIN "`` too, or those would ship where melatonin may not.
+    """
+    return "_".join(name.casefold().replace("_", " ").split())
 
 
 class ProductAttributes(BaseModel):
