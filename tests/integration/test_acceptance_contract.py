@@ -661,3 +661,24 @@ def _put_attribute_product(api: Http, attributes: dict[str, Any], status: int) -
         "/eligibility",
         {"destination": {"country": "US"}, "items": [{"sku": "ACCEPT-ATTR-1", "quantity": 1}]},
     ).json()["eligible"]
+
+
+def test_countries_examples_are_the_canonical_codes_the_api_accepts(api: Http) -> None:
+    """`GET /countries` → `postal_code: {"required": bool, "example"}`, "what a storefront
+    needs to build its address form": each example is accepted and echoed unchanged (it is
+    the canonical form), and a required code of the wrong form is 400."""
+    items = api.get("/countries").json()["items"]
+    problems = []
+    for country in items:
+        postal = country["postal_code"]
+        cart = {"items": [{"sku": "ORP-EBOOK", "quantity": 1}]}
+        if postal.get("example"):
+            destination = {"country": country["code"], "postal_code": postal["example"]}
+            answer = api.post("/eligibility", {**cart, "destination": destination})
+            if answer.status != 200 or answer.json()["destination"] != destination:
+                problems.append((country["code"], postal["example"], answer.status))
+        if postal["required"]:
+            wrong = {"country": country["code"], "postal_code": "!!"}
+            if api.post("/eligibility", {**cart, "destination": wrong}).status != 400:
+                problems.append((country["code"], "!! accepted"))
+    assert problems == []
