@@ -104,8 +104,9 @@ def normalize_ingredient(name: str) -> str:
 
 
 class ProductAttributes(BaseModel):
-    """What the rules may match on. Supplements carry supply_days and ingredients; any
-    other attribute is a storable JSON value (see ``_storable``)."""
+    """What the rules may match on. Supplements carry supply_days and ingredients. Any
+    other attribute is text, true/false, a number of at most 38 significant digits, or a
+    list or object of those."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
