@@ -57,6 +57,21 @@ def assert_error(response: HttpResponse, status: int, code: str | None = None) -
     return dict(error)
 
 
+def product_body(
+    category: str, cents: int = 1000, *, currency: str = "USD", **fields: Any
+) -> dict[str, Any]:
+    """A ``PUT /admin/products/{sku}`` body: digital for a program, else physical (give
+    ``stock``); any other field as given."""
+    return {
+        "name": f"Test {category}",
+        "description": f"A {category} written by a test.",
+        "kind": "digital" if category == "program" else "physical",
+        "category": category,
+        "price": {"amount": cents, "currency": currency},
+        **fields,
+    }
+
+
 def fresh_function_module(name: str, tag: str) -> Any:
     """A new copy of ``functions/<name>/app.py`` (a cold start), imported under its own
     module name, so module-level settings (the environment a test set) are read again."""

@@ -16,7 +16,7 @@ import pytest
 from bonestore.api.json_body import MAX_BODY_BYTES
 from bonestore_infra.bench_checkout import Shop, http_json, shipping_address
 from bonestore_infra.local_stack import LocalStack
-from tests.helpers import Http, assert_error
+from tests.helpers import Http, assert_error, product_body
 from tests.staff_tokens import staff_token
 
 pytestmark = pytest.mark.integration
@@ -398,13 +398,7 @@ def test_the_support_list_by_email_ignores_case_and_by_status_is_oldest_first(
 def test_a_product_price_is_in_an_iso_4217_currency(api: Http, currency: str) -> None:
     """ "Money is an integer in minor units plus an ISO 4217 currency": a price in a code
     that is no currency is 400 `invalid_price`, not a product Stripe will refuse to sell."""
-    product = {
-        "name": "Currency acceptance product",
-        "description": "Priced in a currency that does not exist.",
-        "kind": "digital",
-        "category": "program",
-        "price": {"amount": 1000, "currency": currency},
-    }
+    product = product_body("program", currency=currency)
     response = api.request("PUT", "/admin/products/ACCEPT-CUR-1", product, token=staff_token("ops"))
     assert_error(response, 400, "invalid_price")
     assert api.get("/products/ACCEPT-CUR-1").status == 404
@@ -412,13 +406,7 @@ def test_a_product_price_is_in_an_iso_4217_currency(api: Http, currency: str) ->
 
 def test_a_product_price_in_another_real_currency_is_accepted(api: Http) -> None:
     """The check is ISO 4217, not "USD only": EUR in any case is a price."""
-    product = {
-        "name": "Currency acceptance product",
-        "description": "Priced in euros.",
-        "kind": "digital",
-        "category": "program",
-        "price": {"amount": 1000, "currency": "eur"},
-    }
+    product = product_body("program", currency="eur")
     response = api.request("PUT", "/admin/products/ACCEPT-CUR-2", product, token=staff_token("ops"))
     assert response.status in (200, 201), response.body[:300]
     assert response.json()["price"] == {"amount": 1000, "currency": "EUR"}
@@ -640,14 +628,7 @@ def test_an_ingredient_amount_the_table_cannot_hold_is_a_400(api: Http, amount: 
 
 
 def _put_attribute_product(api: Http, attributes: dict[str, Any], status: int) -> None:
-    product = {
-        "name": "Attribute acceptance product",
-        "description": "A product with an extra attribute.",
-        "kind": "digital",
-        "category": "program",
-        "price": {"amount": 1000, "currency": "USD"},
-        "attributes": attributes,
-    }
+    product = product_body("program", attributes=attributes)
     ops = staff_token("ops")
     response = api.request("PUT", "/admin/products/ACCEPT-ATTR-1", product, token=ops)
     if status == 400:

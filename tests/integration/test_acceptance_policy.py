@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Http
+from tests.helpers import Http, product_body
+from tests.policy_facts import ZONE
 from tests.staff_tokens import staff_token
 
 pytestmark = pytest.mark.integration
@@ -21,36 +22,6 @@ pytestmark = pytest.mark.integration
 SUPPLEMENTS = ("TRUEOSTEO-120", "D3K2-60", "RESTWELL-60")
 OTHER_PHYSICAL = ("BONE-APPETIT-BOOK", "DENSERCISE-DVD")
 DIGITAL = ("DENSERCISE-EBOOK", "ORP-EBOOK")
-EU27 = [
-    "AT",
-    "BE",
-    "BG",
-    "HR",
-    "CY",
-    "CZ",
-    "DK",
-    "EE",
-    "FI",
-    "FR",
-    "DE",
-    "GR",
-    "HU",
-    "IE",
-    "IT",
-    "LV",
-    "LT",
-    "LU",
-    "MT",
-    "NL",
-    "PL",
-    "PT",
-    "RO",
-    "SK",
-    "SI",
-    "ES",
-    "SE",
-]
-ZONE = ("US", "PR", "CA", "GB", *EU27, "CH", "NO", "AU", "NZ", "JP", "SG", "IL", "MX", "IN", "BR")
 
 
 def decide(
@@ -338,15 +309,11 @@ def test_no_melatonin_in_the_uk_eu_new_zealand_and_brazil(api: Http, country: st
 def test_a_product_with_dhea_is_refused_where_melatonin_is(api: Http) -> None:
     """ "nothing with melatonin or DHEA": a product with DHEA (written through the admin
     API, as ops would add one) is refused in the UK and ships to the US."""
-    product = {
-        "name": "DHEA acceptance product",
-        "description": "A supplement with DHEA.",
-        "kind": "physical",
-        "category": "supplement",
-        "price": {"amount": 1500, "currency": "USD"},
-        "stock": 10,
-        "attributes": {"supply_days": 30, "ingredients": {"DHEA": {"amount": 25, "unit": "mg"}}},
-    }
+    product = product_body(
+        "supplement",
+        stock=10,
+        attributes={"supply_days": 30, "ingredients": {"DHEA": {"amount": 25, "unit": "mg"}}},
+    )
     put = api.request("PUT", "/admin/products/ACCEPT-DHEA-30", product, token=staff_token("ops"))
     assert put.status in (200, 201), put.body[:300]
     gb = lines(decide(api, {"country": "GB"}, {"ACCEPT-DHEA-30": 1}))["ACCEPT-DHEA-30"]
@@ -422,14 +389,7 @@ def test_a_digital_only_cart_lists_no_shipping_method(api: Http) -> None:
 @pytest.fixture(scope="module")
 def priced_7500(api: Http) -> str:
     """A book priced exactly 75.00, so the threshold itself can be asked."""
-    product = {
-        "name": "Threshold acceptance book",
-        "description": "A book priced at the free-shipping threshold.",
-        "kind": "physical",
-        "category": "book",
-        "price": {"amount": 7500, "currency": "USD"},
-        "stock": 100,
-    }
+    product = product_body("book", 7500, stock=100)
     put = api.request("PUT", "/admin/products/ACCEPT-BOOK-7500", product, token=staff_token("ops"))
     assert put.status in (200, 201), put.body[:300]
     return "ACCEPT-BOOK-7500"

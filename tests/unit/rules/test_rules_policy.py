@@ -10,6 +10,8 @@ import pytest
 from bonestore.domain.catalog import seed_catalog
 from bonestore.domain.geo import normalize_destination
 from bonestore.domain.rules import CartDecision, CartLine, default_engine, load_ruleset
+from tests.policy_facts import EU27_CODES as EU27
+from tests.policy_facts import ZONE
 
 pytestmark = pytest.mark.unit
 
@@ -17,37 +19,6 @@ P = {p.sku: p for p in seed_catalog()}
 PHYSICAL = ["TRUEOSTEO-120", "D3K2-60", "RESTWELL-60", "BONE-APPETIT-BOOK", "DENSERCISE-DVD"]
 NON_SUPPLEMENT_PHYSICAL = ["BONE-APPETIT-BOOK", "DENSERCISE-DVD"]
 DIGITAL = ["DENSERCISE-EBOOK", "ORP-EBOOK"]
-EU27 = [
-    "AT",
-    "BE",
-    "BG",
-    "HR",
-    "CY",
-    "CZ",
-    "DK",
-    "EE",
-    "FI",
-    "FR",
-    "DE",
-    "GR",
-    "HU",
-    "IE",
-    "IT",
-    "LV",
-    "LT",
-    "LU",
-    "MT",
-    "NL",
-    "PL",
-    "PT",
-    "RO",
-    "SK",
-    "SI",
-    "ES",
-    "SE",
-]
-ZONE = ["US", "PR", "CA", "GB", "IE", *EU27, "CH", "NO", "AU", "NZ", "JP", "SG", "IL", "MX", "IN"]
-ZONE.append("BR")
 NOW = datetime(2026, 1, 31, tzinfo=UTC)
 
 
