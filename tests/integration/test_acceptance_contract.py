@@ -420,13 +420,6 @@ def test_a_product_price_in_another_real_currency_is_accepted(api: Http) -> None
 
 
 @pytest.mark.parametrize("missing", ["name", "line1", "city"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="A shipping_address without name/line1/city answers 400 invalid_request, not "
-    "docs/api.md's invalid_address ('the shipping address lacks its name, line 1 or city'; "
-    "a blank one is invalid_address). The field-to-code map is FIELD_ERROR_CODES in "
-    "shared/bonestore/api/http.py, which this change may not touch.",
-)
 def test_an_address_without_its_name_line1_or_city_is_invalid_address(
     api: Http, missing: str
 ) -> None:

@@ -524,13 +524,6 @@ def test_a_billing_address_in_crimea_holds_a_digital_order(local_stack: Any, sta
     _assert_billing_state_holds(local_stack, state)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A Stripe billing address whose state is an English name (Crimea, Donetsk, "
-    "Luhansk) and no postal code is read as no subdivision "
-    "(geo.destination_from_stripe_address matches ISO 3166-2 codes and names only), so "
-    "a digital order billed there is paid, not held.",
-)
 @pytest.mark.parametrize("state", ["Crimea", "Donetsk", "Luhansk"])
 def test_a_billing_address_in_crimea_by_its_english_name_holds_a_digital_order(
     local_stack: Any, state: str
