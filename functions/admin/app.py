@@ -1,9 +1,9 @@
-"""Admin function: catalog changes (group ops), the active ruleset (groups support, ops) and
-shipments of paid orders (groups ops, warehouse).
+"""Admin function: catalog changes and the active ruleset (group ops), and shipments of
+paid orders (groups ops, warehouse).
 
-Decision (issue #5): ``GET /admin/rules`` is a read with no customer data, and
-support needs the rules to explain a refusal, so support may read it; only ops
-may write (``PUT``/``DELETE /admin/products/{sku}``). Groups are checked from the
+``GET /admin/rules`` is ops' alone, as the contract's Ops section says ("403 for another
+group"): support explains a refusal from ``/support/eligibility`` and the support order
+view, whose reasons carry each rule's source and note. Groups are checked from the
 Cognito claims before the request is parsed (401/403 before any 400).
 """
 
@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
 from bonestore.adapters.products import ProductRepository
 from bonestore.api.auth import (
-    READ_GROUPS,
     SHIPPING_GROUPS,
     WRITE_GROUPS,
     Principal,
@@ -40,7 +39,7 @@ app = create_app(enable_validation=True)
 POLICY = {
     ("PUT", "/admin/products/{sku}"): WRITE_GROUPS,
     ("DELETE", "/admin/products/{sku}"): WRITE_GROUPS,
-    ("GET", "/admin/rules"): READ_GROUPS,
+    ("GET", "/admin/rules"): WRITE_GROUPS,  # ops only: the contract's Ops routes
     ("POST", "/admin/orders/{order_id}/shipments"): SHIPPING_GROUPS,
 }
 

@@ -238,7 +238,7 @@ def test_rules_citing_a_regulation_carry_it_as_source(
 ) -> None:
     """ "Where a rule below cites a regulation, carry the citation into the rule (`source`),
     so support staff can show it.\""""
-    rules = api.get("/admin/rules", token=staff_token("support")).json()["rules"]
+    rules = api.get("/admin/rules", token=staff_token("ops")).json()["rules"]
     citing = [
         r
         for r in rules

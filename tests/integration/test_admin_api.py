@@ -131,7 +131,9 @@ def test_delete_is_soft_and_404_for_unknown(api: Http, ops: str) -> None:
 
 
 def test_rules_are_the_active_ruleset_with_lint(api: Http) -> None:
-    for group in ("support", "ops"):
+    # The contract's Ops section: "403 for another group", support included.
+    assert api.get("/admin/rules", token=staff_token("support")).status == 403
+    for group in ("ops",):
         response = api.get("/admin/rules", token=staff_token(group))
         assert response.status == 200, response.body
         body = response.json()

@@ -276,7 +276,7 @@ def test_a_body_that_never_arrives_is_cut_off(api: Http) -> None:
 @pytest.mark.parametrize("name", [b"AUTHORIZATION", b"authorization", b"aUtHoRiZaTiOn"])
 def test_header_names_are_case_insensitive(api: Http, name: str) -> None:
     # Sent on a raw socket: urllib would re-capitalize the name.
-    token = staff_token("support").encode()
+    token = staff_token("ops").encode()
     request = b"GET /admin/rules HTTP/1.1\r\nHost: x\r\n" + name + b": Bearer " + token
     status, body = raw_exchange(api, request + b"\r\nConnection: close\r\n\r\n")
     assert status == 200, body
