@@ -308,6 +308,18 @@ class Engine:
 
     # ------------------------------------------------------------ public API
 
+    def cache_sizes(self) -> dict[str, int]:
+        """How many entries each cache kept between decisions holds. Each is bounded
+        (rules/index.py), so a long-lived process does not grow with every distinct
+        product, address and message it is asked about."""
+        return {
+            **self._memo.sizes(),
+            "group_reasons": self._index.largest_reason_cache(),
+            "plans": len(self._plans),
+            "error_reasons": len(self._error_reasons),
+            "quotes": len(self._quotes),
+        }
+
     def decide(
         self,
         lines: Sequence[CartLine],
