@@ -13,6 +13,7 @@ that they hold and that a cache that restarts forgets what used it.
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime
 from typing import Any
 
@@ -392,6 +393,28 @@ def test_the_memo_tells_po_boxes_apart_where_a_rule_reads_them() -> None:
             assert eligible(eng, BOOK, Destination(country="US", line1="1 Main St"))
 
 
+def test_a_postal_or_po_box_rule_is_the_only_one_that_makes_the_memo_read_those_fields() -> None:
+    # No other rule names the destination's postal code or first line, and none applies
+    # everywhere: only the postal (or PO-box) rule itself can make the memo tell them apart.
+    permit_ca = rule("permit-ca", "permit", **when(countries=["CA"]))
+    postal = {"ranges": [{"from": "96700", "to": "96899"}]}
+    inside = Destination(country="US", postal_code="96801")
+    outside = Destination(country="US", postal_code="10001")
+    po_box = Destination(country="US", line1="PO Box 1")
+    street = Destination(country="US", line1="1 Main St")
+    for where in ({"countries": ["US"]}, {}):
+        eng = engine(
+            permit_ca,
+            rule("hi-zip", **when(postal_codes=postal, **where)),
+            rule("po", **when(po_box=True, **where)),
+        )
+        for _ in range(2):
+            assert ids(line(eng, BOOK, inside)) == ["hi-zip"]
+            assert ids(line(eng, BOOK, outside)) == ["default-deny"]
+            assert ids(line(eng, BOOK, po_box)) == ["po"]
+            assert ids(line(eng, BOOK, street)) == ["default-deny"]
+
+
 def test_the_memo_tells_the_time_before_and_after_a_rules_end_apart() -> None:
     eng = engine(PERMIT_ALL, rule("until", effective_until="2026-06-01T12:00:00Z"))
     cart = [CartLine(BOOK, 1)]
@@ -406,18 +429,24 @@ def test_the_memo_tells_the_time_before_and_after_a_rules_end_apart() -> None:
 BOUND = 260
 
 
-def sizes_within(eng: Engine, **bounds: int) -> None:
+def fills_then_stays_within(eng: Engine, entries: int, **bounds: int) -> None:
+    """After ``entries`` distinct inputs, each cache named holds all of them until its
+    bound (it remembers), and never more than the bound (it forgets)."""
     found = eng.cache_sizes()
-    over = {name: found[name] for name, bound in bounds.items() if found[name] > bound}
-    assert not over, f"caches over their bounds {bounds}: {over}"
+    expected = {name: min(entries, bound) for name, bound in bounds.items()}
+    wrong = {
+        name: found[name]
+        for name, bound in bounds.items()
+        if found[name] > bound or (entries <= bound and found[name] != entries)
+    }
+    assert not wrong, f"after {entries} inputs, expected {expected}: {wrong}"
 
 
 def test_the_memo_remembers_at_most_memo_size_lines() -> None:
     eng = engine(PERMIT_ALL, memo_size=BOUND)
     for i in range(2 * BOUND + 10):
         eng.decide([CartLine(product(f"P-{i}"), 1)], US, NOW)
-        sizes_within(eng, lines=BOUND, products=BOUND)
-    assert eng.cache_sizes()["lines"] > 0  # it remembers
+        fills_then_stays_within(eng, i + 1, lines=BOUND, products=BOUND)
 
 
 def test_the_memo_forgets_a_product_object_once_product_ids_restart() -> None:
@@ -436,7 +465,7 @@ def test_object_keys_stay_within_their_bound(monkeypatch: pytest.MonkeyPatch) ->
     for i in range(2 * BOUND + 10):
         dest = Destination(country="US", subdivision="US-NY", line1=f"{i} Main St")
         eng.decide([CartLine(product(f"P-{i}"), 1)], dest, NOW)
-        sizes_within(eng, product_ids=BOUND, destination_ids=BOUND)
+        fills_then_stays_within(eng, i + 1, product_ids=BOUND, destination_ids=BOUND)
 
 
 def test_destinations_stay_within_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -446,7 +475,7 @@ def test_destinations_stay_within_their_bound(monkeypatch: pytest.MonkeyPatch) -
     for i in range(2 * BOUND + 10):
         dest = Destination(country="US", postal_code=f"{10000 + i}")
         assert eligible(eng, BOOK, dest) is (i >= 100)
-        sizes_within(eng, destinations=BOUND)
+        fills_then_stays_within(eng, i + 1, destinations=BOUND)
 
 
 def test_destination_ids_restart_and_forget_what_used_them(
@@ -476,4 +505,31 @@ def test_message_reasons_per_index_group_stay_within_their_bound(
     for i in range(2 * BOUND + 10):
         found = line(eng, product(f"B-{i}"))
         assert [r.message for r in found.reasons] == [f"no B-{i}"]
-        sizes_within(eng, group_reasons=BOUND)
+        fills_then_stays_within(eng, i + 1, group_reasons=BOUND)
+
+
+def test_a_ruleset_restored_from_a_pickle_indexes_and_decides_as_the_validated_one() -> None:
+    # The compiled artifact is a pickle (rules/compiled.py); its strings are equal to the
+    # validated ones but not the same objects, so the index must compare values.
+    eng = engine(
+        rule("books-ok", "permit", **when(skus=["BOOK-1", "SUPP-1", "H-1"])),
+        rule("supplements", **when(categories=["supplement"])),
+        rule("digital-why", "default", **when(kinds=["digital"])),
+        rule("two-books", "limit", max_quantity=2, **when(skus=["BOOK-1"])),
+        rule("hard", **when(attributes=[{"name": "cover", "op": "eq", "value": "hard"}])),
+    )
+    restored = Engine(pickle.loads(pickle.dumps(eng.ruleset)))
+    cart = [
+        CartLine(product("BOOK-1", cover="soft"), 3),
+        CartLine(product("SUPP-1", category="supplement", supply_days=30, cover="soft"), 1),
+        CartLine(product("EBOOK-1", kind="digital", cover="soft"), 1),
+        CartLine(product("H-1", cover="hard"), 1),
+    ]
+    expected = eng.decide(cart, US, NOW).to_json()
+    assert [item["reasons"][0]["rule_id"] for item in expected["items"]] == [
+        "two-books",
+        "supplements",
+        "digital-why",
+        "hard",
+    ]
+    assert restored.decide(cart, US, NOW).to_json() == expected

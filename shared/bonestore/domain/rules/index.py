@@ -100,10 +100,8 @@ class LineGroup:
             (self.forbids if effect == "forbid" else self.defaults).append(c)
             self.fields = tuple(sorted({*self.fields, *c.fields}))
             self._reasons.clear()
-        elif effect == "limit":
+        else:  # a limit: the last of the four effects a line rule has (method rules are apart)
             self.limits.append(c)
-        else:
-            self.check.append(c)
 
 
 class _Bucket:
