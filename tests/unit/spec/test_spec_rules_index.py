@@ -403,16 +403,13 @@ def test_a_postal_or_po_box_rule_is_the_only_one_that_makes_the_memo_read_those_
     po_box = Destination(country="US", line1="PO Box 1")
     street = Destination(country="US", line1="1 Main St")
     for where in ({"countries": ["US"]}, {}):
-        eng = engine(
-            permit_ca,
-            rule("hi-zip", **when(postal_codes=postal, **where)),
-            rule("po", **when(po_box=True, **where)),
-        )
+        by_postal = engine(permit_ca, rule("hi-zip", **when(postal_codes=postal, **where)))
+        by_po_box = engine(permit_ca, rule("po", **when(po_box=True, **where)))
         for _ in range(2):
-            assert ids(line(eng, BOOK, inside)) == ["hi-zip"]
-            assert ids(line(eng, BOOK, outside)) == ["default-deny"]
-            assert ids(line(eng, BOOK, po_box)) == ["po"]
-            assert ids(line(eng, BOOK, street)) == ["default-deny"]
+            assert ids(line(by_postal, BOOK, inside)) == ["hi-zip"]
+            assert ids(line(by_postal, BOOK, outside)) == ["default-deny"]
+            assert ids(line(by_po_box, BOOK, po_box)) == ["po"]
+            assert ids(line(by_po_box, BOOK, street)) == ["default-deny"]
 
 
 def test_the_memo_tells_the_time_before_and_after_a_rules_end_apart() -> None:
@@ -447,6 +444,14 @@ def test_the_memo_remembers_at_most_memo_size_lines() -> None:
     for i in range(2 * BOUND + 10):
         eng.decide([CartLine(product(f"P-{i}"), 1)], US, NOW)
         fills_then_stays_within(eng, i + 1, lines=BOUND, products=BOUND)
+    # One product, many addresses a rule tells apart: the lines, not the products, fill.
+    postal = {"ranges": [{"from": "10000", "to": "10099"}]}
+    eng = engine(PERMIT_ALL, rule("nyc", **when(postal_codes=postal)), memo_size=BOUND)
+    for i in range(2 * BOUND + 10):
+        assert eligible(eng, BOOK, Destination(country="US", postal_code=f"{10000 + i}")) is (
+            i >= 100
+        )
+        fills_then_stays_within(eng, i + 1, lines=BOUND)
 
 
 def test_the_memo_forgets_a_product_object_once_product_ids_restart() -> None:
