@@ -538,3 +538,57 @@ def test_a_ruleset_restored_from_a_pickle_indexes_and_decides_as_the_validated_o
         "hard",
     ]
     assert restored.decide(cart, US, NOW).to_json() == expected
+
+
+# ====================================================================== rules matched one by one
+
+
+def test_a_limit_that_needs_matching_caps_the_line_and_never_denies_it_by_itself() -> None:
+    # A subdivision condition keeps the limit out of its key's fast path: it is matched.
+    hi = Destination(country="US", subdivision="US-HI")
+    capped = rule(
+        "hi-two", "limit", max_quantity=2, **when(categories=["book"], subdivisions=["US-HI"])
+    )
+    eng = engine(PERMIT_ALL, capped)
+    assert line(eng, BOOK, hi, qty=2).eligible
+    assert line(eng, BOOK, hi, qty=2).max_quantity == 2
+    assert ids(line(eng, BOOK, hi, qty=3)) == ["hi-two"]
+    # Without a permit the line is refused for that, not for the limit it is within.
+    alone = engine(capped)
+    assert ids(line(alone, BOOK, hi, qty=1)) == ["default-deny"]
+    assert line(alone, BOOK, hi, qty=1).max_quantity == 2
+
+
+def test_the_shipping_plans_fill_one_per_destination_within_their_bound() -> None:
+    eng = engine(PERMIT_ALL, offer("standard-all", "standard", 500))
+    countries = ["US", "CA", "GB", "FR", "DE", "JP", "AU", "NZ"]
+    for i, country in enumerate(countries):
+        assert methods(eng, Destination(country=country)) == {"standard": 500}
+        assert eng.cache_sizes()["plans"] == i + 1
+
+
+def test_a_destination_restriction_names_no_product_and_a_product_one_names_it() -> None:
+    # docs/rules.md: a restriction with product conditions is judged per physical line.
+    eng = engine(
+        PERMIT_ALL,
+        offer("standard-all", "standard", 500),
+        offer("express-all", "express", 2000),
+        rule(
+            "no-express-us",
+            "restrict_method",
+            method="express",
+            message="[{sku}] express",
+            **when(countries=["US"]),
+        ),
+        rule(
+            "no-standard-books",
+            "restrict_method",
+            method="standard",
+            message="[{sku}] standard",
+            **when(categories=["book"]),
+        ),
+    )
+    decision = eng.decide([CartLine(BOOK, 1)], US, NOW)
+    assert decision.shipping_methods == []
+    messages = {m.id: [r.message for r in m.reasons] for m in decision.unavailable_shipping_methods}
+    assert messages == {"express": ["[] express"], "standard": ["[BOOK-1] standard"]}
