@@ -1807,6 +1807,9 @@ def test_the_rulesets_json_schema_file_is_the_schema_as_json_ending_in_a_newline
     text = ruleset_json_schema_text()
     assert text.endswith("}\n")
     assert json.loads(text) == ruleset_json_schema()
+    # The committed file editors read is this text exactly (keys sorted, two-space indent).
+    committed = Path(__file__).parents[3] / "shared/bonestore/data/ruleset.schema.json"
+    assert text == committed.read_text(encoding="utf-8")
 
 
 def test_a_ruleset_whose_rules_are_not_a_list_is_refused_with_its_file(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ import pytest
 from bonestore.domain.catalog import Product
 from bonestore.domain.geo import Destination
 from bonestore.domain.rules import CartLine, Engine, Ruleset
+from bonestore.domain.rules import engine as rules_engine
 from bonestore.domain.rules import index as rules_index
 from tests.unit.spec.test_spec_rules import NOW, US_NY, ids, line, product
 
@@ -559,12 +560,31 @@ def test_a_limit_that_needs_matching_caps_the_line_and_never_denies_it_by_itself
     assert line(alone, BOOK, hi, qty=1).max_quantity == 2
 
 
-def test_the_shipping_plans_fill_one_per_destination_within_their_bound() -> None:
-    eng = engine(PERMIT_ALL, offer("standard-all", "standard", 500))
-    countries = ["US", "CA", "GB", "FR", "DE", "JP", "AU", "NZ"]
-    for i, country in enumerate(countries):
-        assert methods(eng, Destination(country=country)) == {"standard": 500}
-        assert eng.cache_sizes()["plans"] == i + 1
+def test_the_shipping_plans_fill_one_per_destination_within_their_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rules_engine, "PLANS_LIMIT", BOUND)
+    postal = {"ranges": [{"from": "10000", "to": "10099"}]}
+    eng = engine(
+        PERMIT_ALL,
+        offer("standard-all", "standard", 500),
+        rule("no-express-nyc", "restrict_method", method="express", **when(postal_codes=postal)),
+    )
+    for i in range(2 * BOUND + 10):
+        assert methods(eng, Destination(country="US", postal_code=f"{10000 + i}")) == {
+            "standard": 500
+        }
+        fills_then_stays_within(eng, i + 1, plans=BOUND)
+
+
+def test_a_default_that_needs_matching_names_why_nothing_permits_and_never_denies() -> None:
+    hi = Destination(country="US", subdivision="US-HI")
+    why = rule("hi-why", "default", **when(categories=["book"], subdivisions=["US-HI"]))
+    assert eligible(engine(PERMIT_ALL, why), BOOK, hi)
+    alone = engine(why)
+    assert ids(line(alone, BOOK, hi)) == ["hi-why"]
+    restored = Engine(pickle.loads(pickle.dumps(alone.ruleset)))
+    assert ids(line(restored, BOOK, hi)) == ["hi-why"]
 
 
 def test_a_destination_restriction_names_no_product_and_a_product_one_names_it() -> None:
