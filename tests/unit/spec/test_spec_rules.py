@@ -1819,3 +1819,26 @@ def test_a_ruleset_whose_rules_are_not_a_list_is_refused_with_its_file(tmp_path:
         load_ruleset(path)
     assert info.value.code == "invalid_ruleset"
     assert "ruleset.yaml" in str(info.value)
+
+
+def test_a_rule_without_an_effect_is_refused_naming_that_rule(tmp_path: Path) -> None:
+    message = refused(
+        tmp_path,
+        """
+        - {id: no-effect, code: cf, message: f, source: t}
+        """,
+    )
+    assert "[no-effect]" in message
+
+
+def test_an_error_in_another_list_names_no_rule(tmp_path: Path) -> None:
+    path = tmp_path / "ruleset.yaml"
+    path.write_text(
+        "schema_version: 1\ningredients: [Not-A-Name]\n"
+        "rules:\n  - {id: permit-all, effect: permit, code: ok, message: ok, source: t}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(path)
+    assert "ingredients" in str(info.value)
+    assert "[permit-all]" not in str(info.value)
