@@ -1762,3 +1762,83 @@ def test_the_trace_says_which_conditions_a_rule_has(tmp_path: Path) -> None:
     step = next(s for s in traced.trace or [] if s["rule_id"] == "f-po")
     assert step["result"] == "no_match"
     assert step["detail"] == "countries=US; kinds=physical; po_box=True"
+
+
+def test_the_schema_refuses_a_present_ingredient_test_with_only_a_value_or_only_a_unit(
+    tmp_path: Path,
+) -> None:
+    for extra in ("value: 5", "unit: mg"):
+        message = refused(
+            tmp_path,
+            f"""
+            - id: f-present
+              effect: forbid
+              when: {{product: {{ingredients: [{{any_of: [melatonin], {extra}}}]}}}}
+              code: cf
+              message: f
+              source: t
+            """,
+        )
+        assert "op present takes no value or unit" in message
+
+
+@pytest.mark.parametrize(("length", "accepted"), [(0, False), (1, True), (300, True), (301, False)])
+def test_a_rules_customer_message_is_1_to_300_characters(
+    tmp_path: Path, length: int, accepted: bool
+) -> None:
+    rules = f"""
+        - id: f-long
+          effect: forbid
+          code: cf
+          message: "{"m" * length}"
+          source: t
+        """
+    if accepted:
+        assert engine(tmp_path, rules).ruleset.rules[-1].message == "m" * length
+    else:
+        assert "message" in refused(tmp_path, rules)
+
+
+def test_the_rulesets_json_schema_file_is_the_schema_as_json_ending_in_a_newline() -> None:
+    import json
+
+    from bonestore.domain.rules.schema import ruleset_json_schema, ruleset_json_schema_text
+
+    text = ruleset_json_schema_text()
+    assert text.endswith("}\n")
+    assert json.loads(text) == ruleset_json_schema()
+    # The committed file editors read is this text exactly (keys sorted, two-space indent).
+    committed = Path(__file__).parents[3] / "shared/bonestore/data/ruleset.schema.json"
+    assert text == committed.read_text(encoding="utf-8")
+
+
+def test_a_ruleset_whose_rules_are_not_a_list_is_refused_with_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "ruleset.yaml"
+    path.write_text("schema_version: 1\nrules: not a list\n", encoding="utf-8")
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(path)
+    assert info.value.code == "invalid_ruleset"
+    assert "ruleset.yaml" in str(info.value)
+
+
+def test_a_rule_without_an_effect_is_refused_naming_that_rule(tmp_path: Path) -> None:
+    message = refused(
+        tmp_path,
+        """
+        - {id: no-effect, code: cf, message: f, source: t}
+        """,
+    )
+    assert "[no-effect]" in message
+
+
+def test_an_error_in_another_list_names_no_rule(tmp_path: Path) -> None:
+    path = tmp_path / "ruleset.yaml"
+    path.write_text(
+        "schema_version: 1\ningredients: [Not-A-Name]\n"
+        "rules:\n  - {id: permit-all, effect: permit, code: ok, message: ok, source: t}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RulesetError) as info:
+        load_ruleset(path)
+    assert "ingredients" in str(info.value)
+    assert "[permit-all]" not in str(info.value)

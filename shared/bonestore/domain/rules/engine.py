@@ -132,6 +132,8 @@ def all_countries() -> tuple[str, ...]:
 
 
 _STEP_ORDER = operator.itemgetter("rule_id")
+# Shipping plans kept, one per distinct destination and time bucket (a tuning bound).
+PLANS_LIMIT = 10_000
 # The built-in rule_error of a product naming an ingredient outside the ruleset's vocabulary.
 UNKNOWN_INGREDIENT_ID = "unknown-ingredient"
 
@@ -308,6 +310,18 @@ class Engine:
 
     # ------------------------------------------------------------ public API
 
+    def cache_sizes(self) -> dict[str, int]:
+        """How many entries each cache kept between decisions holds. Each is bounded
+        (rules/index.py), so a long-lived process does not grow with every distinct
+        product, address and message it is asked about."""
+        return {
+            **self._memo.sizes(),
+            "group_reasons": self._index.largest_reason_cache(),
+            "plans": len(self._plans),
+            "error_reasons": len(self._error_reasons),
+            "quotes": len(self._quotes),
+        }
+
     def decide(
         self,
         lines: Sequence[CartLine],
@@ -399,7 +413,7 @@ class Engine:
         if plan is None:
             rules = self._index.method_rules(dest.country)
             plan = plan_methods(rules, dest, dkey[1], ts, self._method_order, self._method_names)
-            if len(self._plans) >= 10_000:
+            if len(self._plans) >= PLANS_LIMIT:
                 self._plans.clear()
             self._plans[key] = plan
         return price_methods(plan, physical, dest, dkey[1], self._method_names, self._quote)

@@ -17,6 +17,12 @@ from bonestore.domain.rules.conditions import CompiledRule, attribute_value
 from bonestore.domain.rules.decision import LineBase, Reason
 
 MEMO_LIMIT = 200_000
+# The other caches' bounds. Their sizes are tuning (a smaller one only costs speed); that
+# each holds is a contract (``Engine.cache_sizes``): a cache keyed on input grows without
+# end otherwise, one distinct product, address or message at a time.
+REASONS_LIMIT = 1_000  # reason lists per index group, one per distinct message values
+OBJECT_KEYS_LIMIT = 10_000  # product and destination objects -> their content keys
+DESTINATIONS_LIMIT = 100_000  # distinct destination contents (their ids restart after)
 
 
 def _needs_match(c: CompiledRule, indexed: str) -> bool:
@@ -75,10 +81,13 @@ class LineGroup:
                 [c.reason(values) for c in self.forbids],
                 [c.reason(values) for c in self.defaults],
             )
-            if len(self._reasons) >= 1_000:
+            if len(self._reasons) >= REASONS_LIMIT:
                 self._reasons.clear()
             self._reasons[key] = found
         return found
+
+    def cached_reasons(self) -> int:
+        return len(self._reasons)
 
     def add(self, c: CompiledRule, indexed: str) -> None:
         self.rules.append(c)
@@ -91,10 +100,8 @@ class LineGroup:
             (self.forbids if effect == "forbid" else self.defaults).append(c)
             self.fields = tuple(sorted({*self.fields, *c.fields}))
             self._reasons.clear()
-        elif effect == "limit":
+        else:  # a limit: the last of the four effects a line rule has (method rules are apart)
             self.limits.append(c)
-        else:
-            self.check.append(c)
 
 
 class _Bucket:
@@ -147,6 +154,16 @@ class _Bucket:
                 self.by_kind.setdefault(kind, LineGroup()).add(c, "kind")
         else:
             self.rest.add(c, "")
+
+    def groups(self) -> list[LineGroup]:
+        by_value = [g for values in self.by_attribute.values() for g in values.values()]
+        return [
+            self.rest,
+            *self.by_sku.values(),
+            *by_value,
+            *self.by_category.values(),
+            *self.by_kind.values(),
+        ]
 
     def candidates(
         self, product: Product, groups: list[LineGroup], check: list[CompiledRule]
@@ -252,6 +269,11 @@ class RuleIndex:
         found = [c for group in groups for c in group.rules]
         return list(dict.fromkeys(found + check))
 
+    def largest_reason_cache(self) -> int:
+        """The most reason lists any one group holds (each is bounded by REASONS_LIMIT)."""
+        buckets = [self._global, *self._by_country.values()]
+        return max(g.cached_reasons() for b in buckets for g in b.groups())
+
     def method_rules(self, country: str) -> list[CompiledRule]:
         return self.method_global + self.method_by_country.get(country, [])
 
@@ -284,30 +306,32 @@ class LineMemo:
 
     def product_key(self, product: Product) -> int:
         """A small int standing for the product's rule-relevant content (SKU, name, kind,
-        category, attributes): equal content, equal key, whichever object carries it."""
-        entry = self.product_keys.get(id(product))
-        if entry is not None and entry[0] is product:
-            return entry[1]
+        category, attributes): equal content, equal key, whichever object carries it.
+        Callers look the object up in ``product_keys`` first (the hot path does, inline)."""
         content = product.model_dump_json(include={"sku", "name", "kind", "category", "attributes"})
-        key = self._pcontent.setdefault(content, len(self._pcontent))
-        if len(self.product_keys) >= 10_000:
+        key = self._pcontent.get(content)
+        if key is None:
+            if len(self._pcontent) >= self.size:  # ids restart: forget what used them
+                self._pcontent.clear()
+                self.product_keys.clear()
+                self.lines.clear()
+            key = self._pcontent[content] = len(self._pcontent)
+        if len(self.product_keys) >= OBJECT_KEYS_LIMIT:
             self.product_keys.clear()
         self.product_keys[id(product)] = (product, key)
         return key
 
     def dest_key(self, dest: Destination) -> tuple[int, bool]:
         """(a small int standing for the destination fields any rule can look at, and only
-        those; whether its first line is a PO box where a rule asks)."""
-        cached = self.dest_keys.get(id(dest))
-        if cached is not None and cached[0] is dest:
-            return cached[1]
+        those; whether its first line is a PO box where a rule asks). Callers look the object
+        up in ``dest_keys`` first (the hot path does, inline)."""
         country = dest.country
         postal = dest.postal_code if self.index.uses_postal(country) else None
         po = self.index.po_box(dest)
         fields = (country, dest.subdivision, postal, po)
         interned = self._dcontent.get(fields)
         if interned is None:
-            if len(self._dcontent) >= 100_000:  # ids restart: forget what used them
+            if len(self._dcontent) >= DESTINATIONS_LIMIT:  # ids restart: forget what used them
                 self._dcontent.clear()
                 self.dest_keys.clear()
                 self.lines.clear()
@@ -315,15 +339,21 @@ class LineMemo:
                     cache.clear()
             interned = self._dcontent[fields] = len(self._dcontent)
         key = (interned, po)
-        if len(self.dest_keys) >= 10_000:
+        if len(self.dest_keys) >= OBJECT_KEYS_LIMIT:
             self.dest_keys.clear()
         self.dest_keys[id(dest)] = (dest, key)
         return key
 
+    def sizes(self) -> dict[str, int]:
+        return {
+            "lines": len(self.lines),
+            "product_ids": len(self.product_keys),
+            "products": len(self._pcontent),
+            "destination_ids": len(self.dest_keys),
+            "destinations": len(self._dcontent),
+        }
+
     def store(self, key: tuple[int, int, int], base: LineBase) -> None:
         if len(self.lines) >= self.size:
             self.lines.clear()
-            if len(self._pcontent) >= self.size:  # bound it too
-                self._pcontent.clear()
-                self.product_keys.clear()
         self.lines[key] = base

@@ -1,0 +1,614 @@
+"""The index and the memo change no decision and stay bounded (docs/rules.md, "Speed").
+
+The index offers a line only the rules that can apply to it (by country, then by SKU,
+first ingredient test, first ``eq`` attribute test, category or kind), and lets the rules
+its key alone decides skip ``match``. A rule it failed to offer, or one it wrongly
+treated as decided, is a wrong decision: these tests decide lines at the index's edges
+(rules with several products, countries, subdivisions, postal codes, PO boxes, windows,
+attribute and ingredient tests) and pin what docs/rules.md says they decide. The memo
+keys a line's decision on every input some rule can read, and each of the engine's
+caches has a bound (``Engine.cache_sizes``): the tests set the bounds small and check
+that they hold and that a cache that restarts forgets what used it.
+"""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bonestore.domain.catalog import Product
+from bonestore.domain.geo import Destination
+from bonestore.domain.rules import CartLine, Engine, Ruleset
+from bonestore.domain.rules import engine as rules_engine
+from bonestore.domain.rules import index as rules_index
+from tests.unit.spec.test_spec_rules import NOW, US_NY, ids, line, product
+
+pytestmark = pytest.mark.unit
+
+US = Destination(country="US")
+CA = Destination(country="CA")
+PERMIT_ALL = {"id": "permit-all", "effect": "permit"}
+
+
+def rule(id: str, effect: str = "forbid", message: str = "m", **extra: Any) -> dict[str, Any]:
+    return {"id": id, "effect": effect, "code": "no_go", "message": message, "source": "t", **extra}
+
+
+def engine(*rules: dict[str, Any], memo_size: int = rules_index.MEMO_LIMIT) -> Engine:
+    full = [{"code": "no_go", "message": "m", "source": "t", **r} for r in rules]
+    ruleset = Ruleset.model_validate(
+        {
+            "methods": {"standard": {"name": "Standard"}, "express": {"name": "Express"}},
+            "rules": full,
+        }
+    )
+    return Engine(ruleset, memo_size=memo_size)
+
+
+def when(**conditions: Any) -> dict[str, Any]:
+    """``when`` from destination fields (countries, subdivisions, postal_codes, po_box)
+    and product fields (the rest)."""
+    dest_fields = {"countries", "subdivisions", "postal_codes", "po_box"}
+    out: dict[str, Any] = {}
+    for key, value in conditions.items():
+        out.setdefault("destination" if key in dest_fields else "product", {})[key] = value
+    return {"when": out}
+
+
+def eligible(eng: Engine, item: Product, dest: Destination = US_NY, qty: int = 1) -> bool:
+    return bool(line(eng, item, dest, qty).eligible)
+
+
+def decided_fresh(eng: Engine, lines: list[CartLine], dest: Destination) -> dict[str, Any]:
+    """The decision of an engine of the same ruleset that remembers nothing."""
+    return Engine(eng.ruleset, memo_size=0).decide(lines, dest, NOW).to_json()
+
+
+BOOK = product("BOOK-1", category="book")
+SUPPLEMENT = product("SUPP-1", category="supplement", supply_days=30)
+DIGITAL = product("EBOOK-1", kind="digital", category="book")
+
+
+# ====================================================================== SKU rules
+
+
+def test_a_sku_rule_with_a_subdivision_applies_only_in_that_subdivision() -> None:
+    eng = engine(PERMIT_ALL, rule("hi", **when(skus=["BOOK-1"], subdivisions=["US-HI"])))
+    assert eligible(eng, BOOK, US_NY)
+    assert not eligible(eng, BOOK, Destination(country="US", subdivision="US-HI"))
+
+
+def test_a_sku_rule_with_postal_codes_applies_only_inside_them() -> None:
+    postal = {"ranges": [{"from": "96700", "to": "96899"}]}
+    eng = engine(PERMIT_ALL, rule("hi-zip", **when(skus=["BOOK-1"], postal_codes=postal)))
+    assert eligible(eng, BOOK, Destination(country="US", postal_code="10001"))
+    assert not eligible(eng, BOOK, Destination(country="US", postal_code="96801"))
+
+
+def test_a_sku_rule_on_po_boxes_applies_only_to_a_po_box() -> None:
+    eng = engine(PERMIT_ALL, rule("po", **when(skus=["BOOK-1"], po_box=True)))
+    assert eligible(eng, BOOK, Destination(country="US", line1="1 Main St"))
+    assert not eligible(eng, BOOK, Destination(country="US", line1="PO Box 12"))
+
+
+@pytest.mark.parametrize(
+    ("window", "at", "applies"),
+    [
+        ({"effective_from": "2027-01-01"}, NOW, False),
+        ({"effective_from": "2026-01-01"}, NOW, True),
+        ({"effective_until": "2026-01-01"}, NOW, False),
+        ({"effective_until": "2027-01-01"}, NOW, True),
+    ],
+)
+def test_a_sku_rule_applies_only_inside_its_effective_window(
+    window: dict[str, str], at: datetime, applies: bool
+) -> None:
+    for effect in ("forbid", "permit"):
+        eng = engine(
+            *([PERMIT_ALL] if effect == "forbid" else []),
+            rule("dated", effect, **when(skus=["BOOK-1"]), **window),
+        )
+        assert eligible(eng, BOOK) is (applies if effect == "permit" else not applies)
+
+
+def test_a_sku_rule_with_another_product_condition_needs_it_too() -> None:
+    eng = engine(
+        PERMIT_ALL,
+        rule("sku-cat", **when(skus=["BOOK-1", "SUPP-1"], categories=["supplement"])),
+        rule("sku-kind", **when(skus=["EBOOK-1", "BOOK-1"], kinds=["digital"])),
+        rule("sku-attr", **when(skus=["BOOK-1"], attributes=[{"name": "cover", "op": "exists"}])),
+        rule(
+            "sku-ingredient", **when(skus=["BOOK-1", "SUPP-1"], ingredients=[{"any_of": ["iron"]}])
+        ),
+    )
+    assert eligible(eng, BOOK)
+    assert ids(line(eng, SUPPLEMENT)) == ["sku-cat"]
+    assert ids(line(eng, DIGITAL)) == ["sku-kind"]
+    assert ids(line(eng, product("BOOK-1", cover="hard"))) == ["sku-attr"]
+    assert ids(line(eng, product("BOOK-1", ingredients={"iron": {}}))) == ["sku-ingredient"]
+
+
+def test_a_rule_listing_several_skus_applies_to_each_and_only_to_them() -> None:
+    eng = engine(PERMIT_ALL, rule("two", **when(skus=["BOOK-1", "SUPP-1"])))
+    assert not eligible(eng, BOOK)
+    assert not eligible(eng, SUPPLEMENT)
+    assert eligible(eng, DIGITAL)
+
+
+def test_a_sku_permit_alone_lets_only_that_sku_ship() -> None:
+    eng = engine(rule("book-ok", "permit", **when(skus=["BOOK-1"])))
+    assert eligible(eng, BOOK)
+    assert ids(line(eng, SUPPLEMENT)) == ["default-deny"]
+
+
+def test_a_sku_default_names_why_nothing_permits_that_sku() -> None:
+    eng = engine(rule("book-why", "default", **when(skus=["BOOK-1"])))
+    assert ids(line(eng, BOOK)) == ["book-why"]
+    assert ids(line(eng, SUPPLEMENT)) == ["default-deny"]
+
+
+def test_a_sku_limit_caps_that_sku_and_a_days_supply_limit_on_it_needs_supply_days() -> None:
+    eng = engine(
+        PERMIT_ALL,
+        rule("book-2", "limit", max_quantity=2, **when(skus=["BOOK-1"])),
+        rule("supp-60", "limit", max_supply_days=60, **when(skus=["SUPP-1"])),
+        rule("plain-60", "limit", max_supply_days=60, **when(skus=["PLAIN-1"])),
+    )
+    assert line(eng, BOOK, qty=2).eligible
+    assert ids(line(eng, BOOK, qty=3)) == ["book-2"]
+    assert line(eng, SUPPLEMENT, qty=2).max_quantity == 2
+    assert ids(line(eng, SUPPLEMENT, qty=3)) == ["supp-60"]
+    assert ids(line(eng, product("PLAIN-1"))) == ["plain-60"]
+    assert line(eng, product("PLAIN-1")).reasons[0].code == "rule_error"
+
+
+# ====================================================================== countries
+
+
+def test_a_rule_listing_several_countries_applies_in_each_and_only_there() -> None:
+    eng = engine(PERMIT_ALL, rule("north", **when(countries=["CA", "NO"], skus=["BOOK-1"])))
+    assert not eligible(eng, BOOK, CA)
+    assert not eligible(eng, BOOK, Destination(country="NO"))
+    assert eligible(eng, BOOK, US)
+
+
+def test_rules_naming_no_country_and_rules_of_the_country_both_apply() -> None:
+    eng = engine(
+        PERMIT_ALL,
+        rule("everywhere", **when(categories=["book"])),
+        rule("in-ca", **when(countries=["CA"], categories=["book"])),
+    )
+    assert ids(line(eng, BOOK, CA)) == ["everywhere", "in-ca"]
+    assert ids(line(eng, BOOK, US)) == ["everywhere"]
+
+
+# ====================================================================== categories, kinds
+
+
+def test_a_category_rule_with_a_kind_applies_only_to_that_kind() -> None:
+    eng = engine(PERMIT_ALL, rule("digital-books", **when(categories=["book"], kinds=["digital"])))
+    assert eligible(eng, BOOK)
+    assert not eligible(eng, DIGITAL)
+
+
+def test_a_kind_rule_with_a_subdivision_applies_only_there() -> None:
+    eng = engine(PERMIT_ALL, rule("hi", **when(kinds=["physical"], subdivisions=["US-HI"])))
+    assert eligible(eng, BOOK, US_NY)
+    assert not eligible(eng, BOOK, Destination(country="US", subdivision="US-HI"))
+    assert eligible(eng, DIGITAL, Destination(country="US", subdivision="US-HI"))
+
+
+def test_rules_of_several_categories_and_kinds_apply_to_each_listed() -> None:
+    eng = engine(
+        PERMIT_ALL,
+        rule("cats", **when(categories=["book", "media"])),
+        rule("kinds", **when(kinds=["digital", "physical"], countries=["CA"])),
+    )
+    assert ids(line(eng, BOOK, US)) == ["cats"]
+    assert ids(line(eng, product("DVD-1", category="media"), US)) == ["cats"]
+    assert eligible(eng, SUPPLEMENT, US)
+    assert ids(line(eng, SUPPLEMENT, CA)) == ["kinds"]
+    assert ids(line(eng, DIGITAL, CA)) == ["cats", "kinds"]
+
+
+# ====================================================================== attributes
+
+
+def test_an_eq_attribute_rule_applies_to_the_equal_value_only() -> None:
+    eng = engine(
+        PERMIT_ALL,
+        rule("thirty", **when(attributes=[{"name": "supply_days", "op": "eq", "value": 30}])),
+        rule("hard", **when(attributes=[{"name": "cover", "op": "eq", "value": "hard"}])),
+    )
+    assert ids(line(eng, product("S-30", supply_days=30, cover="soft"))) == ["thirty"]
+    assert eligible(eng, product("S-60", supply_days=60, cover="soft"))
+    assert ids(line(eng, product("B-H", cover="hard", supply_days=60))) == ["hard"]
+
+
+def test_an_eq_attribute_rule_with_a_second_test_needs_both() -> None:
+    tests = [
+        {"name": "cover", "op": "eq", "value": "hard"},
+        {"name": "pages", "op": "gt", "value": 100},
+    ]
+    eng = engine(PERMIT_ALL, rule("big-hard", **when(attributes=tests)))
+    assert eligible(eng, product("B-1", cover="hard", pages=50))
+    assert not eligible(eng, product("B-2", cover="hard", pages=500))
+
+
+def test_an_eq_attribute_rule_with_a_category_needs_the_category_too() -> None:
+    eng = engine(
+        PERMIT_ALL,
+        rule(
+            "hard-books",
+            **when(
+                categories=["book"], attributes=[{"name": "cover", "op": "eq", "value": "hard"}]
+            ),
+        ),
+    )
+    assert not eligible(eng, product("B-1", cover="hard"))
+    assert eligible(eng, product("S-1", category="supplement", cover="hard", supply_days=30))
+
+
+def test_a_comparison_attribute_rule_applies_to_every_value_it_admits() -> None:
+    eng = engine(
+        PERMIT_ALL,
+        rule("long", **when(attributes=[{"name": "supply_days", "op": "gt", "value": 30}])),
+    )
+    assert eligible(eng, SUPPLEMENT)
+    assert not eligible(eng, product("S-90", category="supplement", supply_days=90))
+
+
+def test_an_eq_attribute_rule_errors_on_a_product_without_the_attribute() -> None:
+    eng = engine(
+        PERMIT_ALL,
+        rule("hard", **when(attributes=[{"name": "cover", "op": "eq", "value": "hard"}])),
+        rule("thick", **when(attributes=[{"name": "pages", "op": "eq", "value": 900}])),
+    )
+    # The first indexed attribute is missing: its rule errors, the second still applies.
+    found = line(eng, product("B-1", pages=900))
+    assert ids(found) == ["hard", "thick"]
+    assert [r.code for r in found.reasons] == ["rule_error", "no_go"]
+
+
+def test_an_attribute_value_that_is_a_list_is_compared_not_refused() -> None:
+    eng = engine(
+        PERMIT_ALL,
+        rule("red", **when(attributes=[{"name": "colour", "op": "eq", "value": "red"}])),
+        rule("blue", **when(attributes=[{"name": "size", "op": "eq", "value": "xl"}])),
+    )
+    # A list equals no string: neither rule applies, and no lookup error escapes.
+    assert eligible(eng, product("B-1", colour=["red", "blue"], size="m"))
+    assert ids(line(eng, product("B-2", colour=["red"], size="xl"))) == ["blue"]
+
+
+# ====================================================================== ingredients
+
+
+def test_an_ingredient_rule_applies_to_a_product_with_any_listed_ingredient() -> None:
+    eng = engine(
+        PERMIT_ALL, rule("hormones", **when(ingredients=[{"any_of": ["dhea", "melatonin"]}]))
+    )
+    assert not eligible(eng, product("S-1", ingredients={"melatonin": {}}))
+    assert not eligible(eng, product("S-2", ingredients={"dhea": {}}))
+    assert eligible(eng, product("S-3", ingredients={"calcium": {}}))
+
+
+def test_a_product_with_two_listed_ingredients_gets_the_rules_reason_once() -> None:
+    eng = engine(
+        PERMIT_ALL,
+        rule("hormones", **when(ingredients=[{"any_of": ["dhea", "melatonin"]}])),
+        rule("minerals", **when(ingredients=[{"any_of": ["calcium", "iron"]}])),
+        rule("in-ca", **when(countries=["CA"], categories=["book"])),
+    )
+    both = product("S-1", ingredients={"dhea": {}, "melatonin": {}, "calcium": {}, "iron": {}})
+    assert ids(line(eng, both, US)) == ["hormones", "minerals"]
+    # Found twice in the rules of every country, once more in a country of its own.
+    assert ids(line(eng, both, CA)) == ["hormones", "in-ca", "minerals"]
+    traced = eng.decide([CartLine(both, 1)], US, NOW, trace=True).items[0].trace or []
+    assert [step["rule_id"] for step in traced] == ["hormones", "minerals", "permit-all"]
+
+
+def test_a_country_ingredient_rule_found_twice_gives_one_reason() -> None:
+    eng = engine(
+        PERMIT_ALL,
+        rule(
+            "ca-hormones", **when(countries=["CA"], ingredients=[{"any_of": ["dhea", "melatonin"]}])
+        ),
+    )
+    both = product("S-1", ingredients={"dhea": {}, "melatonin": {}})
+    assert ids(line(eng, both, CA)) == ["ca-hormones"]
+    assert eligible(eng, both, US)
+
+
+# ====================================================================== messages
+
+
+def test_a_message_names_the_product_and_country_of_each_line() -> None:
+    eng = engine(
+        PERMIT_ALL,
+        rule(
+            "books",
+            message="{product_name} may not go to {country_name}",
+            **when(categories=["book"]),
+        ),
+        rule("books-why", "default", message="{sku} in {country}", **when(categories=["book"])),
+    )
+    assert [r.message for r in line(eng, BOOK, US).reasons] == [
+        "Product BOOK-1 may not go to United States"
+    ]
+    assert [r.message for r in line(eng, product("BOOK-2"), CA).reasons] == [
+        "Product BOOK-2 may not go to Canada"
+    ]
+    no_permit = engine(
+        rule("books-why", "default", message="{sku} in {country}", **when(categories=["book"]))
+    )
+    assert [r.message for r in line(no_permit, BOOK, US).reasons] == ["BOOK-1 in US"]
+    assert [r.message for r in line(no_permit, product("BOOK-2"), CA).reasons] == ["BOOK-2 in CA"]
+
+
+# ====================================================================== methods
+
+
+def offer(id: str, method: str, amount: int, **extra: Any) -> dict[str, Any]:
+    return rule(
+        id, "offer_method", method=method, price={"amount": amount, "currency": "USD"}, **extra
+    )
+
+
+def methods(eng: Engine, dest: Destination) -> dict[str, int]:
+    found = eng.decide([CartLine(BOOK, 1)], dest, NOW).shipping_methods
+    return {m.id: m.price.amount for m in found}
+
+
+def test_a_method_offered_everywhere_and_one_offered_in_a_country_are_both_listed_there() -> None:
+    eng = engine(
+        PERMIT_ALL,
+        offer("standard-all", "standard", 500),
+        offer("express-ca", "express", 2000, **when(countries=["CA", "NO"])),
+    )
+    assert methods(eng, US) == {"standard": 500}
+    assert methods(eng, CA) == {"standard": 500, "express": 2000}
+    assert methods(eng, Destination(country="NO")) == {"standard": 500, "express": 2000}
+
+
+# ====================================================================== the memo's keys
+
+
+def test_the_memo_tells_postal_codes_apart_where_a_rule_reads_them() -> None:
+    postal = {"ranges": [{"from": "96700", "to": "96899"}]}
+    for where in ({"countries": ["US"]}, {}):
+        eng = engine(PERMIT_ALL, rule("hi-zip", **when(postal_codes=postal, **where)))
+        for _ in range(2):  # cold, then warm
+            assert not eligible(eng, BOOK, Destination(country="US", postal_code="96801"))
+            assert eligible(eng, BOOK, Destination(country="US", postal_code="10001"))
+
+
+def test_the_memo_tells_po_boxes_apart_where_a_rule_reads_them() -> None:
+    for where in ({"countries": ["US"]}, {}):
+        eng = engine(PERMIT_ALL, rule("po", **when(po_box=True, **where)))
+        for _ in range(2):
+            assert not eligible(eng, BOOK, Destination(country="US", line1="PO Box 1"))
+            assert eligible(eng, BOOK, Destination(country="US", line1="1 Main St"))
+
+
+def test_a_postal_or_po_box_rule_is_the_only_one_that_makes_the_memo_read_those_fields() -> None:
+    # No other rule names the destination's postal code or first line, and none applies
+    # everywhere: only the postal (or PO-box) rule itself can make the memo tell them apart.
+    permit_ca = rule("permit-ca", "permit", **when(countries=["CA"]))
+    postal = {"ranges": [{"from": "96700", "to": "96899"}]}
+    inside = Destination(country="US", postal_code="96801")
+    outside = Destination(country="US", postal_code="10001")
+    po_box = Destination(country="US", line1="PO Box 1")
+    street = Destination(country="US", line1="1 Main St")
+    for where in ({"countries": ["US"]}, {}):
+        by_postal = engine(permit_ca, rule("hi-zip", **when(postal_codes=postal, **where)))
+        by_po_box = engine(permit_ca, rule("po", **when(po_box=True, **where)))
+        for _ in range(2):
+            assert ids(line(by_postal, BOOK, inside)) == ["hi-zip"]
+            assert ids(line(by_postal, BOOK, outside)) == ["default-deny"]
+            assert ids(line(by_po_box, BOOK, po_box)) == ["po"]
+            assert ids(line(by_po_box, BOOK, street)) == ["default-deny"]
+
+
+def test_the_memo_tells_the_time_before_and_after_a_rules_end_apart() -> None:
+    eng = engine(PERMIT_ALL, rule("until", effective_until="2026-06-01T12:00:00Z"))
+    cart = [CartLine(BOOK, 1)]
+    for _ in range(2):
+        assert not eng.decide(cart, US, datetime(2026, 6, 1, 11, 59, tzinfo=UTC)).eligible
+        assert eng.decide(cart, US, datetime(2026, 6, 1, 12, tzinfo=UTC)).eligible
+
+
+# ====================================================================== the memo's bounds
+# Bounds above 256 in these tests: CPython shares the int objects up to 256, so a bound
+# compared by identity (`is`) instead of value would hold below it and never above.
+BOUND = 260
+
+
+def fills_then_stays_within(eng: Engine, entries: int, **bounds: int) -> None:
+    """After ``entries`` distinct inputs, each cache named holds all of them until its
+    bound (it remembers), and never more than the bound (it forgets)."""
+    found = eng.cache_sizes()
+    expected = {name: min(entries, bound) for name, bound in bounds.items()}
+    wrong = {
+        name: found[name]
+        for name, bound in bounds.items()
+        if found[name] > bound or (entries <= bound and found[name] != entries)
+    }
+    assert not wrong, f"after {entries} inputs, expected {expected}: {wrong}"
+
+
+def test_the_memo_remembers_at_most_memo_size_lines() -> None:
+    eng = engine(PERMIT_ALL, memo_size=BOUND)
+    for i in range(2 * BOUND + 10):
+        eng.decide([CartLine(product(f"P-{i}"), 1)], US, NOW)
+        fills_then_stays_within(eng, i + 1, lines=BOUND, products=BOUND)
+    # One product, many addresses a rule tells apart: the lines, not the products, fill.
+    postal = {"ranges": [{"from": "10000", "to": "10099"}]}
+    eng = engine(PERMIT_ALL, rule("nyc", **when(postal_codes=postal)), memo_size=BOUND)
+    for i in range(2 * BOUND + 10):
+        assert eligible(eng, BOOK, Destination(country="US", postal_code=f"{10000 + i}")) is (
+            i >= 100
+        )
+        fills_then_stays_within(eng, i + 1, lines=BOUND)
+
+
+def test_the_memo_forgets_a_product_object_once_product_ids_restart() -> None:
+    # Every third product is forbidden, so a line answered from another's entry shows.
+    forbidden = {f"P-{i}" for i in range(0, 40, 3)}
+    for size in (2, 3):
+        eng = engine(PERMIT_ALL, rule("thirds", **when(skus=sorted(forbidden))), memo_size=size)
+        items = [product(f"P-{i}") for i in range(12)]
+        for item in [*items, *items, items[1], items[4], items[3], items[0], *items[::-1]]:
+            assert eligible(eng, item) is (item.sku not in forbidden), (size, item.sku)
+
+
+def test_object_keys_stay_within_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rules_index, "OBJECT_KEYS_LIMIT", BOUND)
+    eng = engine(PERMIT_ALL)
+    for i in range(2 * BOUND + 10):
+        dest = Destination(country="US", subdivision="US-NY", line1=f"{i} Main St")
+        eng.decide([CartLine(product(f"P-{i}"), 1)], dest, NOW)
+        fills_then_stays_within(eng, i + 1, product_ids=BOUND, destination_ids=BOUND)
+
+
+def test_destinations_stay_within_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rules_index, "DESTINATIONS_LIMIT", BOUND)
+    postal = {"ranges": [{"from": "10000", "to": "10099"}]}
+    eng = engine(PERMIT_ALL, rule("nyc", **when(postal_codes=postal)))
+    for i in range(2 * BOUND + 10):
+        dest = Destination(country="US", postal_code=f"{10000 + i}")
+        assert eligible(eng, BOOK, dest) is (i >= 100)
+        fills_then_stays_within(eng, i + 1, destinations=BOUND)
+
+
+def test_destination_ids_restart_and_forget_what_used_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rules_index, "DESTINATIONS_LIMIT", 2)
+    eng = engine(
+        PERMIT_ALL,
+        rule("no-us", **when(countries=["US"])),
+        offer("standard-ca", "standard", 700, **when(countries=["CA"])),
+        offer("standard-gb", "standard", 900, **when(countries=["GB"])),
+    )
+    gb = Destination(country="GB")
+    cart = [CartLine(BOOK, 1)]
+    for dest in [US, CA, gb, US, gb, CA, US, US, CA, gb]:
+        decision = eng.decide(cart, dest, NOW)
+        assert decision.to_json() == decided_fresh(eng, cart, dest), dest.country
+
+
+def test_message_reasons_per_index_group_stay_within_their_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rules_index, "REASONS_LIMIT", BOUND)
+    eng = engine(
+        PERMIT_ALL, rule("books", message="no {sku}", **when(categories=["book"])), memo_size=0
+    )
+    for i in range(2 * BOUND + 10):
+        found = line(eng, product(f"B-{i}"))
+        assert [r.message for r in found.reasons] == [f"no B-{i}"]
+        fills_then_stays_within(eng, i + 1, group_reasons=BOUND)
+
+
+def test_a_ruleset_restored_from_a_pickle_indexes_and_decides_as_the_validated_one() -> None:
+    # The compiled artifact is a pickle (rules/compiled.py); its strings are equal to the
+    # validated ones but not the same objects, so the index must compare values.
+    eng = engine(
+        rule("books-ok", "permit", **when(skus=["BOOK-1", "SUPP-1", "H-1"])),
+        rule("supplements", **when(categories=["supplement"])),
+        rule("digital-why", "default", **when(kinds=["digital"])),
+        rule("two-books", "limit", max_quantity=2, **when(skus=["BOOK-1"])),
+        rule("hard", **when(attributes=[{"name": "cover", "op": "eq", "value": "hard"}])),
+    )
+    restored = Engine(pickle.loads(pickle.dumps(eng.ruleset)))
+    cart = [
+        CartLine(product("BOOK-1", cover="soft"), 3),
+        CartLine(product("SUPP-1", category="supplement", supply_days=30, cover="soft"), 1),
+        CartLine(product("EBOOK-1", kind="digital", cover="soft"), 1),
+        CartLine(product("H-1", cover="hard"), 1),
+    ]
+    expected = eng.decide(cart, US, NOW).to_json()
+    assert [item["reasons"][0]["rule_id"] for item in expected["items"]] == [
+        "two-books",
+        "supplements",
+        "digital-why",
+        "hard",
+    ]
+    assert restored.decide(cart, US, NOW).to_json() == expected
+
+
+# ====================================================================== rules matched one by one
+
+
+def test_a_limit_that_needs_matching_caps_the_line_and_never_denies_it_by_itself() -> None:
+    # A subdivision condition keeps the limit out of its key's fast path: it is matched.
+    hi = Destination(country="US", subdivision="US-HI")
+    capped = rule(
+        "hi-two", "limit", max_quantity=2, **when(categories=["book"], subdivisions=["US-HI"])
+    )
+    eng = engine(PERMIT_ALL, capped)
+    assert line(eng, BOOK, hi, qty=2).eligible
+    assert line(eng, BOOK, hi, qty=2).max_quantity == 2
+    assert ids(line(eng, BOOK, hi, qty=3)) == ["hi-two"]
+    # Without a permit the line is refused for that, not for the limit it is within.
+    alone = engine(capped)
+    assert ids(line(alone, BOOK, hi, qty=1)) == ["default-deny"]
+    assert line(alone, BOOK, hi, qty=1).max_quantity == 2
+
+
+def test_the_shipping_plans_fill_one_per_destination_within_their_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rules_engine, "PLANS_LIMIT", BOUND)
+    postal = {"ranges": [{"from": "10000", "to": "10099"}]}
+    eng = engine(
+        PERMIT_ALL,
+        offer("standard-all", "standard", 500),
+        rule("no-express-nyc", "restrict_method", method="express", **when(postal_codes=postal)),
+    )
+    for i in range(2 * BOUND + 10):
+        assert methods(eng, Destination(country="US", postal_code=f"{10000 + i}")) == {
+            "standard": 500
+        }
+        fills_then_stays_within(eng, i + 1, plans=BOUND)
+
+
+def test_a_default_that_needs_matching_names_why_nothing_permits_and_never_denies() -> None:
+    hi = Destination(country="US", subdivision="US-HI")
+    why = rule("hi-why", "default", **when(categories=["book"], subdivisions=["US-HI"]))
+    assert eligible(engine(PERMIT_ALL, why), BOOK, hi)
+    alone = engine(why)
+    assert ids(line(alone, BOOK, hi)) == ["hi-why"]
+    restored = Engine(pickle.loads(pickle.dumps(alone.ruleset)))
+    assert ids(line(restored, BOOK, hi)) == ["hi-why"]
+
+
+def test_a_destination_restriction_names_no_product_and_a_product_one_names_it() -> None:
+    # docs/rules.md: a restriction with product conditions is judged per physical line.
+    eng = engine(
+        PERMIT_ALL,
+        offer("standard-all", "standard", 500),
+        offer("express-all", "express", 2000),
+        rule(
+            "no-express-us",
+            "restrict_method",
+            method="express",
+            message="[{sku}] express",
+            **when(countries=["US"]),
+        ),
+        rule(
+            "no-standard-books",
+            "restrict_method",
+            method="standard",
+            message="[{sku}] standard",
+            **when(categories=["book"]),
+        ),
+    )
+    decision = eng.decide([CartLine(BOOK, 1)], US, NOW)
+    assert decision.shipping_methods == []
+    messages = {m.id: [r.message for r in m.reasons] for m in decision.unavailable_shipping_methods}
+    assert messages == {"express": ["[] express"], "standard": ["[BOOK-1] standard"]}
