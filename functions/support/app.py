@@ -184,7 +184,8 @@ def explain_eligibility(
 ) -> dict[str, Any]:
     from bonestore.service.support import explain
 
-    return explain(decide_request(request, products, rules_engine(), trace=True))
+    engine = rules_engine()
+    return explain(decide_request(request, products, engine, trace=True), engine)
 
 
 @logger.inject_lambda_context(

@@ -66,6 +66,8 @@ def test_a_rule_added_to_the_ruleset_file_applies_to_every_route_that_decides(
         for route, decision in after.items():
             assert decision["eligible"] is False, route
             assert [r["rule_id"] for r in decision["reasons"]] == [rule_id], route
+        # Staff see the reason with the source of the rule that decided it, from the file.
+        assert after["support"]["reasons"][0]["source"] == "test ruleset change"
         status, body = shop.checkout([{"sku": sku, "quantity": 1}], US_NY, email="r@example.com")
         assert status == 422 and body["error"]["code"] == "not_shippable", body
     restored = _decisions(api, sku)

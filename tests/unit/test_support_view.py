@@ -214,7 +214,7 @@ def test_explain_lists_every_rule_considered_per_line():
         NOW,
         trace=True,
     )
-    body = explain(decision)
+    body = explain(decision, engine)
     assert body["eligible"] is False
     assert "trace" not in body["items"][0]
     by_sku = {t["sku"]: t for t in body["trace"]}

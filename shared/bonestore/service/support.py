@@ -103,9 +103,10 @@ def eligibility_view(order: Order, engine: Engine, at: datetime | None = None) -
     Reason shown to staff carries them). Added after the comparison, which is of decisions
     as they were stored."""
     view = _compared_decisions(order, engine, at)
+    rules = _rules_by_id(engine)
     for name in ("at_checkout", "at_payment", "now"):
         if view.get(name):
-            view[name] = decision_with_rule_notes(view[name], engine)
+            view[name] = _noted_decision(view[name], rules)
     return view
 
 
@@ -195,7 +196,11 @@ def with_rule_notes(reasons: Iterable[Mapping[str, Any]], engine: Engine) -> lis
     """Reasons as staff see them: each with its rule's ``note`` and ``source`` (the legal
     citation) from the active ruleset, looked up by rule id (None for a rule it no longer
     has, or a check that is not a rule such as ``payment-check``)."""
-    return _noted_reasons(reasons, {rule.id: rule for rule in engine.ruleset.rules})
+    return _noted_reasons(reasons, _rules_by_id(engine))
+
+
+def _rules_by_id(engine: Engine) -> dict[str, Any]:
+    return {rule.id: rule for rule in engine.ruleset.rules}
 
 
 def _noted_reasons(reasons: Iterable[Any], rules: Mapping[str, Any]) -> list[Any]:
@@ -219,8 +224,10 @@ def decision_with_rule_notes(decision: Mapping[str, Any], engine: Engine) -> dic
     """A decision's JSON as staff see it: every ``reasons`` list in it (each line's, each
     shipping method's, offered or withdrawn, the billing check's and its decision's) with
     its rules' note and source."""
-    rules = {rule.id: rule for rule in engine.ruleset.rules}
+    return _noted_decision(decision, _rules_by_id(engine))
 
+
+def _noted_decision(decision: Mapping[str, Any], rules: Mapping[str, Any]) -> dict[str, Any]:
     def noted(value: Any) -> Any:
         if isinstance(value, Mapping):
             return {
@@ -284,12 +291,10 @@ def order_view(order: Order, engine: Engine, at: datetime | None = None) -> dict
     }
 
 
-def explain(decision: CartDecision) -> dict[str, Any]:
+def explain(decision: CartDecision, engine: Engine) -> dict[str, Any]:
     """The ``POST /eligibility`` answer plus ``trace``: per line, every rule considered; each
-    reason with its rule's note and source, as every reason shown to staff."""
-    from bonestore.domain.rules import default_engine
-
-    body = decision_with_rule_notes(decision.to_json(), default_engine())
+    reason with its rule's note and source from ``engine``, the ruleset that decided it."""
+    body = decision_with_rule_notes(decision.to_json(), engine)
     body["trace"] = [
         {
             "sku": line.sku,
