@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bonestore import log_context
-from bonestore.api.json_body import MAX_BODY_BYTES, MAX_JSON_DEPTH, event_json_body
+from bonestore.api.json_body import event_json_body
 from bonestore.api.validation import invalid_request
 from bonestore.domain.errors import BonestoreError, error_body
 
@@ -171,9 +171,7 @@ class LiteRouter:
                     for k, v in (raw_headers.items() if isinstance(raw_headers, Mapping) else ())
                     if isinstance(v, str)
                 },
-                body=event_json_body(event, max_bytes=MAX_BODY_BYTES, max_depth=MAX_JSON_DEPTH)
-                if route.body_model is not None
-                else None,
+                body=event_json_body(event) if route.body_model is not None else None,
             )
             return self._response(200, route.handler(request), route.cache_control)
         except BonestoreError as error:
