@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from bonestore.domain.catalog import Product, seed_catalog
 from bonestore.domain.geo import Destination
 from bonestore.domain.rules import CartLine, Engine, RulesetError, default_engine, load_ruleset
+from bonestore.domain.rules.loader import Issue, parse_ruleset
 
 pytestmark = pytest.mark.unit
 
@@ -1645,6 +1646,124 @@ def test_a_rule_that_is_not_a_mapping_is_a_schema_error_on_its_line(
     issue = info.value.issues[0]
     assert (issue.line, issue.rule_id) == (HEADER.count("\n") + 1, None)
     assert "rules.1" in issue.message or "rules.1" in str(info.value)
+
+
+# A ruleset written in block style, each field on its own line, so that a test can say
+# which line an error must name (the line numbers are on the right).
+BLOCK_RULESET = """\
+# Shipping rules (a comment)
+# owned by ops
+schema_version: 1                     # 3
+groups:                               # 4
+  NORTH: [CA, "NO"]                   # 5
+rules:                                # 6
+  - id: permit-all                    # 7
+    effect: permit                    # 8
+    code: ok                          # 9
+    message: ok                       # 10
+    source: test                      # 11
+  - id: f-post                        # 12
+    effect: forbid                    # 13
+    code: {code}                      # 14
+    message: m                        # 15
+    source: t                         # 16
+    when:                             # 17
+      destination:                    # 18
+        countries: [{country}]        # 19
+        postal_codes:                 # 20
+          ranges:                     # 21
+            - from: "{start}"         # 22
+              to: "200"               # 23
+      product:                        # 24
+        skus: [{sku}]                 # 25
+"""
+
+
+def block_issues(**fields: str) -> list[tuple[int | None, str | None, str]]:
+    values = {"code": "cf", "country": "US", "start": "100", "sku": "BOOK-1"} | fields
+    with pytest.raises(RulesetError) as info:
+        parse_ruleset(BLOCK_RULESET.format(**values), "r.yaml")
+    return [(i.line, i.rule_id, i.message.split(":")[0]) for i in info.value.issues]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "line", "path"),
+    [
+        # Fields on either side of the rule's effect in the alphabet ("forbid"), at every
+        # depth: pydantic's location names the rule's effect after its index, which is not
+        # a key of the file and must not stop the search at the rule's first line.
+        ("code", "C", 14, "rules.1.forbid.code"),
+        ("country", "[US]", 19, "rules.1.forbid.when.destination.countries.0"),
+        ("start", "", 22, "rules.1.forbid.when.destination.postal_codes.ranges.0.from"),
+        ("start", "300", 22, "rules.1.forbid.when.destination.postal_codes.ranges.0"),
+        ("sku", "{a: 1}", 25, "rules.1.forbid.when.product.skus.0"),
+    ],
+)
+def test_a_schema_error_names_the_line_of_the_field_at_fault(
+    field: str, value: str, line: int, path: str
+) -> None:
+    assert block_issues(**{field: value}) == [(line, "f-post", path)]
+
+
+def test_a_missing_field_names_the_line_of_the_part_that_lacks_it() -> None:
+    # No `rules:` at all: the ruleset's own first line (after the comments).
+    text = BLOCK_RULESET.split("rules:")[0]
+    with pytest.raises(RulesetError) as info:
+        parse_ruleset(text, "r.yaml")
+    assert [(i.line, i.rule_id) for i in info.value.issues] == [(3, None)]
+    # A rule without a message: the rule's first line.
+    text = BLOCK_RULESET.format(code="cf", country="US", start="100", sku="B-1")
+    with pytest.raises(RulesetError) as info:
+        parse_ruleset(text.replace("    message: m  ", "    #essage: m  "), "r.yaml")
+    assert [(i.line, i.rule_id, i.message) for i in info.value.issues] == [
+        (12, "f-post", "rules.1.forbid.message: Field required")
+    ]
+
+
+def test_a_misspelt_field_names_its_own_line_and_the_rule_lacking_the_real_one() -> None:
+    text = BLOCK_RULESET.format(code="cf", country="US", start="100", sku="B-1")
+    with pytest.raises(RulesetError) as info:
+        parse_ruleset(text.replace("    source: t  ", "    sauce: t   "), "r.yaml")
+    assert sorted((i.line, i.rule_id, i.message) for i in info.value.issues) == [
+        (12, "f-post", "rules.1.forbid.source: Field required"),
+        (16, "f-post", "rules.1.forbid.sauce: Extra inputs are not permitted"),
+    ]
+    # The rule's id given as a list is no id to name.
+    with pytest.raises(RulesetError) as info:
+        parse_ruleset(text.replace("id: f-post", "id: [f-post]"), "r.yaml")
+    assert [(i.line, i.rule_id) for i in info.value.issues] == [(12, None)]
+
+
+def test_an_error_of_a_rule_that_is_not_a_mapping_names_no_rule() -> None:
+    text = BLOCK_RULESET.format(code="cf", country="US", start="100", sku="B-1")
+    with pytest.raises(RulesetError) as info:
+        parse_ruleset(text.replace("  - id: permit-all", "  - permit-all\n  - id: p-2"), "r.yaml")
+    assert [(i.line, i.rule_id) for i in info.value.issues] == [(7, None)]
+
+
+def test_a_duplicate_rule_id_names_the_line_of_the_second_entry() -> None:
+    text = BLOCK_RULESET.format(code="cf", country="US", start="100", sku="B-1")
+    with pytest.raises(RulesetError) as info:
+        parse_ruleset(text.replace("id: f-post", "id: permit-all"), "r.yaml")
+    assert [(i.line, i.rule_id) for i in info.value.issues] == [(12, "permit-all")]
+    assert "duplicate rule id 'permit-all'" in info.value.issues[0].message
+
+
+def test_a_ruleset_error_message_shows_the_first_five_issues() -> None:
+    rules = "".join(
+        f"  - {{id: f-{n}, effect: forbid, code: C, message: m, source: t}}\n" for n in range(7)
+    )
+    with pytest.raises(RulesetError) as info:
+        parse_ruleset("rules:\n" + rules, "r.yaml")
+    assert len(info.value.issues) == 7
+    assert str(info.value) == "; ".join(str(i) for i in info.value.issues[:5])
+    assert str(info.value).count("r.yaml:") == 5
+
+
+def test_a_lint_finding_is_a_value() -> None:
+    """Two reports of the same finding are one finding (a set of issues dedups them)."""
+    finding = Issue("warning", "r.yaml", 3, "f-a", "shadowed", "L003")
+    assert {finding, Issue("warning", "r.yaml", 3, "f-a", "shadowed", "L003")} == {finding}
 
 
 def test_a_schema_error_says_which_rule_and_line(tmp_path: Path) -> None:

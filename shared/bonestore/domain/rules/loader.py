@@ -39,44 +39,52 @@ class RulesetError(BonestoreError):
     code = "invalid_ruleset"
 
     def __init__(self, issues: list[Issue]) -> None:
-        super().__init__("; ".join(str(i) for i in issues[:5]) or "invalid ruleset")
+        super().__init__("; ".join(str(i) for i in issues[:5]))
         self.issues = issues
 
 
-def _line_of(node: Any, loc: tuple[int | str, ...]) -> int | None:
-    """The 1-based line of the YAML node at a pydantic error location (nearest known parent)."""
+def _children(node: Any) -> dict[Any, tuple[int, Any]]:
+    """A YAML node's children by key (a mapping) or index (a sequence), each with the
+    1-based line it starts on (a mapping's: its key's, where a block value is not)."""
     import yaml
 
-    line = node.start_mark.line + 1 if node is not None else None
+    if isinstance(node, yaml.MappingNode):
+        return {key.value: (key.start_mark.line + 1, value) for key, value in node.value}
+    if isinstance(node, yaml.SequenceNode):
+        return {i: (item.start_mark.line + 1, item) for i, item in enumerate(node.value)}
+    return {}
+
+
+def _locate(root: Any, loc: tuple[int | str, ...]) -> tuple[int, str | None]:
+    """(1-based line, rule id) of a pydantic error location in the YAML: the line of the
+    deepest node on the path, and the id of the rule the path goes through.
+
+    A part the file does not have is passed over: pydantic names a union's member in the
+    path (a rule's effect after its index), and a missing field is the path's last part.
+    """
+    line, node, rule_id = root.start_mark.line + 1, root, None
     for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            key = "from" if part == "from_" else part
-            child = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            child = node.value[part]
-        else:
-            child = None
-        if child is None:
-            break
-        node = child
-        line = node.start_mark.line + 1
-    return line
+        found = _children(node).get(part)
+        if found is None:
+            continue
+        line, node = found
+        if rule_id is None:  # the first mapping on the path with an id: only rules have one
+            rule_id = _id_of(node)
+    return line, rule_id
+
+
+def _id_of(node: Any) -> str | None:
+    found = _children(node).get("id")
+    value = getattr(found and found[1], "value", None)
+    return value if isinstance(value, str) else None
 
 
 def rule_lines(node: Any) -> dict[str, list[int]]:
-    """rule id -> the 1-based lines of its entries in the YAML (more than one: duplicates)."""
-    import yaml
-
+    """rule id -> the 1-based lines of its entries (more than one: duplicates), in the YAML
+    of a ruleset whose rules have passed the schema (each a mapping with a text id)."""
     lines: dict[str, list[int]] = {}
-    rules = next((v for k, v in getattr(node, "value", []) if k.value == "rules"), None)
-    for item in getattr(rules, "value", []):
-        if not isinstance(item, yaml.MappingNode):  # a scalar or a list: no id to find
-            continue
-        for k, v in item.value:
-            if getattr(k, "value", None) == "id" and isinstance(v.value, str):
-                lines.setdefault(v.value, []).append(item.start_mark.line + 1)
+    for line, item in _children(_children(node)["rules"][1]).values():
+        lines.setdefault(_children(item)["id"][1].value, []).append(line)
     return lines
 
 
@@ -103,25 +111,17 @@ def parse_ruleset(text: str, file: str = "<ruleset>") -> tuple[Ruleset, Any]:
         ruleset = Ruleset.model_validate(raw)
     except ValidationError as exc:
         issues = []
-        ids = rule_lines(node)
         for err in exc.errors():
             loc = tuple(err["loc"])
-            rule_id = None
-            if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
-                rules = raw.get("rules")
-                if (
-                    isinstance(rules, list)
-                    and loc[1] < len(rules)
-                    and isinstance(rules[loc[1]], dict)
-                ):
-                    rule_id = rules[loc[1]].get("id")
+            line, rule_id = _locate(node, loc)
             path = ".".join(str(p) for p in loc) or "(top)"
             message = err["msg"].removeprefix("Value error, ")
             if isinstance(err.get("input"), bool):
                 message += " (YAML reads unquoted NO/YES/ON/OFF as booleans: quote it)"
-            line = _line_of(node, loc)
             named = re.search(r"rule (?:id )?'?([a-z0-9][a-z0-9-]+)", message)
-            if not loc and named and named.group(1) in ids:
+            # An error of the whole ruleset (loc empty: every rule passed the schema) that
+            # names a rule points at that rule's last entry (a duplicate id: the second).
+            if not loc and named and named.group(1) in (ids := rule_lines(node)):
                 rule_id = named.group(1)
                 line = ids[rule_id][-1]
             issues.append(Issue("error", file, line, rule_id, f"{path}: {message}"))
