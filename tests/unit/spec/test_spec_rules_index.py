@@ -14,6 +14,7 @@ that they hold and that a cache that restarts forgets what used it.
 from __future__ import annotations
 
 import pickle
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime
 from typing import Any
 
@@ -612,3 +613,172 @@ def test_a_destination_restriction_names_no_product_and_a_product_one_names_it()
     assert decision.shipping_methods == []
     messages = {m.id: [r.message for r in m.reasons] for m in decision.unavailable_shipping_methods}
     assert messages == {"express": ["[] express"], "standard": ["[BOOK-1] standard"]}
+
+
+# ====================================================================== the engine's own edges
+
+
+def test_a_cart_line_cannot_change_once_made() -> None:
+    """The memo keys a decision on the line's product: a line is a value."""
+    made = CartLine(BOOK, 2)
+    with pytest.raises(FrozenInstanceError):
+        made.quantity = 3  # type: ignore[misc]
+
+
+def test_a_decision_shows_a_trace_only_when_asked_for_one() -> None:
+    eng = engine(PERMIT_ALL, rule("no-hi", **when(countries=["US"], subdivisions=["US-HI"])))
+    plain = eng.decide([CartLine(BOOK, 1)], US, NOW)
+    assert plain.items[0].trace is None
+    assert "trace" not in plain.to_json()["items"][0]
+    assert "trace" not in plain.items[0].to_json()  # checkout's not_shippable details
+    # Asked for the trace of a decision made without one: an empty trace, not null.
+    assert plain.to_json(include_trace=True)["items"][0]["trace"] == []
+    traced = eng.decide([CartLine(BOOK, 1)], US, NOW, trace=True)
+    steps = traced.to_json(include_trace=True)["items"][0]["trace"]
+    assert [(s["rule_id"], s["result"]) for s in steps] == [
+        ("no-hi", "no_match"),
+        ("permit-all", "match"),
+    ]
+    # The memo keeps the untraced line only: deciding it again still shows no trace.
+    assert eng.decide([CartLine(BOOK, 1)], US, NOW).items[0].trace is None
+
+
+def test_a_message_names_the_subdivision_and_none_when_there_is_none() -> None:
+    eng = engine(
+        PERMIT_ALL, rule("no-x", message="not to [{subdivision}]", **when(skus=["BOOK-1"]))
+    )
+    hawaii = Destination(country="US", subdivision="US-HI")
+    assert [r.message for r in line(eng, BOOK, hawaii).reasons] == ["not to [US-HI]"]
+    assert [r.message for r in line(eng, BOOK, US).reasons] == ["not to []"]
+
+
+def test_a_limit_that_cannot_be_evaluated_does_not_hide_the_next_limit_of_its_key() -> None:
+    # Both limits are decided by their category key; the first needs supply_days, which
+    # the book lacks: a rule_error (fails closed), and the second still caps the line.
+    eng = engine(
+        PERMIT_ALL,
+        rule("a-days", "limit", max_supply_days=90, **when(categories=["book"])),
+        rule("b-two", "limit", max_quantity=2, **when(categories=["book"])),
+    )
+    decided = line(eng, BOOK, US, qty=1)
+    assert [(r.rule_id, r.code) for r in decided.reasons] == [("a-days", "rule_error")]
+    assert decided.max_quantity == 2
+
+
+def test_a_limit_counts_the_product_over_its_lines_up_to_exactly_the_limit() -> None:
+    eng = engine(PERMIT_ALL, rule("two", "limit", max_quantity=3, **when(skus=["BOOK-1"])))
+    for memo_size in (0, rules_index.MEMO_LIMIT):
+        eng = Engine(eng.ruleset, memo_size=memo_size)
+        at_limit = eng.decide([CartLine(BOOK, 1), CartLine(BOOK, 2)], US, NOW)
+        assert at_limit.eligible and [i.quantity for i in at_limit.items] == [1, 2]
+        over = eng.decide([CartLine(BOOK, 2), CartLine(BOOK, 2)], US, NOW)
+        assert [ids(i) for i in over.items] == [["two"], ["two"]]
+
+
+def test_memo_size_zero_remembers_nothing_and_one_remembers_one_line() -> None:
+    off = engine(PERMIT_ALL, memo_size=0)
+    off.decide([CartLine(BOOK, 1)], US, NOW)
+    assert off.cache_sizes()["lines"] == 0
+    one = engine(PERMIT_ALL, memo_size=1)
+    one.decide([CartLine(BOOK, 1)], US, NOW)
+    assert one.cache_sizes()["lines"] == 1
+
+
+def test_a_product_object_seen_before_is_not_serialized_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The memo's product key comes from the product's JSON (microseconds): an object the
+    memo has met is found by identity instead."""
+    serialized: list[str] = []
+    original = Product.model_dump_json
+
+    def counting(self: Product, **kwargs: Any) -> str:
+        serialized.append(self.sku)
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(Product, "model_dump_json", counting)
+    eng = engine(PERMIT_ALL)
+    twin = product("BOOK-1", category="book")
+    for _ in range(3):
+        eng.decide([CartLine(BOOK, 1)], US, NOW)
+    assert serialized == ["BOOK-1"]
+    # An equal product in another object: serialized once, then the same key.
+    eng.decide([CartLine(twin, 1)], CA, NOW)
+    eng.decide([CartLine(twin, 1)], CA, NOW)
+    assert serialized == ["BOOK-1", "BOOK-1"]
+    assert eng.cache_sizes()["products"] == 1
+
+
+def test_a_destination_object_seen_before_is_not_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    eng = engine(PERMIT_ALL, rule("no-po", **when(po_box=True)))
+    read: list[str | None] = []
+    po_box = rules_index.RuleIndex.po_box
+
+    def counting(self: rules_index.RuleIndex, dest: Destination) -> bool:
+        read.append(dest.line1)
+        return po_box(self, dest)
+
+    monkeypatch.setattr(rules_index.RuleIndex, "po_box", counting)
+    box = Destination(country="US", line1="PO Box 5")
+    for _ in range(3):
+        assert not eligible(eng, BOOK, box)
+    assert read == ["PO Box 5"]
+
+
+def test_the_default_engine_is_built_once_per_process() -> None:
+    assert rules_engine.default_engine() is rules_engine.default_engine()
+
+
+def test_availability_is_for_one_unit() -> None:
+    # A limit of 1 admits one unit; a limit of 0 admits none.
+    one = engine(PERMIT_ALL, rule("one", "limit", max_quantity=1, **when(skus=["BOOK-1"])))
+    assert one.availability(BOOK, "US", NOW)["eligible"] is True
+    assert one.availability(BOOK, "US", NOW)["max_quantity"] == 1
+    none = engine(PERMIT_ALL, rule("none", "limit", max_quantity=0, **when(skus=["BOOK-1"])))
+    assert none.availability(BOOK, "US", NOW)["eligible"] is False
+
+
+def test_a_product_restriction_on_po_boxes_spares_each_street_address() -> None:
+    """The plan of each destination knows whether it is a PO box: a by-product method
+    restriction on PO boxes takes express from a PO box only, whichever destinations the
+    engine has met before."""
+    eng = engine(
+        PERMIT_ALL,
+        offer("standard-all", "standard", 500),
+        offer("express-all", "express", 2000),
+        rule(
+            "no-express-po-books",
+            "restrict_method",
+            method="express",
+            **when(categories=["book"], po_box=True),
+        ),
+    )
+    # Three destinations the memo tells apart (each its own id, 0 to 2), none a PO box.
+    for state in ("US-NY", "US-CA", "US-TX"):
+        dest = Destination(country="US", subdivision=state, line1="1 Main St")
+        assert methods(eng, dest) == {"standard": 500, "express": 2000}
+    assert methods(eng, Destination(country="US", line1="PO Box 9")) == {"standard": 500}
+
+
+def test_rules_that_need_matching_decide_the_same_in_a_ruleset_restored_from_a_pickle() -> None:
+    """The build artifact is a pickle (rules/compiled.py): its effect strings are equal to
+    the schema's literals but not the same objects, and must decide the same."""
+    hi = {"countries": ["US"], "subdivisions": ["US-HI"]}
+    original = engine(
+        rule("hi-permit", "permit", **when(categories=["book"], **hi)),
+        rule("hi-two", "limit", max_quantity=2, **when(categories=["book"], **hi)),
+        rule("hi-no-supp", **when(categories=["supplement"], **hi)),
+        rule("hi-why", "default", **when(categories=["program"], kinds=["digital"], **hi)),
+    )
+    restored = Engine(pickle.loads(pickle.dumps(original.ruleset)))
+    hawaii = Destination(country="US", subdivision="US-HI")
+    book = line(restored, BOOK, hawaii, qty=2)
+    assert (book.eligible, book.max_quantity) == (True, 2)
+    assert ids(line(restored, BOOK, hawaii, qty=3)) == ["hi-two"]
+    assert ids(line(restored, SUPPLEMENT, hawaii)) == ["hi-no-supp"]
+    program = product("PROG-1", kind="digital", category="program")
+    assert ids(line(restored, program, hawaii)) == ["hi-why"]
+    for item in (BOOK, SUPPLEMENT, program):
+        assert line(restored, item, hawaii).reasons == line(original, item, hawaii).reasons

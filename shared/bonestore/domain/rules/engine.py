@@ -74,7 +74,7 @@ class LineDecision:
     reasons: list[Reason]
     trace: list[dict[str, Any]] | None = None
 
-    def to_json(self, *, include_trace: bool = False) -> dict[str, Any]:
+    def to_json(self, include_trace: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "sku": self.sku,
             "quantity": self.quantity,
@@ -102,7 +102,7 @@ class CartDecision:
         """``at`` as ISO-8601 UTC with a ``Z`` (formatted on demand: it is not free)."""
         return iso_utc(self.at)
 
-    def to_json(self, *, include_trace: bool = False) -> dict[str, Any]:
+    def to_json(self, include_trace: bool = False) -> dict[str, Any]:
         """The contract's ``POST /eligibility`` 200 body (+ ``trace`` per line when asked)."""
         return {
             "eligible": self.eligible,
@@ -162,7 +162,7 @@ def _limit_reason(c: CompiledRule, values: dict[str, str], limit: int) -> Reason
 class Engine:
     """Decides carts against one ruleset. Build once per cold start; ``decide`` is pure."""
 
-    def __init__(self, ruleset: Ruleset, *, memo_size: int = MEMO_LIMIT) -> None:
+    def __init__(self, ruleset: Ruleset, memo_size: int = MEMO_LIMIT) -> None:
         self.ruleset = ruleset
         self.version = ruleset.version
         # rule id -> its line in the YAML, when known without parsing it again (the artifact
@@ -178,7 +178,6 @@ class Engine:
         self._quotes: dict[tuple[str, int, str, tuple[str, ...]], ShippingMethodQuote] = {}
         self._plans: dict[tuple[int, int], MethodPlan] = {}
         self._country_names: dict[str, str] = {}
-        self._error_reasons: dict[tuple[str, str, str], Reason] = {}
         self._memo.on_reset.append(self._plans)
         # The ruleset's ingredient names, when it declares them: a product naming another
         # ingredient cannot be judged by any rule (docs/rules.md, "Errors deny").
@@ -187,7 +186,7 @@ class Engine:
     # ------------------------------------------------------------ one line
 
     def _evaluate(
-        self, product: Product, dest: Destination, po: bool, ts: float, *, trace: bool
+        self, product: Product, dest: Destination, po: bool, ts: float, trace: bool
     ) -> LineBase:
         """Sort the active rules this line meets into sets, then combine them."""
         name = self._country_names.get(dest.country)
@@ -211,7 +210,7 @@ class Engine:
             for group in groups:  # rules their index key decides: no match() to call
                 if group.permit:
                     matched.permitted = True
-                if group.fields or group.forbids or group.defaults:
+                if group.forbids or group.defaults:
                     forbids, defaults = group.reasons(values)
                     if forbids:
                         matched.forbids += forbids
@@ -221,7 +220,7 @@ class Engine:
                     try:
                         limit = c.limit_for(product)
                     except RuleError:
-                        matched.errors.append(self._error_reason(c, values))
+                        matched.errors.append(_error_reason(c.rule.id, values))
                         continue
                     matched.limits.append((limit, _limit_reason(c, values, limit)))
                 if group.check:
@@ -278,7 +277,7 @@ class Engine:
                 applies = c.match(product, dest, po)
                 limit = c.limit_for(product) if applies and c.effect == "limit" else None
             except RuleError as exc:
-                matched.errors.append(self._error_reason(c, values))
+                matched.errors.append(_error_reason(c.rule.id, values))
                 if steps is not None:
                     steps.append(_step(c, "error", str(exc)))
                 continue
@@ -296,18 +295,6 @@ class Engine:
             elif limit is not None:
                 matched.limits.append((limit, _limit_reason(c, values, limit)))
 
-    def _error_reason(self, c: CompiledRule, values: dict[str, str]) -> Reason:
-        """The reason a rule that cannot be evaluated denies a line (built once per rule,
-        product name and country)."""
-        key = (c.rule.id, values["product_name"], values["country_name"])
-        found = self._error_reasons.get(key)
-        if found is None:
-            found = _error_reason(c.rule.id, values)
-            if len(self._error_reasons) >= 10_000:
-                self._error_reasons.clear()
-            self._error_reasons[key] = found
-        return found
-
     # ------------------------------------------------------------ public API
 
     def cache_sizes(self) -> dict[str, int]:
@@ -318,7 +305,6 @@ class Engine:
             **self._memo.sizes(),
             "group_reasons": self._index.largest_reason_cache(),
             "plans": len(self._plans),
-            "error_reasons": len(self._error_reasons),
             "quotes": len(self._quotes),
         }
 
@@ -327,7 +313,6 @@ class Engine:
         lines: Sequence[CartLine],
         destination: Destination,
         at: datetime | None = None,
-        *,
         trace: bool = False,
     ) -> CartDecision:
         """The decision for a cart shipped to ``destination`` at ``at`` (default: now, UTC)."""
@@ -340,50 +325,31 @@ class Engine:
         ts = at.timestamp()
         bucket = self._index.time_bucket(ts)
         memo = self._memo
-        cached = memo.dest_keys.get(id(destination))
-        dkey = cached[1] if cached is not None and cached[0] is destination else None
-        if dkey is None:
-            dkey = memo.dest_key(destination)
+        dkey = memo.dest_key(destination)
         did, po = dkey
-        totals: dict[str, int] | None = None
-        if len(lines) > 1 and len({line.product.sku for line in lines}) != len(lines):
-            # limits count a product across its lines
-            totals = {}
-            for line in lines:
-                totals[line.product.sku] = totals.get(line.product.sku, 0) + line.quantity
-        remember = memo.size > 0 and not trace
+        totals: dict[str, int] = {}  # limits count a product across its lines
+        for line in lines:
+            totals[line.product.sku] = totals.get(line.product.sku, 0) + line.quantity
+        remember = bool(memo.size) and not trace
         seen = memo.lines
-        pkeys = memo.product_keys  # the hot path reads the memo's dicts directly
         items: list[LineDecision] = []
         all_ok = True
         for line in lines:
             product = line.product
             if remember:
-                entry = pkeys.get(id(product))
-                pkey = entry[1] if entry is not None and entry[0] is product else None
-                key = (memo.product_key(product) if pkey is None else pkey, did, bucket)
+                key = (memo.product_key(product), did, bucket)
                 base = seen.get(key)
                 if base is None:
-                    base = self._evaluate(product, destination, po, ts, trace=False)
+                    base = self._evaluate(product, destination, po, ts, False)
                     memo.store(key, base)
             else:
-                base = self._evaluate(product, destination, po, ts, trace=trace)
-            limit = base.max_quantity
-            if limit is None or (line.quantity if totals is None else totals[product.sku]) <= limit:
-                reasons = base.denials  # within every limit (the common case)
-            else:
-                reasons = apply_quantity(base, totals[product.sku] if totals else line.quantity)
-            ok = not reasons
-            if not ok:
+                base = self._evaluate(product, destination, po, ts, trace)
+            reasons = apply_quantity(base, totals[product.sku])
+            if reasons:
                 all_ok = False
             items.append(
                 LineDecision(
-                    product.sku,
-                    line.quantity,
-                    ok,
-                    limit,
-                    list(reasons) if reasons else [],
-                    base.trace,
+                    product.sku, line.quantity, not reasons, base.max_quantity, reasons, base.trace
                 )
             )
         methods, unavailable = self._methods(lines, destination, dkey, bucket, ts)
@@ -434,7 +400,7 @@ class Engine:
     ) -> dict[str, Any]:
         """The contract's Availability for one unit of ``product`` shipped to ``country``."""
         dest = Destination(country=country.upper())
-        line = self.decide([CartLine(product, 1)], dest, at).items[0]
+        (line,) = self.decide([CartLine(product, 1)], dest, at).items
         return {
             "country": dest.country,
             "eligible": line.eligible,

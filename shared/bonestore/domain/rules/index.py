@@ -306,8 +306,11 @@ class LineMemo:
 
     def product_key(self, product: Product) -> int:
         """A small int standing for the product's rule-relevant content (SKU, name, kind,
-        category, attributes): equal content, equal key, whichever object carries it.
-        Callers look the object up in ``product_keys`` first (the hot path does, inline)."""
+        category, attributes): equal content, equal key, whichever object carries it. An
+        object seen before is found by identity (serializing it costs microseconds)."""
+        seen = self.product_keys.get(id(product))
+        if seen is not None and seen[0] is product:
+            return seen[1]
         content = product.model_dump_json(include={"sku", "name", "kind", "category", "attributes"})
         key = self._pcontent.get(content)
         if key is None:
@@ -323,8 +326,11 @@ class LineMemo:
 
     def dest_key(self, dest: Destination) -> tuple[int, bool]:
         """(a small int standing for the destination fields any rule can look at, and only
-        those; whether its first line is a PO box where a rule asks). Callers look the object
-        up in ``dest_keys`` first (the hot path does, inline)."""
+        those; whether its first line is a PO box where a rule asks). An object seen before
+        is found by identity."""
+        seen = self.dest_keys.get(id(dest))
+        if seen is not None and seen[0] is dest:
+            return seen[1]
         country = dest.country
         postal = dest.postal_code if self.index.uses_postal(country) else None
         po = self.index.po_box(dest)
