@@ -28,7 +28,7 @@ def ruleset_report(engine: Engine, catalog: Sequence[Product]) -> dict[str, Any]
     dumped = engine.ruleset_json or ruleset_json(ruleset)
     errors = sum(1 for issue in issues if issue.severity == "error")
     return {
-        "version": ruleset.version,
+        "version": engine.version,
         "source": name,
         "schema_version": ruleset.schema_version,
         "groups": ruleset.groups,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pickle
 import textwrap
+import time
 from collections.abc import Callable
 from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta, timezone
@@ -1411,6 +1412,114 @@ def test_rule_order_does_not_change_decisions_or_the_version(tmp_path: Path) -> 
     assert changed.version != a.version
 
 
+def test_the_version_follows_the_methods_order_not_the_order_of_groups_or_ingredients(
+    tmp_path: Path,
+) -> None:
+    """Quotes are listed in the order of ``methods:``, so that order is content; the order
+    of groups and ingredients changes nothing."""
+    header = (
+        "ingredients: [zinc, iron]\ngroups:\n  NORTH: [CA]\n  SOUTH: [MX]\nmethods:\n"
+        "  standard: {name: Standard}\n  express: {name: Express}\nrules:\n"
+    )
+    rules = "- {id: permit-all, effect: permit, code: ok, message: ok, source: t}\n"
+    base = engine(tmp_path, rules, header=header).version
+    swapped = header.replace("zinc, iron", "iron, zinc").replace(
+        "  NORTH: [CA]\n  SOUTH: [MX]", "  SOUTH: [MX]\n  NORTH: [CA]"
+    )
+    assert engine(tmp_path, rules, header=swapped).version == base
+    reordered = header.replace(
+        "  standard: {name: Standard}\n  express: {name: Express}",
+        "  express: {name: Express}\n  standard: {name: Standard}",
+    )
+    assert engine(tmp_path, rules, header=reordered).version != base
+
+
+def test_a_loaded_rule_cannot_be_changed() -> None:
+    """Engines, the memo and the build artifact hold rules: none may change under them."""
+    rule = load_ruleset().rules[0]
+    with pytest.raises(ValidationError, match="frozen"):
+        rule.message = "changed"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("2026-06-01", datetime(2026, 6, 1, tzinfo=UTC)),
+        ("2026-06-01T12:00:00", datetime(2026, 6, 1, 12, tzinfo=UTC)),
+        ('"2026-06-01T12:00:00"', datetime(2026, 6, 1, 12, tzinfo=UTC)),
+        ('"2026-06-01T12:00:00+02:00"', datetime(2026, 6, 1, 10, tzinfo=UTC)),
+    ],
+    ids=["date", "naive", "naive-text", "offset"],
+)
+def test_an_effective_time_without_a_zone_is_utc_on_any_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, written: str, expected: datetime
+) -> None:
+    # A machine in New York reads the same instants (Lambda runs in UTC; laptops do not).
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        eng = engine(
+            tmp_path,
+            f"- {{id: f-x, effect: forbid, effective_from: {written}, code: cf, message: f, "
+            "source: t}\n",
+        )
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert eng.ruleset.rules[1].effective_from == expected
+    just_before = expected - timedelta(microseconds=1)
+    assert line(eng, product(), US_NY, at=just_before).eligible
+    assert not line(eng, product(), US_NY, at=expected).eligible
+
+
+def test_an_unknown_placeholder_after_escaped_braces_is_refused(tmp_path: Path) -> None:
+    message = refused(
+        tmp_path,
+        "- {id: f-x, effect: forbid, code: cf, message: 'a {{brace}} and {nope}', source: t}\n",
+    )
+    assert "message placeholder {nope} is unknown" in message
+
+
+def test_free_shipping_in_another_currency_than_the_price_is_refused(tmp_path: Path) -> None:
+    for free, price in (("USD", "EUR"), ("EUR", "USD")):
+        message = refused(
+            tmp_path,
+            "- {id: std, effect: offer_method, method: standard, "
+            f"price: {{amount: 595, currency: {price}}}, "
+            f"free_from: {{amount: 7500, currency: {free}}}, code: cs, message: s, source: t}}\n",
+        )
+        assert "free_from and price must use one currency" in message
+
+
+def test_group_entries_are_trimmed_and_upper_cased(tmp_path: Path) -> None:
+    header = HEADER.replace('  NORTH: [CA, "NO"]', '  NORTH: [" ca", "no "]')
+    eng = engine(
+        tmp_path,
+        "- {id: f-north, effect: forbid, when: {destination: {countries: [NORTH]}}, "
+        "code: cf, message: f, source: t}\n",
+        header=header,
+    )
+    assert eng.ruleset.groups["NORTH"] == ["CA", "NO"]
+    for country in ("CA", "NO"):
+        assert ids(line(eng, product(), Destination(country=country))) == ["f-north"]
+    assert line(eng, product(), Destination(country="US")).eligible
+
+
+@pytest.mark.parametrize("where", ["rule", "group"])
+def test_a_one_letter_country_is_an_unknown_group(tmp_path: Path, where: str) -> None:
+    """Two letters are a country code; anything else must be a group (a typo of a code
+    would otherwise match nothing and let goods through)."""
+    header = HEADER.replace('[CA, "NO"]', '[CA, "N"]') if where == "group" else HEADER
+    countries = "[NORTH]" if where == "group" else "[U]"
+    message = refused_with(
+        tmp_path,
+        header,
+        f"- {{id: f-x, effect: forbid, when: {{destination: {{countries: {countries}}}}}, "
+        "code: cf, message: f, source: t}\n",
+    )
+    assert ("unknown country group 'U'" if where == "rule" else "'N'") in message
+
+
 # ====================================================================== the schema refuses
 
 
@@ -1436,6 +1545,19 @@ def test_the_schema_refuses_postal_bounds_of_different_lengths(tmp_path: Path) -
         - id: f-range
           effect: forbid
           when: {destination: {postal_codes: {ranges: [{from: "8300", to: "87999"}]}}}
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    assert "same length" in message
+    # The longer bound first: "10000" sorts before "9999", so only the lengths tell.
+    message = refused(
+        tmp_path,
+        """
+        - id: f-range
+          effect: forbid
+          when: {destination: {postal_codes: {ranges: [{from: "10000", to: "9999"}]}}}
           code: cf
           message: f
           source: t

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import string
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
@@ -49,12 +49,10 @@ class PostalRange(_Strict):
     from_: Annotated[str, Field(alias="from", min_length=1, max_length=12)]
     to: Annotated[str, Field(min_length=1, max_length=12)]
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
-
     @field_validator("from_", "to", mode="before")
     @classmethod
     def _text(cls, value: Any) -> Any:
-        return str(value).upper() if isinstance(value, int) else value
+        return str(value) if isinstance(value, int) else value  # YAML reads 10001 as a number
 
     @model_validator(mode="after")
     def _ordered(self) -> PostalRange:
@@ -156,14 +154,6 @@ class Conditions(_Strict):
     product: ProductCondition = Field(default_factory=ProductCondition)
 
 
-def _as_utc(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    return value
-
-
 # A date (midnight UTC) or a date-time; a naive time is UTC.
 Instant = Annotated[
     datetime | None,
@@ -209,15 +199,14 @@ class _RuleBase(_Strict):
                 )
         return value
 
-    @field_validator("effective_from", "effective_until", mode="before")
-    @classmethod
-    def _utc_before(cls, value: Any) -> Any:
-        return _as_utc(value)
-
     @field_validator("effective_from", "effective_until")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        return _as_utc(value)  # type: ignore[no-any-return]
+        """In UTC: a naive time (and a date, which pydantic reads as its midnight) is UTC,
+        whatever the zone of the machine that loads it."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     @model_validator(mode="after")
     def _window(self) -> Self:
@@ -317,9 +306,6 @@ Rule = Annotated[
 ]
 LineRule = PermitRule | ForbidRule | DefaultRule | LimitRule
 MethodRule = OfferMethodRule | RestrictMethodRule | SurchargeRule
-# The effect parameters, in the version hash as they were before the union (absent: null),
-# so the same content keeps the same version.
-_EFFECT_PARAMETERS = ("max_quantity", "max_supply_days", "method", "price", "free_from", "amount")
 
 
 def rule_method(rule: Rule) -> str | None:
@@ -379,8 +365,12 @@ class Ruleset(_Strict):
             raise ValueError(f"unknown country group {name!r}")
         out: set[str] = set()
         for entry in self.groups[name]:
-            out |= {entry} if len(entry) == 2 else self.group_countries(entry, (*_seen, name))
+            out |= self._countries_in(entry, (*_seen, name))
         return frozenset(out)
+
+    def _countries_in(self, entry: str, seen: tuple[str, ...] = ()) -> frozenset[str]:
+        """A list entry's countries: an alpha-2 code is itself, anything else a group."""
+        return frozenset({entry}) if len(entry) == 2 else self.group_countries(entry, seen)
 
     @property
     def version(self) -> str:
@@ -394,29 +384,18 @@ class Ruleset(_Strict):
             return None
         out: set[str] = set()
         for entry in listed:
-            out |= {entry} if len(entry) == 2 else self.group_countries(entry)
+            out |= self._countries_in(entry)
         return frozenset(out)
 
 
-_VERSIONS: dict[int, tuple[Ruleset, str]] = {}
-
-
 def _version(ruleset: Ruleset) -> str:
-    cached = _VERSIONS.get(id(ruleset))
-    if cached is not None and cached[0] is ruleset:
-        return cached[1]
-    body = ruleset.model_dump(mode="json", by_alias=True)
-    for rule in body["rules"]:
-        for name in _EFFECT_PARAMETERS:
-            rule.setdefault(name, None)
+    body = ruleset.model_dump(mode="json")
     body["rules"] = sorted(body["rules"], key=lambda r: r["id"])
     body["ingredients"] = sorted(body["ingredients"])
+    # The keys are sorted below; the methods' order is the order quotes are listed in.
+    body["method_order"] = list(body["methods"])
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-    version = f"rs-{digest[:12]}"
-    if len(_VERSIONS) > 64:
-        _VERSIONS.clear()
-    _VERSIONS[id(ruleset)] = (ruleset, version)
-    return version
+    return f"rs-{digest[:12]}"
 
 
 def ruleset_json_schema() -> dict[str, Any]:
