@@ -23,6 +23,7 @@ import pytest
 from bonestore.domain.catalog import Product
 from bonestore.domain.geo import Destination
 from bonestore.domain.rules import CartLine, Engine, Ruleset
+from bonestore.domain.rules import conditions as rules_conditions
 from bonestore.domain.rules import engine as rules_engine
 from bonestore.domain.rules import index as rules_index
 from tests.unit.spec.test_spec_rules import NOW, US_NY, ids, line, product
@@ -782,3 +783,75 @@ def test_rules_that_need_matching_decide_the_same_in_a_ruleset_restored_from_a_p
     assert ids(line(restored, program, hawaii)) == ["hi-why"]
     for item in (BOOK, SUPPLEMENT, program):
         assert line(restored, item, hawaii).reasons == line(original, item, hawaii).reasons
+
+
+# ====================================================================== what the index spares
+
+
+@pytest.mark.parametrize(
+    "conditions",
+    [
+        {},  # countries only: the bucket decides it
+        {"skus": ["BOOK-1"]},
+        {"categories": ["book"]},
+        {"kinds": ["physical"]},
+        {"attributes": [{"name": "binding", "op": "eq", "value": "paper"}]},
+    ],
+    ids=["country", "sku", "category", "kind", "eq-attribute"],
+)
+def test_a_rule_its_index_key_alone_decides_is_never_matched(
+    monkeypatch: pytest.MonkeyPatch, conditions: dict[str, Any]
+) -> None:
+    """docs/rules.md, "Speed": a rule whose one product condition is its index key (and
+    that has no other condition or window) meets a line without ``match()``."""
+    matched: list[str] = []
+    match = rules_conditions.CompiledRule.match
+
+    def counting(self: rules_conditions.CompiledRule, *args: Any) -> bool:
+        matched.append(self.rule.id)
+        return match(self, *args)
+
+    monkeypatch.setattr(rules_conditions.CompiledRule, "match", counting)
+    paperback = product("BOOK-1", category="book", binding="paper")
+    for effect in ("forbid", "permit", "default"):
+        eng = engine(PERMIT_ALL, rule("keyed", effect, **when(countries=["US"], **conditions)))
+        decided = line(eng, paperback, US)
+        assert ("keyed" in ids(decided)) is (effect == "forbid")
+    assert matched == []
+
+
+def test_a_rule_with_two_attribute_tests_is_matched_on_the_second() -> None:
+    two = [
+        {"name": "binding", "op": "eq", "value": "paper"},
+        {"name": "pages", "op": "gt", "value": 100},
+    ]
+    eng = engine(PERMIT_ALL, rule("thick-paper", **when(attributes=two)))
+    assert ids(line(eng, product("B-1", binding="paper", pages=300), US)) == ["thick-paper"]
+    assert line(eng, product("B-2", binding="paper", pages=90), US).eligible
+
+
+def test_the_memo_keeps_one_destination_for_addresses_no_rule_tells_apart() -> None:
+    """No rule reads a postal code or a PO box here: addresses that differ only there are
+    one destination to the memo (its key holds only what some rule can read)."""
+    eng = engine(PERMIT_ALL, rule("no-ca", **when(countries=["CA"])))
+    for postal, line1 in (("10001", "1 Main St"), ("94105", "PO Box 7"), (None, None)):
+        dest = Destination(country="US", postal_code=postal, line1=line1)
+        assert eligible(eng, BOOK, dest)
+    assert eng.cache_sizes()["destinations"] == 1
+
+
+@pytest.mark.parametrize("erring_first", [True, False])
+def test_a_matched_rule_that_cannot_be_evaluated_does_not_hide_the_rules_after_it(
+    erring_first: bool,
+) -> None:
+    # Both need match (a subdivision): the days-supply limit errors on a book (no
+    # supply_days, fail closed), and the forbid after it still applies.
+    hi = {"countries": ["US"], "subdivisions": ["US-HI"]}
+    erring = rule("a-days", "limit", max_supply_days=90, **when(categories=["book"], **hi))
+    forbid = rule("b-no-hi", **when(categories=["book"], **hi))
+    eng = engine(PERMIT_ALL, *((erring, forbid) if erring_first else (forbid, erring)))
+    decided = line(eng, BOOK, Destination(country="US", subdivision="US-HI"))
+    assert [(r.rule_id, r.code) for r in decided.reasons] == [
+        ("a-days", "rule_error"),
+        ("b-no-hi", "no_go"),
+    ]
