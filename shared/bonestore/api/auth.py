@@ -55,12 +55,10 @@ def parse_groups(value: Any) -> frozenset[str]:
         return frozenset(v for v in value if isinstance(v, str) and v)
     if not isinstance(value, str) or not value:
         return frozenset()
+    if "," not in value:
+        return frozenset({value})
     parts = value.split(",")
-    if len(parts) == 1:
-        return frozenset(parts)
-    if all(part in KNOWN_GROUPS for part in parts):
-        return frozenset(parts)
-    return frozenset()
+    return frozenset(parts) if all(part in KNOWN_GROUPS for part in parts) else frozenset()
 
 
 def principal_from_claims(claims: Mapping[str, Any] | None) -> Principal | None:
