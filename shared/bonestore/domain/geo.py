@@ -114,9 +114,7 @@ def _ascii_digits(value: str) -> str:
     """Fullwidth letters and digits folded (NFKC), and any other decimal digit (Arabic-Indic,
     Devanagari...) written as its ASCII digit: one postal code has one spelling."""
     folded = unicodedata.normalize("NFKC", value)
-    return "".join(
-        str(unicodedata.decimal(ch)) if not ch.isascii() and ch.isdecimal() else ch for ch in folded
-    )
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in folded)
 
 
 def compact_postal(value: str) -> str:

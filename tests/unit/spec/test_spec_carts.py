@@ -103,6 +103,18 @@ def test_a_request_takes_no_unknown_fields_and_at_needs_a_time_zone() -> None:
     assert at == datetime(2026, 1, 31, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("at", [5, 1.5e9, "1700000000", "tomorrow", True])
+def test_at_is_an_iso_8601_text_not_a_number_of_seconds(at: Any) -> None:
+    """The contract writes ``at`` as "2026-01-31T00:00:00Z": pydantic's lax mode would read
+    a number, or a text of digits, as Unix seconds, a time nobody asked for."""
+    with pytest.raises(ValidationError, match="at must be an ISO 8601 time"):
+        request([{"sku": "X", "quantity": 1}], at=at)
+
+
+def test_at_given_as_null_is_no_time_like_no_at() -> None:
+    assert request([{"sku": "X", "quantity": 1}], at=None).at is None
+
+
 @pytest.mark.parametrize(
     ("field", "limit"),
     [("country", 64), ("subdivision", 64), ("postal_code", 32), ("city", 200), ("line1", 200)],

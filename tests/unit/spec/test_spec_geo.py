@@ -509,3 +509,9 @@ def test_a_subdivisions_exact_name_wins_over_a_loose_reading() -> None:
     assert _subdivision_named("XX", "lakeland region", known) == "XX-2"
     assert _subdivision_named("XX", "Lakeland", known) == "XX-1"
     assert _subdivision_named("XX", "Lakeland State", known) is None  # both, loosely
+
+
+def test_a_postal_code_with_a_letter_outside_ascii_is_refused_not_a_crash() -> None:
+    # NFKC keeps accented letters as they are; only decimal digits are rewritten.
+    assert canonical_postal_code("FR", "É5000") is None
+    assert canonical_postal_code("FR", "\u0667\u0665\u0660\u0660\u0661") == "75001"
