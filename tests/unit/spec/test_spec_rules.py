@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,16 @@ from pydantic import ValidationError
 
 from bonestore.domain.catalog import Product, seed_catalog
 from bonestore.domain.geo import Destination
-from bonestore.domain.rules import CartLine, Engine, RulesetError, default_engine, load_ruleset
+from bonestore.domain.rules import (
+    CartLine,
+    Engine,
+    Ruleset,
+    RulesetError,
+    default_engine,
+    load_ruleset,
+)
+from bonestore.domain.rules import conditions as rules_conditions
+from bonestore.domain.rules.conditions import compare, compile_rule
 from bonestore.domain.rules.loader import Issue, parse_ruleset
 
 pytestmark = pytest.mark.unit
@@ -684,7 +694,15 @@ def test_any_of_matches_when_one_listed_ingredient_does_even_if_another_errors(
         "SUP-1", category="supplement", supply_days=30,
         ingredients={"vitamin_d2": {}, "vitamin_d3": {"amount": 5000, "unit": "IU"}},
     )  # fmt: skip
-    assert ids(line(eng, item)) == ["f-vitamin-d"]
+    assert [(r.rule_id, r.code) for r in line(eng, item).reasons] == [("f-vitamin-d", "cf")]
+    # The first listed ingredient's amount cannot be compared (a unit and no amount; an
+    # amount and no unit; another kind of unit): the second still decides.
+    for first in ({"unit": "IU"}, {"amount": 800}, {"amount": 800, "unit": "mg"}):
+        item = product(
+            "SUP-4", category="supplement", supply_days=30,
+            ingredients={"vitamin_d2": first, "vitamin_d3": {"amount": 5000, "unit": "IU"}},
+        )  # fmt: skip
+        assert [(r.rule_id, r.code) for r in line(eng, item).reasons] == [("f-vitamin-d", "cf")]
     low = product(
         "SUP-2", category="supplement", supply_days=30,
         ingredients={"vitamin_d2": {"amount": 10, "unit": "IU"}, "vitamin_d3": {"amount": 400, "unit": "IU"}},
@@ -2083,3 +2101,216 @@ def test_an_error_in_another_list_names_no_rule(tmp_path: Path) -> None:
         load_ruleset(path)
     assert "ingredients" in str(info.value)
     assert "[permit-all]" not in str(info.value)
+
+
+# ====================================================================== one rule's conditions
+# CompiledRule.match is a rule's meaning whoever asks (the index only spares calls):
+# every condition it has must hold.
+
+
+def compiled(**when: Any) -> Any:
+    dest = {k: when.pop(k) for k in ("countries", "subdivisions", "po_box") if k in when}
+    ruleset = Ruleset.model_validate(
+        {
+            "rules": [
+                {
+                    "id": "f-x",
+                    "effect": "forbid",
+                    "code": "cf",
+                    "message": "{product_name} to {country}",
+                    "source": "t",
+                    "when": {"destination": dest, "product": when},
+                }
+            ]
+        }
+    )
+    return compile_rule(ruleset, ruleset.rules[0])
+
+
+BOOK_1 = product("BOOK-1", category="book")
+
+
+DIGITAL_1 = product("EBOOK-1", kind="digital", category="book")
+HAWAII = Destination(country="US", subdivision="US-HI")
+
+
+@pytest.mark.parametrize(
+    ("when", "fails", "holds"),
+    [
+        ({"countries": ["US"]}, (BOOK_1, Destination(country="CA"), False), (BOOK_1, US_NY, False)),
+        ({"subdivisions": ["US-HI"]}, (BOOK_1, US_NY, False), (BOOK_1, HAWAII, False)),
+        ({"po_box": True}, (BOOK_1, US_NY, False), (BOOK_1, US_NY, True)),
+        ({"po_box": False}, (BOOK_1, US_NY, True), (BOOK_1, US_NY, False)),
+        ({"skus": ["EBOOK-1"]}, (BOOK_1, US_NY, False), (DIGITAL_1, US_NY, False)),
+        ({"kinds": ["digital"]}, (BOOK_1, US_NY, False), (DIGITAL_1, US_NY, False)),
+        (
+            {"categories": ["supplement"]},
+            (BOOK_1, US_NY, False),
+            (SEED["TRUEOSTEO-120"], US_NY, False),
+        ),
+    ],
+    ids=["country", "subdivision", "po-box", "not-po-box", "sku", "kind", "category"],
+)
+def test_a_rule_matches_only_where_every_condition_holds(
+    when: dict[str, Any], fails: tuple[Any, ...], holds: tuple[Any, ...]
+) -> None:
+    rule = compiled(**when)
+    assert rule.match(*fails) is False
+    assert rule.match(*holds) is True
+
+
+def test_a_rules_reasons_name_each_products_and_countrys_own_values() -> None:
+    rule = compiled()
+    values = {f: "" for f in ("country", "country_name", "subdivision", "sku", "max_quantity")}
+    a = rule.reason({**values, "product_name": "A", "country": "US"})
+    b = rule.reason({**values, "product_name": "B", "country": "US"})
+    c = rule.reason({**values, "product_name": "A", "country": "CA"})
+    assert [a.message, b.message, c.message] == ["A to US", "B to US", "A to CA"]
+
+
+def test_a_rule_keeps_its_reasons_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reasons are built once per distinct message values and kept up to the bound; past
+    it they are still right, only built again."""
+    monkeypatch.setattr(rules_conditions, "RULE_REASONS_LIMIT", 260)
+    rule = compiled()
+    values = {f: "" for f in ("country_name", "subdivision", "sku", "max_quantity")}
+    made = []
+    for n in range(300):
+        made.append(rule.reason({**values, "product_name": f"P{n}", "country": "US"}))
+        assert len(rule.reasons) == min(n + 1, 260)
+    assert [r.message for r in made] == [f"P{n} to US" for n in range(300)]
+    again = rule.reason({**values, "product_name": "P7", "country": "US"})
+    assert again is made[7]
+
+
+@pytest.mark.parametrize(("count", "shown"), [(8, "A,B,C,D,E,F,G,H"), (9, "A,B,C,D,E,F,G,H...")])
+def test_a_traced_rule_describes_at_most_eight_values_of_a_condition(
+    count: int, shown: str
+) -> None:
+    skus = [chr(ord("A") + i) for i in range(count)]
+    assert compiled(skus=list(reversed(skus))).describe() == f"skus={shown}"
+
+
+@pytest.mark.parametrize(
+    ("postal", "matches"),
+    [("1500", True), ("1000", True), ("1999", True), ("150", False), ("15000", False)],
+)
+def test_a_postal_range_matches_codes_of_its_own_length_only(postal: str, matches: bool) -> None:
+    # Argentina's codes are not fixed-length here; as text "150" and "15000" both sort
+    # between "1000" and "1999", and neither is in the range.
+    ruleset = Ruleset.model_validate(
+        {"rules": [{"id": "f-r", "effect": "forbid", "code": "cf", "message": "m", "source": "t",
+                    "when": {"destination": {"postal_codes": {"ranges": [{"from": "1000", "to": "1999"}]}}}}]}
+    )  # fmt: skip
+    rule = compile_rule(ruleset, ruleset.rules[0])
+    assert rule.match(BOOK_1, Destination(country="AR", postal_code=postal), False) is matches
+
+
+@pytest.mark.parametrize(
+    ("op", "below", "at", "above"),
+    [
+        ("gt", False, False, True),
+        ("ge", False, True, True),
+        ("lt", True, False, False),
+        ("le", True, True, False),
+        ("eq", False, True, False),
+        ("ne", True, False, True),
+    ],
+)
+@pytest.mark.parametrize("kind", [int, Decimal, str], ids=["int", "decimal", "text"])
+def test_a_comparison_holds_below_at_and_above_its_value_as_the_op_says(
+    op: str, below: bool, at: bool, above: bool, kind: type
+) -> None:
+    bound = 20
+    results = [compare(op, kind(v), bound) for v in (19, 20, 21)]
+    if kind is str and op in ("eq", "ne"):  # text is never equal to a number
+        assert results == [op == "ne"] * 3
+    else:
+        assert results == [below, at, above]
+
+
+def test_in_tests_membership_and_what_cannot_be_ordered_is_a_rule_error() -> None:
+    assert compare("in", "paper", ["paper", "cloth"]) is True
+    assert compare("in", "ebook", ["paper", "cloth"]) is False
+    for left, right in ((True, 1), (1, True), ("heavy", 5), (Decimal("NaN"), 5), ("NaN", 5)):
+        with pytest.raises(rules_conditions.RuleError):
+            compare("gt", left, right)
+
+
+def test_attribute_and_ingredient_ops_decide_the_same_from_a_pickled_ruleset(
+    tmp_path: Path,
+) -> None:
+    """The build artifact is a pickle: its op and unit strings are equal to the schema's
+    literals, not the same objects."""
+    eng = engine(
+        tmp_path,
+        """
+        - id: f-paper
+          effect: forbid
+          when: {product: {attributes: [{name: binding, op: eq, value: paper}], categories: [book]}}
+          code: cf
+          message: f
+          source: t
+        - id: f-bound
+          effect: forbid
+          when: {product: {attributes: [{name: binding, op: in, value: [cloth, leather]}], categories: [book]}}
+          code: cf
+          message: f
+          source: t
+        - id: f-any-binding
+          effect: forbid
+          when: {product: {attributes: [{name: binding, op: exists}], categories: [media]}}
+          code: cf
+          message: f
+          source: t
+        - id: f-d3
+          effect: forbid
+          when: {product: {ingredients: [{any_of: [vitamin_d3], op: gt, value: 1000, unit: IU}]}}
+          code: cf
+          message: f
+          source: t
+        - id: f-dhea
+          effect: forbid
+          when: {product: {ingredients: [{any_of: [dhea]}]}}
+          code: cf
+          message: f
+          source: t
+        """,
+    )
+    restored = Engine(pickle.loads(pickle.dumps(eng.ruleset)))
+    cases = {
+        "f-paper": product("B-1", binding="paper"),
+        "f-bound": product("B-2", binding="cloth"),
+        "f-any-binding": product("C-1", category="media", binding="spiral"),
+        "f-d3": product("S-1", category="supplement", supply_days=30, ingredients={"vitamin_d3": {"amount": 5000, "unit": "IU"}}),
+        "f-dhea": product("S-2", category="supplement", supply_days=30, ingredients={"dhea": {}}),
+    }  # fmt: skip
+    for rule_id, item in cases.items():
+        assert [(r.rule_id, r.code) for r in line(restored, item).reasons] == [(rule_id, "cf")]
+        assert line(restored, item).reasons == line(eng, item).reasons
+    assert line(restored, product("B-3", binding="ebook")).eligible
+
+
+def test_a_method_offered_from_a_date_is_offered_after_it(tmp_path: Path) -> None:
+    eng = engine(
+        tmp_path,
+        """
+        - id: express-from-june
+          effect: offer_method
+          method: express
+          price: {amount: 2000, currency: USD}
+          effective_from: 2026-06-01
+          code: ce
+          message: e
+          source: t
+        """,
+    )
+    june = datetime(2026, 6, 1, tzinfo=UTC)
+    # A fresh engine per instant: one engine plans a destination once per time bucket.
+    for at, offered in (
+        (june - timedelta(seconds=1), False),
+        (june, True),
+        (june + timedelta(days=30), True),
+    ):
+        fresh = Engine(eng.ruleset)
+        assert ("express" in methods(fresh, [CartLine(product(), 1)], at=at)) is offered

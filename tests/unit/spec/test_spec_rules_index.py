@@ -674,6 +674,14 @@ def test_a_limit_counts_the_product_over_its_lines_up_to_exactly_the_limit() -> 
         assert at_limit.eligible and [i.quantity for i in at_limit.items] == [1, 2]
         over = eng.decide([CartLine(BOOK, 2), CartLine(BOOK, 2)], US, NOW)
         assert [ids(i) for i in over.items] == [["two"], ["two"]]
+        # Two product objects (and SKU strings) of one SKU, as two catalog reads give.
+        one, other = (product("".join(["BOOK", "-1"]), category="book") for _ in range(2))
+        assert one.sku is not other.sku
+        split = eng.decide([CartLine(one, 2), CartLine(other, 2)], US, NOW)
+        assert [ids(i) for i in split.items] == [["two"], ["two"]]
+        # Other products in the cart, whose SKUs sort before and after, are not counted.
+        around = [CartLine(product("A-0"), 5), CartLine(BOOK, 3), CartLine(product("Z-9"), 5)]
+        assert eng.decide(around, US, NOW).eligible
 
 
 def test_memo_size_zero_remembers_nothing_and_one_remembers_one_line() -> None:
@@ -855,3 +863,11 @@ def test_a_matched_rule_that_cannot_be_evaluated_does_not_hide_the_rules_after_i
         ("a-days", "rule_error"),
         ("b-no-hi", "no_go"),
     ]
+
+
+def test_a_rule_outside_its_window_does_not_hide_the_matched_rules_after_it() -> None:
+    hi = {"countries": ["US"], "subdivisions": ["US-HI"]}
+    ended = rule("a-ended", effective_until="2020-01-01", **when(categories=["book"], **hi))
+    current = rule("b-no-hi", **when(categories=["book"], **hi))
+    eng = engine(PERMIT_ALL, ended, current)
+    assert ids(line(eng, BOOK, Destination(country="US", subdivision="US-HI"))) == ["b-no-hi"]

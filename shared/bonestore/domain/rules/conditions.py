@@ -7,12 +7,13 @@ apply even if another of its conditions errors (docs/rules.md, "Errors deny").
 
 from __future__ import annotations
 
+import operator
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from bonestore.domain.catalog import Product, ProductAttributes
 from bonestore.domain.geo import Destination, canonical_postal_code, compact_postal
@@ -42,9 +43,9 @@ def _ts(value: Any) -> float | None:
     return None if value is None else float(value.timestamp())
 
 
-class _Values(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+# Reasons kept per rule, one per distinct set of the values its message names (a tuning
+# bound: past it, reasons are built on every call instead of kept).
+RULE_REASONS_LIMIT = 10_000
 
 
 @dataclass(eq=False, slots=True)
@@ -68,21 +69,21 @@ class CompiledRule:
     method: str | None = None
     money: Money | None = None  # offer price / surcharge amount
     max_quantity: int | None = None  # limit rules: one of these two
-    max_supply_days: int = 0
+    max_supply_days: int | None = None
     fields: tuple[str, ...] = ()  # placeholders its message uses
     reasons: dict[tuple[str, ...], Reason] = field(default_factory=dict)
 
     def reason(self, values: dict[str, str]) -> Reason:
         """Its reason for these message values (built once per distinct value set)."""
-        fields = self.fields
-        key = (values[fields[0]],) if len(fields) == 1 else tuple([values[f] for f in fields])
+        key = tuple([values[f] for f in self.fields])
         found = self.reasons.get(key)
         if found is None:
             rule = self.rule
             # Formatted even without placeholders: "{{" in a message means one literal "{".
-            message = rule.message.format_map(_Values(values))
+            # The schema admits only placeholders every caller's values have.
+            message = rule.message.format_map(values)
             found = Reason.model_construct(rule_id=rule.id, code=rule.code, message=message)
-            if len(self.reasons) < 10_000:
+            if len(self.reasons) < RULE_REASONS_LIMIT:
                 self.reasons[key] = found
         return found
 
@@ -105,8 +106,6 @@ class CompiledRule:
                 return False
             if self.skus is not None and product.sku not in self.skus:
                 return False
-        if self.postal is None and (product is None or not (self.attributes or self.ingredients)):
-            return True
         # Conditions that may fail to evaluate: a definite False anywhere wins over an error.
         error: RuleError | None = None
         if self.postal is not None:
@@ -139,7 +138,7 @@ class CompiledRule:
         days = product.attributes.supply_days
         if days is None:
             raise RuleError(f"{product.sku} has no supply_days for a days-supply limit")
-        return self.max_supply_days // days
+        return cast(int, self.max_supply_days) // days  # a limit has one of the two (schema)
 
     def describe(self) -> str:
         parts = []
@@ -188,39 +187,41 @@ def _is_nan(value: int | Decimal) -> bool:
     return isinstance(value, Decimal) and value.is_nan()
 
 
+# The ops by what they need: any two values, or two numbers (a text that reads as one).
+_EQUALITY: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "in": lambda left, right: left in right,
+}
+_ORDER: dict[str, Callable[[Any, Any], Any]] = {
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
+
+
 def compare(op: str, left: Any, right: Any) -> bool:
-    if op == "eq":
-        return bool(left == right)
-    if op == "ne":
-        return bool(left != right)
-    if op == "in":
-        return bool(left in right)
+    """``left op right``; raises RuleError when the two cannot be ordered (a bool, a text
+    that is not a number, NaN)."""
+    equality = _EQUALITY.get(op)
+    if equality is not None:
+        return bool(equality(left, right))
     if isinstance(left, bool) or isinstance(right, bool):
         raise RuleError(f"cannot compare {left!r} {op} {right!r}")
-    if (
-        isinstance(left, int | Decimal)
-        and isinstance(right, int | Decimal)
-        and not (_is_nan(left) or _is_nan(right))
-    ):
-        if op == "gt":
-            return bool(left > right)
-        if op == "ge":
-            return bool(left >= right)
-        if op == "lt":
-            return bool(left < right)
-        return bool(left <= right)
-    try:
-        lhs, rhs = Decimal(str(left)), Decimal(str(right))
-    except ArithmeticError as exc:
-        raise RuleError(f"cannot compare {left!r} {op} {right!r}") from exc
-    if lhs.is_nan() or rhs.is_nan():  # NaN has no order: Decimal raises rather than answer
+    if not (isinstance(left, int | Decimal) and isinstance(right, int | Decimal)):
+        try:
+            left, right = Decimal(str(left)), Decimal(str(right))
+        except ArithmeticError as exc:
+            raise RuleError(f"cannot compare {left!r} {op} {right!r}") from exc
+    if _is_nan(left) or _is_nan(right):  # NaN has no order: Decimal raises rather than answer
         raise RuleError(f"cannot compare {left!r} {op} {right!r}")
-    return {"gt": lhs > rhs, "ge": lhs >= rhs, "lt": lhs < rhs, "le": lhs <= rhs}[op]
+    return bool(_ORDER[op](left, right))
 
 
 def attribute_match(test: AttributeTest, product: Product) -> bool:
     value = attribute_value(product, test.name)
-    if test.op == "exists":
+    if test.value is None:  # only `exists` takes no value (schema)
         return value is not None
     if value is None:
         raise RuleError(f"{product.sku} has no attribute {test.name!r}")
@@ -234,7 +235,7 @@ def ingredient_match(test: IngredientTest, product: Product) -> bool:
         found = ingredients.get(name)
         if found is None:
             continue
-        if test.op == "present":
+        if test.value is None:  # only `present` names no amount (schema)
             return True
         if found.amount is None or found.unit is None:
             error = RuleError(f"{product.sku}: the amount of {name} is unknown")
@@ -286,7 +287,7 @@ def compile_rule(ruleset: Ruleset, rule: Rule) -> CompiledRule:
         method=rule_method(rule),
         money=money,
         max_quantity=rule.max_quantity if isinstance(rule, LimitRule) else None,
-        max_supply_days=(rule.max_supply_days or 0) if isinstance(rule, LimitRule) else 0,
+        max_supply_days=rule.max_supply_days if isinstance(rule, LimitRule) else None,
         fields=tuple(
             sorted(
                 {f for _, f, _, _ in string.Formatter().parse(rule.message) if f in MESSAGE_FIELDS}

@@ -327,9 +327,6 @@ class Engine:
         memo = self._memo
         dkey = memo.dest_key(destination)
         did, po = dkey
-        totals: dict[str, int] = {}  # limits count a product across its lines
-        for line in lines:
-            totals[line.product.sku] = totals.get(line.product.sku, 0) + line.quantity
         remember = bool(memo.size) and not trace
         seen = memo.lines
         items: list[LineDecision] = []
@@ -344,7 +341,12 @@ class Engine:
                     memo.store(key, base)
             else:
                 base = self._evaluate(product, destination, po, ts, trace)
-            reasons = apply_quantity(base, totals[product.sku])
+            if base.limits:  # a limit counts the product over every line it is on
+                sku = product.sku
+                total = sum(other.quantity for other in lines if other.product.sku == sku)
+                reasons = apply_quantity(base, total)
+            else:
+                reasons = base.denials[:]  # a copy: the memo keeps base
             if reasons:
                 all_ok = False
             items.append(
