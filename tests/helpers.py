@@ -1,11 +1,13 @@
-"""Test helpers: a tiny JSON HTTP client and the contract's error-body assertion."""
+"""Test helpers: a tiny JSON HTTP client, the contract's error-body assertion and a
+poll for what the stack does asynchronously."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bonestore_infra import http_json
 from bonestore_infra.http_json import HttpResponse
@@ -13,7 +15,9 @@ from bonestore_infra.http_json import HttpResponse
 if TYPE_CHECKING:
     from bonestore_infra.local_stack import LocalStack
 
-__all__ = ["Http", "HttpResponse", "assert_error", "ruleset_restored"]
+__all__ = ["Http", "HttpResponse", "assert_error", "eventually", "ruleset_restored"]
+
+T = TypeVar("T")
 
 
 class Http:
@@ -104,3 +108,16 @@ def ruleset_restored(stack: LocalStack) -> Iterator[Callable[[str], None]]:
         yield add_rule
     finally:
         path.write_text(before, "utf-8")
+
+
+def eventually(probe: Callable[[], T | bool | None], timeout: float = 30, what: str = "it") -> T:
+    """Poll ``probe`` until it returns something other than None or False: for what the
+    stack does after the request that caused it has answered (EventBridge, SQS)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found is not None and found is not False:
+            return found  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        time.sleep(0.1)

@@ -17,37 +17,25 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from bonestore_infra.bench_checkout import US_ADDRESS, Shop, http_json
 from bonestore_infra.local_stack import LocalStack
-from tests.helpers import Http, ruleset_restored
+from tests.helpers import Http, eventually, ruleset_restored
 from tests.staff_tokens import staff_token
 
 pytestmark = pytest.mark.integration
 
 US = {"country": "US", "subdivision": "IL", "postal_code": "62701"}
 MAPPING = "FulfilmentOrderPaidMapping"
-T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
 def shop(local_stack: LocalStack) -> Shop:
     return Shop(local_stack)
-
-
-def eventually(probe: Callable[[], T | bool | None], timeout: float = 30, what: str = "it") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found is not None and found is not False:
-            return found  # type: ignore[return-value]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout} s")
-        time.sleep(0.1)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ import stripe
 from bonestore_infra.bench_checkout import US_ADDRESS, Shop, http_json
 from bonestore_infra.local_api import build_event
 from bonestore_infra.local_stack import LocalStack
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +56,13 @@ def paid_order(shop: Shop, sku: str = "BONE-APPETIT-BOOK") -> dict[str, Any]:
     assert status == 201, body
     done, result = shop.complete(body["stripe_session_id"], shipping_details=US_ADDRESS)
     assert done == 200 and result["webhook"]["ok"], result
+    # The webhook's answer is not the end of payment: fulfilment hands the order to the
+    # warehouse through EventBridge and SQS afterwards. Wait for it, so that tests which
+    # compare timelines see only what they caused.
+    eventually(
+        lambda: "handed_to_warehouse" in event_types(shop.order(body["order_id"])),
+        what=f"the hand-over of {body['order_id']}",
+    )
     return {**body, "session": result["session"]}
 
 
