@@ -9,6 +9,8 @@ Cognito claims before the request is parsed (401/403 before any 400).
 
 from __future__ import annotations
 
+from bonestore.api.gc_pause import resumed_after_first_call
+
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
@@ -228,6 +230,7 @@ def record_shipment(order_id: str, shipment: Annotated[ShipmentBody, Body()]) ->
     return order_view(order, rules_engine())
 
 
+@resumed_after_first_call
 @logger.inject_lambda_context(
     clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_REST
 )

@@ -8,6 +8,8 @@ view. The rules engine is loaded on the first request that asks for ``?country=`
 
 from __future__ import annotations
 
+from bonestore.api.gc_pause import resumed_after_first_call
+
 import logging
 from typing import Any
 
@@ -87,5 +89,6 @@ def list_countries(request: LiteRequest) -> dict[str, Any]:
     return {"items": list(all_countries())}
 
 
+@resumed_after_first_call
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.handle(event, context, logger)

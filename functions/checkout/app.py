@@ -12,6 +12,8 @@ minute: the address, the email), one BatchGetItem (products), one TransactWriteI
 
 from __future__ import annotations
 
+from bonestore.api.gc_pause import resumed_after_first_call
+
 import json
 from typing import Annotated, Any
 
@@ -80,6 +82,7 @@ def create_checkout(
     return Response(status_code=201, content_type="application/json", body=json.dumps(body))
 
 
+@resumed_after_first_call
 @logger.inject_lambda_context(
     clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_REST
 )

@@ -13,6 +13,8 @@ takes the same request).
 
 from __future__ import annotations
 
+from bonestore.api.gc_pause import resumed_after_first_call
+
 import logging
 from typing import Any
 
@@ -54,5 +56,6 @@ def check_eligibility(request: LiteRequest) -> dict[str, Any]:
     return decision.to_json()
 
 
+@resumed_after_first_call
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.handle(event, context, logger)

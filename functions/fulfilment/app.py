@@ -10,6 +10,8 @@ A message that names no order is a bad message, not a retry: it is logged and dr
 
 from __future__ import annotations
 
+from bonestore.api.gc_pause import resumed_after_first_call
+
 import json
 from typing import Any
 
@@ -56,6 +58,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     return {"order_id": order_id, "outcome": result.outcome}
 
 
+@resumed_after_first_call
 @logger.inject_lambda_context(clear_state=True)
 @observed(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -9,6 +9,8 @@ holds no secret: the token is checked against the hash the order stores.
 
 from __future__ import annotations
 
+from bonestore.api.gc_pause import resumed_after_first_call
+
 import logging
 from typing import Any
 
@@ -40,6 +42,7 @@ def get_order(request: LiteRequest) -> dict[str, Any]:
     )
 
 
+@resumed_after_first_call
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # The path names the order; the token is never logged.
     return app.handle(event, context, logger)

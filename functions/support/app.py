@@ -10,6 +10,8 @@ order's timeline.
 
 from __future__ import annotations
 
+from bonestore.api.gc_pause import resumed_after_first_call
+
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
@@ -188,6 +190,7 @@ def explain_eligibility(
     return explain(decide_request(request, products, engine, trace=True), engine)
 
 
+@resumed_after_first_call
 @logger.inject_lambda_context(
     clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_REST
 )

@@ -5,6 +5,8 @@ Wiring only: the use case is ``bonestore.service.reservations.ReservationSweeper
 
 from __future__ import annotations
 
+from bonestore.api.gc_pause import resumed_after_first_call
+
 import time
 from datetime import datetime
 from typing import Any
@@ -27,6 +29,7 @@ def sweep(now: datetime | None = None, context: LambdaContext | None = None) -> 
     return reservation_sweeper().sweep(now, time_left=time_left)
 
 
+@resumed_after_first_call
 @logger.inject_lambda_context(clear_state=True)
 @observed(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -13,6 +13,8 @@ Answers: 200 once handled (duplicates and ignored types included), 400
 
 from __future__ import annotations
 
+from bonestore.api.gc_pause import resumed_after_first_call
+
 import base64
 import binascii
 import json
@@ -133,6 +135,7 @@ def stripe_webhook() -> dict[str, Any]:
     return outcome
 
 
+@resumed_after_first_call
 @logger.inject_lambda_context(
     clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_REST
 )

@@ -212,6 +212,23 @@ def _events(stack: Any) -> dict[str, dict[str, Any]]:
                 },
             ),
             "bench_unique_buyer": True,
+            # ``--against`` sends both versions this request instead: a digital cart to a
+            # bare v1 destination, which the releases before contract v2 accept too (they
+            # answer the body above 400, and v2 answers a physical cart without an
+            # address 422), so before/after measure the same work, not a refusal.
+            "bench_against_event": api(
+                "CheckoutFunction",
+                "POST",
+                "/checkout",
+                "/checkout",
+                {
+                    "items": [{"sku": "ORP-EBOOK", "quantity": 1}],
+                    "destination": {"country": "US", "subdivision": "IL"},
+                    "email": "bench@example.com",
+                    "success_url": "https://example.com/ok",
+                    "cancel_url": "https://example.com/no",
+                },
+            ),
         },
         # Signed again before each run (_run_child): a run outlasting Stripe's 5-minute
         # tolerance would otherwise measure the webhook refusing a stale signature (400).
@@ -454,7 +471,14 @@ def cold_setup(
     stack = LocalStack(StackConfig(api_port=0, stripe_port=0, dynamodb_port=0)).start()
     try:
         with tempfile.TemporaryDirectory(prefix="bonestore-bench-") as scratch:
-            env = {**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING", "PYTHONDONTWRITEBYTECODE": "1"}
+            env = {
+                **os.environ,
+                "POWERTOOLS_LOG_LEVEL": "WARNING",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                # What Lambda's managed runtime sets: the handlers pause the garbage
+                # collector for their start-up only there (bonestore.api.gc_pause).
+                "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+            }
             env["PYTHONPATH"] = deployed_layer(Path(scratch))
             template = Template()
             events = _events(stack)
@@ -604,6 +628,17 @@ def _ref_source(ref: str, target: Path) -> Path:
     return target
 
 
+def _against_config(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with its event's ``bench_against_event``: the request that this version
+    and the one compared with it both answer with the same work."""
+    event = config["event"]
+    against = {**event["bench_against_event"]}
+    against.update(
+        {k: v for k, v in event.items() if k.startswith("bench_") and k != "bench_against_event"}
+    )
+    return {**config, "event": against}
+
+
 def breakdown(
     runs: int, only_functions: list[str] | None = None, against: str | None = None
 ) -> None:
@@ -618,6 +653,10 @@ def breakdown(
         # column -> (its child config, its environment)
         columns = {n: (configs[n], env) for n in names}
         if against:
+            for n in names:
+                if "bench_against_event" in configs[n]["event"]:
+                    configs[n] = _against_config(configs[n])
+                    columns[n] = (configs[n], env)
             source = _ref_source(against, Path(out) / "ref")
             ref_env = {
                 **env,
@@ -667,6 +706,11 @@ def breakdown(
     # The fastest run is the least disturbed one: on a shared machine a median still moves
     # by ~10% between runs, the minimum much less, so before/after compares both.
     row("total, fastest run", [min(r["cpu_ms"] for r in cpu[c]) for c in order])
+    # Before/after means something only when both answered the same way.
+    print(
+        f"  {'status of the first invocation':44}"
+        + "".join(f"{'/'.join(sorted({str(r.get('status')) for r in cpu[c]})):>11}" for c in order)
+    )
     header("Steps of import + first invocation, profiled ms (cProfile slows code ~1.5x)")
     for label, _, _ in MILESTONES:
         if any(steps[c].get(label) for c in order):

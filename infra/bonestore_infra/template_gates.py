@@ -87,7 +87,7 @@ IDEMPOTENCY_ACTIONS = {
 # Lambda sets these itself. Local-only, never deployed: STRIPE_API_BASE (the emulator),
 # STOREFRONT_URL (in AWS the functions read the SSM parameter STOREFRONT_URL_PARAMETER
 # names: a value naming the distribution would be a cycle).
-RUNTIME_VARIABLES = {"AWS_REGION"}
+RUNTIME_VARIABLES = {"AWS_REGION", "AWS_EXECUTION_ENV"}
 FORBIDDEN_VARIABLES = {"STRIPE_API_BASE", "STOREFRONT_URL"}
 # The ARN prefix of an SSM parameter in an IAM statement (the path follows).
 SSM_PARAMETER_ARN = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
