@@ -3,9 +3,9 @@
 A cold start imports boto3, botocore's service models, pydantic and Powertools: about
 100,000 objects that live as long as the environment. With the collector on, CPython
 runs a full collection each time the long-lived objects grow by a quarter, scanning
-all of them again: ~10% of every function's cold start here (``make bench``; the
-breakdown's "GC paused" column shows it). Almost none of it is garbage: a collection
-after the first invocation finds ~550 unreachable objects among ~110,000.
+all of them again: ~10% of every function's cold start here (README, Benchmarks).
+Almost none of it is garbage: a collection after the first invocation finds ~550
+unreachable objects among ~110,000.
 
 So in Lambda, importing this module pauses the collector, and the handler decorated
 with :func:`resumed_after_first_call` ends the pause when its first invocation is
