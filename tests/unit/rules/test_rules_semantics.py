@@ -448,3 +448,43 @@ def test_memo_never_changes_a_decision(case: Any) -> None:
         warm.decide(lines, dest, NOW).to_json()
         == Engine(rs, memo_size=0).decide(lines, dest, NOW).to_json()
     )
+
+
+def test_a_surcharge_reason_is_worded_for_each_destination() -> None:
+    # docs/rules.md, "Messages": placeholders are filled for the line and destination
+    # decided. Two destinations with the same price and the same surcharge rule must not
+    # share one quote: Hawaii's customer is told about Hawaii, not about Alaska.
+    rs = Ruleset.model_validate(
+        {
+            "methods": {"express": {"name": "Express"}},
+            "rules": [
+                PERMIT_ALL,
+                rule(
+                    "offer-express",
+                    "offer_method",
+                    method="express",
+                    price={"amount": 1995, "currency": "USD"},
+                    free_from={"amount": 100000, "currency": "USD"},
+                ),
+                rule(
+                    "express-surcharge",
+                    "surcharge",
+                    method="express",
+                    amount={"amount": 2000, "currency": "USD"},
+                    message="Express to {subdivision} in {country_name} costs more.",
+                    when={"destination": {"countries": ["US"], "subdivisions": ["US-AK", "US-HI"]}},
+                ),
+            ],
+        }
+    )
+    engine = Engine(rs)
+    book = SEED["DENSERCISE-DVD"]
+    for cart in ([CartLine(book, 1)], [CartLine(book, 99)]):  # paid, then free of its offer
+        for sub in ("US-AK", "US-HI", "US-AK"):
+            (quote,) = engine.decide(
+                cart, Destination(country="US", subdivision=sub), NOW
+            ).shipping_methods
+            assert [r.message for r in quote.reasons] == [
+                f"Express to {sub} in United States costs more."
+            ]
+            assert quote.price.amount == (3995 if cart[0].quantity == 1 else 2000)

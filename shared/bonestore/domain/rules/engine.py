@@ -21,7 +21,6 @@ from typing import Any
 
 from bonestore.domain.catalog import Product
 from bonestore.domain.geo import Destination, country_name
-from bonestore.domain.money import Money
 from bonestore.domain.rules.conditions import CompiledRule, RuleError, compile_rule
 from bonestore.domain.rules.decision import (
     NO_PERMIT_CODE,
@@ -175,7 +174,6 @@ class Engine:
         self._memo = LineMemo(self._index, memo_size)
         self._method_order = {m: i for i, m in enumerate(ruleset.methods)}
         self._method_names = {m: method.name for m, method in ruleset.methods.items()}
-        self._quotes: dict[tuple[str, int, str, tuple[str, ...]], ShippingMethodQuote] = {}
         self._plans: dict[tuple[int, int], MethodPlan] = {}
         self._country_names: dict[str, str] = {}
         self._memo.on_reset.append(self._plans)
@@ -305,7 +303,6 @@ class Engine:
             **self._memo.sizes(),
             "group_reasons": self._index.largest_reason_cache(),
             "plans": len(self._plans),
-            "quotes": len(self._quotes),
         }
 
     def decide(
@@ -384,18 +381,7 @@ class Engine:
             if len(self._plans) >= PLANS_LIMIT:
                 self._plans.clear()
             self._plans[key] = plan
-        return price_methods(plan, physical, dest, dkey[1], self._method_names, self._quote)
-
-    def _quote(
-        self, method: str, amount: int, currency: str, why: tuple[Reason, ...] = ()
-    ) -> ShippingMethodQuote:
-        key = (method, amount, currency, tuple(r.rule_id for r in why))
-        quote = self._quotes.get(key)
-        if quote is None:
-            money = Money(amount=amount, currency=currency)
-            quote = ShippingMethodQuote(method, self._method_names[method], money, why)
-            self._quotes[key] = quote
-        return quote
+        return price_methods(plan, physical, dest, dkey[1])
 
     def availability(
         self, product: Product, country: str, at: datetime | None = None

@@ -8,7 +8,7 @@ for one of its physical lines and decides free shipping on its physical subtotal
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -54,13 +54,14 @@ class UnavailableMethod:
 
 @dataclass(frozen=True, slots=True)
 class PlannedMethod:
-    """A method offered for a destination: the winning offer, its surcharges (amount and
-    reasons), and the restrictions that withdraw it when a physical line matches them."""
+    """A method offered for a destination, quoted for it: the winning offer's price plus
+    its surcharges, with their reasons worded for this destination; the quote once the
+    cart reaches the offer's free-shipping threshold (the threshold, and the surcharges
+    alone), when it has one; and the restrictions that withdraw the method when a
+    physical line matches them."""
 
-    method: str
-    offer: OfferMethodRule
-    surcharge: int
-    surcharge_reasons: tuple[Reason, ...]
+    paid: ShippingMethodQuote
+    free: tuple[Money, ShippingMethodQuote] | None
     restricted_by_product: tuple[CompiledRule, ...]
 
 
@@ -156,15 +157,20 @@ def plan_methods(
             continue
         offer = offers[method].rule
         assert isinstance(offer, OfferMethodRule)
-        applied = [
-            (m, r) for m, r in surcharges.get(method, []) if m.currency == offer.price.currency
-        ]
+        price = offer.price
+        applied = [(m, r) for m, r in surcharges.get(method, []) if m.currency == price.currency]
+        surcharge = sum(m.amount for m, _ in applied)
+        why = tuple(sorted((r for _, r in applied), key=_REASON_ORDER))
+        name = method_names[method]
+        paid = Money(amount=price.amount + surcharge, currency=price.currency)
+        free = None
+        if offer.free_from is not None:
+            surcharge_only = Money(amount=surcharge, currency=price.currency)
+            free = (offer.free_from, ShippingMethodQuote(method, name, surcharge_only, why))
         offered.append(
             PlannedMethod(
-                method,
-                offer,
-                sum(m.amount for m, _ in applied),
-                tuple(sorted((r for _, r in applied), key=_REASON_ORDER)),
+                ShippingMethodQuote(method, name, paid, why),
+                free,
                 tuple(by_product.get(method, ())),
             )
         )
@@ -184,33 +190,26 @@ def _withdrawal(
 
 
 def price_methods(
-    plan: MethodPlan,
-    physical: Sequence[CartLine],
-    dest: Destination,
-    po: bool,
-    method_names: dict[str, str],
-    quote: Callable[[str, int, str, tuple[Reason, ...]], ShippingMethodQuote],
+    plan: MethodPlan, physical: Sequence[CartLine], dest: Destination, po: bool
 ) -> tuple[list[ShippingMethodQuote], list[UnavailableMethod]]:
     """The cart's quotes from its destination's plan, and the methods taken away (why)."""
     quotes = []
     unavailable = list(plan.unavailable)
     subtotals: dict[str, int] | None = None  # physical goods, per currency
     for planned in plan.offered:
+        quote = planned.paid
         if planned.restricted_by_product:
-            name = method_names[planned.method]
             why: dict[str, Reason] = {}
             for c in planned.restricted_by_product:
                 for line in physical:
-                    reason = _withdrawal(c, line.product, dest, po, name)
+                    reason = _withdrawal(c, line.product, dest, po, quote.name)
                     if reason is not None:
                         why.setdefault(c.rule.id, reason)
             if why:
-                unavailable.append(UnavailableMethod(planned.method, name, tuple(why.values())))
+                unavailable.append(UnavailableMethod(quote.id, quote.name, tuple(why.values())))
                 continue
-        offer = planned.offer
-        amount = offer.price.amount
-        free = offer.free_from
-        if free is not None:
+        if planned.free is not None:
+            threshold, free = planned.free
             if subtotals is None:
                 subtotals = {}
                 for line in physical:
@@ -219,14 +218,7 @@ def price_methods(
                         subtotals.get(price.currency, 0) + price.amount * line.quantity
                     )
             # Free only when every physical line is priced in the threshold's currency.
-            if len(subtotals) == 1 and subtotals.get(free.currency, -1) >= free.amount:
-                amount = 0
-        quotes.append(
-            quote(
-                planned.method,
-                amount + planned.surcharge,
-                offer.price.currency,
-                planned.surcharge_reasons,
-            )
-        )
+            if len(subtotals) == 1 and subtotals.get(threshold.currency, -1) >= threshold.amount:
+                quote = free
+        quotes.append(quote)
     return quotes, unavailable
