@@ -13,6 +13,7 @@ import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, cast
 
 from bonestore.domain.catalog import Product, ProductAttributes
@@ -46,6 +47,8 @@ def _ts(value: Any) -> float | None:
 # Reasons kept per rule, one per distinct set of the values its message names (a tuning
 # bound: past it, reasons are built on every call instead of kept).
 RULE_REASONS_LIMIT = 10_000
+# Destinations' postal codes whose forms are kept (a bounded cache: codes come from input).
+POSTAL_FORMS_LIMIT = 4_096
 
 
 @dataclass(eq=False, slots=True)
@@ -158,13 +161,21 @@ class CompiledRule:
         return "; ".join(parts) or "always"
 
 
+@lru_cache(maxsize=POSTAL_FORMS_LIMIT)
+def _postal_forms(country: str, code: str) -> tuple[bool, str]:
+    """(whether ``code`` is written as ``country``'s canonical form, its compact form).
+    Cached: folding a code's digits costs microseconds, and every postal rule a line
+    meets asks again for the same destination."""
+    return canonical_postal_code(country, code) == code, compact_postal(code)
+
+
 def postal_match(cond: PostalCondition, dest: Destination) -> bool:
     code = dest.postal_code
     if code is None:
         return False
-    if canonical_postal_code(dest.country, code) != code:
+    canonical, compact = _postal_forms(dest.country, code)
+    if not canonical:
         raise RuleError(f"postal code {code!r} is not a valid {dest.country} postal code")
-    compact = compact_postal(code)
     key = compact[:5] if dest.country in ("US", "PR") else compact
     for r in cond.ranges:
         if len(key) == len(r.from_) and r.from_ <= key <= r.to:

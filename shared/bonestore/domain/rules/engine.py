@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from bonestore.domain.catalog import Product
 from bonestore.domain.geo import Destination, country_name
@@ -326,12 +326,19 @@ class Engine:
         did, po = dkey
         remember = bool(memo.size) and not trace
         seen = memo.lines
+        product_keys = memo.product_keys
+        totals: dict[str, int] | None = None  # quantity per SKU over the cart, once needed
         items: list[LineDecision] = []
         all_ok = True
         for line in lines:
             product = line.product
             if remember:
-                key = (memo.product_key(product), did, bucket)
+                known = product_keys.get(id(product))  # an object seen before
+                if known is None or known[0] is not product:
+                    pkey = memo.product_key(product)
+                else:
+                    pkey = known[1]
+                key = (pkey, did, bucket)
                 base = seen.get(key)
                 if base is None:
                     base = self._evaluate(product, destination, po, ts, False)
@@ -339,9 +346,17 @@ class Engine:
             else:
                 base = self._evaluate(product, destination, po, ts, trace)
             if base.limits:  # a limit counts the product over every line it is on
-                sku = product.sku
-                total = sum(other.quantity for other in lines if other.product.sku == sku)
-                reasons = apply_quantity(base, total)
+                if totals is None:
+                    totals = {}
+                    for other in lines:
+                        sku = other.product.sku
+                        totals[sku] = totals.get(sku, 0) + other.quantity
+                total = totals[product.sku]
+                # Within the smallest limit (the usual cart) no limit is exceeded.
+                if total > cast(int, base.max_quantity):
+                    reasons = apply_quantity(base, total)
+                else:
+                    reasons = base.denials[:]  # a copy: the memo keeps base
             else:
                 reasons = base.denials[:]  # a copy: the memo keeps base
             if reasons:

@@ -306,11 +306,9 @@ class LineMemo:
 
     def product_key(self, product: Product) -> int:
         """A small int standing for the product's rule-relevant content (SKU, name, kind,
-        category, attributes): equal content, equal key, whichever object carries it. An
-        object seen before is found by identity (serializing it costs microseconds)."""
-        seen = self.product_keys.get(id(product))
-        if seen is not None and seen[0] is product:
-            return seen[1]
+        category, attributes): equal content, equal key, whichever object carries it.
+        Remembered in ``product_keys`` by identity, where ``Engine.decide`` looks first
+        (serializing the product costs microseconds; the lookup, inline, a few dozen ns)."""
         content = product.model_dump_json(include={"sku", "name", "kind", "category", "attributes"})
         key = self._pcontent.get(content)
         if key is None:
