@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import types
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 from bonestore.domain.catalog import CATEGORIES, Product, seed_catalog
 from bonestore.domain.geo import Destination
 from bonestore.domain.rules import CartLine, Engine, Ruleset, RulesetError, load_ruleset
+from bonestore.domain.rules.conditions import RuleError
 from bonestore.domain.rules.loader import parse_ruleset
 
 pytestmark = pytest.mark.unit
@@ -488,3 +491,59 @@ def test_a_surcharge_reason_is_worded_for_each_destination() -> None:
                 f"Express to {sub} in United States costs more."
             ]
             assert quote.price.amount == (3995 if cart[0].quantity == 1 else 2000)
+
+
+def test_rules_that_cannot_be_evaluated_leave_no_garbage_for_the_collector() -> None:
+    # A rule error is an exception inside the engine. Kept in a local of the frame that
+    # raises it, it made a reference cycle per error (exception -> traceback -> frame ->
+    # exception): garbage only the collector frees, whose young-generation passes then
+    # ran every few carts and set the engine's p99 (README, Benchmarks). Reference
+    # counting alone must free everything a decision makes.
+    rs = ruleset(
+        PERMIT_ALL,
+        rule(
+            "vit-d",
+            "forbid",
+            when={
+                "product": {
+                    "ingredients": [
+                        {"any_of": ["vitamin_d3"], "op": "gt", "value": 1000, "unit": "IU"}
+                    ],
+                    "attributes": [{"name": "binding", "op": "eq", "value": "cloth"}],
+                },
+                "destination": {"postal_codes": {"ranges": [{"from": "10000", "to": "19999"}]}},
+            },
+        ),
+        rule("days", "limit", max_supply_days=90),
+    )
+    engine = Engine(rs, memo_size=0)
+    carts = [[CartLine(UNKNOWN_D, 1)], [CartLine(NO_SUPPLY, 2)], [CartLine(UNKNOWN_D, 1)]]
+    dests = [
+        US,
+        Destination(country="US", postal_code="12345"),
+        Destination(country="US", postal_code="1"),
+    ]
+    engine.decide(carts[0], US, NOW)  # first use: lazily loaded data (country names) is no garbage
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what a collection would free is kept here to look at
+    try:
+        errors = 0
+        for cart in carts:
+            for dest in dests:
+                for item in engine.decide(cart, dest, NOW).items:
+                    errors += sum(r.code == "rule_error" for r in item.reasons)
+        gc.collect()
+        # Only what the engine made (other threads of the test process may leave their own).
+        ours = [
+            o
+            for o in gc.garbage
+            if isinstance(o, RuleError)
+            or (isinstance(o, types.FrameType) and "bonestore" in o.f_code.co_filename)
+        ]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert errors >= 4  # the unknown amount, the missing supply days, the bad postal code
+    assert ours == []
