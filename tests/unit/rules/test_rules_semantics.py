@@ -41,6 +41,8 @@ UNKNOWN_D = physical(
     "MYSTERY-D", "Mystery D", "supplement", {"supply_days": 30, "ingredients": {"vitamin_d3": {}}}
 )
 NO_SUPPLY = physical("PLAIN-BOOK", "Plain book", "book", {"binding": "paper"})
+# A test UNKNOWN_D cannot be judged on: it names vitamin D3 without an amount.
+D3_OVER_1000_IU = {"any_of": ["vitamin_d3"], "op": "gt", "value": 1000, "unit": "IU"}
 PRODUCTS = [*SEED.values(), UNKNOWN_D, NO_SUPPLY]
 COUNTRIES = ["US", "CA", "AU", "GB"]
 
@@ -116,13 +118,7 @@ def test_unknown_amount_is_a_rule_error_never_a_pass() -> None:
         rule(
             "vit-d",
             "forbid",
-            when={
-                "product": {
-                    "ingredients": [
-                        {"any_of": ["vitamin_d3"], "op": "gt", "value": 1000, "unit": "IU"}
-                    ]
-                }
-            },
+            when={"product": {"ingredients": [D3_OVER_1000_IU]}},
         ),
     )
     item = one(rs, UNKNOWN_D, US)
@@ -506,9 +502,7 @@ def test_rules_that_cannot_be_evaluated_leave_no_garbage_for_the_collector() -> 
             "forbid",
             when={
                 "product": {
-                    "ingredients": [
-                        {"any_of": ["vitamin_d3"], "op": "gt", "value": 1000, "unit": "IU"}
-                    ],
+                    "ingredients": [D3_OVER_1000_IU],
                     "attributes": [{"name": "binding", "op": "eq", "value": "cloth"}],
                 },
                 "destination": {"postal_codes": {"ranges": [{"from": "10000", "to": "19999"}]}},
