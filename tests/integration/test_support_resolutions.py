@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,7 +16,7 @@ import pytest
 from bonestore.api.deps import override, rules_engine
 from bonestore_infra.bench_checkout import US_ADDRESS, Shop
 from bonestore_infra.local_stack import LocalStack
-from tests.helpers import Http, assert_error
+from tests.helpers import Http, assert_error, eventually
 from tests.staff_tokens import staff_token
 from tests.unit.test_resolutions import engine_without
 
@@ -51,13 +50,11 @@ def held_order(shop: Shop, sku: str = "BONE-APPETIT-BOOK") -> str:
 
 
 def _wait_for_event(shop: Shop, order_id: str, event_type: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        found = [e for e in shop.order(order_id)["events"] if e["type"] == event_type]
-        if found:
-            return found[0]  # type: ignore[no-any-return]
-        time.sleep(0.1)
-    raise AssertionError(f"{order_id}: no {event_type} within 30 s")
+    found: dict[str, Any] = eventually(
+        lambda: next((e for e in shop.order(order_id)["events"] if e["type"] == event_type), None),
+        what=f"{order_id}: {event_type}",
+    )
+    return found
 
 
 def audit_lines(caplog: pytest.LogCaptureFixture, action: str) -> list[Any]:
