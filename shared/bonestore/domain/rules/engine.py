@@ -347,6 +347,9 @@ class Engine:
                 base = self._evaluate(product, destination, po, ts, trace)
             if base.limits:  # a limit counts the product over every line it is on
                 if totals is None:
+                    # domain.order.quantities_by_sku adds the same up, from (sku, qty)
+                    # tuples: building those cost the warm path 5% (bench_rules (b)), and
+                    # importing the order model here would cost eligibility's cold start.
                     totals = {}
                     for other in lines:
                         sku = other.product.sku

@@ -162,14 +162,14 @@ def plan_methods(
         surcharge = sum(m.amount for m, _ in applied)
         why = tuple(sorted((r for _, r in applied), key=_REASON_ORDER))
         name = method_names[method]
-        paid = Money(amount=price.amount + surcharge, currency=price.currency)
+        total = Money(amount=price.amount + surcharge, currency=price.currency)
         free = None
         if offer.free_from is not None:
             surcharge_only = Money(amount=surcharge, currency=price.currency)
             free = (offer.free_from, ShippingMethodQuote(method, name, surcharge_only, why))
         offered.append(
             PlannedMethod(
-                ShippingMethodQuote(method, name, paid, why),
+                ShippingMethodQuote(method, name, total, why),
                 free,
                 tuple(by_product.get(method, ())),
             )
