@@ -330,3 +330,23 @@ def assert_agree(
 @given(case_st())
 def test_engine_agrees_with_the_reference_evaluator(case: Any) -> None:
     assert_agree(*case)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(case_st(), st.permutations(DATES))
+def test_one_engine_agrees_with_the_reference_at_every_instant(
+    case: Any, instants: list[datetime]
+) -> None:
+    """One engine across effective windows, as a long-lived Lambda is: what it keeps per
+    time bucket (the index groups' views, the memo's lines) must follow each instant."""
+    ruleset, lines, dest, _ = case
+    cart = [CartLine(p, q) for p, q in lines]
+    memo_off, warm = Engine(ruleset, memo_size=0), Engine(ruleset)
+    for at in [*instants, *instants]:
+        expected = reference.decide(ruleset, lines, dest, at)
+        assert engine_view(memo_off.decide(cart, dest, at)) == expected, at
+        assert engine_view(warm.decide(cart, dest, at)) == expected, at

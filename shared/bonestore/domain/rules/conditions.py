@@ -85,7 +85,7 @@ class CompiledRule:
             # Formatted even without placeholders: "{{" in a message means one literal "{".
             # The schema admits only placeholders every caller's values have.
             message = rule.message.format_map(values)
-            found = Reason.model_construct(rule_id=rule.id, code=rule.code, message=message)
+            found = Reason(rule_id=rule.id, code=rule.code, message=message)
             if len(self.reasons) < RULE_REASONS_LIMIT:
                 self.reasons[key] = found
         return found

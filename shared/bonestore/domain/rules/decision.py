@@ -8,19 +8,17 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict
+from typing import Any, NamedTuple
 
 RULE_ERROR = "rule_error"
 NO_PERMIT_ID = "default-deny"
 NO_PERMIT_CODE = "not_permitted"
 
 
-class Reason(BaseModel):
-    """Why a line is (in)eligible; ``message`` is customer-facing."""
-
-    model_config = ConfigDict(frozen=True)
+class Reason(NamedTuple):
+    """Why a line is (in)eligible; ``message`` is customer-facing. A tuple, not a model:
+    a line never seen before builds one per rule that names it (a pydantic model costs
+    ~10x as much to build), and ``(max quantity, Reason)`` pairs sort without a key."""
 
     rule_id: str
     code: str
@@ -38,7 +36,8 @@ class Matched:
     forbids: list[Reason] = field(default_factory=list)
     errors: list[Reason] = field(default_factory=list)
     defaults: list[Reason] = field(default_factory=list)
-    limits: list[tuple[int, Reason]] = field(default_factory=list)  # (max quantity, reason)
+    # (max quantity, reason): sorted as tuples, by quantity, then rule id (each rule once)
+    limits: list[tuple[int, Reason]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -54,10 +53,6 @@ class LineBase:
 _REASON_ORDER = operator.attrgetter("rule_id", "code")
 
 
-def _limit_order(item: tuple[int, Reason]) -> tuple[int, str]:
-    return (item[0], item[1].rule_id)
-
-
 def combine(matched: Matched, no_permit: Callable[[], Reason]) -> LineBase:
     """Forbid overrides permit; errors deny; with no permit (and nothing else to name) the
     defaults, else ``no_permit()``; the smallest limit is the line's maximum."""
@@ -67,7 +62,7 @@ def combine(matched: Matched, no_permit: Callable[[], Reason]) -> LineBase:
         denials = matched.defaults or [no_permit()]
     denials.sort(key=_REASON_ORDER)
     limits = matched.limits
-    limits.sort(key=_limit_order)
+    limits.sort()
     return LineBase(denials=denials, limits=limits, max_quantity=limits[0][0] if limits else None)
 
 

@@ -32,7 +32,7 @@ from bonestore.domain.rules.decision import (
     apply_quantity,
     combine,
 )
-from bonestore.domain.rules.index import MEMO_LIMIT, LineMemo, RuleIndex
+from bonestore.domain.rules.index import MEMO_LIMIT, GroupOutcome, GroupView, LineMemo, RuleIndex
 from bonestore.domain.rules.methods import (
     MethodPlan,
     ShippingMethodQuote,
@@ -142,7 +142,7 @@ def _step(c: CompiledRule, result: str, detail: str) -> dict[str, Any]:
 
 
 def _error_reason(rule_id: str, values: dict[str, str]) -> Reason:
-    return Reason.model_construct(
+    return Reason(
         rule_id=rule_id,
         code=RULE_ERROR,
         message=f"We can't confirm that {values['product_name']} may ship to "
@@ -156,6 +156,25 @@ def _limit_reason(c: CompiledRule, values: dict[str, str], limit: int) -> Reason
     if "max_quantity" in c.fields:
         return c.reason({**values, "max_quantity": str(limit)})
     return c.reason(values)
+
+
+def _group_outcome(view: GroupView, product: Product, values: dict[str, str]) -> GroupOutcome:
+    """What ``view``'s key-decided rules add to a line with these message values."""
+    limits: list[tuple[int, Reason]] = []
+    errors: list[Reason] = []
+    for c in view.limits:
+        try:
+            limit = c.limit_for(product)
+        except RuleError:
+            errors.append(_error_reason(c.rule.id, values))
+            continue
+        limits.append((limit, _limit_reason(c, values, limit)))
+    return (
+        [c.reason(values) for c in view.forbids],
+        [c.reason(values) for c in view.defaults],
+        limits,
+        errors,
+    )
 
 
 class Engine:
@@ -184,7 +203,7 @@ class Engine:
     # ------------------------------------------------------------ one line
 
     def _evaluate(
-        self, product: Product, dest: Destination, po: bool, ts: float, trace: bool
+        self, product: Product, dest: Destination, po: bool, ts: float, bucket: int, trace: bool
     ) -> LineBase:
         """Sort the active rules this line meets into sets, then combine them."""
         name = self._country_names.get(dest.country)
@@ -206,23 +225,28 @@ class Engine:
         else:
             groups, check = self._index.line_candidates(product, dest.country)
             for group in groups:  # rules their index key decides: no match() to call
-                if group.permit:
+                view = group.views.get(bucket)
+                if view is None:
+                    view = group.view(bucket, ts)
+                if view.permit:
                     matched.permitted = True
-                if group.forbids or group.defaults:
-                    forbids, defaults = group.reasons(values)
+                if view.decides:
+                    key = view.key(values, product)
+                    outcome = view.outcomes.get(key)
+                    if outcome is None:
+                        outcome = _group_outcome(view, product, values)
+                        view.remember(key, outcome)
+                    forbids, defaults, limits, errors = outcome
                     if forbids:
                         matched.forbids += forbids
                     if defaults:
                         matched.defaults += defaults
-                for c in group.limits:
-                    try:
-                        limit = c.limit_for(product)
-                    except RuleError:
-                        matched.errors.append(_error_reason(c.rule.id, values))
-                        continue
-                    matched.limits.append((limit, _limit_reason(c, values, limit)))
-                if group.check:
-                    self._match_each(group.check, product, dest, po, ts, values, matched, None)
+                    if limits:
+                        matched.limits += limits
+                    if errors:
+                        matched.errors += errors
+                if view.check:
+                    self._match_each(view.check, product, dest, po, ts, values, matched, None)
             if check:
                 self._match_each(check, product, dest, po, ts, values, matched, None)
 
@@ -242,7 +266,7 @@ class Engine:
                 )
 
         def no_permit() -> Reason:
-            return Reason.model_construct(
+            return Reason(
                 rule_id=NO_PERMIT_ID,
                 code=NO_PERMIT_CODE,
                 message=f"Nothing permits shipping {product.name} to {values['country_name']}.",
@@ -341,10 +365,10 @@ class Engine:
                 key = (pkey, did, bucket)
                 base = seen.get(key)
                 if base is None:
-                    base = self._evaluate(product, destination, po, ts, False)
+                    base = self._evaluate(product, destination, po, ts, bucket, False)
                     memo.store(key, base)
             else:
-                base = self._evaluate(product, destination, po, ts, trace)
+                base = self._evaluate(product, destination, po, ts, bucket, trace)
             if base.limits:  # a limit counts the product over every line it is on
                 if totals is None:
                     # domain.order.quantities_by_sku adds the same up, from (sku, qty)

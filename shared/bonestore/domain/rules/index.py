@@ -28,8 +28,8 @@ DESTINATIONS_LIMIT = 100_000  # distinct destination contents (their ids restart
 def _needs_match(c: CompiledRule, indexed: str) -> bool:
     """Whether ``c``, found in its country's bucket under its ``indexed`` product key (the
     bucket already fixes the country, the key its one product condition), may still not
-    apply: any other condition, or an effective window, leaves it to ``match``."""
-    if c.start is not None or c.end is not None or c.ingredients:
+    apply in a time bucket where it is active: any other condition leaves it to ``match``."""
+    if c.ingredients:
         return True
     if c.subdivisions is not None or c.postal is not None or c.po_box is not None:
         return True
@@ -44,64 +44,106 @@ def _needs_match(c: CompiledRule, indexed: str) -> bool:
     return any(found for key, found in present.items() if key != indexed)
 
 
-class LineGroup:
-    """The rules under one index key, sorted for the hot path: those the key alone decides
-    (no other condition, no window) by effect, so a line meets them without ``match``; the
-    rest in ``check``. ``rules`` holds them all (the trace reports every one)."""
+# The time buckets each group keeps a view for (a tuning bound: a view is rebuilt from the
+# group's rules in microseconds). A running Lambda decides in one bucket, support's
+# "as at" queries in a few more.
+VIEWS_LIMIT = 8
+
+# What a group's key-decided rules add to one line, for one set of the values their
+# reasons and limits depend on: (forbid reasons, default reasons, limits, rule errors).
+GroupOutcome = tuple[list[Reason], list[Reason], list[tuple[int, Reason]], list[Reason]]
+
+
+class GroupView:
+    """The rules of one group active in one time bucket, sorted for the hot path: those the
+    key alone decides (no other condition) by effect, so a line meets them without
+    ``match``; the rest in ``check``. Between two boundaries the active set is fixed, so a
+    rule outside its window is left out, and one inside it is decided by its key."""
 
     __slots__ = (
-        "_reasons",
         "check",
+        "days",
+        "decides",
         "defaults",
         "fields",
         "forbids",
         "limits",
+        "outcomes",
         "permit",
-        "rules",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, rules: list[CompiledRule], indexed: str, ts: float) -> None:
         self.permit = False
         self.forbids: list[CompiledRule] = []
         self.defaults: list[CompiledRule] = []
         self.limits: list[CompiledRule] = []
         self.check: list[CompiledRule] = []
-        self.rules: list[CompiledRule] = []
-        # The message placeholders its forbids and defaults use, and their reasons per
-        # distinct set of those values (a message naming only the country: one per country).
-        self.fields: tuple[str, ...] = ()
-        self._reasons: dict[tuple[str, ...], tuple[list[Reason], list[Reason]]] = {}
+        fields: set[str] = set()
+        for c in rules:
+            if not c.active(ts):
+                continue
+            effect = c.effect
+            if _needs_match(c, indexed):
+                self.check.append(c)
+            elif effect == "permit":
+                self.permit = True
+            else:
+                if effect == "forbid":
+                    self.forbids.append(c)
+                elif effect == "default":
+                    self.defaults.append(c)
+                else:  # a limit: the last of the four effects a line rule has
+                    self.limits.append(c)
+                fields.update(c.fields)
+        # A days-supply limit depends on the product's supply_days, and without them it is
+        # a rule error, whose reason names the product and the country.
+        self.decides = bool(self.forbids or self.defaults or self.limits)
+        self.days = any(c.max_supply_days is not None for c in self.limits)
+        if self.days:
+            fields.update(("product_name", "country_name"))
+        fields.discard("max_quantity")  # each limit's own, derived from the rest
+        # The message values the outcome depends on, and its outcome per distinct set of
+        # them (a message naming only the country: one per country).
+        self.fields = tuple(sorted(fields))
+        self.outcomes: dict[tuple[Any, ...], GroupOutcome] = {}
 
-    def reasons(self, values: dict[str, str]) -> tuple[list[Reason], list[Reason]]:
-        """The reasons of its forbids and of its defaults for these message values."""
-        key = tuple([values[f] for f in self.fields])
-        found = self._reasons.get(key)
+    def key(self, values: dict[str, str], product: Product) -> tuple[Any, ...]:
+        if self.days:
+            return (*[values[f] for f in self.fields], product.attributes.supply_days)
+        return tuple([values[f] for f in self.fields])
+
+    def remember(self, key: tuple[Any, ...], outcome: GroupOutcome) -> None:
+        if len(self.outcomes) >= REASONS_LIMIT:
+            self.outcomes.clear()
+        self.outcomes[key] = outcome
+
+
+class LineGroup:
+    """The rules under one index key (``rules``: all of them; the trace reports every one),
+    and their view per time bucket."""
+
+    __slots__ = ("indexed", "rules", "views")
+
+    def __init__(self, indexed: str) -> None:
+        self.indexed = indexed
+        self.rules: list[CompiledRule] = []
+        self.views: dict[int, GroupView] = {}
+
+    def view(self, bucket: int, ts: float) -> GroupView:
+        """Its view in time bucket ``bucket`` (``ts`` is an instant in it)."""
+        found = self.views.get(bucket)
         if found is None:
-            found = (
-                [c.reason(values) for c in self.forbids],
-                [c.reason(values) for c in self.defaults],
-            )
-            if len(self._reasons) >= REASONS_LIMIT:
-                self._reasons.clear()
-            self._reasons[key] = found
+            if len(self.views) >= VIEWS_LIMIT:
+                self.views.clear()
+            found = self.views[bucket] = GroupView(self.rules, self.indexed, ts)
         return found
 
     def cached_reasons(self) -> int:
-        return len(self._reasons)
+        return max((len(v.outcomes) for v in self.views.values()), default=0)
 
-    def add(self, c: CompiledRule, indexed: str) -> None:
+    def add(self, c: CompiledRule) -> None:
         self.rules.append(c)
-        effect = c.effect
-        if _needs_match(c, indexed):
-            self.check.append(c)
-        elif effect == "permit":
-            self.permit = True
-        elif effect == "forbid" or effect == "default":
-            (self.forbids if effect == "forbid" else self.defaults).append(c)
-            self.fields = tuple(sorted({*self.fields, *c.fields}))
-            self._reasons.clear()
-        else:  # a limit: the last of the four effects a line rule has (method rules are apart)
-            self.limits.append(c)
+        self.views.clear()
 
 
 class _Bucket:
@@ -128,13 +170,13 @@ class _Bucket:
         self.attribute_rules: dict[str, list[CompiledRule]] = {}
         self.by_category: dict[str, LineGroup] = {}
         self.by_kind: dict[str, LineGroup] = {}
-        self.rest = LineGroup()
+        self.rest = LineGroup("")
 
     def add(self, c: CompiledRule) -> None:
         first_attribute = c.attributes[0] if c.attributes else None
         if c.skus is not None:
             for sku in c.skus:
-                self.by_sku.setdefault(sku, LineGroup()).add(c, "sku")
+                self.by_sku.setdefault(sku, LineGroup("sku")).add(c)
         elif c.ingredients:
             for name in c.ingredients[0].any_of:
                 self.by_ingredient.setdefault(name, []).append(c)
@@ -144,16 +186,16 @@ class _Bucket:
             and isinstance(first_attribute.value, str | int | Decimal)
         ):
             values = self.by_attribute.setdefault(first_attribute.name, {})
-            values.setdefault(first_attribute.value, LineGroup()).add(c, "attribute")
+            values.setdefault(first_attribute.value, LineGroup("attribute")).add(c)
             self.attribute_rules.setdefault(first_attribute.name, []).append(c)
         elif c.categories is not None:
             for cat in c.categories:
-                self.by_category.setdefault(cat, LineGroup()).add(c, "category")
+                self.by_category.setdefault(cat, LineGroup("category")).add(c)
         elif c.kinds is not None:
             for kind in c.kinds:
-                self.by_kind.setdefault(kind, LineGroup()).add(c, "kind")
+                self.by_kind.setdefault(kind, LineGroup("kind")).add(c)
         else:
-            self.rest.add(c, "")
+            self.rest.add(c)
 
     def groups(self) -> list[LineGroup]:
         by_value = [g for values in self.by_attribute.values() for g in values.values()]

@@ -89,7 +89,7 @@ def method_values(dest: Destination, product: Product | None) -> dict[str, str]:
 
 
 def _method_error_reason(c: CompiledRule, method_name: str) -> Reason:
-    return Reason.model_construct(
+    return Reason(
         rule_id=c.rule.id,
         code=RULE_ERROR,
         message=f"We can't confirm that {method_name} is available to this address right now.",
