@@ -116,6 +116,68 @@ def test_a_sku_rule_applies_only_inside_its_effective_window(
         assert eligible(eng, BOOK) is (applies if effect == "permit" else not applies)
 
 
+def test_one_engine_follows_each_rule_of_a_group_in_and_out_of_its_window() -> None:
+    """The groups keep a view per time bucket: a long-lived engine deciding at instants
+    before, inside and after windows (in any order) meets each rule only inside its own."""
+    before, inside, after = (datetime(y, 6, 1, tzinfo=UTC) for y in (2025, 2026, 2027))
+    window = {"effective_from": "2026-01-01", "effective_until": "2027-01-01"}
+    eng = engine(
+        rule("dated-permit", "permit", **when(countries=["US"], categories=["book"]), **window),
+        rule("dated-forbid", **when(skus=["BOOK-2"]), **window),
+        rule("dated-limit", "limit", max_quantity=1, **when(categories=["book"]), **window),
+        rule("dated-why", "default", message="{country}", **when(kinds=["physical"]), **window),
+        rule("no-book-later", **when(categories=["book"]), effective_from="2027-01-01"),
+        memo_size=0,
+    )
+    book2 = product("BOOK-2", category="book")
+    expected = {
+        before: (["default-deny"], ["default-deny"], None, ["default-deny"]),
+        inside: ([], ["dated-forbid"], 1, ["dated-limit"]),
+        after: (["no-book-later"], ["no-book-later"], None, ["no-book-later"]),
+    }
+    for at in [inside, before, after, inside, after, before, inside]:
+        one, two, limit, at_two = expected[at]
+        assert ids(line(eng, BOOK, US, at=at)) == one, at
+        assert ids(line(eng, book2, US, at=at)) == two, at
+        assert line(eng, BOOK, US, at=at).max_quantity == limit, at
+        assert ids(line(eng, BOOK, US, qty=2, at=at)) == at_two, at
+    for at, message in [
+        (inside, "CA"),
+        (before, "Nothing permits shipping Product BOOK-1 to Canada."),
+    ]:
+        assert [r.message for r in line(eng, BOOK, CA, at=at).reasons] == [message], at
+
+
+def test_a_groups_days_supply_limits_follow_each_products_supply_days() -> None:
+    """What a group's key-decided rules add to a line is kept per message values; a
+    days-supply limit's also per the product's supply_days (none at all: a rule error)."""
+    eng = engine(
+        PERMIT_ALL,
+        rule("ninety-days", "limit", max_supply_days=90, **when(kinds=["physical"])),
+        rule(
+            "say-max",
+            "limit",
+            max_quantity=5,
+            message="at most {max_quantity}",
+            **when(kinds=["physical"]),
+        ),
+        memo_size=0,
+    )
+    for days, limit in [(30, 3), (45, 2), (30, 3), (90, 1), (120, 0)]:
+        # One name for all: the products differ in their supply_days alone.
+        item = product(f"S-{days}", category="supplement", supply_days=days).model_copy(
+            update={"name": "Calcium"}
+        )
+        assert line(eng, item, US).max_quantity == limit, days
+        assert ids(line(eng, item, US, qty=limit + 1)) == ["ninety-days"], days
+    for sku in ("BOOK-7", "BOOK-8"):  # a book has no supply_days
+        decided = line(eng, product(sku, category="book"), US, qty=1)
+        assert [(r.rule_id, r.code) for r in decided.reasons] == [("ninety-days", "rule_error")]
+        assert f"Product {sku}" in decided.reasons[0].message
+    over = line(eng, product("S-1", category="supplement", supply_days=1), US, qty=6)
+    assert [r.message for r in over.reasons] == ["at most 5"]
+
+
 def test_a_sku_rule_with_another_product_condition_needs_it_too() -> None:
     eng = engine(
         PERMIT_ALL,
