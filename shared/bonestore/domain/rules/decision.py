@@ -5,7 +5,6 @@ function combines them (docs/rules.md, "Decision semantics").
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -45,12 +44,11 @@ class LineBase:
     """The quantity-independent part of a line's decision (what the memo keeps)."""
 
     denials: list[Reason]  # forbids, rule errors, or "nothing permits"; by rule id
-    limits: list[tuple[int, Reason]]  # (max quantity, reason), smallest first
+    # (max quantity, reason), in no order: only a line over its maximum (rare) needs them
+    # sorted, and a line never seen before would pay for the sort every time.
+    limits: list[tuple[int, Reason]]
     max_quantity: int | None
     trace: list[dict[str, Any]] | None = None
-
-
-_REASON_ORDER = operator.attrgetter("rule_id", "code")
 
 
 def combine(matched: Matched, no_permit: Callable[[], Reason]) -> LineBase:
@@ -60,13 +58,13 @@ def combine(matched: Matched, no_permit: Callable[[], Reason]) -> LineBase:
     denials = matched.forbids + matched.errors
     if not matched.permitted and not denials:
         denials = matched.defaults or [no_permit()]
-    denials.sort(key=_REASON_ORDER)
+    # By rule id (a line meets each rule once, so the tuples' later fields never decide).
+    denials.sort()
     limits = matched.limits
-    limits.sort()
-    return LineBase(denials=denials, limits=limits, max_quantity=limits[0][0] if limits else None)
+    return LineBase(denials=denials, limits=limits, max_quantity=min(limits)[0] if limits else None)
 
 
 def apply_quantity(base: LineBase, quantity: int) -> list[Reason]:
     """A line's reasons at ``quantity`` (the product's total over the cart): its denials,
     then every limit it exceeds, smallest first. Empty: eligible."""
-    return base.denials + [r for n, r in base.limits if quantity > n]
+    return base.denials + [r for _, r in sorted(x for x in base.limits if quantity > x[0])]

@@ -169,9 +169,11 @@ def _group_outcome(view: GroupView, product: Product, values: dict[str, str]) ->
             errors.append(_error_reason(c.rule.id, values))
             continue
         limits.append((limit, _limit_reason(c, values, limit)))
+    # Sorted as combine() sorts the line's denials: its sort then merges runs.
+    errors.sort()
     return (
-        [c.reason(values) for c in view.forbids],
-        [c.reason(values) for c in view.defaults],
+        sorted([c.reason(values) for c in view.forbids]),
+        sorted([c.reason(values) for c in view.defaults]),
         limits,
         errors,
     )
@@ -231,11 +233,13 @@ class Engine:
                 if view.permit:
                     matched.permitted = True
                 if view.decides:
-                    key = view.key(values, product)
-                    outcome = view.outcomes.get(key)
+                    outcome = view.outcome
                     if outcome is None:
-                        outcome = _group_outcome(view, product, values)
-                        view.remember(key, outcome)
+                        key = view.key(values, product)
+                        outcome = view.outcomes.get(key)
+                        if outcome is None:
+                            outcome = _group_outcome(view, product, values)
+                            view.remember(key, outcome)
                     forbids, defaults, limits, errors = outcome
                     if forbids:
                         matched.forbids += forbids

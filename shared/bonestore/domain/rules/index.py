@@ -68,11 +68,14 @@ class GroupView:
         "fields",
         "forbids",
         "limits",
+        "outcome",
         "outcomes",
         "permit",
     )
 
-    def __init__(self, rules: list[CompiledRule], indexed: str, ts: float) -> None:
+    def __init__(
+        self, rules: list[CompiledRule], indexed: str, fixed: frozenset[str], ts: float
+    ) -> None:
         self.permit = False
         self.forbids: list[CompiledRule] = []
         self.defaults: list[CompiledRule] = []
@@ -102,10 +105,11 @@ class GroupView:
         if self.days:
             fields.update(("product_name", "country_name"))
         fields.discard("max_quantity")  # each limit's own, derived from the rest
-        # The message values the outcome depends on, and its outcome per distinct set of
-        # them (a message naming only the country: one per country).
-        self.fields = tuple(sorted(fields))
+        # The message values the outcome depends on (less those its bucket fixes), and its
+        # outcome per distinct set of them; ``outcome`` when it depends on none.
+        self.fields = tuple(sorted(fields - fixed))
         self.outcomes: dict[tuple[Any, ...], GroupOutcome] = {}
+        self.outcome: GroupOutcome | None = None
 
     def key(self, values: dict[str, str], product: Product) -> tuple[Any, ...]:
         if self.days:
@@ -113,6 +117,9 @@ class GroupView:
         return tuple([values[f] for f in self.fields])
 
     def remember(self, key: tuple[Any, ...], outcome: GroupOutcome) -> None:
+        if not key:
+            self.outcome = outcome
+            return
         if len(self.outcomes) >= REASONS_LIMIT:
             self.outcomes.clear()
         self.outcomes[key] = outcome
@@ -122,10 +129,11 @@ class LineGroup:
     """The rules under one index key (``rules``: all of them; the trace reports every one),
     and their view per time bucket."""
 
-    __slots__ = ("indexed", "rules", "views")
+    __slots__ = ("fixed", "indexed", "rules", "views")
 
-    def __init__(self, indexed: str) -> None:
+    def __init__(self, indexed: str, fixed: frozenset[str]) -> None:
         self.indexed = indexed
+        self.fixed = fixed  # the message values its bucket fixes
         self.rules: list[CompiledRule] = []
         self.views: dict[int, GroupView] = {}
 
@@ -135,7 +143,7 @@ class LineGroup:
         if found is None:
             if len(self.views) >= VIEWS_LIMIT:
                 self.views.clear()
-            found = self.views[bucket] = GroupView(self.rules, self.indexed, ts)
+            found = self.views[bucket] = GroupView(self.rules, self.indexed, self.fixed, ts)
         return found
 
     def cached_reasons(self) -> int:
@@ -156,10 +164,13 @@ class _Bucket:
         "by_ingredient",
         "by_kind",
         "by_sku",
+        "fixed",
         "rest",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, country: str | None) -> None:
+        # A country's bucket fixes the country in every message its rules' reasons fill.
+        self.fixed = frozenset(("country", "country_name") if country else ())
         self.by_sku: dict[str, LineGroup] = {}
         # A rule whose first ingredient test names ingredients can only match a product that
         # has one of them (an absent ingredient is a definite "no", never an error).
@@ -170,13 +181,13 @@ class _Bucket:
         self.attribute_rules: dict[str, list[CompiledRule]] = {}
         self.by_category: dict[str, LineGroup] = {}
         self.by_kind: dict[str, LineGroup] = {}
-        self.rest = LineGroup("")
+        self.rest = LineGroup("", self.fixed)
 
     def add(self, c: CompiledRule) -> None:
         first_attribute = c.attributes[0] if c.attributes else None
         if c.skus is not None:
             for sku in c.skus:
-                self.by_sku.setdefault(sku, LineGroup("sku")).add(c)
+                self.by_sku.setdefault(sku, LineGroup("sku", self.fixed)).add(c)
         elif c.ingredients:
             for name in c.ingredients[0].any_of:
                 self.by_ingredient.setdefault(name, []).append(c)
@@ -186,14 +197,14 @@ class _Bucket:
             and isinstance(first_attribute.value, str | int | Decimal)
         ):
             values = self.by_attribute.setdefault(first_attribute.name, {})
-            values.setdefault(first_attribute.value, LineGroup("attribute")).add(c)
+            values.setdefault(first_attribute.value, LineGroup("attribute", self.fixed)).add(c)
             self.attribute_rules.setdefault(first_attribute.name, []).append(c)
         elif c.categories is not None:
             for cat in c.categories:
-                self.by_category.setdefault(cat, LineGroup("category")).add(c)
+                self.by_category.setdefault(cat, LineGroup("category", self.fixed)).add(c)
         elif c.kinds is not None:
             for kind in c.kinds:
-                self.by_kind.setdefault(kind, LineGroup("kind")).add(c)
+                self.by_kind.setdefault(kind, LineGroup("kind", self.fixed)).add(c)
         else:
             self.rest.add(c)
 
@@ -257,7 +268,7 @@ class RuleIndex:
     method rules by country; and what the memo's keys must include."""
 
     def __init__(self, compiled: list[CompiledRule]) -> None:
-        self._global = _Bucket()
+        self._global = _Bucket(None)
         self._by_country: dict[str, _Bucket] = {}
         self.method_global: list[CompiledRule] = []
         self.method_by_country: dict[str, list[CompiledRule]] = {}
@@ -288,7 +299,7 @@ class RuleIndex:
                 self._global.add(c)
             else:
                 for cc in countries:
-                    self._by_country.setdefault(cc, _Bucket()).add(c)
+                    self._by_country.setdefault(cc, _Bucket(cc)).add(c)
         # Every instant a rule starts or ends: between two of them, the active set is fixed.
         self.boundaries = sorted(boundaries)
 
