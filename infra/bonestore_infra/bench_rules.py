@@ -161,8 +161,8 @@ def carts(products: Sequence[Product], rng: random.Random, count: int) -> list[l
 
 def run(
     engine: Engine, cart_list: list[list[CartLine]], dests: list[Destination], n: int
-) -> dict[str, float]:
-    timings = []
+) -> dict[str, Any]:
+    timings: list[int] = []
     clock = time.perf_counter_ns
     decide = engine.decide
     cpu_start = time.process_time()
@@ -175,15 +175,31 @@ def run(
         timings.append(clock() - start)
     total = (clock() - total_start) / 1e9
     cpu = max(time.process_time() - cpu_start, 1e-9)
+    in_order = timings[:]
     timings.sort()
     return {
         "carts_per_s": n / total,
         # On a shared machine wall time includes other processes' turns; CPU time does not.
         "cpu_carts_per_s": n / cpu,
         "p50_us": timings[len(timings) // 2] / 1000,
-        "p99_us": timings[int(len(timings) * 0.99)] / 1000,
+        "p99_us": percentile_us(timings, 0.99),
         "mean_us": statistics.fmean(timings) / 1000,
+        "timings": in_order,  # ns per cart, in the workload's order
     }
+
+
+def percentile_us(sorted_ns: list[int], q: float) -> float:
+    return sorted_ns[int(len(sorted_ns) * q)] / 1000
+
+
+def fastest_pass_p99(runs: list[dict[str, Any]]) -> float:
+    """p99 over carts of each cart's fastest time in the runs (each run is the same
+    workload in the same order). A cart that one run caught in another process's time
+    slice (this VM's steal time) counts at its time in another run; one slow in every
+    run stays slow. Each cart's caches are as cold as in a single run: the other carts
+    run between its passes."""
+    fastest = sorted(min(times) for times in zip(*(r["timings"] for r in runs), strict=True))
+    return percentile_us(fastest, 0.99)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -216,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "carts/s (cpu)",
         "p50 µs",
         "p99 µs",
+        "p99 µs, fastest pass",
         "mean µs",
         "compile ms",
         title=f"5-line carts, {args.carts:,} per run (best of {args.repeat}), one core",
@@ -235,10 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Warm-up: imports and caches; with the memo on, one pass over the whole workload
             # (2,000 carts x 300 destinations, paired as in the run) fills it: steady state.
             run(engine, cart_list, dests, min(n, 6000) if memo else min(n, 500))
-            result = max(
-                (run(engine, cart_list, dests, n) for _ in range(max(args.repeat, 1))),
-                key=lambda r: r["carts_per_s"],
-            )
+            runs = [run(engine, cart_list, dests, n) for _ in range(max(args.repeat, 1))]
+            result = max(runs, key=lambda r: r["carts_per_s"])
+            result["fastest_p99_us"] = fastest_pass_p99(runs)
             results[(label[:3], memo)] = result
             table.add_row(
                 label,
@@ -247,6 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{result['cpu_carts_per_s']:,.0f}",
                 f"{result['p50_us']:.1f}",
                 f"{result['p99_us']:.1f}",
+                f"{result['fastest_p99_us']:.1f}",
                 f"{result['mean_us']:.1f}",
                 f"{compile_ms:.0f}",
             )
@@ -258,7 +275,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(a) memo off >= 50,000 carts/s: {a_off['carts_per_s']:,.0f}",
             a_off["carts_per_s"] >= 50_000,
         ),
-        (f"(b) memo off p99 <= 100 µs: {b_off['p99_us']:,.1f}", b_off["p99_us"] <= 100),
+        (
+            f"(b) memo off p99 <= 100 µs: {b_off['p99_us']:,.1f} in the best run, "
+            f"{b_off['fastest_p99_us']:,.1f} over each cart's fastest pass",
+            b_off["p99_us"] <= 100,
+        ),
     ):
         console.print(f"target {text} {'met' if ok else 'MISSED'}")
     console.print(

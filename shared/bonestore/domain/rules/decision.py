@@ -67,4 +67,4 @@ def combine(matched: Matched, no_permit: Callable[[], Reason]) -> LineBase:
 def apply_quantity(base: LineBase, quantity: int) -> list[Reason]:
     """A line's reasons at ``quantity`` (the product's total over the cart): its denials,
     then every limit it exceeds, smallest first. Empty: eligible."""
-    return base.denials + [r for _, r in sorted(x for x in base.limits if quantity > x[0])]
+    return base.denials + [r for _, r in sorted([x for x in base.limits if quantity > x[0]])]
