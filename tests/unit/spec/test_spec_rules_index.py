@@ -578,6 +578,32 @@ def test_message_reasons_per_index_group_stay_within_their_bound(
         fills_then_stays_within(eng, i + 1, group_reasons=BOUND)
 
 
+def test_time_bucket_views_per_index_group_stay_within_their_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rules_index, "VIEWS_LIMIT", BOUND)
+    years = range(2000, 2000 + 2 * BOUND + 10)
+    # A window per year: each year is its own time bucket, the even ones forbidding books.
+    eng = engine(
+        PERMIT_ALL,
+        *(
+            rule(
+                f"y{y}",
+                **when(categories=["book"]),
+                effective_from=f"{y}-01-01",
+                effective_until=f"{y}-12-31",
+            )
+            for y in years
+            if y % 2 == 0
+        ),
+        memo_size=0,
+    )
+    for i, y in enumerate(years):
+        at = datetime(y, 6, 1, tzinfo=UTC)
+        assert ids(line(eng, BOOK, US, at=at)) == ([f"y{y}"] if y % 2 == 0 else []), y
+        fills_then_stays_within(eng, i + 1, group_views=BOUND)
+
+
 def test_a_ruleset_restored_from_a_pickle_indexes_and_decides_as_the_validated_one() -> None:
     # The compiled artifact is a pickle (rules/compiled.py); its strings are equal to the
     # validated ones but not the same objects, so the index must compare values.

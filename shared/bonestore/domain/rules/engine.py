@@ -330,6 +330,7 @@ class Engine:
         return {
             **self._memo.sizes(),
             "group_reasons": self._index.largest_reason_cache(),
+            "group_views": self._index.largest_view_cache(),
             "plans": len(self._plans),
         }
 

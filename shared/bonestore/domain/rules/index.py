@@ -323,9 +323,14 @@ class RuleIndex:
         return list(dict.fromkeys(found + check))
 
     def largest_reason_cache(self) -> int:
-        """The most reason lists any one group holds (each is bounded by REASONS_LIMIT)."""
+        """The most outcomes any one group's view holds (each is bounded by REASONS_LIMIT)."""
         buckets = [self._global, *self._by_country.values()]
         return max(g.cached_reasons() for b in buckets for g in b.groups())
+
+    def largest_view_cache(self) -> int:
+        """The most time-bucket views any one group holds (bounded by VIEWS_LIMIT)."""
+        buckets = [self._global, *self._by_country.values()]
+        return max(len(g.views) for b in buckets for g in b.groups())
 
     def method_rules(self, country: str) -> list[CompiledRule]:
         return self.method_global + self.method_by_country.get(country, [])
