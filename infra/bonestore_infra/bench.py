@@ -509,6 +509,7 @@ def cold_setup(
 def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
     """Prints the table; returns the targets missed."""
     misses: list[str] = []
+    restored: dict[str, bool] = {}  # function -> its restored start meets its target
     with cold_setup(only_functions) as (env, configs):
         for config in configs.values():  # warm the file cache and .pyc files once
             _run_child(config, env)
@@ -550,6 +551,7 @@ def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
             verdict = "ok" if ratio <= target else "OVER"
             if " " in name:  # the SnapStart row is shown, not held to the target
                 verdict = "(SnapStart in AWS, restore time excluded)"
+                restored[name.split(" ")[0]] = ratio <= target
             elif ratio > target:
                 misses.append(f"{name} {ratio:.2f}x > {target}x")
             status = rows[-1].get("status")
@@ -558,6 +560,13 @@ def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
                 f"{cpu(name):7.1f} {ratio:7.2f} {cpu(name) / old_cpu:6.2f}  {f'<={target}':6}  "
                 f"{status} {verdict}"
             )
+        # The targets as they stand in AWS, where the functions with SnapStart start from
+        # their snapshot: shown, while --check holds every function to its own cold start.
+        in_aws = [m for m in misses if restored.get(m.split(" ")[0]) is not True]
+        print(
+            "  With SnapStart's restored start for the functions that have it: "
+            + (("missed: " + "; ".join(in_aws)) if in_aws else "every target met")
+        )
         print("\nImport breakdown (ms, cumulative per top-level package, one -X importtime run)")
         names = [n for n in configs if n not in ("baseline", "fair_baseline") and " " not in n]
         breakdowns = {

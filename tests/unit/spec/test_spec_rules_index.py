@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import FrozenInstanceError
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -360,6 +360,43 @@ def test_an_ingredient_rule_applies_to_a_product_with_any_listed_ingredient() ->
     assert eligible(eng, product("S-3", ingredients={"calcium": {}}))
 
 
+def test_rules_found_by_ingredient_or_attribute_apply_only_inside_their_windows() -> None:
+    """Rules the index finds by an ingredient, or by an attribute a product lacks, are
+    matched one by one: their windows too, from the first instant (applies) to the last
+    (does not), in the answer and in the trace."""
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+    window = {"effective_from": "2026-01-01", "effective_until": "2027-01-01"}
+    eng = engine(
+        PERMIT_ALL,
+        rule("dated-iron", **when(ingredients=[{"any_of": ["iron"]}]), **window),
+        rule(
+            "dated-hard",
+            **when(attributes=[{"name": "cover", "op": "eq", "value": "hard"}]),
+            effective_from="2026-01-01",
+        ),
+        rule(
+            "until-hard",
+            **when(attributes=[{"name": "cover", "op": "eq", "value": "hard"}]),
+            effective_until="2027-01-01",
+        ),
+        memo_size=0,
+    )
+    iron = product("S-1", ingredients={"iron": {}}, cover="soft")
+    coverless = product("B-1")  # no cover: the attribute rules are matched (and error)
+    second = timedelta(seconds=1)
+    for at, iron_ids, coverless_ids in [
+        (start - second, [], ["until-hard"]),
+        (start, ["dated-iron"], ["dated-hard", "until-hard"]),
+        (end - second, ["dated-iron"], ["dated-hard", "until-hard"]),
+        (end, [], ["dated-hard"]),
+        (end + timedelta(days=30), [], ["dated-hard"]),
+    ]:
+        assert ids(line(eng, iron, US, at=at)) == iron_ids, at
+        assert ids(line(eng, coverless, US, at=at)) == coverless_ids, at
+    traced = eng.decide([CartLine(iron, 1)], US, end, trace=True).items[0].trace or []
+    assert {step["rule_id"]: step["result"] for step in traced}["dated-iron"] == "inactive"
+
+
 def test_a_product_with_two_listed_ingredients_gets_the_rules_reason_once() -> None:
     eng = engine(
         PERMIT_ALL,
@@ -598,6 +635,8 @@ def test_time_bucket_views_per_index_group_stay_within_their_bound(
         ),
         memo_size=0,
     )
+    fresh = eng.cache_sizes()
+    assert (fresh["group_views"], fresh["group_reasons"]) == (0, 0)
     for i, y in enumerate(years):
         at = datetime(y, 6, 1, tzinfo=UTC)
         assert ids(line(eng, BOOK, US, at=at)) == ([f"y{y}"] if y % 2 == 0 else []), y

@@ -20,7 +20,7 @@ MEMO_LIMIT = 200_000
 # The other caches' bounds. Their sizes are tuning (a smaller one only costs speed); that
 # each holds is a contract (``Engine.cache_sizes``): a cache keyed on input grows without
 # end otherwise, one distinct product, address or message at a time.
-REASONS_LIMIT = 1_000  # reason lists per index group, one per distinct message values
+REASONS_LIMIT = 1_000  # outcomes per group view, one per distinct message values
 OBJECT_KEYS_LIMIT = 10_000  # product and destination objects -> their content keys
 DESTINATIONS_LIMIT = 100_000  # distinct destination contents (their ids restart after)
 
