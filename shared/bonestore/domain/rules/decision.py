@@ -44,11 +44,13 @@ class LineBase:
     """The quantity-independent part of a line's decision (what the memo keeps)."""
 
     denials: list[Reason]  # forbids, rule errors, or "nothing permits"; by rule id
-    # (max quantity, reason), in no order: only a line over its maximum (rare) needs them
-    # sorted, and a line never seen before would pay for the sort every time.
+    # (max quantity, reason): sorted by the first apply_quantity that needs them (a line
+    # over its maximum), in place, once: a line never seen before and within its limits
+    # (the usual one) never pays for the sort, and the memo's copy is sorted for good.
     limits: list[tuple[int, Reason]]
     max_quantity: int | None
     trace: list[dict[str, Any]] | None = None
+    limits_sorted: bool = False
 
 
 def combine(matched: Matched, no_permit: Callable[[], Reason]) -> LineBase:
@@ -67,4 +69,7 @@ def combine(matched: Matched, no_permit: Callable[[], Reason]) -> LineBase:
 def apply_quantity(base: LineBase, quantity: int) -> list[Reason]:
     """A line's reasons at ``quantity`` (the product's total over the cart): its denials,
     then every limit it exceeds, smallest first. Empty: eligible."""
-    return base.denials + [r for _, r in sorted([x for x in base.limits if quantity > x[0]])]
+    if not base.limits_sorted:
+        base.limits.sort()
+        base.limits_sorted = True
+    return base.denials + [r for n, r in base.limits if quantity > n]
