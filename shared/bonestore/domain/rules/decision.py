@@ -44,9 +44,11 @@ class LineBase:
     """The quantity-independent part of a line's decision (what the memo keeps)."""
 
     denials: list[Reason]  # forbids, rule errors, or "nothing permits"; by rule id
-    # (max quantity, reason): sorted by the first apply_quantity that needs them (a line
-    # over its maximum), in place, once: a line never seen before and within its limits
-    # (the usual one) never pays for the sort, and the memo's copy is sorted for good.
+    # (max quantity, reason): replaced by a sorted copy by the first apply_quantity that
+    # needs them (a line over its maximum): a line never seen before and within its
+    # limits (the usual one) never pays for the sort, and the memo's copy is sorted for
+    # good. A copy, not list.sort(): a list being sorted reads as empty to another thread
+    # (the local gateway's warm instances are threads sharing the engine's memo).
     limits: list[tuple[int, Reason]]
     max_quantity: int | None
     trace: list[dict[str, Any]] | None = None
@@ -69,7 +71,9 @@ def combine(matched: Matched, no_permit: Callable[[], Reason]) -> LineBase:
 def apply_quantity(base: LineBase, quantity: int) -> list[Reason]:
     """A line's reasons at ``quantity`` (the product's total over the cart): its denials,
     then every limit it exceeds, smallest first. Empty: eligible."""
+    limits = base.limits
     if not base.limits_sorted:
-        base.limits.sort()
+        limits = sorted(limits)
+        base.limits = limits  # before the flag: whoever reads the flag set reads these
         base.limits_sorted = True
-    return base.denials + [r for n, r in base.limits if quantity > n]
+    return base.denials + [r for n, r in limits if quantity > n]
