@@ -510,6 +510,7 @@ def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
     """Prints the table; returns the targets missed."""
     misses: list[str] = []
     restored: dict[str, bool] = {}  # function -> its restored start meets its target
+    missed: list[str] = []  # the functions in misses, in its order
     with cold_setup(only_functions) as (env, configs):
         for config in configs.values():  # warm the file cache and .pyc files once
             _run_child(config, env)
@@ -563,6 +564,7 @@ def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
                 restored[name.split(" ")[0]] = ratio <= target
             elif ratio > target:
                 misses.append(f"{name} {ratio:.2f}x > {target}x")
+                missed.append(name)
             status = rows[-1].get("status")
             print(
                 f"  {name:28} {imp:10.1f} {inv:10.1f} {wall(name):8.1f} {wall(name) / fair_wall:7.2f} "
@@ -571,7 +573,7 @@ def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
             )
         # The targets as they stand in AWS, where the functions with SnapStart start from
         # their snapshot: shown, while --check holds every function to its own cold start.
-        in_aws = [m for m in misses if restored.get(m.split(" ")[0]) is not True]
+        in_aws = [m for name, m in zip(missed, misses, strict=True) if not restored.get(name)]
         print(
             "  With SnapStart's restored start for the functions that have it: "
             + (("missed: " + "; ".join(in_aws)) if in_aws else "every target met")

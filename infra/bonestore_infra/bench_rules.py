@@ -181,7 +181,7 @@ def run(
         "carts_per_s": n / total,
         # On a shared machine wall time includes other processes' turns; CPU time does not.
         "cpu_carts_per_s": n / cpu,
-        "p50_us": timings[len(timings) // 2] / 1000,
+        "p50_us": percentile_us(timings, 0.5),
         "p99_us": percentile_us(timings, 0.99),
         "mean_us": statistics.fmean(timings) / 1000,
         "timings": in_order,  # ns per cart, in the workload's order

@@ -615,6 +615,16 @@ def test_message_reasons_per_index_group_stay_within_their_bound(
         fills_then_stays_within(eng, i + 1, group_reasons=BOUND)
 
 
+def test_a_group_whose_reasons_need_no_message_values_keeps_one_outcome() -> None:
+    permits_only = engine(PERMIT_ALL, memo_size=0)
+    line(permits_only, BOOK)
+    assert permits_only.cache_sizes()["group_reasons"] == 0  # a permit adds no reason
+    fixed = engine(PERMIT_ALL, rule("books", **when(categories=["book"])), memo_size=0)
+    for item in (BOOK, product("BOOK-2"), BOOK):
+        assert ids(line(fixed, item)) == ["books"]
+        assert fixed.cache_sizes()["group_reasons"] == 1
+
+
 def test_time_bucket_views_per_index_group_stay_within_their_bound(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -35,7 +35,7 @@ class Matched:
     forbids: list[Reason] = field(default_factory=list)
     errors: list[Reason] = field(default_factory=list)
     defaults: list[Reason] = field(default_factory=list)
-    # (max quantity, reason): sorted as tuples, by quantity, then rule id (each rule once)
+    # (max quantity, reason), in no order; as tuples they order by quantity, then rule id
     limits: list[tuple[int, Reason]] = field(default_factory=list)
 
 

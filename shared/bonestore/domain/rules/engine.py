@@ -227,9 +227,7 @@ class Engine:
         else:
             groups, check = self._index.line_candidates(product, dest.country)
             for group in groups:  # rules their index key decides: no match() to call
-                view = group.views.get(bucket)
-                if view is None:
-                    view = group.view(bucket, ts)
+                view = group.view(bucket, ts)
                 if view.permit:
                     matched.permitted = True
                 if view.decides:

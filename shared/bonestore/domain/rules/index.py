@@ -98,9 +98,9 @@ class GroupView:
                 else:  # a limit: the last of the four effects a line rule has
                     self.limits.append(c)
                 fields.update(c.fields)
+        self.decides = bool(self.forbids or self.defaults or self.limits)
         # A days-supply limit depends on the product's supply_days, and without them it is
         # a rule error, whose reason names the product and the country.
-        self.decides = bool(self.forbids or self.defaults or self.limits)
         self.days = any(c.max_supply_days is not None for c in self.limits)
         if self.days:
             fields.update(("product_name", "country_name"))
@@ -147,7 +147,11 @@ class LineGroup:
         return found
 
     def cached_reasons(self) -> int:
-        return max((len(v.outcomes) for v in self.views.values()), default=0)
+        """The most outcomes one of its views keeps (a view that needs no key keeps one)."""
+        return max(
+            (len(v.outcomes) or int(v.outcome is not None) for v in self.views.values()),
+            default=0,
+        )
 
     def add(self, c: CompiledRule) -> None:
         self.rules.append(c)
@@ -322,15 +326,17 @@ class RuleIndex:
         found = [c for group in groups for c in group.rules]
         return list(dict.fromkeys(found + check))
 
+    def _line_groups(self) -> list[LineGroup]:
+        buckets = [self._global, *self._by_country.values()]
+        return [g for b in buckets for g in b.groups()]
+
     def largest_reason_cache(self) -> int:
         """The most outcomes any one group's view holds (each is bounded by REASONS_LIMIT)."""
-        buckets = [self._global, *self._by_country.values()]
-        return max(g.cached_reasons() for b in buckets for g in b.groups())
+        return max(g.cached_reasons() for g in self._line_groups())
 
     def largest_view_cache(self) -> int:
         """The most time-bucket views any one group holds (bounded by VIEWS_LIMIT)."""
-        buckets = [self._global, *self._by_country.values()]
-        return max(len(g.views) for b in buckets for g in b.groups())
+        return max(len(g.views) for g in self._line_groups())
 
     def method_rules(self, country: str) -> list[CompiledRule]:
         return self.method_global + self.method_by_country.get(country, [])
