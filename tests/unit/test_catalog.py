@@ -67,6 +67,14 @@ def test_public_view_hides_stock_but_says_in_stock() -> None:
     assert view["price"] == {"amount": 100, "currency": "USD"}
 
 
+def test_public_view_of_an_item_stored_in_lower_case_names_the_iso_currency() -> None:
+    """An item written before Money upper-cased codes (or straight into the table) is
+    shown as the model would read it, never as "usd"."""
+    stored = Product.model_validate(_product(stock=3)).model_dump()
+    legacy = {**stored, "price": {"amount": 100, "currency": "usd"}}
+    assert public_product(legacy)["price"] == {"amount": 100, "currency": "USD"}
+
+
 def pill(ingredients: dict[str, object]) -> Product:
     return Product.model_validate(
         {

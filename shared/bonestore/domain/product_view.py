@@ -28,7 +28,12 @@ def public_product(item: dict[str, Any]) -> dict[str, Any]:
         "description": item.get("description", ""),
         "kind": kind,
         "category": item["category"],
-        "price": {"amount": int(item["price"]["amount"]), "currency": item["price"]["currency"]},
+        # Upper-cased as the Money model reads it: an item written before it normalized
+        # (or by hand) must not show "usd" where the contract says ISO 4217's "USD".
+        "price": {
+            "amount": int(item["price"]["amount"]),
+            "currency": str(item["price"]["currency"]).upper(),
+        },
         "in_stock": is_in_stock(kind, None if stock is None else int(stock)),
         "position": int(item.get("position", DEFAULT_POSITION)),
     }
