@@ -208,3 +208,69 @@ def test_a_body_route_refuses_what_the_contract_refuses_before_validating() -> N
     assert json.loads(lite.resolve(_body_event("\udcff"))["body"])["error"]["code"] == (
         "invalid_json"
     )
+
+
+# -- a staff router: the caller's group first, then the route (the admin function)
+
+
+def _staff_router() -> LiteRouter:
+    from bonestore.api.auth import WRITE_GROUPS
+    from bonestore.api.lite_http import LiteResponse
+
+    router = LiteRouter(policy={("PUT", "/things/{id}"): WRITE_GROUPS})
+
+    @router.put("/things/{id}", summary="put a thing", body_model="x:y")
+    def put(request: LiteRequest) -> LiteResponse:
+        principal = request.principal
+        assert principal is not None
+        body = request.validated(EligibilityRequest)
+        return LiteResponse(201, {"by": principal.username, "lines": len(body.items)})
+
+    @router.delete("/things/{id}", summary="delete a thing")
+    def delete(request: LiteRequest) -> dict[str, Any]:  # no policy entry: ops only
+        return {"deleted": request.path_params["id"]}
+
+    return router
+
+
+def _staff_event(method: str, groups: str | None, body: Any = None) -> dict[str, Any]:
+    claims = None if groups is None else {"cognito:username": "dana", "cognito:groups": groups}
+    event = _event(
+        method,
+        "/things/{id}",
+        pathParameters={"id": "t1"},
+        headers={"Content-Type": "application/json"},
+        requestContext={"authorizer": {"claims": claims}} if claims else {},
+    )
+    if body is not None:
+        event["body"] = body if isinstance(body, str) else json.dumps(body)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("method", "groups", "body", "status", "code"),
+    [
+        ("PUT", None, "{not json", 401, "unauthorized"),  # before the body is read
+        ("PUT", "support", "{not json", 403, "forbidden"),
+        ("PUT", "support,ops", "{not json", 400, "invalid_json"),
+        ("PUT", "ops", {**GOOD_CART, "items": []}, 400, "invalid_items"),
+        ("DELETE", "support", None, 403, "forbidden"),  # not in the policy: ops only
+        ("GET", "support", None, 403, "forbidden"),  # an unknown route: its group first
+        ("GET", "ops", None, 405, "method_not_allowed"),
+    ],
+)
+def test_a_staff_router_checks_the_group_before_the_route_and_body(
+    method: str, groups: str | None, body: Any, status: int, code: str
+) -> None:
+    response = _staff_router().resolve(_staff_event(method, groups, body))
+    assert response["statusCode"] == status, response["body"]
+    assert json.loads(response["body"])["error"]["code"] == code
+
+
+def test_a_staff_route_gets_its_caller_and_answers_with_its_status() -> None:
+    router = _staff_router()
+    created = router.resolve(_staff_event("PUT", "ops", GOOD_CART))
+    assert created["statusCode"] == 201, created["body"]
+    assert json.loads(created["body"]) == {"by": "dana", "lines": 1}
+    deleted = router.resolve(_staff_event("DELETE", "ops"))
+    assert (deleted["statusCode"], json.loads(deleted["body"])) == (200, {"deleted": "t1"})

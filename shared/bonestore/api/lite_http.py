@@ -1,5 +1,6 @@
-"""A minimal API Gateway (REST, v1 proxy) router for the customer's hot path: the
-catalog (every page view) and eligibility (every change of cart or address).
+"""A minimal API Gateway (REST, v1 proxy) router for the functions whose cold start is
+held to a target: the catalog (every page view), eligibility (every change of cart or
+address), the customer's order page, and the admin's catalog and shipment routes.
 
 Why not Powertools' resolver there: their cold-start targets are 1.15x and 1.3x the
 fair floor (issue #14), and ``make bench`` measured Powertools' event handler and
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bonestore import log_context
+from bonestore.api.auth import Principal, RoutePolicy, authorize_event
 from bonestore.api.json_body import event_json_body
 from bonestore.api.validation import invalid_request
 from bonestore.domain.errors import BonestoreError, error_body
@@ -43,6 +45,8 @@ class LiteRequest:
     headers: Mapping[str, str] = field(default_factory=dict)  # names lower-cased
     # The JSON object sent (already held to the contract's body rules); None: no body.
     body: Mapping[str, Any] | None = None
+    # A staff route's caller, its group already checked (``LiteRouter(policy=...)``).
+    principal: Principal | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -63,6 +67,14 @@ class LiteRequest:
 
 
 @dataclass(frozen=True)
+class LiteResponse:
+    """A route's answer with a status other than 200 (a PUT that created: 201)."""
+
+    status: int
+    body: Any
+
+
+@dataclass(frozen=True)
 class LiteRoute:
     method: str
     path: str  # API Gateway resource template, e.g. /products/{sku}
@@ -73,43 +85,29 @@ class LiteRoute:
     errors: tuple[int, ...] = field(default=())
     cache_control: str | None = None  # the success answer's Cache-Control
     header_params: tuple[str, ...] = ()  # request headers the route reads (documented)
-    body_model: str | None = None  # "module:Name" of the request body, imported only to document
+    # The request body's model, documented: "module:Name" (imported only to document) or,
+    # for a model the function defines itself, the class.
+    body_model: str | type[BaseModel] | None = None
     responses: Mapping[int, Any] | None = None  # bonestore.api.responses.documented(...)
+    # Path parameters documented: name -> (description, pattern). The handler checks them.
+    path_docs: Mapping[str, tuple[str, str]] | None = None
+
+
+Register = Callable[[Callable[[LiteRequest], Any]], Callable[[LiteRequest], Any]]
 
 
 class LiteRouter:
-    def __init__(self, *, cors_origin: str | None = None) -> None:
+    """``policy``: a staff function's route policy (``bonestore.api.auth``): every request
+    is refused 401/403 by its claims before its route, body or path is looked at."""
+
+    def __init__(self, *, cors_origin: str | None = None, policy: RoutePolicy | None = None):
         self.routes: dict[tuple[str, str], LiteRoute] = {}
         self.cors_origin = cors_origin
+        self.policy = policy
 
-    def post(
+    def route(
         self,
-        path: str,
-        *,
-        summary: str,
-        body_model: str,
-        responses: Mapping[int, Any],
-    ) -> Callable[[Callable[[LiteRequest], Any]], Callable[[LiteRequest], Any]]:
-        """A route taking a JSON body (``request.validated(Model)`` reads it); documented
-        by ``responses`` as Powertools' routes are (``bonestore.api.responses.documented``)."""
-
-        def register(handler: Callable[[LiteRequest], Any]) -> Callable[[LiteRequest], Any]:
-            self.routes[("POST", path)] = LiteRoute(
-                "POST",
-                path,
-                handler,
-                summary,
-                query_params=(),
-                response_model=None,
-                body_model=body_model,
-                responses=responses,
-            )
-            return handler
-
-        return register
-
-    def get(
-        self,
+        method: str,
         path: str,
         *,
         summary: str,
@@ -118,10 +116,17 @@ class LiteRouter:
         errors: tuple[int, ...] = (),
         cache_control: str | None = None,
         header_params: tuple[str, ...] = (),
-    ) -> Callable[[Callable[[LiteRequest], Any]], Callable[[LiteRequest], Any]]:
+        body_model: str | type[BaseModel] | None = None,
+        responses: Mapping[int, Any] | None = None,
+        path_docs: Mapping[str, tuple[str, str]] | None = None,
+    ) -> Register:
+        """A route on ``path`` (API Gateway's resource template). With ``body_model`` it
+        takes a JSON body (``request.validated(Model)`` reads it). ``responses`` documents
+        it as Powertools' routes are (``bonestore.api.responses.documented``)."""
+
         def register(handler: Callable[[LiteRequest], Any]) -> Callable[[LiteRequest], Any]:
-            self.routes[("GET", path)] = LiteRoute(
-                "GET",
+            self.routes[(method, path)] = LiteRoute(
+                method,
                 path,
                 handler,
                 summary,
@@ -130,10 +135,25 @@ class LiteRouter:
                 errors,
                 cache_control,
                 header_params,
+                body_model,
+                responses,
+                path_docs,
             )
             return handler
 
         return register
+
+    def get(self, path: str, **options: Any) -> Register:
+        return self.route("GET", path, **options)
+
+    def post(self, path: str, **options: Any) -> Register:
+        return self.route("POST", path, **options)
+
+    def put(self, path: str, **options: Any) -> Register:
+        return self.route("PUT", path, **options)
+
+    def delete(self, path: str, **options: Any) -> Register:
+        return self.route("DELETE", path, **options)
 
     def _response(
         self,
@@ -154,6 +174,13 @@ class LiteRouter:
     def resolve(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
         method = str(event.get("httpMethod") or "").upper()
         resource = str(event.get("resource") or "")
+        principal: Principal | None = None
+        if self.policy is not None:
+            try:
+                principal = authorize_event(event, self.policy)
+            except BonestoreError as error:
+                return self._response(error.status, error.body())
+            log_context.bind(staff=principal.username)
         route = self.routes.get((method, resource))
         if route is None:
             known = {path for _, path in self.routes}
@@ -172,8 +199,12 @@ class LiteRouter:
                     if isinstance(v, str)
                 },
                 body=event_json_body(event) if route.body_model is not None else None,
+                principal=principal,
             )
-            return self._response(200, route.handler(request), route.cache_control)
+            answer = route.handler(request)
+            if isinstance(answer, LiteResponse):
+                return self._response(answer.status, answer.body, route.cache_control)
+            return self._response(200, answer, route.cache_control)
         except BonestoreError as error:
             # A private route's refusal must not be cached either.
             private = route.cache_control if route.header_params else None
@@ -230,14 +261,21 @@ class LiteRouter:
         from typing import Annotated
 
         from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-        from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
+        from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
         app = APIGatewayRestResolver(enable_validation=True)
         for route in self.routes.values():
             parameters = (
                 [
-                    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str)
+                    inspect.Parameter(
+                        name,
+                        inspect.Parameter.KEYWORD_ONLY,
+                        annotation=Annotated[str, Path(description=doc[0], pattern=doc[1])]
+                        if doc
+                        else str,
+                    )
                     for name in re.findall(r"\{([^}+]+)\+?\}", route.path)
+                    for doc in [(route.path_docs or {}).get(name)]
                 ]
                 + [
                     inspect.Parameter(
@@ -259,14 +297,13 @@ class LiteRouter:
                 ]
             )
             if route.body_model:
-                module, _, name = route.body_model.partition(":")
+                model = route.body_model
+                if isinstance(model, str):
+                    module, _, name = model.partition(":")
+                    model = getattr(importlib.import_module(module), name)
                 parameters.append(
                     inspect.Parameter(
-                        "body",
-                        inspect.Parameter.KEYWORD_ONLY,
-                        annotation=Annotated[
-                            getattr(importlib.import_module(module), name), Body()
-                        ],
+                        "body", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[model, Body()]
                     )
                 )
             returns: Any = inspect.Signature.empty

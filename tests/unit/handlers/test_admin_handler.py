@@ -149,3 +149,43 @@ def test_support_may_not_record_a_shipment(invoke: Invoke, fakes: Fakes) -> None
     assert invoke("admin", event)["statusCode"] == 403
     assert fakes.emails.sent == []
     assert fakes.orders.get(order_id).status == "paid"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "sku",
+    ["a", "-AB", "AB C", " AB", "AB\n", "A" * 65, "AB_C", "ÅB"],
+    ids=[
+        "one-char",
+        "leading-dash",
+        "space",
+        "leading-space",
+        "newline",
+        "65-chars",
+        "us",
+        "non-ascii",
+    ],
+)
+def test_a_path_that_names_no_sku_is_400_invalid_sku_and_nothing_is_stored(
+    invoke: Invoke, fakes: Fakes, sku: str
+) -> None:
+    before = dict(fakes.products.items)
+    put = api_event("admin-put-product.json", path_params={"sku": sku})
+    delete = {**put, "httpMethod": "DELETE", "body": None}
+    for event in (put, delete):
+        response = invoke("admin", event)
+        assert response["statusCode"] == 400, (event["httpMethod"], response["body"])
+        error = body_of(response)["error"]
+        assert error["code"] == "invalid_sku"
+        assert error["details"][0]["field"] == "sku"
+    assert fakes.products.items == before
+
+
+def test_a_lower_case_path_sku_names_the_upper_case_product(invoke: Invoke, fakes: Fakes) -> None:
+    product = json.loads(api_event("admin-put-product.json")["body"])
+    event = api_event(
+        "admin-put-product.json", path_params={"sku": "bone-broth-book"}, body=product
+    )
+    response = invoke("admin", event)
+    assert response["statusCode"] == 201, response["body"]
+    assert body_of(response)["sku"] == "BONE-BROTH-BOOK"
+    assert fakes.products.get("BONE-BROTH-BOOK") is not None
