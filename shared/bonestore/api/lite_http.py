@@ -47,6 +47,9 @@ class LiteRequest:
     body: Mapping[str, Any] | None = None
     # A staff route's caller, its group already checked (``LiteRouter(policy=...)``).
     principal: Principal | None = None
+    # The TCP peer API Gateway saw (``requestContext.identity.sourceIp``).
+    source_ip: str | None = None
+    lambda_context: Any = None  # the invocation's, as Lambda passed it
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -94,6 +97,13 @@ class LiteRoute:
 
 
 Register = Callable[[Callable[[LiteRequest], Any]], Callable[[LiteRequest], Any]]
+
+
+def _source_ip(event: Mapping[str, Any]) -> str | None:
+    context = event.get("requestContext")
+    identity = context.get("identity") if isinstance(context, Mapping) else None
+    found = identity.get("sourceIp") if isinstance(identity, Mapping) else None
+    return found if isinstance(found, str) else None
 
 
 class LiteRouter:
@@ -200,6 +210,8 @@ class LiteRouter:
                 },
                 body=event_json_body(event) if route.body_model is not None else None,
                 principal=principal,
+                source_ip=_source_ip(event),
+                lambda_context=context,
             )
             answer = route.handler(request)
             if isinstance(answer, LiteResponse):
