@@ -7,7 +7,8 @@ import json
 from typing import Annotated, Any
 
 import pytest
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from pydantic import BaseModel, Field
 
 from bonestore.api.http import create_app
 from bonestore.api.lite_http import LiteRequest, LiteRouter
@@ -274,3 +275,72 @@ def test_a_staff_route_gets_its_caller_and_answers_with_its_status() -> None:
     assert json.loads(created["body"]) == {"by": "dana", "lines": 1}
     deleted = router.resolve(_staff_event("DELETE", "ops"))
     assert (deleted["statusCode"], json.loads(deleted["body"])) == (200, {"deleted": "t1"})
+
+
+# -- a query string: the same answers as Powertools' Query() of the same constraints
+
+
+class _Query(BaseModel):
+    email: Annotated[
+        str | None, Field(min_length=3, max_length=20, pattern=r"^[^@\s]+@[^@\s]+$")
+    ] = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+
+
+def _query_routers() -> tuple[LiteRouter, Any]:
+    lite = LiteRouter()
+
+    @lite.get("/orders", summary="orders", query_model=_Query)
+    def lite_orders(request: LiteRequest) -> dict[str, Any]:
+        return request.validated_query(_Query).model_dump()
+
+    powertools = create_app(enable_validation=True)
+
+    @powertools.get("/orders")
+    def powertools_orders(
+        email: Annotated[
+            str | None, Query(min_length=3, max_length=20, pattern=r"^[^@\s]+@[^@\s]+$")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> dict[str, Any]:
+        return {"email": email, "limit": limit}
+
+    return lite, powertools
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"email": "a@b.c", "limit": "5"},
+        {"email": "x"},
+        {"email": "a b@c"},
+        {"email": "a" * 30 + "@b.c"},
+        {"limit": "abc"},
+        {"limit": "0"},
+        {"limit": "101"},
+        {"limit": "1.5"},
+        {"other": "ignored"},
+    ],
+)
+def test_a_query_model_answers_as_powertools_query_parameters(query: dict[str, str]) -> None:
+    lite, powertools = _query_routers()
+    event = {
+        "httpMethod": "GET",
+        "resource": "/orders",
+        "path": "/orders",
+        "headers": {},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} or None,
+        "requestContext": {"resourcePath": "/orders", "httpMethod": "GET", "stage": "test"},
+    }
+    mine, theirs = lite.resolve(event), powertools.resolve(event, None)
+    assert mine["statusCode"] == theirs["statusCode"]
+    assert json.loads(mine["body"]) == json.loads(theirs["body"])
+
+
+def test_a_query_model_is_documented_as_powertools_documents_query_parameters() -> None:
+    lite, powertools = _query_routers()
+    mine = json.loads(lite.get_openapi_json_schema(title="t"))["paths"]["/orders"]["get"]
+    theirs = json.loads(powertools.get_openapi_json_schema(title="t"))["paths"]["/orders"]["get"]
+    assert mine["parameters"] == theirs["parameters"]

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bonestore.domain.errors import BonestoreError, Forbidden, Unauthorized
+from bonestore.domain.errors import Forbidden, Unauthorized
 
 READ_GROUPS = frozenset({"support", "ops"})
 WRITE_GROUPS = frozenset({"ops"})
@@ -118,18 +118,3 @@ def authorize_event(event: Mapping[str, Any], policy: RoutePolicy) -> Principal:
     key = (str(event.get("httpMethod", "")).upper(), str(event.get("resource", "")))
     principal = principal_from_claims(claims_of(event))
     return require_group(principal, policy.get(key, WRITE_GROUPS))
-
-
-def resolve_as_staff(
-    app: Any, event: dict[str, Any], context: Any, policy: RoutePolicy, logger: Any
-) -> dict[str, Any]:
-    """Resolve a staff route: the caller's group first, then the route with its principal."""
-    try:
-        principal = authorize_event(event, policy)
-    except BonestoreError as exc:
-        refused: dict[str, Any] = app.reject(exc, event)
-        return refused
-    logger.append_keys(staff=principal.username)
-    app.context["principal"] = principal
-    result: dict[str, Any] = app.resolve(event, context)
-    return result

@@ -47,12 +47,25 @@ class LiteRequest:
     body: Mapping[str, Any] | None = None
     # A staff route's caller, its group already checked (``LiteRouter(policy=...)``).
     principal: Principal | None = None
-    # The TCP peer API Gateway saw (``requestContext.identity.sourceIp``).
+    # The TCP peer API Gateway saw (``requestContext.identity.sourceIp``), and API
+    # Gateway's id of the request (``requestContext.requestId``: the correlation id).
     source_ip: str | None = None
+    gateway_request_id: str | None = None
     lambda_context: Any = None  # the invocation's, as Lambda passed it
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    def validated_query(self, model: type[Model]) -> Model:
+        """The query string as ``model`` (its fields the parameters, each a single value),
+        or the contract's 400 naming the parameter, as Powertools' ``Query()`` reports it."""
+        from pydantic import ValidationError
+
+        try:
+            return model.model_validate(dict(self.query))
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False, include_context=False, include_input=False)
+            raise invalid_request([{**e, "loc": ("query", *e["loc"])} for e in errors]) from None
 
     def validated(self, model: type[Model]) -> Model:
         """The body as ``model``, or the contract's 400: the errors Powertools' validation
@@ -94,9 +107,33 @@ class LiteRoute:
     responses: Mapping[int, Any] | None = None  # bonestore.api.responses.documented(...)
     # Path parameters documented: name -> (description, pattern). The handler checks them.
     path_docs: Mapping[str, tuple[str, str]] | None = None
+    # The query string's model (``request.validated_query``), documented field by field.
+    query_model: type[BaseModel] | None = None
 
 
 Register = Callable[[Callable[[LiteRequest], Any]], Callable[[LiteRequest], Any]]
+
+
+def _query_parameter(info: Any) -> Any:
+    """A query model's field as Powertools' ``Query()`` of the same constraints (to
+    document it: the request path never imports Powertools)."""
+    from typing import Annotated
+
+    from aws_lambda_powertools.event_handler.openapi.params import Query
+
+    constraints = {
+        key: getattr(item, key)
+        for item in info.metadata
+        for key in ("min_length", "max_length", "ge", "gt", "le", "lt", "pattern")
+        if getattr(item, key, None) is not None
+    }
+    return Annotated[info.annotation, Query(description=info.description, **constraints)]
+
+
+def _gateway_request_id(event: Mapping[str, Any]) -> str | None:
+    context = event.get("requestContext")
+    found = context.get("requestId") if isinstance(context, Mapping) else None
+    return found if isinstance(found, str) else None
 
 
 def _source_ip(event: Mapping[str, Any]) -> str | None:
@@ -129,6 +166,7 @@ class LiteRouter:
         body_model: str | type[BaseModel] | None = None,
         responses: Mapping[int, Any] | None = None,
         path_docs: Mapping[str, tuple[str, str]] | None = None,
+        query_model: type[BaseModel] | None = None,
     ) -> Register:
         """A route on ``path`` (API Gateway's resource template). With ``body_model`` it
         takes a JSON body (``request.validated(Model)`` reads it). ``responses`` documents
@@ -148,6 +186,7 @@ class LiteRouter:
                 body_model,
                 responses,
                 path_docs,
+                query_model,
             )
             return handler
 
@@ -211,6 +250,7 @@ class LiteRouter:
                 body=event_json_body(event) if route.body_model is not None else None,
                 principal=principal,
                 source_ip=_source_ip(event),
+                gateway_request_id=_gateway_request_id(event),
                 lambda_context=context,
             )
             answer = route.handler(request)
@@ -297,6 +337,17 @@ class LiteRouter:
                         annotation=Annotated[str | None, Query()],
                     )
                     for name in route.query_params
+                ]
+                + [
+                    inspect.Parameter(
+                        name,
+                        inspect.Parameter.KEYWORD_ONLY,
+                        default=info.default,
+                        annotation=_query_parameter(info),
+                    )
+                    for name, info in (
+                        route.query_model.model_fields if route.query_model else {}
+                    ).items()
                 ]
                 + [
                     inspect.Parameter(

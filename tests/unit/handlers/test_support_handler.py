@@ -42,3 +42,20 @@ def test_staff_read_an_order_in_the_store(invoke: Invoke, fakes: Fakes, groups: 
     assert [line["sku"] for line in view["items"]] == ["ORP-EBOOK"]
     assert view["stripe_session_id"] == fakes.orders.get(order_id).stripe_session_id  # type: ignore[union-attr]
     assert "eligibility" in view
+
+
+def test_a_read_is_audited_with_the_gateway_request_and_the_callers_address(
+    invoke: Invoke, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The audit line names who read which order, from where, in which API request (API
+    Gateway's request id, the one every other line of the request carries)."""
+    order_id = open_order(invoke)["order_id"]
+    event = api_event("support-get-order.json", path_params={"order_id": order_id})
+    with caplog.at_level("INFO", logger="bonestore.audit"):
+        assert invoke("support", event)["statusCode"] == 200
+    (record,) = [r for r in caplog.records if getattr(r, "audit", False)]
+    assert record.__dict__["order_ids"] == [order_id]
+    assert record.__dict__["action"] == "support.order.read"
+    assert record.__dict__["request_id"] == event["requestContext"]["requestId"]
+    assert record.__dict__["source_ip"] == event["requestContext"]["identity"]["sourceIp"]
+    assert record.__dict__["actor"]["groups"] == ["support"]

@@ -22,7 +22,6 @@ from bonestore.api.auth import (
     parse_groups,
     principal_from_claims,
     require_group,
-    resolve_as_staff,
 )
 from bonestore.domain.errors import Forbidden, Unauthorized
 
@@ -202,42 +201,46 @@ def test_a_route_without_claims_is_401_before_anything_else() -> None:
         authorize_event(event("GET", SUPPORT_ROUTE[1], None), POLICY)
 
 
-class FakeApp:
-    def __init__(self) -> None:
-        self.context: dict[str, Any] = {}
-        self.resolved: list[Any] = []
+def _staff_router() -> tuple[Any, list[Any]]:
+    """A staff router with POLICY and one route on SUPPORT_ROUTE that records its caller
+    and the log keys it runs with."""
+    from bonestore import log_context
+    from bonestore.api.lite_http import LiteRequest, LiteRouter
 
-    def reject(self, exc: Any, raw: dict[str, Any]) -> dict[str, Any]:
-        return {"statusCode": exc.status, "body": json.dumps({"error": {"code": exc.code}})}
+    router = LiteRouter(policy=POLICY)
+    reached: list[Any] = []
 
-    def resolve(self, raw: dict[str, Any], context: Any) -> dict[str, Any]:
-        self.resolved.append((raw, context))
-        return {"statusCode": 200, "body": "{}"}
+    @router.get(SUPPORT_ROUTE[1], summary="a support route")
+    def route(request: LiteRequest) -> dict[str, Any]:
+        reached.append((request.principal, log_context.current()))
+        return {}
 
-
-class FakeLogger:
-    def __init__(self) -> None:
-        self.keys: dict[str, Any] = {}
-
-    def append_keys(self, **keys: Any) -> None:
-        self.keys.update(keys)
+    return router, reached
 
 
 def test_a_staff_route_resolves_with_the_principal_and_logs_who() -> None:
-    app, logger = FakeApp(), FakeLogger()
-    raw = event("GET", SUPPORT_ROUTE[1], staff("support"))
-    assert resolve_as_staff(app, raw, "ctx", POLICY, logger) == {"statusCode": 200, "body": "{}"}
-    assert app.resolved == [(raw, "ctx")]
-    assert app.context["principal"].username == "ada"
-    assert logger.keys == {"staff": "ada"}
+    from bonestore import log_context
+
+    router, reached = _staff_router()
+    log_context.reset()
+    response = router.resolve(event("GET", SUPPORT_ROUTE[1], staff("support")), None)
+    log_context.reset()
+    assert response["statusCode"] == 200, response["body"]
+    ((principal, keys),) = reached
+    assert principal.username == "ada" and principal.groups == frozenset({"support"})
+    assert keys == {"staff": "ada"}
 
 
 @pytest.mark.parametrize(("claims", "status"), [(None, 401), (staff("customer"), 403)])
 def test_a_refused_caller_never_reaches_the_route(claims: Any, status: int) -> None:
-    app, logger = FakeApp(), FakeLogger()
-    response = resolve_as_staff(app, event("GET", SUPPORT_ROUTE[1], claims), None, POLICY, logger)
+    from bonestore import log_context
+
+    router, reached = _staff_router()
+    log_context.reset()
+    response = router.resolve(event("GET", SUPPORT_ROUTE[1], claims), None)
     assert response["statusCode"] == status
-    assert app.resolved == [] and "principal" not in app.context and logger.keys == {}
+    assert json.loads(response["body"])["error"]["code"] in ("unauthorized", "forbidden")
+    assert reached == [] and log_context.current() == {}
 
 
 def test_a_verified_principal_cannot_be_altered() -> None:
