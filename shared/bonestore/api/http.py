@@ -1,4 +1,5 @@
-"""The one place HTTP errors are shaped: every function builds its resolver here.
+"""Powertools' resolver, as the webhook uses it (every other API function runs on
+``bonestore.api.lite_http``, which answers errors in the same body).
 
 Domain errors, Powertools' validation errors, unknown routes and unexpected
 exceptions all leave as the contract's body
