@@ -19,7 +19,7 @@ from __future__ import annotations
 from bonestore.api.gc_pause import resumed_after_first_call
 
 import logging
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -30,7 +30,7 @@ from bonestore.api.audit import (
     ORDER_SEARCH,
     log_order_access,
 )
-from bonestore.api.auth import READ_GROUPS, Principal
+from bonestore.api.auth import READ_GROUPS
 from bonestore.api.deps import (
     order_repository,
     product_repository,
@@ -88,7 +88,7 @@ class StaffReason(BaseModel):
 
 def _audit(request: LiteRequest, action: str, order_ids: list[str], **fields: Any) -> None:
     log_order_access(
-        cast(Principal, request.principal),  # the router checked its group (POLICY)
+        request.staff,
         action,
         order_ids,
         request_id=request.gateway_request_id,
@@ -151,12 +151,11 @@ def _resolve(request: LiteRequest, action: str, move: Any) -> dict[str, Any]:
 
     order_id = request.path_params.get("order_id", "")
     reason = request.validated(StaffReason).reason
-    principal = cast(Principal, request.principal)  # the router checked its group (POLICY)
     order_key = order_id[:MAX_ORDER_ID_LENGTH]
     try:
         if not could_be_order_id(order_id):
             raise NotFound(f"No order with id {order_key!r}.", code="order_not_found")
-        order = move(order_id, reason=reason, staff=principal.username)
+        order = move(order_id, reason=reason, staff=request.staff.username)
     except BonestoreError as exc:
         _audit(request, action, [order_key], outcome=exc.code, reason=reason)
         raise

@@ -58,30 +58,37 @@ class LiteRequest:
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
+    @property
+    def staff(self) -> Principal:
+        """The caller of a staff route, its group already checked by the router."""
+        if self.principal is None:
+            raise RuntimeError("not a staff route: its router has no policy")
+        return self.principal
+
     def validated_query(self, model: type[Model]) -> Model:
         """The query string as ``model`` (its fields the parameters, each a single value),
         or the contract's 400 naming the parameter, as Powertools' ``Query()`` reports it."""
-        from pydantic import ValidationError
-
-        try:
-            return model.model_validate(dict(self.query))
-        except ValidationError as exc:
-            errors = exc.errors(include_url=False, include_context=False, include_input=False)
-            raise invalid_request([{**e, "loc": ("query", *e["loc"])} for e in errors]) from None
+        return _validated(model, dict(self.query), "query")
 
     def validated(self, model: type[Model]) -> Model:
         """The body as ``model``, or the contract's 400: the errors Powertools' validation
         would report for a ``Body()`` of that model, mapped the same way."""
-        from pydantic import ValidationError
-
         if self.body is None:
             raise invalid_request([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
-        try:
-            # As Powertools validates a body (its openapi/compat.py): the same errors.
-            return model.model_validate(self.body, from_attributes=True)
-        except ValidationError as exc:
-            errors = exc.errors(include_url=False, include_context=False, include_input=False)
-            raise invalid_request([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+        return _validated(model, self.body, "body")
+
+
+def _validated(model: type[Model], data: Mapping[str, Any], source: str) -> Model:
+    """``data`` as ``model``, or the contract's 400 with each error located in ``source``
+    ("body", "query"), as Powertools locates them."""
+    from pydantic import ValidationError
+
+    try:
+        # As Powertools validates a request (its openapi/compat.py): the same errors.
+        return model.model_validate(data, from_attributes=True)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        raise invalid_request([{**e, "loc": (source, *e["loc"])} for e in errors]) from None
 
 
 @dataclass(frozen=True)
@@ -280,11 +287,8 @@ class LiteRouter:
         with the record's other extra keys (awslambdaric's ``JsonFormatter``)."""
         log_context.install(logging.getLogger().handlers)
         log_context.reset()
-        request_context = event.get("requestContext")
-        correlation_id = (
-            request_context.get("requestId") if isinstance(request_context, Mapping) else None
-        )
-        if isinstance(correlation_id, str):
+        correlation_id = _gateway_request_id(event)
+        if correlation_id is not None:
             log_context.bind(correlation_id=correlation_id)
         try:
             response = self.resolve(event, context)

@@ -153,7 +153,7 @@ def test_support_may_not_record_a_shipment(invoke: Invoke, fakes: Fakes) -> None
 
 @pytest.mark.parametrize(
     "sku",
-    ["a", "-AB", "AB C", " AB", "AB\n", "A" * 65, "AB_C", "ÅB"],
+    ["a", "-AB", "AB C", " AB", "AB\n", "A" * 65, "AB_C", "ÅB", "\ufb00-1", "\u212a-1"],
     ids=[
         "one-char",
         "leading-dash",
@@ -163,6 +163,8 @@ def test_support_may_not_record_a_shipment(invoke: Invoke, fakes: Fakes) -> None
         "65-chars",
         "us",
         "non-ascii",
+        "ligature-upper-cases-to-ascii",
+        "kelvin-sign",
     ],
 )
 def test_a_path_that_names_no_sku_is_400_invalid_sku_and_nothing_is_stored(
@@ -189,3 +191,13 @@ def test_a_lower_case_path_sku_names_the_upper_case_product(invoke: Invoke, fake
     assert response["statusCode"] == 201, response["body"]
     assert body_of(response)["sku"] == "BONE-BROTH-BOOK"
     assert fakes.products.get("BONE-BROTH-BOOK") is not None
+
+
+def test_the_path_pattern_is_the_catalogs_sku_pattern_in_either_case() -> None:
+    """The admin checks a path against its documented pattern only, then upper-cases it:
+    that is a catalog SKU only while the two patterns say the same thing."""
+    from bonestore.domain.catalog import SKU_PATTERN
+    from tests.unit.handlers.conftest import handler_module
+
+    admin = handler_module("admin")
+    assert SKU_PATTERN.replace("A-Z", "A-Za-z") == admin.PATH_SKU_PATTERN
