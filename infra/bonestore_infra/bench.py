@@ -508,9 +508,8 @@ def cold_setup(
 
 def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
     """Prints the table; returns the targets missed."""
-    misses: list[str] = []
+    misses: dict[str, str] = {}  # function -> how it missed its target
     restored: dict[str, bool] = {}  # function -> its restored start meets its target
-    missed: list[str] = []  # the functions in misses, in its order
     with cold_setup(only_functions) as (env, configs):
         for config in configs.values():  # warm the file cache and .pyc files once
             _run_child(config, env)
@@ -563,8 +562,7 @@ def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
                 verdict = "(SnapStart in AWS, restore time excluded)"
                 restored[name.split(" ")[0]] = ratio <= target
             elif ratio > target:
-                misses.append(f"{name} {ratio:.2f}x > {target}x")
-                missed.append(name)
+                misses[name] = f"{name} {ratio:.2f}x > {target}x"
             status = rows[-1].get("status")
             print(
                 f"  {name:28} {imp:10.1f} {inv:10.1f} {wall(name):8.1f} {wall(name) / fair_wall:7.2f} "
@@ -573,7 +571,7 @@ def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
             )
         # The targets as they stand in AWS, where the functions with SnapStart start from
         # their snapshot: shown, while --check holds every function to its own cold start.
-        in_aws = [m for name, m in zip(missed, misses, strict=True) if not restored.get(name)]
+        in_aws = [miss for name, miss in misses.items() if not restored.get(name)]
         print(
             "  With SnapStart's restored start for the functions that have it: "
             + (("missed: " + "; ".join(in_aws)) if in_aws else "every target met")
@@ -596,7 +594,7 @@ def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
                     + f"{package:22}"
                     + "".join(f"{b.get(package, 0):11.1f}" for b in breakdowns.values())
                 )
-    return misses
+    return list(misses.values())
 
 
 # Where a cold start's time goes, step by step: (label, file path suffix, function); the

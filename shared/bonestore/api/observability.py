@@ -18,7 +18,8 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
 def observed(logger: Any) -> Callable[[Handler], Handler]:
-    """Decorate a ``lambda_handler`` (inside Powertools' ``inject_lambda_context``):
+    """Decorate a ``lambda_handler`` (inside Powertools' ``inject_lambda_context``, or
+    around a lean router's ``handle``, which puts the filter on the root handlers itself):
     ``logger``'s handlers write the request's bound keys (the order id) on every line,
     none left from the previous request; what the invocation counted is flushed when it
     ends, however it ends (nothing counted publishes nothing and never raises)."""
