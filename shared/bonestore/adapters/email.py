@@ -1,7 +1,7 @@
 """Customer emails through Amazon SES (API v2, ``SendEmail`` with Simple content).
 
 :class:`SesEmailSender` satisfies the ``EmailSender`` port (``bonestore.service.ports``)
-and creates its boto3 ``sesv2`` client on the first send (cold
+and creates its ``sesv2`` client on the first send (cold
 starts of functions that never email pay nothing). Logs name the recipient masked.
 Locally the embedded AWS (moto) accepts the same call and keeps the message, which
 ``bonestore serve`` shows at ``/_dev/outbox``.
@@ -21,9 +21,9 @@ log = logging.getLogger("bonestore.email")
 
 
 def _sesv2_client() -> Any:
-    import boto3
+    from bonestore.adapters.aws import aws_client
 
-    return boto3.client("sesv2")
+    return aws_client("sesv2")
 
 
 class SesEmailSender:

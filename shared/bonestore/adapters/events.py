@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bonestore.domain.errors import UpstreamUnavailable
 
@@ -20,9 +20,9 @@ SOURCE = "bonestore.orders"
 
 @cache
 def events_client() -> EventBridgeClient:
-    import boto3
+    from bonestore.adapters.aws import aws_client
 
-    return boto3.client("events")
+    return cast("EventBridgeClient", aws_client("events"))
 
 
 def order_paid_detail(order: Order) -> dict[str, Any]:

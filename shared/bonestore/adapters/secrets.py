@@ -27,16 +27,17 @@ CACHE_SECONDS = 300
 
 @cache
 def secrets_provider() -> SecretsProvider:
-    """One provider per process, its client made from boto3's default session.
+    """One provider per process, its client made from the process's session (``aws.py``).
 
     Powertools' module-level ``get_secret`` builds a new boto3 session, which reloads
     botocore's data files: ~75 ms of cold start that the session the DynamoDB client
     already loaded makes ~8 ms.
     """
-    import boto3
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-    return SecretsProvider(boto3_client=boto3.client("secretsmanager"))
+    from bonestore.adapters.aws import aws_client
+
+    return SecretsProvider(boto3_client=aws_client("secretsmanager"))
 
 
 def forget_cached_secrets() -> None:
