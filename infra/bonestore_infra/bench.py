@@ -429,6 +429,14 @@ def deployed_layer(target: Path, source: Path = REPO_ROOT / "shared") -> str:
             check=True,
             capture_output=True,
         )
+    # Likewise the ISO 3166 tables, by the pycountry the children import (the venv's).
+    if "def compile_to" in (source / "bonestore" / "domain" / "countries.py").read_text():
+        subprocess.run(
+            [sys.executable, "-m", "bonestore.domain.countries", str(layer / "bonestore")],
+            env={**os.environ, "PYTHONPATH": str(layer)},
+            check=True,
+            capture_output=True,
+        )
     requirements = [
         line.split("==")[0].strip()
         for line in (REPO_ROOT / "shared" / "requirements.txt").read_text().splitlines()

@@ -42,3 +42,4 @@ def test_children_see_the_layer_and_the_runtime_only(tmp_path: Path) -> None:
     assert found == {**dict.fromkeys(shipped, True), **dict.fromkeys(development, False)}
     layer = Path(path.split(os.pathsep)[0])
     assert (layer / "bonestore" / "data" / "ruleset.compiled.pickle").is_file()
+    assert (layer / "bonestore" / "data" / "iso3166.pickle").is_file()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pycountry
@@ -106,3 +107,59 @@ def test_the_plain_iso_tables_agree_with_pycountrys_own_lookups() -> None:
         assert countries.subdivisions(code) == expected_subs, code
     assert not countries.is_country("XX") and not countries.is_country("USA")
     assert countries.country_name("XX") == "XX"
+
+
+# --- the build's artifact (countries.ISO_ARTIFACT) ---
+
+
+@pytest.fixture
+def artifact(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """ISO_ARTIFACT pointed into a scratch package, the tables' cache emptied around."""
+    (tmp_path / "data").mkdir()
+    monkeypatch.setattr(countries, "ISO_ARTIFACT", tmp_path / "data" / "iso3166.pickle")
+    countries._iso_tables.cache_clear()
+    yield tmp_path
+    countries._iso_tables.cache_clear()
+
+
+def test_the_artifact_holds_the_tables_read_from_pycountrys_files(artifact: Any) -> None:
+    from_files = countries._iso_tables()
+    countries._iso_tables.cache_clear()
+    assert countries.compile_to(artifact) == countries.ISO_ARTIFACT
+    from_artifact = countries._iso_tables()
+    assert from_artifact == from_files
+    assert from_artifact[1]["CA"]["CA-QC"] == "Quebec"
+    assert list(from_artifact[0]) == list(from_files[0])  # ISO's order kept
+
+
+def test_the_artifact_is_what_a_cold_start_loads(
+    artifact: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    countries.compile_to(artifact)
+    monkeypatch.setattr(countries, "_tables_from", lambda files: pytest.fail("read the JSON"))
+    assert countries.subdivisions("JP")["JP-13"] == "Tokyo"
+
+
+@pytest.mark.parametrize("damage", ["stale", "garbage"])
+def test_a_stale_or_unreadable_artifact_is_ignored(
+    artifact: Any, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import pickle
+
+    countries.compile_to(artifact)
+    if damage == "stale":  # built from another pycountry release: its tables may differ
+        body = pickle.loads(countries.ISO_ARTIFACT.read_bytes())
+        body["stamp"]["sha256"][1] = "0" * 64
+        body["tables"][1]["CA"] = {"CA-XX": "Nowhere"}
+        countries.ISO_ARTIFACT.write_bytes(pickle.dumps(body))
+    else:
+        countries.ISO_ARTIFACT.write_bytes(b"not a pickle")
+    assert "CA-QC" in countries.subdivisions.__wrapped__("CA")
+    assert "ISO 3166 artifact" in caplog.text
+
+
+def test_the_files_read_are_pycountrys_own() -> None:
+    assert countries._iso_paths() == [
+        Path(pycountry.countries.filename),
+        Path(pycountry.subdivisions.filename),
+    ]

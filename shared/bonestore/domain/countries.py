@@ -7,14 +7,17 @@ AA/AE/AP that ISO does not list), whether the subdivision and the postal code ar
 asked for, and a real example of the country's postal code for a placeholder.
 
 Pure and free of pydantic (the catalog function serves it, and its cold start is a
-product metric). pycountry's data files are read on first use (see ``_country_names``). The postal-code facts agree
+product metric). pycountry's data is read on first use (see ``_iso_tables``). The postal-code facts agree
 with ``domain.geo``: a country whose format geo validates has ``required: true`` and an
 example geo accepts unchanged (``tests/unit/test_countries.py`` holds them to it).
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 # The US military "states" (APO/FPO/DPO): used by USPS and Stripe, not in ISO 3166-2.
@@ -104,39 +107,98 @@ POSTAL_LABELS = {
 }
 
 
-def _read_database(database: Any, root: str) -> list[dict[str, str]]:
+# pycountry's ISO 3166 data as two plain tables: alpha-2 -> ISO's common name (else its
+# name), in ISO's order; and country -> {ISO 3166-2 code -> name}. pycountry's own loader
+# makes an object and indexes every field of each of the ~5,000 subdivisions on the first
+# lookup (~100 ms of an eligibility or checkout cold start); reading its two JSON files
+# into these tables costs ~11 ms, and the build (``python -m bonestore.domain.countries``,
+# shared/Makefile) writes them to ISO_ARTIFACT, which loads in ~1 ms. The artifact is
+# stamped with the SHA-256 of the files it came from and used only when they are the
+# files beside it; otherwise, as without it, the files are read. tests/unit/test_countries.py
+# holds the tables to pycountry's own lookups, for every country and subdivision.
+ISO_ARTIFACT = Path(__file__).resolve().parent.parent / "data" / "iso3166.pickle"
+_FORMAT = 1
+_log = logging.getLogger(__name__)
+
+IsoTables = tuple[dict[str, str], dict[str, dict[str, str]]]
+
+
+ISO_FILES = ("iso3166-1.json", "iso3166-2.json")
+
+
+def _iso_paths() -> list[Path]:
+    """pycountry's two ISO 3166 files, found without importing pycountry (~2.5 ms: its
+    ``DATABASE_DIR``, ``pycountry/databases``)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("pycountry")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("pycountry")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "databases"
+    return [folder / name for name in ISO_FILES]
+
+
+def _iso_files() -> list[bytes]:
+    return [path.read_bytes() for path in _iso_paths()]
+
+
+def _iso_stamp(files: list[bytes]) -> dict[str, Any]:
+    import hashlib
+
+    return {"format": _FORMAT, "sha256": [hashlib.sha256(data).hexdigest() for data in files]}
+
+
+def _tables_from(files: list[bytes]) -> IsoTables:
     import json
 
-    with open(database.filename, encoding="utf-8") as file:
-        entries: list[dict[str, str]] = json.load(file)[root]
-    return entries
-
-
-# pycountry's data read as plain dicts, straight from its own ISO 3166 files: its loader
-# makes an object and indexes every field of each of the ~5,000 subdivisions on the first
-# lookup (~100 ms of an eligibility or checkout cold start), where a request needs one
-# country's codes (~10 ms this way). tests/unit/test_countries.py holds both to pycountry's
-# own lookups, for every country and subdivision.
-@cache
-def _country_names() -> dict[str, str]:
-    """alpha-2 -> ISO's common name (else its name), in ISO's order."""
-    import pycountry
-
-    return {
-        entry["alpha_2"]: entry.get("common_name") or entry["name"]
-        for entry in _read_database(pycountry.countries, "3166-1")
-    }
-
-
-@cache
-def _subdivisions_by_country() -> dict[str, dict[str, str]]:
-    import pycountry
-
+    countries, subdivisions = json.loads(files[0])["3166-1"], json.loads(files[1])["3166-2"]
+    names = {entry["alpha_2"]: entry.get("common_name") or entry["name"] for entry in countries}
     by_country: dict[str, dict[str, str]] = {}
-    for entry in _read_database(pycountry.subdivisions, "3166-2"):
+    for entry in subdivisions:
         code = entry["code"].upper()
         by_country.setdefault(code.split("-", 1)[0], {})[code] = entry["name"]
-    return by_country
+    return names, by_country
+
+
+@cache
+def _iso_tables() -> IsoTables:
+    """The tables: from the build's artifact when it matches pycountry's files, else read."""
+    import pickle
+
+    files = _iso_files()
+    try:
+        raw = ISO_ARTIFACT.read_bytes()
+    except FileNotFoundError:
+        return _tables_from(files)
+    try:
+        body = pickle.loads(raw)  # noqa: S301 -- our own build artifact, beside our code
+        if body["stamp"] == _iso_stamp(files):
+            tables: IsoTables = body["tables"]
+            return tables
+        _log.warning("ISO 3166 artifact built from other pycountry data: reading its files")
+    except Exception as exc:  # an unreadable artifact: the files decide instead
+        _log.warning("ISO 3166 artifact unreadable (%s): reading pycountry's files", exc)
+    return _tables_from(files)
+
+
+def compile_to(package_dir: str | Path) -> Path:
+    """Write the tables of the pycountry installed here into ``package_dir`` (a
+    ``bonestore`` package directory) as the artifact a cold start loads."""
+    import pickle
+
+    files = _iso_files()
+    target = Path(package_dir) / "data" / ISO_ARTIFACT.name
+    body = {"stamp": _iso_stamp(files), "tables": _tables_from(files)}
+    target.write_bytes(pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
+    return target
+
+
+def _country_names() -> dict[str, str]:
+    return _iso_tables()[0]
+
+
+def _subdivisions_by_country() -> dict[str, dict[str, str]]:
+    return _iso_tables()[1]
 
 
 def is_country(code: str) -> bool:
@@ -213,3 +275,16 @@ def _sort_key(name: str) -> str:
 
     bare = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     return bare.removeprefix("the ").casefold()
+
+
+def main(argv: list[str]) -> int:
+    """``python -m bonestore.domain.countries PACKAGE_DIR``: the build's artifact."""
+    if len(argv) != 1:
+        print("usage: python -m bonestore.domain.countries PACKAGE_DIR", file=sys.stderr)
+        return 2
+    print(f"ISO 3166 tables -> {compile_to(argv[0])}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
