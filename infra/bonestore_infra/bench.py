@@ -621,7 +621,7 @@ MILESTONES = (
     ("pydantic schemas built later", "pydantic/_internal/_model_construction.py", "rebuild"),
     ("pydantic TypeAdapters built", "pydantic/type_adapter.py", "__init__"),
     ("Powertools route model (dependant)", "event_handler/openapi/dependant.py", "get_dependant"),
-    ("ISO 3166 data (pycountry)", "pycountry/db.py", "_load"),
+    ("ISO 3166 tables (artifact or files)", "bonestore/domain/countries.py", "_iso_tables"),
     ("Stripe secret read", "bonestore/adapters/secrets.py", "keys"),
     ("Powertools Logger set up", "aws_lambda_powertools/logging/logger.py", "__init__"),
 )
