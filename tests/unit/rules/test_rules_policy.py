@@ -295,6 +295,20 @@ def test_no_methods_outside_the_zone() -> None:
     assert decide({"country": "AR"}, ("DENSERCISE-DVD", 1)).shipping_methods == []
 
 
+@pytest.mark.parametrize("sub", ["GU", "VI", "AS", "MP", "UM"])
+def test_no_methods_to_the_us_territories_not_shipped_to(sub: str) -> None:
+    """ "standard: every physical destination": a territory no parcel goes to (only Puerto
+    Rico is served) is offered no method, and each says why, as the line does."""
+    decision = decide({"country": "US", "subdivision": sub}, ("DENSERCISE-DVD", 1))
+    assert decision.eligible is False
+    assert decision.shipping_methods == []
+    _, missing = _why(decision)
+    territories = "We don't ship physical products to US territories other than Puerto Rico yet."
+    assert missing == {"standard": [territories], "express": [territories]}
+    served = decide({"country": "US", "subdivision": "PR"}, ("DENSERCISE-DVD", 1))
+    assert methods(served) == {"standard": 595, "express": 3995}
+
+
 def _why(decision: CartDecision) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     body = decision.to_json()
     offered = {m["id"]: [r["rule_id"] for r in m["reasons"]] for m in body["shipping_methods"]}
