@@ -199,6 +199,25 @@ def test_digital_only_ignores_an_address() -> None:
                   shipping_method="express")  # fmt: skip
     assert result.shipping_address is None and result.order.shipping_address is None
     assert "shipping_options" not in session_params(result.session)
+    assert result.decision is not None and result.decision.eligible  # decided on it
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"country": "CU", "postal_code": "10400", "city": "Havana"},
+        {"country": "UA", "postal_code": "95000", "city": "Simferopol"},  # Crimea by its code
+        {"country": "UA", "subdivision": "UA-14", "postal_code": "83001", "city": "Donetsk"},
+    ],
+)
+def test_digital_only_with_an_embargoed_address_is_refused(where: dict[str, str]) -> None:
+    """Nothing may be sold to an embargoed buyer: an address sent with a digital cart is
+    decided on, as a v1 destination is, rather than left to the billing check."""
+    address = {"name": "A Buyer", "line1": "1 Main St", **where}
+    with pytest.raises(Unprocessable) as caught:
+        plan([{"sku": "ORP-EBOOK", "quantity": 1}], address=address)
+    assert caught.value.code == "not_shippable"
+    assert caught.value.details and caught.value.details[0]["reasons"][0]["code"] == "embargoed"
 
 
 def test_digital_cart_to_an_embargoed_destination_is_refused() -> None:

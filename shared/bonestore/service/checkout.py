@@ -17,7 +17,8 @@ Decisions (see also docs/api.md):
   cheapest offered is chosen. The session fixes the address (Stripe cannot change it)
   and offers only that method at the rules' price.
 - A digital-only cart takes no address: a ``shipping_address``/``shipping_method`` sent
-  with one is ignored (echoed as null). A v1 ``destination`` is still decided now.
+  with one is not kept (echoed as null), but the cart is decided on that address, as on
+  a v1 ``destination``: an embargoed buyer is refused before paying.
 - Reservation limits (``bonestore.domain.limits``): checkouts per minute per email and
   client address are counted first; the customer's share of a product's stock and of
   open checkouts is taken with the reservation (429 ``rate_limited`` past either). The
@@ -340,6 +341,11 @@ def plan_checkout(
             )
         address = address_of(request.shipping_address)
         destination = address.destination()
+    elif request.shipping_address is not None and destination is None:
+        # A digital-only cart needs no address, but one sent says where the buyer is: an
+        # embargoed one is refused now, not only at payment (the billing address). It is
+        # not kept as a shipping address: nothing ships.
+        destination = address_of(request.shipping_address).destination()
     rule_lines = cart_lines_of(lines)
     decision = engine.decide(rule_lines, destination, now) if destination is not None else None
     if decision is not None and not decision.eligible:
