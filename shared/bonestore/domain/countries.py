@@ -7,9 +7,10 @@ AA/AE/AP that ISO does not list), whether the subdivision and the postal code ar
 asked for, and a real example of the country's postal code for a placeholder.
 
 Pure and free of pydantic (the catalog function serves it, and its cold start is a
-product metric). pycountry's data is read on first use (see ``_iso_tables``). The postal-code facts agree
-with ``domain.geo``: a country whose format geo validates has ``required: true`` and an
-example geo accepts unchanged (``tests/unit/test_countries.py`` holds them to it).
+product metric). pycountry's data is read on first use (see ``_iso_tables``). The
+postal-code facts agree with ``domain.geo``: a country whose format geo validates has
+``required: true`` and an example geo accepts unchanged (``tests/unit/test_countries.py``
+holds them to it).
 """
 
 from __future__ import annotations
@@ -112,7 +113,8 @@ POSTAL_LABELS = {
 # makes an object and indexes every field of each of the ~5,000 subdivisions on the first
 # lookup (~100 ms of an eligibility or checkout cold start); reading its two JSON files
 # into these tables costs ~11 ms, and the build (``python -m bonestore.domain.countries``,
-# shared/Makefile) writes them to ISO_ARTIFACT, which loads in ~1 ms. The artifact is
+# shared/Makefile) writes them to ISO_ARTIFACT, which loads in ~2 ms (the files' hashes
+# included). The artifact is
 # stamped with the SHA-256 of the files it came from and used only when they are the
 # files beside it; otherwise, as without it, the files are read. tests/unit/test_countries.py
 # holds the tables to pycountry's own lookups, for every country and subdivision.
