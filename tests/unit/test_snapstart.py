@@ -86,12 +86,16 @@ def test_after_restore_reseeds_and_drops_clients_and_the_stripe_secret(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDSNAPSHOT")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "snapshot")
+    from bonestore.adapters import aws
     from bonestore.adapters.dynamo import dynamodb_client
     from bonestore.api import deps, snapstart
 
     random.seed(7)
     in_snapshot = random.random()
     client = dynamodb_client()
+    loader = aws._session().get_component("data_loader")
     deps._built["stripe_secrets"] = object()  # what the snapshot would carry
     from bonestore.adapters.secrets import forget_cached_secrets, secrets_provider
 
@@ -102,6 +106,12 @@ def test_after_restore_reseeds_and_drops_clients_and_the_stripe_secret(
     hooks[-1]()
     assert random.random() != in_snapshot
     assert dynamodb_client() is not client
+    # Credentials resolved again, from a new session; the data files it loaded kept.
+    assert dynamodb_client()._request_signer._credentials is not client._request_signer._credentials
+    assert (
+        dynamodb_client().meta.events is not client.meta.events
+        and aws._session().get_component("data_loader") is loader
+    )
     assert "stripe_secrets" not in deps._built
     assert secrets_provider() is not provider
 

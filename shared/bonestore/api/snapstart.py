@@ -28,10 +28,12 @@ REGISTERED: dict[str, list[Callable[[], None]]] = {"before_snapshot": [], "after
 
 def refresh_after_restore() -> None:
     """Forget what no two environments restored from one snapshot may share."""
+    from bonestore.adapters.aws import renew_session
     from bonestore.adapters.dynamo import dynamodb_client
     from bonestore.api import deps
 
     reseed_random()  # from os.urandom: each restored environment its own sequence
+    renew_session()  # the session caches the credentials every client it makes uses
     dynamodb_client.cache_clear()  # a client holds pooled connections and credentials
     deps.reset()  # what the providers built: the Stripe client, the Stripe keys' reader
 
