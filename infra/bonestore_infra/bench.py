@@ -367,11 +367,14 @@ def _breakdown(importtime: str) -> dict[str, float]:
 
 # What Lambda's python3.13 runtime ships beside a function's layers: boto3 and what it needs.
 RUNTIME_DISTRIBUTIONS = ("boto3",)
+# Installed without their dependencies, as shared/Makefile does (shared/requirements.txt).
+WITHOUT_DEPENDENCIES = ("stripe",)
 
 
 def _distributions(roots: list[str]) -> dict[str, Any]:
     """The installed distributions ``roots`` need, transitively (extras and markers that do
-    not apply left out): name -> ``importlib.metadata.Distribution``."""
+    not apply left out; none for WITHOUT_DEPENDENCIES): name -> its
+    ``importlib.metadata.Distribution``."""
     from importlib import metadata
 
     from packaging.requirements import Requirement
@@ -384,6 +387,8 @@ def _distributions(roots: list[str]) -> dict[str, Any]:
         if name in found:
             continue
         found[name] = metadata.distribution(name)
+        if name in WITHOUT_DEPENDENCIES:
+            continue
         for text in found[name].requires or []:
             requirement = Requirement(text)
             if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):

@@ -26,10 +26,11 @@ print(json.dumps({name: importlib.util.find_spec(name) is not None for name in n
 
 def test_children_see_the_layer_and_the_runtime_only(tmp_path: Path) -> None:
     path = bench.deployed_layer(tmp_path)
-    shipped = ["bonestore", "stripe", "requests", "pydantic", "yaml", "pycountry", "boto3"]
+    shipped = ["bonestore", "stripe", "pydantic", "yaml", "pycountry", "boto3"]
     # In the venv (dev tools and their dependencies), never in the layer: stripe imports
-    # aiohttp at import time when it can, which a deployed function never pays.
-    development = ["aiohttp", "moto", "pytest", "rich", "bonestore_infra"]
+    # aiohttp at import time when it can, which a deployed function never pays; and
+    # requests, which the layer leaves out as shared/Makefile does (requirements.txt).
+    development = ["aiohttp", "requests", "moto", "pytest", "rich", "bonestore_infra"]
     assert all(importlib.util.find_spec(name) for name in development)  # here, they are
     done = subprocess.run(
         [sys.executable, "-S", "-c", PROBE, *shipped, *development],

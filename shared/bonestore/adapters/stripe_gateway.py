@@ -1,4 +1,5 @@
-"""Stripe behind a small interface: the only module that imports ``stripe`` (lazily).
+"""Stripe behind a small interface: the only module that imports ``stripe`` (lazily; its
+HTTP client, ``stripe_http``, too).
 
 Every POST carries an ``Idempotency-Key`` so a retry (ours or the SDK's) never
 creates a second session or refund. Any Stripe or network failure leaves as
@@ -41,10 +42,12 @@ class StripeGateway:
         if self._client is None:
             import stripe
 
+            from bonestore.adapters.stripe_http import Urllib3Client
+
             key = self._api_key if isinstance(self._api_key, str) else self._api_key()
             options: dict[str, Any] = {
                 "max_network_retries": MAX_NETWORK_RETRIES,
-                "http_client": stripe.RequestsClient(
+                "http_client": Urllib3Client(
                     timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
                 ),
             }

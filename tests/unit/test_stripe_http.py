@@ -1,0 +1,145 @@
+"""The Stripe SDK's HTTP client over urllib3 (``bonestore.adapters.stripe_http``): what
+``RequestsClient`` did for the SDK, without importing requests."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+import stripe
+
+from bonestore.adapters.stripe_http import Urllib3Client
+
+pytestmark = pytest.mark.unit
+
+
+class _Stripe(BaseHTTPRequestHandler):
+    """Answers as the test's ``script`` says: a list of (status, headers, body, delay)."""
+
+    script: ClassVar[list[tuple[int, dict[str, str], bytes, float]]] = []
+    seen: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.seen.append(
+            {"path": self.path, "headers": dict(self.headers), "body": self.rfile.read(length)}
+        )
+        status, headers, body, delay = self.script.pop(0) if self.script else (200, {}, b"{}", 0)
+        time.sleep(delay)
+        try:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client timed out first
+            pass
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    _Stripe.script, _Stripe.seen = [], []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Stripe)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_request_and_its_answer_pass_through_whole(server: str) -> None:
+    _Stripe.script = [(402, {"Request-Id": "req_1", "Stripe-Should-Retry": "false"}, b'{"e":1}', 0)]
+    client = Urllib3Client(timeout=(1, 2))
+    body, status, headers = client.request(
+        "post", f"{server}/v1/x", {"Idempotency-Key": "k1", "X-Test": "y"}, "a=1&b=%C3%A9"
+    )
+    assert (body, status) == (b'{"e":1}', 402)
+    # The SDK reads these headers in lower case (its retry decision, request ids).
+    assert headers["request-id"] == "req_1" and "stripe-should-retry" in headers
+    seen = _Stripe.seen[0]
+    assert seen["body"] == b"a=1&b=%C3%A9" and seen["headers"]["Idempotency-Key"] == "k1"
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_refused_connection_is_retryable() -> None:
+    client = Urllib3Client(timeout=(1, 1))
+    with pytest.raises(stripe.APIConnectionError) as caught:
+        client.request("get", f"http://127.0.0.1:{_closed_port()}/v1/x", {})
+    assert caught.value.should_retry is True
+
+
+def test_a_read_timeout_is_retryable(server: str) -> None:
+    _Stripe.script = [(200, {}, b"{}", 1.0)]
+    client = Urllib3Client(timeout=(1, 0.2))
+    with pytest.raises(stripe.APIConnectionError) as caught:
+        client.request("post", f"{server}/v1/x", {}, "a=1")
+    assert caught.value.should_retry is True
+
+
+def test_a_tls_failure_is_not_retried(server: str) -> None:
+    client = Urllib3Client(timeout=(1, 1))
+    with pytest.raises(stripe.APIConnectionError) as caught:  # TLS to a plain HTTP port
+        client.request("get", server.replace("http://", "https://") + "/v1/x", {})
+    assert caught.value.should_retry is False
+    assert "TLS" in str(caught.value)
+
+
+def test_tls_is_verified_against_stripes_ca_bundle() -> None:
+    pool = Urllib3Client(timeout=(1, 1))._pool
+    assert pool.connection_pool_kw["cert_reqs"] == "CERT_REQUIRED"
+    assert pool.connection_pool_kw["ca_certs"] == stripe.ca_bundle_path
+
+
+def test_the_sdk_retries_a_500_once_with_the_same_idempotency_key(server: str) -> None:
+    _Stripe.script = [
+        (500, {}, b'{"error": {"type": "api_error", "message": "boom"}}', 0),
+        (200, {}, json.dumps({"id": "cus_1", "object": "customer"}).encode(), 0),
+    ]
+    sdk = stripe.StripeClient(
+        "sk_test_x",
+        base_addresses={"api": server},
+        max_network_retries=1,
+        http_client=Urllib3Client(timeout=(1, 2)),
+    )
+    customer = sdk.v1.customers.create(params={"email": "a@example.com"})
+    assert customer.id == "cus_1"
+    keys = [seen["headers"]["Idempotency-Key"] for seen in _Stripe.seen]
+    assert len(keys) == 2 and keys[0] == keys[1]
+
+
+def test_the_deployed_gateway_never_imports_requests(tmp_path: Any) -> None:
+    """In the layer as deployed (no requests: shared/requirements.txt), making the SDK's
+    client imports neither requests nor anything it needs."""
+    from bonestore_infra.bench import deployed_layer
+
+    script = """
+import sys
+from bonestore.adapters.stripe_gateway import StripeGateway
+StripeGateway("sk_test_x", api_base="http://127.0.0.1:9").client
+print(sorted({"requests", "idna", "charset_normalizer"} & set(sys.modules)))
+"""
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", script],
+        env={"PYTHONPATH": deployed_layer(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"
