@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -367,13 +367,11 @@ def _breakdown(importtime: str) -> dict[str, float]:
 
 # What Lambda's python3.13 runtime ships beside a function's layers: boto3 and what it needs.
 RUNTIME_DISTRIBUTIONS = ("boto3",)
-# Installed without their dependencies, as shared/Makefile does (shared/requirements.txt).
-WITHOUT_DEPENDENCIES = ("stripe",)
 
 
-def _distributions(roots: list[str]) -> dict[str, Any]:
+def _distributions(roots: list[str], without_dependencies: Iterable[str] = ()) -> dict[str, Any]:
     """The installed distributions ``roots`` need, transitively (extras and markers that do
-    not apply left out; none for WITHOUT_DEPENDENCIES): name -> its
+    not apply left out; none for those ``without_dependencies``): name -> its
     ``importlib.metadata.Distribution``."""
     from importlib import metadata
 
@@ -381,13 +379,14 @@ def _distributions(roots: list[str]) -> dict[str, Any]:
     from packaging.utils import canonicalize_name
 
     found: dict[str, Any] = {}
+    alone = {canonicalize_name(name) for name in without_dependencies}
     todo = list(roots)
     while todo:
         name = canonicalize_name(todo.pop())
         if name in found:
             continue
         found[name] = metadata.distribution(name)
-        if name in WITHOUT_DEPENDENCIES:
+        if name in alone:
             continue
         for text in found[name].requires or []:
             requirement = Requirement(text)
@@ -442,15 +441,19 @@ def deployed_layer(target: Path, source: Path = REPO_ROOT / "shared") -> str:
             check=True,
             capture_output=True,
         )
-    requirements = [
-        line.split("==")[0].strip()
-        for line in (REPO_ROOT / "shared" / "requirements.txt").read_text().splitlines()
+    # The source's own requirements (a ref's, for --against), its "no-deps" lines as
+    # shared/Makefile installs them: without their dependencies.
+    lines = [
+        line
+        for line in (source / "requirements.txt").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
+    requirements = [line.split("==")[0].strip() for line in lines]
+    alone = [line.split("==")[0].strip() for line in lines if "# no-deps" in line]
     provided = _distributions(list(RUNTIME_DISTRIBUTIONS))
     for distribution in provided.values():
         _link_distribution(distribution, runtime)
-    for name, distribution in _distributions(requirements).items():
+    for name, distribution in _distributions(requirements, alone).items():
         if name not in provided:
             _link_distribution(distribution, layer)
     # After linking: a one-file module (typing_extensions.py, six.py) caches its .pyc beside
@@ -647,10 +650,11 @@ def _milestones(prefix: str) -> dict[str, float]:
 
 
 def _ref_source(ref: str, target: Path) -> Path:
-    """``shared/`` and ``functions/`` of git ``ref`` unpacked into ``target``."""
+    """``shared/`` (the package and its requirements) and ``functions/`` of git ``ref``
+    unpacked into ``target``."""
     target.mkdir(parents=True)
     archive = subprocess.run(
-        ["git", "archive", ref, "shared/bonestore", "functions"],
+        ["git", "archive", ref, "shared/bonestore", "shared/requirements.txt", "functions"],
         cwd=REPO_ROOT,
         check=True,
         capture_output=True,
