@@ -81,15 +81,7 @@ class Urllib3Client(stripe.HTTPClient):
         # (``Stripe-Should-Retry``, ``Request-Id``).
         return response.data, response.status, response.headers
 
-    def request_stream(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        post_data: Any = None,
-        *,
-        _usage: list[str] | None = None,
-    ) -> tuple[Any, int, Mapping[str, str]]:
+    def request_stream(self, *args: Any, **kwargs: Any) -> tuple[Any, int, Mapping[str, str]]:
         raise NotImplementedError("the service makes no streaming Stripe requests")
 
     def close(self) -> None:
