@@ -101,6 +101,28 @@ def test_a_tls_failure_is_not_retried(server: str) -> None:
     assert "TLS" in str(caught.value)
 
 
+def test_concurrent_requests_share_the_pool_without_dropping_connections(
+    server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The local gateway's threads share one client: up to POOL_SIZE requests at once keep
+    their connections (past it urllib3 warns "Connection pool is full, discarding")."""
+    _Stripe.script = [(200, {}, b"{}", 0.2) for _ in range(8)]
+    client = Urllib3Client(timeout=(1, 5))
+    statuses: list[int] = []
+
+    def call() -> None:
+        statuses.append(client.request("post", f"{server}/v1/x", {}, "a=1")[1])
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    with caplog.at_level("WARNING", logger="urllib3"):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert statuses == [200] * 8
+    assert "Connection pool is full" not in caplog.text
+
+
 def test_tls_is_verified_against_stripes_ca_bundle() -> None:
     pool = Urllib3Client(timeout=(1, 1))._pool
     assert pool.connection_pool_kw["cert_reqs"] == "CERT_REQUIRED"

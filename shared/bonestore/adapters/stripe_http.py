@@ -26,6 +26,7 @@ import stripe
 import urllib3
 
 _MESSAGE = "Unexpected error communicating with Stripe"
+POOL_SIZE = 10  # requests' default per host, which RequestsClient had
 
 
 def _connection_error(message: str, exc: Exception, retry: bool) -> stripe.APIConnectionError:
@@ -41,8 +42,14 @@ class Urllib3Client(stripe.HTTPClient):
     def __init__(self, timeout: tuple[float, float]) -> None:
         super().__init__()
         self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
+        # Up to POOL_SIZE connections kept: a Lambda environment makes one request at a
+        # time, the local gateway's threads several (past the size, urllib3 opens and drops
+        # extra connections, with a warning each).
         self._pool = urllib3.PoolManager(
-            cert_reqs="CERT_REQUIRED", ca_certs=stripe.ca_bundle_path, retries=False
+            maxsize=POOL_SIZE,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=stripe.ca_bundle_path,
+            retries=False,
         )
 
     def request(
