@@ -114,10 +114,10 @@ POSTAL_LABELS = {
 # lookup (~100 ms of an eligibility or checkout cold start); reading its two JSON files
 # into these tables costs ~11 ms, and the build (``python -m bonestore.domain.countries``,
 # shared/Makefile) writes them to ISO_ARTIFACT, which loads in ~2 ms (the files' hashes
-# included). The artifact is
-# stamped with the SHA-256 of the files it came from and used only when they are the
-# files beside it; otherwise, as without it, the files are read. tests/unit/test_countries.py
-# holds the tables to pycountry's own lookups, for every country and subdivision.
+# included). The artifact is stamped with the SHA-256 of the files it came from and used
+# only when they are the files beside it; otherwise, as without it, the files are read.
+# tests/unit/test_countries.py holds the tables to pycountry's own lookups, for every
+# country and subdivision.
 ISO_ARTIFACT = Path(__file__).resolve().parent.parent / "data" / "iso3166.pickle"
 _FORMAT = 1
 _log = logging.getLogger(__name__)
