@@ -63,7 +63,7 @@ def _error(description: str) -> dict[str, Any]:
 
 def _contract_errors(operation: dict[str, Any], *, secured: bool) -> None:
     """Powertools documents its own 422 and 500 validation shapes; bonestore answers with
-    the contract's error body (bonestore.api.http), so the document says that instead, and
+    the contract's error body (bonestore.api.lite_http), so the document says that instead, and
     adds the statuses every route of its kind answers."""
     responses = operation.setdefault("responses", {})
     extra = dict(SERVER_ERROR)
@@ -94,7 +94,7 @@ def _refs(node: Any) -> set[str]:
 
 
 def _add_named_models(document: dict[str, Any]) -> None:
-    """The schema of every model a route names by reference (bonestore.api.http.schema_ref),
+    """The schema of every model a route names by reference (bonestore.api.responses),
     then fail on any reference that still points nowhere."""
     from pydantic import BaseModel
     from pydantic.json_schema import models_json_schema

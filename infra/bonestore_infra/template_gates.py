@@ -1124,7 +1124,7 @@ def _failure_destinations(template: Template, fn: FunctionDef) -> set[str]:
 
 
 def function_routes(module: ModuleType) -> set[tuple[str, str]]:
-    """(METHOD, /path/{param}) served by a module's Powertools resolver; empty without one."""
+    """(METHOD, /path/{param}) served by a module's router (its OpenAPI document); empty without one."""
     app = getattr(module, "app", None)
     if app is None or not hasattr(app, "get_openapi_schema"):
         return set()

@@ -1,6 +1,6 @@
 """Every error code an answer can carry is in docs/api.md's "Error codes" table, and the
 table names no code nothing answers. The codes are read from the source (a ``code=``
-argument, a ``code =`` class attribute, the field codes of ``bonestore.api.http``, a
+argument, a ``code =`` class attribute, the field codes of ``bonestore.api.validation``, a
 literal given to ``error_response``/``error_body`` or paired with a status) and from
 template.yaml's own error bodies (API Gateway's gateway responses, the web ACLs')."""
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from bonestore.api.http import validation_error_response
+from bonestore.api.validation import invalid_request
 from bonestore.domain.errors import InvalidInput, NotFound
 
 pytestmark = pytest.mark.unit
@@ -27,16 +25,16 @@ pytestmark = pytest.mark.unit
     ],
 )
 def test_validation_errors_get_field_specific_codes(loc: tuple[object, ...], code: str) -> None:
-    response = validation_error_response([{"loc": loc, "msg": "bad", "type": "value_error"}])
-    body = json.loads(response.body)
-    assert response.status_code == 400
+    error = invalid_request([{"loc": loc, "msg": "bad", "type": "value_error"}])
+    body = error.body()
+    assert error.status == 400
     assert body["error"]["code"] == code
     assert body["error"]["details"][0]["field"].endswith(str(loc[-1]))
 
 
 def test_invalid_json_is_named_as_such() -> None:
-    response = validation_error_response([{"loc": ("body", 1), "msg": "x", "type": "json_invalid"}])
-    assert json.loads(response.body)["error"]["code"] == "invalid_json"
+    error = invalid_request([{"loc": ("body", 1), "msg": "x", "type": "json_invalid"}])
+    assert error.body()["error"]["code"] == "invalid_json"
 
 
 def test_domain_errors_carry_status_code_and_details() -> None:

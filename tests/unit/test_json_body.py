@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from bonestore.api.http import create_app
 from bonestore.api.json_body import (
-    check_event_body,
+    event_json_body,
     is_json_media_type,
     nesting_depth,
     parse_json_object,
 )
+from bonestore.api.lite_http import LiteRequest, LiteRouter
 from bonestore.domain.errors import BonestoreError
 
 pytestmark = pytest.mark.unit
@@ -95,19 +95,28 @@ def event(body: str | None, content_type: str | None = "application/json", metho
 
 
 def test_requests_without_a_body_or_with_get_are_not_checked() -> None:
-    check_event_body(event(None, None))
-    check_event_body(event("not json", "text/plain", method="GET"))
+    assert event_json_body(event(None, None)) is None
+    assert event_json_body(event("not json", "text/plain", method="GET")) is None
 
 
-def test_resolver_answers_the_rules_before_routing_with_cors() -> None:
-    app = create_app(enable_validation=True, cors_origin="https://shop.example")
+def test_the_router_answers_the_rules_before_the_route_with_cors() -> None:
+    app = LiteRouter(cors_origin="https://shop.example")
+    reached: list[LiteRequest] = []
+
+    @app.post("/webhooks/stripe", summary="raw", raw_body=True)
+    def route(request: LiteRequest) -> dict[str, str]:
+        reached.append(request)
+        return {}
+
     response = app.resolve(
         {
             **event("{}", "text/plain"),
+            "resource": "/webhooks/stripe",
             "headers": {"Content-Type": "text/plain", "Origin": "https://shop.example"},
         },
         None,
     )
+    assert reached == []
     assert response["statusCode"] == 415
     assert json.loads(response["body"])["error"]["code"] == "unsupported_media_type"
     assert response["headers"]["Access-Control-Allow-Origin"] == "https://shop.example"

@@ -10,10 +10,10 @@ import pytest
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, Field
 
-from bonestore.api.http import create_app
 from bonestore.api.lite_http import LiteRequest, LiteRouter
 from bonestore.domain.errors import NotFound
 from bonestore.service.carts import EligibilityRequest
+from tests.powertools_resolver import create_app
 
 pytestmark = pytest.mark.unit
 

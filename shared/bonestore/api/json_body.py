@@ -126,14 +126,3 @@ def event_json_body(
             f"The request body must be JSON (Content-Type application/json), not {shown!r}."
         )
     return parse_json_object(raw_body(event), max_bytes=max_bytes, max_depth=max_depth)
-
-
-def check_event_body(
-    event: Mapping[str, Any],
-    *,
-    max_bytes: int = MAX_BODY_BYTES,
-    max_depth: int = MAX_JSON_DEPTH,
-) -> None:
-    """Raise the contract's 415/413/400 for a REST proxy event whose body breaks the rules
-    (Powertools' resolver decodes the body again itself)."""
-    event_json_body(event, max_bytes=max_bytes, max_depth=max_depth)

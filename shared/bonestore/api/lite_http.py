@@ -1,6 +1,6 @@
-"""A minimal API Gateway (REST, v1 proxy) router for the functions whose cold start is
-held to a target: every API function but the webhook (the catalog: every page view;
-eligibility: every change of cart or address; the order page; checkout; support; admin).
+"""A minimal API Gateway (REST, v1 proxy) router for the API functions, each of whose cold
+start is held to a target (the catalog: every page view; eligibility: every change of
+cart or address; the order page; checkout; Stripe's webhook; support; admin).
 
 Why not Powertools' resolver there: their cold-start targets are 1.15x to 1.6x the
 fair floor (issue #14), and ``make bench`` measured Powertools' event handler and
@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bonestore import log_context
 from bonestore.api.auth import Principal, RoutePolicy, authorize_event
-from bonestore.api.json_body import event_json_body
+from bonestore.api.json_body import MAX_BODY_BYTES, event_json_body
+from bonestore.api.json_body import raw_body as body_bytes
 from bonestore.api.validation import invalid_request
 from bonestore.domain.errors import BonestoreError, error_body
 
@@ -54,6 +55,9 @@ class LiteRequest:
     source_ip: str | None = None
     gateway_request_id: str | None = None
     lambda_context: Any = None  # the invocation's, as Lambda passed it
+    # The body's bytes as the client sent them, for a route that verifies a signature on
+    # them (``raw_body=True``: Stripe's webhook); empty otherwise.
+    raw_body: bytes = b""
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -118,6 +122,14 @@ class LiteRoute:
     path_docs: Mapping[str, tuple[str, str]] | None = None
     # The query string's model (``request.validated_query``), documented field by field.
     query_model: type[BaseModel] | None = None
+    # A JSON body held to the contract's rules with this size limit, its bytes kept as
+    # sent in ``request.raw_body`` (the body is checked first, the signature after).
+    raw_body: bool = False
+    max_body_bytes: int = MAX_BODY_BYTES
+
+    @property
+    def takes_body(self) -> bool:
+        return self.body_model is not None or self.raw_body
 
 
 Register = Callable[[Callable[[LiteRequest], Any]], Callable[[LiteRequest], Any]]
@@ -176,10 +188,13 @@ class LiteRouter:
         responses: Mapping[int, Any] | None = None,
         path_docs: Mapping[str, tuple[str, str]] | None = None,
         query_model: type[BaseModel] | None = None,
+        raw_body: bool = False,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> Register:
         """A route on ``path`` (API Gateway's resource template). With ``body_model`` it
-        takes a JSON body (``request.validated(Model)`` reads it). ``responses`` documents
-        it as Powertools' routes are (``bonestore.api.responses.documented``)."""
+        takes a JSON body (``request.validated(Model)`` reads it); with ``raw_body`` one
+        it reads as ``request.body`` and ``request.raw_body``. ``responses`` documents it
+        as Powertools' routes are (``bonestore.api.responses.documented``)."""
 
         def register(handler: Callable[[LiteRequest], Any]) -> Callable[[LiteRequest], Any]:
             self.routes[(method, path)] = LiteRoute(
@@ -196,6 +211,8 @@ class LiteRouter:
                 responses,
                 path_docs,
                 query_model,
+                raw_body,
+                max_body_bytes,
             )
             return handler
 
@@ -256,11 +273,14 @@ class LiteRouter:
                     for k, v in (raw_headers.items() if isinstance(raw_headers, Mapping) else ())
                     if isinstance(v, str)
                 },
-                body=event_json_body(event) if route.body_model is not None else None,
+                body=event_json_body(event, max_bytes=route.max_body_bytes)
+                if route.takes_body
+                else None,
                 principal=principal,
                 source_ip=_source_ip(event),
                 gateway_request_id=_gateway_request_id(event),
                 lambda_context=context,
+                raw_body=body_bytes(event) if route.raw_body else b"",
             )
             answer = route.handler(request)
             if isinstance(answer, LiteResponse):

@@ -1,5 +1,5 @@
-"""What a route answers, as its OpenAPI ``responses=``: one way for every router
-(Powertools' resolver and the lean one), stdlib only."""
+"""What a route answers, as its OpenAPI ``responses=``: one way for every
+route (the lean router documents them through Powertools), stdlib only."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Validation errors (pydantic's, whichever router ran the model) as the contract's 400.
 
-One mapping for every function: Powertools' resolver hands its ``RequestValidationError``
-here (``bonestore.api.http``), the lean router its model's ``ValidationError``
-(``bonestore.api.lite_http``). Stdlib only, so the lean router's cold start pays no
-Powertools for it.
+One mapping for every function: the lean router (``bonestore.api.lite_http``) hands its
+model's ``ValidationError`` here, as Powertools' resolver hands its
+``RequestValidationError`` (the tests' reference, ``tests/powertools_resolver.py``, so
+both answer alike). Stdlib only, so a cold start pays no Powertools for it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """One error hierarchy for the whole service.
 
 Every failure a client can cause is a :class:`BonestoreError` with a stable
-snake_case ``code`` and an HTTP status; :mod:`bonestore.api.http` turns it into the
+snake_case ``code`` and an HTTP status; :mod:`bonestore.api.lite_http` turns it into the
 contract's body ``{"error": {"code", "message", "details"?}}``.
 """
 

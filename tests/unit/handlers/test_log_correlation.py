@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from tests.unit.handlers.conftest import (
     body_of,
     stripe_signature,
 )
+from tests.unit.test_correlation_id import LambdaJsonFormatter
 
 pytestmark = pytest.mark.unit
 
@@ -30,9 +31,7 @@ Invoke = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 @pytest.fixture
 def invoke(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> Invoke:
-    """The functions as template.yaml configures them: their Powertools Logger is then
-    the ``bonestore`` logger, the parent of the use cases' and adapters' loggers (the
-    handler tests' shared modules were imported without a service name)."""
+    """The functions as template.yaml configures them, each a fresh import (a cold start)."""
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "bonestore")
     modules = {
         name: fresh_function_module(name, "log_correlation") for name in ("checkout", "webhook")
@@ -41,14 +40,17 @@ def invoke(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> Invoke:
 
 
 @pytest.fixture
-def written(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    """What the Powertools handler of the ``bonestore`` logger writes. Powertools binds
-    it to the stdout of the first Logger made in the process: read its stream, not capsys."""
+def written(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """What Lambda's own handler on the root logger writes (its JSON log format), at the
+    INFO level the template sets."""
     stream = io.StringIO()
-    for handler in logging.getLogger("bonestore").handlers:
-        if isinstance(handler, logging.StreamHandler):
-            monkeypatch.setattr(handler, "stream", stream)
-    return stream
+    lambda_handler = logging.StreamHandler(stream)
+    lambda_handler.setFormatter(LambdaJsonFormatter())
+    root = logging.getLogger()
+    root.addHandler(lambda_handler)
+    monkeypatch.setattr(logging.getLogger("bonestore"), "level", logging.INFO)
+    yield stream
+    root.removeHandler(lambda_handler)
 
 
 def open_order(invoke: Invoke) -> dict[str, Any]:

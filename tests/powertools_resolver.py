@@ -1,10 +1,13 @@
-"""Powertools' resolver, as the webhook uses it (every other API function runs on
-``bonestore.api.lite_http``, which answers errors in the same body).
+"""Powertools' resolver, answering in the contract's error body: the reference the lean
+router (``bonestore.api.lite_http``, which every API function runs on) is held to by
+the parity tests (``test_lite_http``): the same model validated, the same answer.
 
 Domain errors, Powertools' validation errors, unknown routes and unexpected
 exceptions all leave as the contract's body
-``{"error": {"code", "message", "details"?}}``; Powertools' own 422 shape never
-does. Validation (pydantic) is opt-in so GET-only functions keep a cheap cold start.
+``{"error": {"code", "message", "details"?}}``; Powertools' own 422 shape never does.
+It ran the webhook until that moved to the lean router too (issue #14: ~45 ms of its
+cold start); its ``Resolver`` keeps the request per instance, not on Powertools' class
+(two concurrent requests on the local gateway's threads read each other's body).
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from bonestore.api.json_body import MAX_BODY_BYTES, MAX_JSON_DEPTH, check_event_body, header
+from bonestore.api.json_body import MAX_BODY_BYTES, MAX_JSON_DEPTH, event_json_body, header
 from bonestore.api.validation import invalid_request
 from bonestore.domain.errors import BonestoreError, error_body
 
-logger = logging.getLogger("bonestore.api.http")
+logger = logging.getLogger("tests.powertools_resolver")
 
 
 def error_response(
@@ -84,7 +87,7 @@ class Resolver(APIGatewayRestResolver):
 
     def resolve(self, event: Any, context: Any) -> dict[str, Any]:
         try:
-            check_event_body(event, max_bytes=self.max_body_bytes, max_depth=self.max_json_depth)
+            event_json_body(event, max_bytes=self.max_body_bytes, max_depth=self.max_json_depth)
         except BonestoreError as exc:
             return self.reject(exc, event)
         self._lambda_context = context
