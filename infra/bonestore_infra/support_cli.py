@@ -467,6 +467,11 @@ def print_check(body: dict[str, Any]) -> None:
         f"{m['id']} {_money(m['price'])}" for m in body.get("shipping_methods") or []
     )
     console.print(f"Shipping methods: {methods or 'none'}")
+    # What support is asked next: why a method the customer expected is not offered.
+    for method in body.get("unavailable_shipping_methods") or []:
+        console.print(f"Not available: {method['id']} ({method['name']})")
+        for line in _reasons(method).splitlines():
+            console.print(f"  {line}", highlight=False)
     for line in body.get("trace") or []:
         trace = Table(title=f"Rules considered for {line['sku']}", title_justify="left")
         for column in ("Rule", "Effect", "Result", "Why"):

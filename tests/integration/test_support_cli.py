@@ -122,6 +122,12 @@ def test_check_takes_a_full_address_so_a_po_box_counts(cli: Any) -> None:
     assert "express" not in {m["id"] for m in body["shipping_methods"]}
     code, out, _ = cli("check", *place, *po_box, "--sku", "DENSERCISE-DVD")
     assert "PO Box 12 New York US-NY 10001 US" in out
+    # Why express is missing, in the rule's own words.
+    (withdrawn,) = body["unavailable_shipping_methods"]
+    assert withdrawn["id"] == "express"
+    assert "Not available: express" in out
+    reason = withdrawn["reasons"][0]
+    assert f"{reason['rule_id']} ({reason['code']}): {reason['message']}" in " ".join(out.split())
 
 
 def test_the_cli_says_which_api_answered(cli: Any, local_stack: Any) -> None:
