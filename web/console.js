@@ -391,8 +391,12 @@
       table(["SKU", "Qty", "Eligible", "Max qty", "Why"], (body.items || []).map((l) => [
         l.sku, String(l.quantity), yesNo(l.eligible),
         l.max_quantity === null ? "-" : String(l.max_quantity), reasons(l)]), { id: "check-table" }),
-      el("p", {}, "Shipping methods: ", (body.shipping_methods || []).length
+      el("p", { id: "check-methods" }, "Shipping methods: ", (body.shipping_methods || []).length
         ? body.shipping_methods.map((m) => `${m.name} (${money(m.price)})`).join(", ") : "none"),
+      // Why a method the customer expected is not offered (a PO box, a territory...).
+      ...(body.unavailable_shipping_methods || []).map((m) =>
+        el("div", { class: "unavailable-method", "data-method": m.id },
+          el("p", {}, `Not available: ${m.name}`), ...reasons(m))),
       ...traceTables(body.trace),
     );
   }

@@ -97,7 +97,10 @@ def test_check_takes_the_first_address_line_so_a_po_box_counts(page: Any, local_
         page.fill("#sku", "DENSERCISE-DVD")
         page.click("#check-form button")
         page.wait_for_selector(f"#check-verdict:has-text('{line1}')")
-        assert ("Express" in page.text_content("#result")) is express, line1
+        assert ("Express" in page.text_content("#check-methods")) is express, line1
+        # Where it is not offered, the page says why, with the rule that took it away.
+        withdrawn = page.locator(".unavailable-method[data-method='express'] .reason")
+        assert (withdrawn.count() == 0) is express, line1
 
 
 def test_errors_are_shown_from_the_contract_body(page: Any, local_stack: Any) -> None:
