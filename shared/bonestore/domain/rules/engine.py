@@ -227,7 +227,7 @@ class Engine:
         else:
             groups, check = self._index.line_candidates(product, dest.country)
             for group in groups:  # rules their index key decides: no match() to call
-                view = group.view(bucket, ts)
+                view = group.views.get(bucket) or group.view(bucket, ts)
                 if view.permit:
                     matched.permitted = True
                 if view.decides:
