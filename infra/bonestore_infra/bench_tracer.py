@@ -21,7 +21,7 @@ import sys
 MODES = {
     "plain": None,
     "botocore": "botocore",
-    "botocore+requests": "botocore,requests",
+    "botocore+httplib": "botocore,httplib",  # Stripe's HTTP: urllib3 on http.client
     "defaults": "",  # Tracer() as documented: patches every supported module
 }
 
