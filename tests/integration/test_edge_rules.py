@@ -100,6 +100,7 @@ def test_json_media_types_are_accepted(api: Http, content_type: str) -> None:
         b'{"a":' * 40 + b"1" + b"}" * 40,  # deeper than the API needs
         b"[]",  # JSON, but not the object every route takes
         b'"text"',
+        b"",  # declared JSON, but empty: the empty text is no JSON document
     ],
     ids=[
         "bad-utf8",
@@ -111,6 +112,7 @@ def test_json_media_types_are_accepted(api: Http, content_type: str) -> None:
         "deep-40",
         "array",
         "string",
+        "empty",
     ],
 )
 def test_a_body_that_is_not_a_json_object_is_400_invalid_json(

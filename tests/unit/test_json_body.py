@@ -96,7 +96,19 @@ def event(body: str | None, content_type: str | None = "application/json", metho
 
 def test_requests_without_a_body_or_with_get_are_not_checked() -> None:
     assert event_json_body(event(None, None)) is None
+    assert event_json_body(event("", None)) is None
     assert event_json_body(event("not json", "text/plain", method="GET")) is None
+    assert event_json_body(event(None, method="GET")) is None
+
+
+@pytest.mark.parametrize("body", [None, ""])
+@pytest.mark.parametrize("content_type", ["application/json", "Application/JSON; charset=utf-8"])
+def test_a_body_declared_json_but_empty_is_invalid_json(
+    body: str | None, content_type: str
+) -> None:
+    with pytest.raises(BonestoreError) as caught:
+        event_json_body(event(body, content_type))
+    assert (caught.value.status, caught.value.code) == (400, "invalid_json")
 
 
 def test_the_router_answers_the_rules_before_the_route_with_cors() -> None:

@@ -113,13 +113,17 @@ def event_json_body(
     max_depth: int = MAX_JSON_DEPTH,
 ) -> dict[str, Any] | None:
     """A REST proxy event's body as a JSON object, or the contract's 415/413/400 for one
-    that breaks the rules; None when the request has no body (or its method takes none):
-    the route's validation says what is missing."""
+    that breaks the rules; None when the request has no body and says none (or its method
+    takes none): the route's validation says what is missing."""
     if str(event.get("httpMethod") or "").upper() not in BODY_METHODS:
         return None
-    if not event.get("body"):
-        return None
     content_type = header(event.get("headers"), "Content-Type")
+    if not event.get("body"):
+        # Declared JSON but empty: the empty text is not a JSON document (contract v2:
+        # not valid JSON -> invalid_json). API Gateway hands an empty body over as null.
+        if content_type is not None and is_json_media_type(content_type):
+            raise InvalidJson("The request body is empty; send a JSON object.")
+        return None
     if not is_json_media_type(content_type):
         shown = (content_type or "none")[:100]
         raise UnsupportedMediaType(
