@@ -19,7 +19,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from bonestore.api.json_body import MAX_BODY_BYTES, MAX_JSON_DEPTH, event_json_body, header
+from bonestore.api.json_body import MAX_BODY_BYTES, MAX_JSON_DEPTH, event_body, header
 from bonestore.api.validation import invalid_request
 from bonestore.domain.errors import BonestoreError, error_body
 
@@ -87,7 +87,7 @@ class Resolver(APIGatewayRestResolver):
 
     def resolve(self, event: Any, context: Any) -> dict[str, Any]:
         try:
-            event_json_body(event, max_bytes=self.max_body_bytes, max_depth=self.max_json_depth)
+            event_body(event, max_bytes=self.max_body_bytes, max_depth=self.max_json_depth)
         except BonestoreError as exc:
             return self.reject(exc, event)
         self._lambda_context = context

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bonestore.api.json_body import (
-    event_json_body,
+    event_body,
     is_json_media_type,
     nesting_depth,
     parse_json_object,
@@ -95,10 +95,15 @@ def event(body: str | None, content_type: str | None = "application/json", metho
 
 
 def test_requests_without_a_body_or_with_get_are_not_checked() -> None:
-    assert event_json_body(event(None, None)) is None
-    assert event_json_body(event("", None)) is None
-    assert event_json_body(event("not json", "text/plain", method="GET")) is None
-    assert event_json_body(event(None, method="GET")) is None
+    assert event_body(event(None, None)) == (None, b"")
+    assert event_body(event("", None)) == (None, b"")
+    assert event_body(event("not json", "text/plain", method="GET")) == (None, b"")
+    assert event_body(event(None, method="GET")) == (None, b"")
+
+
+def test_the_body_comes_with_the_bytes_it_was_parsed_from() -> None:
+    raw = '{"id": "evt_1", "name": "caf\u00e9"}'
+    assert event_body(event(raw)) == ({"id": "evt_1", "name": "caf\u00e9"}, raw.encode())
 
 
 @pytest.mark.parametrize("body", [None, ""])
@@ -107,7 +112,7 @@ def test_a_body_declared_json_but_empty_is_invalid_json(
     body: str | None, content_type: str
 ) -> None:
     with pytest.raises(BonestoreError) as caught:
-        event_json_body(event(body, content_type))
+        event_body(event(body, content_type))
     assert (caught.value.status, caught.value.code) == (400, "invalid_json")
 
 

@@ -106,27 +106,29 @@ def raw_body(event: Mapping[str, Any]) -> bytes:
     return str(body).encode("utf-8", "surrogatepass")
 
 
-def event_json_body(
+def event_body(
     event: Mapping[str, Any],
     *,
     max_bytes: int = MAX_BODY_BYTES,
     max_depth: int = MAX_JSON_DEPTH,
-) -> dict[str, Any] | None:
-    """A REST proxy event's body as a JSON object, or the contract's 415/413/400 for one
-    that breaks the rules; None when the request has no body and says none (or its method
-    takes none): the route's validation says what is missing."""
+) -> tuple[dict[str, Any] | None, bytes]:
+    """A REST proxy event's body as a JSON object, and the bytes it was parsed from (a
+    route may check a signature on them), or the contract's 415/413/400 for one that
+    breaks the rules; (None, b"") when the request has no body and says none (or its
+    method takes none): the route's validation says what is missing."""
     if str(event.get("httpMethod") or "").upper() not in BODY_METHODS:
-        return None
+        return None, b""
     content_type = header(event.get("headers"), "Content-Type")
     if not event.get("body"):
         # Declared JSON but empty: the empty text is not a JSON document (contract v2:
         # not valid JSON -> invalid_json). API Gateway hands an empty body over as null.
         if content_type is not None and is_json_media_type(content_type):
             raise InvalidJson("The request body is empty; send a JSON object.")
-        return None
+        return None, b""
     if not is_json_media_type(content_type):
         shown = (content_type or "none")[:100]
         raise UnsupportedMediaType(
             f"The request body must be JSON (Content-Type application/json), not {shown!r}."
         )
-    return parse_json_object(raw_body(event), max_bytes=max_bytes, max_depth=max_depth)
+    raw = raw_body(event)
+    return parse_json_object(raw, max_bytes=max_bytes, max_depth=max_depth), raw

@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bonestore import log_context
 from bonestore.api.auth import Principal, RoutePolicy, authorize_event
-from bonestore.api.json_body import MAX_BODY_BYTES, event_json_body
-from bonestore.api.json_body import raw_body as body_bytes
+from bonestore.api.json_body import MAX_BODY_BYTES, event_body
 from bonestore.api.validation import invalid_request
 from bonestore.domain.errors import BonestoreError, error_body
 
@@ -264,6 +263,11 @@ class LiteRouter:
             return self._response(status, error_body(code, message))
         raw_headers = event.get("headers") or {}
         try:
+            body, raw = (
+                event_body(event, max_bytes=route.max_body_bytes)
+                if route.takes_body
+                else (None, b"")
+            )
             request = LiteRequest(
                 path_params=event.get("pathParameters") or {},
                 query=event.get("queryStringParameters") or {},
@@ -273,14 +277,12 @@ class LiteRouter:
                     for k, v in (raw_headers.items() if isinstance(raw_headers, Mapping) else ())
                     if isinstance(v, str)
                 },
-                body=event_json_body(event, max_bytes=route.max_body_bytes)
-                if route.takes_body
-                else None,
+                body=body,
                 principal=principal,
                 source_ip=_source_ip(event),
                 gateway_request_id=_gateway_request_id(event),
                 lambda_context=context,
-                raw_body=body_bytes(event) if route.raw_body else b"",
+                raw_body=raw if route.raw_body else b"",
             )
             answer = route.handler(request)
             if isinstance(answer, LiteResponse):
