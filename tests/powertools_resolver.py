@@ -6,8 +6,9 @@ Domain errors, Powertools' validation errors, unknown routes and unexpected
 exceptions all leave as the contract's body
 ``{"error": {"code", "message", "details"?}}``; Powertools' own 422 shape never does.
 It ran the webhook until that moved to the lean router too (issue #14: ~45 ms of its
-cold start); its ``Resolver`` keeps the request per instance, not on Powertools' class
-(two concurrent requests on the local gateway's threads read each other's body).
+cold start). Powertools keeps the request on its router class, shared by every
+resolver of a process: fine for tests that call one at a time, which is why no function
+runs on it (the local gateway's threads once read each other's body through it).
 """
 
 from __future__ import annotations
@@ -60,44 +61,14 @@ class Resolver(APIGatewayRestResolver):
         super().__init__(**kwargs)
         self.max_body_bytes = max_body_bytes
         self.max_json_depth = max_json_depth
-        self._event: Any = None
-        self._lambda_context: Any = None
-
-    # Powertools keeps the request on its router class (``BaseRouter.current_event``), one
-    # per process. Lambda gives a process one request at a time; the local gateway runs
-    # warm instances as threads of one process, where two resolvers at once read each
-    # other's request: a checkout was made from another customer's body. Each resolver
-    # keeps its own (the event as Powertools converts it, in ``_to_proxy_event``, and the
-    # context ``resolve`` is given); Powertools reads them through ``self`` too.
-    @property  # type: ignore[override]
-    def current_event(self) -> Any:
-        return self._event
-
-    @current_event.setter
-    def current_event(self, value: Any) -> None:
-        self._event = value
-
-    @property  # type: ignore[override]
-    def lambda_context(self) -> Any:
-        return self._lambda_context
-
-    @lambda_context.setter
-    def lambda_context(self, value: Any) -> None:
-        self._lambda_context = value
 
     def resolve(self, event: Any, context: Any) -> dict[str, Any]:
         try:
             event_body(event, max_bytes=self.max_body_bytes, max_depth=self.max_json_depth)
         except BonestoreError as exc:
             return self.reject(exc, event)
-        self._lambda_context = context
         result: dict[str, Any] = super().resolve(_plain_json_content_type(event), context)
         return result
-
-    def _to_proxy_event(self, event: dict[str, Any]) -> Any:
-        """Powertools' one conversion of the request, kept by this resolver (see above)."""
-        self._event = super()._to_proxy_event(event)
-        return self._event
 
     def reject(self, exc: BonestoreError, event: Any = None) -> dict[str, Any]:
         """The proxy response for a request refused before routing (bad body, no group),
