@@ -117,3 +117,49 @@ def test_admin_report_from_the_artifact_lints_without_the_yaml(
 
     monkeypatch.setattr(lint, "lint_text", no_parse)
     assert ruleset_report(loaded, catalog) == from_yaml
+
+
+def test_artifact_keeps_the_validated_ruleset_until_asked(package: Path) -> None:
+    """Deciding never reads the schema's models; support, the admin and a diff still get
+    them, equal to the YAML's."""
+    compile_to(package)
+    loaded = load_compiled()
+    assert loaded is not None
+    assert loaded.__dict__["_ruleset"] is None  # still pickled
+    loaded.decide([CartLine(seed_catalog()[0], 1)], Destination(country="CA"), AT)
+    assert loaded.__dict__["_ruleset"] is None
+    assert loaded.ruleset == load_ruleset()
+    assert loaded.ruleset is loaded.ruleset  # unpickled once
+
+
+def test_the_deployed_layer_decides_without_the_schema_or_yaml(tmp_path: Path) -> None:
+    """The cold start of every deciding function (issue #14): the artifact's engine decides
+    and answers without importing the ruleset's schema (~30 ms to define its models) or
+    the YAML parser; asking for the ruleset imports them."""
+    import subprocess
+    import sys
+
+    from bonestore_infra.bench import deployed_layer
+
+    script = """
+import sys
+from bonestore.domain.catalog import Product
+from bonestore.domain.geo import Destination
+from bonestore.domain.rules import CartLine, default_engine
+engine = default_engine()
+product = Product.model_validate({  # the seed catalog is YAML
+    "sku": "TRUEOSTEO-120", "name": "TrueOsteo", "kind": "physical", "category": "supplement",
+    "price": {"amount": 3999, "currency": "USD"}, "stock": 5, "attributes": {"supply_days": 60}})
+decision = engine.decide([CartLine(product, 2)], Destination(country="CA")).to_json()
+assert decision["items"][0]["reasons"][0]["rule_id"] == "ca-no-supplements-npn", decision
+loaded = lambda: sorted({"bonestore.domain.rules.schema", "yaml"} & set(sys.modules))
+print(loaded(), len(engine.ruleset.rules) > 0, loaded())
+"""
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", script],
+        env={"PYTHONPATH": deployed_layer(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[] True ['bonestore.domain.rules.schema']"

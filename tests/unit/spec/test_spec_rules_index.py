@@ -953,7 +953,7 @@ def test_a_rule_its_index_key_alone_decides_is_never_matched(
     match = rules_conditions.CompiledRule.match
 
     def counting(self: rules_conditions.CompiledRule, *args: Any) -> bool:
-        matched.append(self.rule.id)
+        matched.append(self.rule_id)
         return match(self, *args)
 
     monkeypatch.setattr(rules_conditions.CompiledRule, "match", counting)

@@ -25,10 +25,12 @@ import pickle
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bonestore.domain.rules.engine import Engine
-from bonestore.domain.rules.schema import Ruleset
+
+if TYPE_CHECKING:
+    from bonestore.domain.rules.schema import Ruleset
 
 ARTIFACT = "data/ruleset.compiled.pickle"
 FORMAT = 1

@@ -14,24 +14,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from bonestore.domain.catalog import Product, ProductAttributes
 from bonestore.domain.geo import Destination, canonical_postal_code, compact_postal
 from bonestore.domain.money import Money
 from bonestore.domain.rules.decision import Reason
-from bonestore.domain.rules.schema import (
-    MESSAGE_FIELDS,
-    AttributeTest,
-    IngredientTest,
-    LimitRule,
-    OfferMethodRule,
-    PostalCondition,
-    Rule,
-    Ruleset,
-    SurchargeRule,
-    rule_method,
-)
+
+if TYPE_CHECKING:
+    from bonestore.domain.rules.schema import Rule, Ruleset
 
 _MASS = {"g": Decimal(1_000_000), "mg": Decimal(1000), "mcg": Decimal(1)}
 
@@ -51,17 +42,50 @@ RULE_REASONS_LIMIT = 10_000
 POSTAL_FORMS_LIMIT = 4_096
 
 
+# A rule's conditions as the engine reads them: plain tuples, not the schema's pydantic
+# models. The artifact compiled at build time (rules/compiled.py) holds only these, so a
+# cold start that loads it never imports the schema (~30 ms of CPU to define its classes,
+# even with their validators deferred; measured with bench_rules' layer, issue #14).
+
+
+class PostalRange(NamedTuple):
+    """Inclusive, over the compact code (schema.PostalRange)."""
+
+    from_: str
+    to: str
+
+
+class PostalTest(NamedTuple):
+    ranges: tuple[PostalRange, ...]
+    patterns: tuple[str, ...]  # regexes, full match on the compact code
+
+
+class AttributeTest(NamedTuple):
+    name: str
+    op: str
+    value: Any  # None only for ``exists`` (schema)
+
+
+class IngredientTest(NamedTuple):
+    any_of: tuple[str, ...]
+    op: str
+    value: Decimal | None  # None only for ``present`` (schema)
+    unit: str | None
+
+
 @dataclass(eq=False, slots=True)
 class CompiledRule:
     """One rule with its conditions as sets and its window as timestamps."""
 
-    rule: Rule
+    rule_id: str
+    code: str
+    message: str
     effect: str
     start: float | None
     end: float | None
     countries: frozenset[str] | None
     subdivisions: frozenset[str] | None
-    postal: PostalCondition | None
+    postal: PostalTest | None
     po_box: bool | None
     kinds: frozenset[str] | None
     categories: frozenset[str] | None
@@ -71,6 +95,7 @@ class CompiledRule:
     has_product_conditions: bool
     method: str | None = None
     money: Money | None = None  # offer price / surcharge amount
+    free_from: Money | None = None  # an offer's free-shipping threshold
     max_quantity: int | None = None  # limit rules: one of these two
     max_supply_days: int | None = None
     fields: tuple[str, ...] = ()  # placeholders its message uses
@@ -81,11 +106,10 @@ class CompiledRule:
         key = tuple([values[f] for f in self.fields])
         found = self.reasons.get(key)
         if found is None:
-            rule = self.rule
             # Formatted even without placeholders: "{{" in a message means one literal "{".
             # The schema admits only placeholders every caller's values have.
-            message = rule.message.format_map(values)
-            found = Reason(rule_id=rule.id, code=rule.code, message=message)
+            message = self.message.format_map(values)
+            found = Reason(rule_id=self.rule_id, code=self.code, message=message)
             if len(self.reasons) < RULE_REASONS_LIMIT:
                 self.reasons[key] = found
         return found
@@ -170,7 +194,7 @@ def _postal_forms(country: str, code: str) -> tuple[bool, str]:
     return canonical_postal_code(country, code) == code, compact_postal(code)
 
 
-def postal_match(cond: PostalCondition, dest: Destination) -> bool:
+def postal_match(cond: PostalTest, dest: Destination) -> bool:
     code = dest.postal_code
     if code is None:
         return False
@@ -271,6 +295,16 @@ def ingredient_match(test: IngredientTest, product: Product) -> bool:
 
 
 def compile_rule(ruleset: Ruleset, rule: Rule) -> CompiledRule:
+    # The schema only here: compiling is build time's work (or a YAML load's), never the
+    # compiled artifact's cold start.
+    from bonestore.domain.rules.schema import (
+        MESSAGE_FIELDS,
+        LimitRule,
+        OfferMethodRule,
+        SurchargeRule,
+        rule_method,
+    )
+
     d, p = rule.when.destination, rule.when.product
 
     def fs(values: Iterable[str] | None) -> frozenset[str] | None:
@@ -283,23 +317,34 @@ def compile_rule(ruleset: Ruleset, rule: Rule) -> CompiledRule:
         if isinstance(rule, SurchargeRule)
         else None
     )
+    postal = d.postal_codes
     return CompiledRule(
-        rule=rule,
+        rule_id=rule.id,
+        code=rule.code,
+        message=rule.message,
         effect=rule.effect,
         start=_ts(rule.effective_from),
         end=_ts(rule.effective_until),
         countries=ruleset.countries_of(rule),
         subdivisions=fs(d.subdivisions),
-        postal=d.postal_codes,
+        postal=None
+        if postal is None
+        else PostalTest(
+            ranges=tuple(PostalRange(r.from_, r.to) for r in postal.ranges),
+            patterns=tuple(postal.patterns),
+        ),
         po_box=d.po_box,
         kinds=fs(p.kinds),
         categories=fs(p.categories),
         skus=fs(p.skus),
-        attributes=tuple(p.attributes or ()),
-        ingredients=tuple(p.ingredients or ()),
+        attributes=tuple(AttributeTest(a.name, a.op, a.value) for a in p.attributes or ()),
+        ingredients=tuple(
+            IngredientTest(tuple(i.any_of), i.op, i.value, i.unit) for i in p.ingredients or ()
+        ),
         has_product_conditions=p != type(p)(),
         method=rule_method(rule),
         money=money,
+        free_from=rule.free_from if isinstance(rule, OfferMethodRule) else None,
         max_quantity=rule.max_quantity if isinstance(rule, LimitRule) else None,
         max_supply_days=rule.max_supply_days if isinstance(rule, LimitRule) else None,
         fields=tuple(

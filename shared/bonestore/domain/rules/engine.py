@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from bonestore.domain.catalog import Product
 from bonestore.domain.geo import Destination, country_name
@@ -40,7 +40,9 @@ from bonestore.domain.rules.methods import (
     plan_methods,
     price_methods,
 )
-from bonestore.domain.rules.schema import Ruleset
+
+if TYPE_CHECKING:
+    from bonestore.domain.rules.schema import Ruleset
 
 __all__ = [
     "RULE_ERROR",
@@ -138,7 +140,7 @@ UNKNOWN_INGREDIENT_ID = "unknown-ingredient"
 
 
 def _step(c: CompiledRule, result: str, detail: str) -> dict[str, Any]:
-    return {"rule_id": c.rule.id, "effect": c.effect, "result": result, "detail": detail}
+    return {"rule_id": c.rule_id, "effect": c.effect, "result": result, "detail": detail}
 
 
 def _error_reason(rule_id: str, values: dict[str, str]) -> Reason:
@@ -166,7 +168,7 @@ def _group_outcome(view: GroupView, product: Product, values: dict[str, str]) ->
         try:
             limit = c.limit_for(product)
         except RuleError:
-            errors.append(_error_reason(c.rule.id, values))
+            errors.append(_error_reason(c.rule_id, values))
             continue
         limits.append((limit, _limit_reason(c, values, limit)))
     # Sorted as combine() sorts the line's denials: its sort then merges runs.
@@ -183,7 +185,12 @@ class Engine:
     """Decides carts against one ruleset. Build once per cold start; ``decide`` is pure."""
 
     def __init__(self, ruleset: Ruleset, memo_size: int = MEMO_LIMIT) -> None:
-        self.ruleset = ruleset
+        self._ruleset: Ruleset | None = ruleset
+        # The ruleset's models pickled, in an engine that was itself pickled (the artifact
+        # compiled at build time): deciding never reads them, so a cold start that loads the
+        # artifact neither imports the schema nor rebuilds its models until asked (support's
+        # rule lookup, the admin's report, a diff).
+        self._ruleset_pickle: bytes | None = None
         self.version = ruleset.version
         # rule id -> its line in the YAML, when known without parsing it again (the artifact
         # compiled at build time records them: rules/compiled.py).
@@ -201,6 +208,29 @@ class Engine:
         # The ruleset's ingredient names, when it declares them: a product naming another
         # ingredient cannot be judged by any rule (docs/rules.md, "Errors deny").
         self._vocabulary = frozenset(ruleset.ingredients)
+
+    @property
+    def ruleset(self) -> Ruleset:
+        """The validated ruleset it was built from."""
+        found = self._ruleset
+        if found is None:
+            import pickle
+
+            assert self._ruleset_pickle is not None
+            # Our own build artifact, beside our code (rules/compiled.py), never input.
+            found = self._ruleset = pickle.loads(self._ruleset_pickle)  # noqa: S301
+        return found
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        if state["_ruleset"] is not None:
+            import pickle
+
+            state["_ruleset_pickle"] = pickle.dumps(
+                state["_ruleset"], protocol=pickle.HIGHEST_PROTOCOL
+            )
+            state["_ruleset"] = None
+        return state
 
     # ------------------------------------------------------------ one line
 
@@ -301,7 +331,7 @@ class Engine:
                 applies = c.match(product, dest, po)
                 limit = c.limit_for(product) if applies and c.effect == "limit" else None
             except RuleError as exc:
-                matched.errors.append(_error_reason(c.rule.id, values))
+                matched.errors.append(_error_reason(c.rule_id, values))
                 if steps is not None:
                     steps.append(_step(c, "error", str(exc)))
                 continue

@@ -6,12 +6,12 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from bonestore.domain.errors import BonestoreError
-from bonestore.domain.rules.schema import Ruleset
+
+if TYPE_CHECKING:
+    from bonestore.domain.rules.schema import Ruleset
 
 DEFAULT_RULESET = "data/ruleset.yaml"
 
@@ -94,6 +94,9 @@ def parse_ruleset(text: str, file: str = "<ruleset>") -> tuple[Ruleset, Any]:
     Raises :class:`RulesetError` with file/line issues.
     """
     import yaml
+    from pydantic import ValidationError
+
+    from bonestore.domain.rules.schema import Ruleset
 
     # libyaml's parser (in PyYAML's wheels) is ~8x faster than the pure-Python one, and
     # every function that decides carts parses the ruleset at cold start.

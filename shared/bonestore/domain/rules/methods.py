@@ -17,7 +17,6 @@ from bonestore.domain.geo import Destination, country_name
 from bonestore.domain.money import Money
 from bonestore.domain.rules.conditions import CompiledRule, RuleError
 from bonestore.domain.rules.decision import RULE_ERROR, Reason
-from bonestore.domain.rules.schema import OfferMethodRule
 
 if TYPE_CHECKING:
     from bonestore.domain.rules.engine import CartLine
@@ -90,7 +89,7 @@ def method_values(dest: Destination, product: Product | None) -> dict[str, str]:
 
 def _method_error_reason(c: CompiledRule, method_name: str) -> Reason:
     return Reason(
-        rule_id=c.rule.id,
+        rule_id=c.rule_id,
         code=RULE_ERROR,
         message=f"We can't confirm that {method_name} is available to this address right now.",
     )
@@ -98,7 +97,7 @@ def _method_error_reason(c: CompiledRule, method_name: str) -> Reason:
 
 def _offer_order(c: CompiledRule) -> tuple[int, str]:
     assert c.money is not None
-    return (c.money.amount, c.rule.id)
+    return (c.money.amount, c.rule_id)
 
 
 def plan_methods(
@@ -155,9 +154,9 @@ def plan_methods(
             reasons = sorted(restricted[method], key=_REASON_ORDER)
             unavailable.append(UnavailableMethod(method, method_names[method], tuple(reasons)))
             continue
-        offer = offers[method].rule
-        assert isinstance(offer, OfferMethodRule)
-        price = offer.price
+        offer = offers[method]
+        price = offer.money
+        assert price is not None  # an offer's price (schema)
         applied = [(m, r) for m, r in surcharges.get(method, []) if m.currency == price.currency]
         surcharge = sum(m.amount for m, _ in applied)
         why = tuple(sorted((r for _, r in applied), key=_REASON_ORDER))
@@ -204,7 +203,7 @@ def price_methods(
                 for line in physical:
                     reason = _withdrawal(c, line.product, dest, po, quote.name)
                     if reason is not None:
-                        why.setdefault(c.rule.id, reason)
+                        why.setdefault(c.rule_id, reason)
             if why:
                 unavailable.append(UnavailableMethod(quote.id, quote.name, tuple(why.values())))
                 continue
