@@ -253,7 +253,7 @@ def create_tables(aws: LocalAws, template: Template) -> list[str]:
 def create_other_resources(
     aws: LocalAws, resolver: IntrinsicResolver, stripe_secret: dict[str, str]
 ) -> None:
-    """The event bus, the Stripe secret the functions read through Powertools Parameters, and
+    """The event bus, the Stripe secret the functions read (bonestore.adapters.secrets), and
     the SES sender identities (verified at once: moto, like SES, refuses an unverified From)."""
     ses = aws.client("sesv2")
     for props in resolver.template.resources_of_type("AWS::SES::EmailIdentity").values():

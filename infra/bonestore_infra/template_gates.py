@@ -20,8 +20,7 @@ function module, definitions are followed by name (a call, a reference, or a
   (``self._orders`` -> ``__init__`` parameter -> the constructor call
   ``OrderRepository(client, settings.orders_table, ...)``) to a ``Settings`` field;
 * settings are the ``Settings`` fields accessed, plus literal ``os.environ`` reads;
-* a secret is read where Powertools ``get_secret`` is called or a ``SecretsProvider`` is
-  made, events are published where ``put_events`` is, and Powertools idempotency needs
+* a secret is read where Secrets Manager's ``get_secret_value`` is called, events are published where ``put_events`` is, and Powertools idempotency needs
   its table read-write.
 
 Name-based following over-approximates (a method is assumed to run when a method
@@ -713,7 +712,7 @@ def analyze_function(fn: FunctionDef) -> CodeUsage:
                 continue
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-            if name in ("get_secret", "SecretsProvider"):
+            if name == "get_secret_value":
                 usage.reads_secret = True
             elif name == "put_events":
                 usage.publishes_events = True

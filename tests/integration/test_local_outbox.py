@@ -62,8 +62,9 @@ def test_an_unverified_sender_is_refused_as_ses_would(local_stack: Any) -> None:
 
 
 def test_email_links_come_from_the_storefront_url_parameter_as_in_aws(local_stack: Any) -> None:
-    """The functions that send email read the stack's SSM parameter (Powertools
-    Parameters), which the embedded AWS holds with this local storefront."""
+    """The functions that send email read the stack's SSM parameter
+    (bonestore.adapters.parameters), which the embedded AWS holds with this local
+    storefront."""
     import boto3
 
     from bonestore.api.deps import email_storefront_url

@@ -97,9 +97,11 @@ def test_after_restore_reseeds_and_drops_clients_and_the_stripe_secret(
     client = dynamodb_client()
     loader = aws._session().get_component("data_loader")
     deps._built["stripe_secrets"] = object()  # what the snapshot would carry
-    from bonestore.adapters.secrets import forget_cached_secrets, secrets_provider
+    from bonestore.adapters import secrets
 
-    provider = secrets_provider()
+    secrets._values.get("snapshot-secret", lambda: {"api_key": "sk_test_in_snapshot"})
+    secrets_client = secrets._client()
+    forget_cached_secrets = secrets.forget_cached_secrets
     random.seed(7)
     hooks = snapstart.REGISTERED["after_restore"]
     snapstart.register(after_restore=[forget_cached_secrets])
@@ -113,7 +115,10 @@ def test_after_restore_reseeds_and_drops_clients_and_the_stripe_secret(
         and aws._session().get_component("data_loader") is loader
     )
     assert "stripe_secrets" not in deps._built
-    assert secrets_provider() is not provider
+    assert secrets._client() is not secrets_client
+    reads: list[str] = []
+    secrets._values.get("snapshot-secret", lambda: reads.append("read") or {})
+    assert reads == ["read"]  # the snapshot's value is gone: read again
 
 
 def test_without_the_runtime_module_nothing_is_registered_with_lambda() -> None:

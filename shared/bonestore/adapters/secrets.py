@@ -1,4 +1,4 @@
-"""Stripe keys from Secrets Manager, through Powertools Parameters (cached 5 minutes).
+"""Stripe keys from Secrets Manager, cached 5 minutes (``cached_reads.py``).
 
 The secret (``STRIPE_SECRET_NAME``) holds ``{"api_key": "sk_...", "webhook_secret":
 "whsec_..."}``; a rolled webhook secret may be given as a list, or as
@@ -13,37 +13,46 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from bonestore.adapters.cached_reads import MaxAgeCache
 from bonestore.domain.errors import UpstreamUnavailable
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 CACHE_SECONDS = 300
 
+_values: MaxAgeCache[Any] = MaxAgeCache(CACHE_SECONDS)
+
 
 @cache
-def secrets_provider() -> SecretsProvider:
-    """One provider per process, its client made from the process's session (``aws.py``).
-
-    Powertools' module-level ``get_secret`` builds a new boto3 session, which reloads
-    botocore's data files: ~75 ms of cold start that the session the DynamoDB client
-    already loaded makes ~8 ms.
-    """
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
+def _client() -> Any:
+    """One Secrets Manager client per process, from the process's session (``aws.py``):
+    a second session would load botocore's data files again (~70 ms)."""
     from bonestore.adapters.aws import aws_client
 
-    return SecretsProvider(boto3_client=aws_client("secretsmanager"))
+    return aws_client("secretsmanager")
+
+
+def _read_secret(name: str) -> Any:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        text = _client().get_secret_value(SecretId=name)["SecretString"]
+    except (ClientError, BotoCoreError, KeyError) as exc:
+        raise UpstreamUnavailable(
+            "Payment configuration is unavailable; please retry.",
+            code="payment_provider_unavailable",
+        ) from exc
+    return json.loads(text)
 
 
 def forget_cached_secrets() -> None:
-    """Drop the provider, its client and the values it cached (SnapStart's after-restore
-    hook: a snapshot must not carry a secret a rotation has replaced)."""
-    secrets_provider.cache_clear()
+    """Drop the client and the values it read (SnapStart's after-restore hook: a snapshot
+    must not carry a secret a rotation has replaced, nor the snapshot's client)."""
+    _values.clear()
+    _client.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -84,16 +93,5 @@ class StripeSecrets:
     def __init__(self, secret_name: str) -> None:
         self._name = secret_name
 
-    def keys(self, *, force: bool = False) -> StripeKeys:
-        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
-        try:
-            value = secrets_provider().get(
-                self._name, transform="json", max_age=CACHE_SECONDS, force_fetch=force
-            )
-        except GetParameterError as exc:
-            raise UpstreamUnavailable(
-                "Payment configuration is unavailable; please retry.",
-                code="payment_provider_unavailable",
-            ) from exc
-        return parse_stripe_secret(value)
+    def keys(self) -> StripeKeys:
+        return parse_stripe_secret(_values.get(self._name, lambda: _read_secret(self._name)))

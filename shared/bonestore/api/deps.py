@@ -150,7 +150,7 @@ def rules_engine() -> Engine:
 
 def email_storefront_url() -> str:
     """The storefront customers' email links open: in AWS the stack's SSM parameter
-    (``STOREFRONT_URL_PARAMETER``, read at the first email, cached by Powertools),
+    (``STOREFRONT_URL_PARAMETER``, read at the first email, cached 5 minutes),
     locally ``STOREFRONT_URL``."""
 
     def read() -> str:

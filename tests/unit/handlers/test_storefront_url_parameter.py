@@ -1,6 +1,6 @@
 """In AWS the email links' storefront comes from the stack's SSM parameter, named by
-``STOREFRONT_URL_PARAMETER``: read through Powertools Parameters only when an email is
-sent, once per warm instance (cached), and a parameter that cannot be read fails the
+``STOREFRONT_URL_PARAMETER``: read only when an email is sent, once
+per warm instance (cached 5 minutes), and a parameter that cannot be read fails the
 email (recorded on the order), never the webhook."""
 
 from __future__ import annotations
@@ -25,20 +25,20 @@ DISTRIBUTION = "https://d111111abcdef8.cloudfront.net"
 
 @pytest.fixture
 def ssm(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
-    """Powertools' SSM provider over a stubbed client: a read the test did not queue a
-    response for fails the test."""
-    from aws_lambda_powertools.utilities import parameters
-    from aws_lambda_powertools.utilities.parameters import base
+    """The SSM client over a stub: a read the test did not queue a response for fails
+    the test. The cache starts empty, as in a new instance."""
+    from bonestore.adapters import parameters
 
     monkeypatch.setenv("STOREFRONT_URL_PARAMETER", NAME)
     monkeypatch.setenv("STOREFRONT_URL", "http://127.0.0.1:9")  # must not be used
     get_settings.cache_clear()
     client = boto3.client("ssm", region_name="us-east-1")
     stub = Stubber(client)
-    providers = base.DEFAULT_PROVIDERS  # type: ignore[attr-defined]
-    monkeypatch.setitem(providers, "ssm", parameters.SSMProvider(boto3_client=client))
+    monkeypatch.setattr(parameters, "ssm_client", lambda: client)
+    parameters._values.clear()
     with stub:
         yield stub
+    parameters._values.clear()
     get_settings.cache_clear()
 
 
@@ -46,7 +46,7 @@ def _answers(stub: Stubber, value: str) -> None:
     stub.add_response(
         "get_parameter",
         {"Parameter": {"Name": NAME, "Type": "String", "Value": value}},
-        {"Name": NAME, "WithDecryption": False},
+        {"Name": NAME},
     )
 
 
