@@ -165,3 +165,55 @@ print(sorted({"requests", "idna", "charset_normalizer"} & set(sys.modules)))
         check=True,
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_the_gateway_sends_its_idempotency_key_and_reads_the_json(server: str) -> None:
+    from bonestore.adapters.stripe_gateway import StripeGateway
+
+    _Stripe.script = [(200, {}, b'{"id": "re_1", "object": "refund"}', 0)]
+    gateway = StripeGateway("sk_test_x", api_base=server)
+    assert gateway.refund("pi_1", idempotency_key="refund-o1", metadata={"order_id": "o1"}) == (
+        "re_1"
+    )
+    seen = _Stripe.seen[0]
+    assert seen["path"] == "/v1/refunds"
+    assert seen["headers"]["Idempotency-Key"] == "refund-o1"
+    assert seen["headers"]["Authorization"] == "Bearer sk_test_x"
+    assert seen["body"] == b"payment_intent=pi_1&metadata[order_id]=o1"
+
+
+def test_a_parameter_named_like_a_request_option_is_refused_not_sent(server: str) -> None:
+    """``raw_request`` would read it as an option (another key, account or header)."""
+    from bonestore.adapters.stripe_gateway import StripeGateway
+
+    gateway = StripeGateway("sk_test_x", api_base=server)
+    for name in ("api_key", "stripe_account", "headers", "idempotency_key"):
+        with pytest.raises(ValueError, match=name):
+            gateway._call("post", "/v1/refunds", {name: "x"})
+    assert _Stripe.seen == []
+
+
+def test_the_deployed_gateway_builds_no_stripe_resource_classes(server: str, tmp_path: Any) -> None:
+    """Importing a resource's class (``stripe.checkout._session``: ~18 ms) is what the
+    SDK's services would add to checkout's first invocation, for a dict we read."""
+    from bonestore_infra.bench import deployed_layer
+
+    session = {"id": "cs_1", "object": "checkout.session", "status": "expired"}
+    _Stripe.script = [(200, {}, json.dumps(session).encode(), 0)]
+    script = f"""
+import sys
+from bonestore.adapters.stripe_gateway import StripeGateway
+session = StripeGateway("sk_test_x", api_base={server!r}).expire_checkout_session("cs_1")
+print(session.session_id, session.status)
+print(sorted(m for m in sys.modules if m in ("stripe.checkout._session", "stripe._refund")))
+"""
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", script],
+        env={"PYTHONPATH": deployed_layer(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["cs_1 expired", "[]"]
+    assert _Stripe.seen[0]["path"] == "/v1/checkout/sessions/cs_1/expire"
