@@ -795,7 +795,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\nrules bench: not available")
         else:
             print("\nRules engine")
-            bench_rules.main()
+            bench_rules.main([])
     if args.only in (None, "checkout"):
         try:
             from bonestore_infra import bench_checkout
@@ -803,7 +803,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\ncheckout bench: not available")
         else:
             print("\nCheckout")
-            bench_checkout.main()
+            bench_checkout.main([])  # its own defaults, not this command's argv (--check)
     if args.only in (None, "load"):
         from bonestore_infra import bench_load
 

@@ -44,3 +44,25 @@ def test_children_see_the_layer_and_the_runtime_only(tmp_path: Path) -> None:
     layer = Path(path.split(os.pathsep)[0])
     assert (layer / "bonestore" / "data" / "ruleset.compiled.pickle").is_file()
     assert (layer / "bonestore" / "data" / "iso3166.pickle").is_file()
+
+
+def test_make_bench_check_runs_every_bench_with_its_own_arguments(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`make bench ARGS=--check` once stopped at the checkout bench, which parsed the
+    command's own argv and refused ``--check`` (exit 2, no load table)."""
+    from bonestore_infra import bench_checkout, bench_load, bench_rules
+
+    calls: dict[str, list[str] | None] = {}
+    monkeypatch.setattr(bench, "cold_start", lambda runs, functions: [])
+    monkeypatch.setattr(sys, "argv", ["bench", "--check"])
+    for name, module in (
+        ("rules", bench_rules),
+        ("checkout", bench_checkout),
+        ("load", bench_load),
+    ):
+        monkeypatch.setattr(
+            module, "main", lambda argv=None, name=name: calls.setdefault(name, argv) and 0
+        )
+    assert bench.main(["--check"]) == 0
+    assert calls == {"rules": [], "checkout": [], "load": []}
