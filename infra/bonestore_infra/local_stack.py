@@ -306,6 +306,7 @@ def _reset_process_caches() -> None:
     say) points at another endpoint, and would fail every call it serves."""
     from bonestore.adapters.dynamo import dynamodb_client
     from bonestore.adapters.events import events_client
+    from bonestore.adapters.parameters import forget_cached_parameters
     from bonestore.adapters.secrets import forget_cached_secrets
     from bonestore.api import deps
     from bonestore.config import get_settings
@@ -314,9 +315,5 @@ def _reset_process_caches() -> None:
     dynamodb_client.cache_clear()
     events_client.cache_clear()
     forget_cached_secrets()
+    forget_cached_parameters()  # an SSM client on the old endpoint, and what it read
     deps.reset()
-    # Powertools Parameters keeps its providers (an SSM client on the old endpoint, and
-    # the values it read) for the process.
-    from aws_lambda_powertools.utilities.parameters import base
-
-    base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]

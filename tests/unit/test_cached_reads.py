@@ -135,3 +135,21 @@ print(sorted({{"boto3", "aws_lambda_powertools.utilities.parameters"}} & set(sys
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["sk_test_cached https://shop.example", "[]"]
+
+
+def test_a_new_local_stack_drops_the_ssm_client_and_what_it_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`make bench` starts one local stack after another in one process: a client kept on
+    the first one's endpoint failed every email of the next (connection refused, after
+    the value's five minutes)."""
+    from bonestore.adapters import parameters
+    from bonestore_infra.local_stack import _reset_process_caches
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    parameters._values.get("/p", lambda: "https://old.example")
+    client = parameters.ssm_client()
+    _reset_process_caches()
+    assert parameters.ssm_client() is not client
+    assert parameters._values.get("/p", lambda: "https://new.example") == "https://new.example"
+    parameters.forget_cached_parameters()

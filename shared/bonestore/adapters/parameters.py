@@ -42,6 +42,12 @@ def _read_parameter(name: str) -> str:
     return url
 
 
+def forget_cached_parameters() -> None:
+    """Drop the client and the values it read (a new local stack: another endpoint)."""
+    _values.clear()
+    ssm_client.cache_clear()
+
+
 def read_storefront_url(name: str) -> str:
     """The URL stored under ``name``; UpstreamUnavailable if it cannot be read or is not
     an http(s) URL (neither is cached: the next email reads it again)."""
