@@ -179,6 +179,8 @@ def test_the_gateway_sends_its_idempotency_key_and_reads_the_json(server: str) -
     assert seen["path"] == "/v1/refunds"
     assert seen["headers"]["Idempotency-Key"] == "refund-o1"
     assert seen["headers"]["Authorization"] == "Bearer sk_test_x"
+    # The SDK's pinned API version, as its services send it: the shapes we parse are its.
+    assert seen["headers"]["Stripe-Version"] == stripe.api_version
     assert seen["body"] == b"payment_intent=pi_1&metadata[order_id]=o1"
 
 
