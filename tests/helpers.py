@@ -15,7 +15,14 @@ from bonestore_infra.http_json import HttpResponse
 if TYPE_CHECKING:
     from bonestore_infra.local_stack import LocalStack
 
-__all__ = ["Http", "HttpResponse", "assert_error", "eventually", "ruleset_restored"]
+__all__ = [
+    "Http",
+    "HttpResponse",
+    "assert_error",
+    "eventually",
+    "ruleset_restored",
+    "run_in_deployed_layer",
+]
 
 T = TypeVar("T")
 
@@ -121,3 +128,23 @@ def eventually(probe: Callable[[], T | bool | None], timeout: float = 30, what: 
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout} s")
         time.sleep(0.1)
+
+
+def run_in_deployed_layer(script: str, tmp_path: Path) -> str:
+    """``script``'s stdout, run by ``python -S`` on the layer as ``sam build`` makes it
+    (``bonestore_infra.bench.deployed_layer``: nothing of the development venv importable),
+    as a cold start sees it; fails the test with its stderr if it fails."""
+    import subprocess
+    import sys
+
+    from bonestore_infra.bench import deployed_layer
+
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", script],
+        env={"PYTHONPATH": deployed_layer(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout

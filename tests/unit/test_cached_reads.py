@@ -5,8 +5,6 @@ Parameters, whose imports cost checkout and the webhook ~42 ms of cold start (#1
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from bonestore.adapters import secrets
 from bonestore.adapters.cached_reads import MaxAgeCache
 from bonestore.adapters.secrets import CACHE_SECONDS, StripeSecrets
 from bonestore.domain.errors import UpstreamUnavailable
+from tests.helpers import run_in_deployed_layer
 
 pytestmark = pytest.mark.unit
 
@@ -112,8 +111,6 @@ def test_an_unreadable_secret_is_a_retryable_payment_provider_error(
 def test_the_deployed_layer_reads_them_without_boto3_or_powertools_parameters(
     tmp_path: Path,
 ) -> None:
-    from bonestore_infra.bench import deployed_layer
-
     script = f"""
 import json, os, sys
 os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="AKID",
@@ -126,15 +123,8 @@ with Stubber(secrets._client()) as stub, Stubber(parameters.ssm_client()) as ssm
     print(secrets.StripeSecrets("s").keys().api_key, parameters.read_storefront_url("/p"))
 print(sorted({{"boto3", "aws_lambda_powertools.utilities.parameters"}} & set(sys.modules)))
 """
-    done = subprocess.run(
-        [sys.executable, "-S", "-c", script],
-        env={"PYTHONPATH": deployed_layer(tmp_path)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:2] == ["sk_test_cached https://shop.example", "[]"]
+    stdout = run_in_deployed_layer(script, tmp_path)
+    assert stdout.split("\n")[:2] == ["sk_test_cached https://shop.example", "[]"]
 
 
 def test_a_new_local_stack_drops_the_ssm_client_and_what_it_read(

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +15,7 @@ import pytest
 import stripe
 
 from bonestore.adapters.stripe_http import Urllib3Client
+from tests.helpers import run_in_deployed_layer
 
 pytestmark = pytest.mark.unit
 
@@ -149,22 +148,14 @@ def test_the_sdk_retries_a_500_once_with_the_same_idempotency_key(server: str) -
 def test_the_deployed_gateway_never_imports_requests(tmp_path: Any) -> None:
     """In the layer as deployed (no requests: shared/requirements.txt), making the SDK's
     client imports neither requests nor anything it needs."""
-    from bonestore_infra.bench import deployed_layer
-
     script = """
 import sys
 from bonestore.adapters.stripe_gateway import StripeGateway
 StripeGateway("sk_test_x", api_base="http://127.0.0.1:9").client
 print(sorted({"requests", "idna", "charset_normalizer"} & set(sys.modules)))
 """
-    done = subprocess.run(
-        [sys.executable, "-S", "-c", script],
-        env={"PYTHONPATH": deployed_layer(tmp_path)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert done.stdout.strip() == "[]"
+    stdout = run_in_deployed_layer(script, tmp_path)
+    assert stdout.strip() == "[]"
 
 
 def test_the_gateway_sends_its_idempotency_key_and_reads_the_json(server: str) -> None:
@@ -198,8 +189,6 @@ def test_a_parameter_named_like_a_request_option_is_refused_not_sent(server: str
 def test_the_deployed_gateway_builds_no_stripe_resource_classes(server: str, tmp_path: Any) -> None:
     """Importing a resource's class (``stripe.checkout._session``: ~18 ms) is what the
     SDK's services would add to checkout's first invocation, for a dict we read."""
-    from bonestore_infra.bench import deployed_layer
-
     session = {"id": "cs_1", "object": "checkout.session", "status": "expired"}
     _Stripe.script = [(200, {}, json.dumps(session).encode(), 0)]
     script = f"""
@@ -209,13 +198,6 @@ session = StripeGateway("sk_test_x", api_base={server!r}).expire_checkout_sessio
 print(session.session_id, session.status)
 print(sorted(m for m in sys.modules if m in ("stripe.checkout._session", "stripe._refund")))
 """
-    done = subprocess.run(
-        [sys.executable, "-S", "-c", script],
-        env={"PYTHONPATH": deployed_layer(tmp_path)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:2] == ["cs_1 expired", "[]"]
+    stdout = run_in_deployed_layer(script, tmp_path)
+    assert stdout.split("\n")[:2] == ["cs_1 expired", "[]"]
     assert _Stripe.seen[0]["path"] == "/v1/checkout/sessions/cs_1/expire"

@@ -18,6 +18,7 @@ from bonestore.domain.geo import Destination
 from bonestore.domain.rules import CartLine, Engine, load_ruleset
 from bonestore.domain.rules import compiled as compiled_module
 from bonestore.domain.rules.compiled import ARTIFACT, compile_to, load_compiled
+from tests.helpers import run_in_deployed_layer
 
 pytestmark = pytest.mark.unit
 
@@ -136,11 +137,6 @@ def test_the_deployed_layer_decides_without_the_schema_or_yaml(tmp_path: Path) -
     """The cold start of every deciding function (issue #14): the artifact's engine decides
     and answers without importing the ruleset's schema (~30 ms to define its models) or
     the YAML parser; asking for the ruleset imports them."""
-    import subprocess
-    import sys
-
-    from bonestore_infra.bench import deployed_layer
-
     script = """
 import sys
 from bonestore.domain.catalog import Product
@@ -155,11 +151,5 @@ assert decision["items"][0]["reasons"][0]["rule_id"] == "ca-no-supplements-npn",
 loaded = lambda: sorted({"bonestore.domain.rules.schema", "yaml"} & set(sys.modules))
 print(loaded(), len(engine.ruleset.rules) > 0, loaded())
 """
-    done = subprocess.run(
-        [sys.executable, "-S", "-c", script],
-        env={"PYTHONPATH": deployed_layer(tmp_path)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert done.stdout.strip() == "[] True ['bonestore.domain.rules.schema']"
+    stdout = run_in_deployed_layer(script, tmp_path)
+    assert stdout.strip() == "[] True ['bonestore.domain.rules.schema']"
