@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
 from bonestore.adapters import secrets
-from bonestore.adapters.cached_reads import MaxAgeCache
+from bonestore.adapters.cached_reads import AwsReads, MaxAgeCache
 from bonestore.adapters.secrets import CACHE_SECONDS, StripeSecrets
 from bonestore.domain.errors import UpstreamUnavailable
 from tests.helpers import run_in_deployed_layer
@@ -67,9 +68,10 @@ def secretsmanager(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Stubber, C
     """The module's client over a stub (a read the test did not queue fails it); the
     cache empty, as in a new instance, on a clock the test moves."""
     client = boto3.client("secretsmanager", region_name="us-east-1")
-    monkeypatch.setattr(secrets, "_client", lambda: client)
     clock = Clock()
-    monkeypatch.setattr(secrets, "_values", MaxAgeCache(CACHE_SECONDS, clock))
+    reads: AwsReads[Any] = AwsReads("secretsmanager", CACHE_SECONDS, client=client)
+    reads.values = MaxAgeCache(CACHE_SECONDS, clock)
+    monkeypatch.setattr(secrets, "_reads", reads)
     with Stubber(client) as stub:
         yield stub, clock
         stub.assert_no_pending_responses()
@@ -117,7 +119,7 @@ os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="AKID",
                   AWS_SECRET_ACCESS_KEY="x")
 from botocore.stub import Stubber
 from bonestore.adapters import parameters, secrets
-with Stubber(secrets._client()) as stub, Stubber(parameters.ssm_client()) as ssm:
+with Stubber(secrets._reads.client()) as stub, Stubber(parameters._reads.client()) as ssm:
     stub.add_response("get_secret_value", {{"SecretString": json.dumps({SECRET!r})}})
     ssm.add_response("get_parameter", {{"Parameter": {{"Value": "https://shop.example/"}}}})
     print(secrets.StripeSecrets("s").keys().api_key, parameters.read_storefront_url("/p"))
@@ -137,9 +139,11 @@ def test_a_new_local_stack_drops_the_ssm_client_and_what_it_read(
     from bonestore_infra.local_stack import _reset_process_caches
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    parameters._values.get("/p", lambda: "https://old.example")
-    client = parameters.ssm_client()
+    parameters._reads.values.get("/p", lambda: "https://old.example")
+    client = parameters._reads.client()
     _reset_process_caches()
-    assert parameters.ssm_client() is not client
-    assert parameters._values.get("/p", lambda: "https://new.example") == "https://new.example"
+    assert parameters._reads.client() is not client
+    assert (
+        parameters._reads.values.get("/p", lambda: "https://new.example") == "https://new.example"
+    )
     parameters.forget_cached_parameters()

@@ -99,8 +99,8 @@ def test_after_restore_reseeds_and_drops_clients_and_the_stripe_secret(
     deps._built["stripe_secrets"] = object()  # what the snapshot would carry
     from bonestore.adapters import secrets
 
-    secrets._values.get("snapshot-secret", lambda: {"api_key": "sk_test_in_snapshot"})
-    secrets_client = secrets._client()
+    secrets._reads.values.get("snapshot-secret", lambda: {"api_key": "sk_test_in_snapshot"})
+    secrets_client = secrets._reads.client()
     forget_cached_secrets = secrets.forget_cached_secrets
     random.seed(7)
     hooks = snapstart.REGISTERED["after_restore"]
@@ -115,9 +115,9 @@ def test_after_restore_reseeds_and_drops_clients_and_the_stripe_secret(
         and aws._session().get_component("data_loader") is loader
     )
     assert "stripe_secrets" not in deps._built
-    assert secrets._client() is not secrets_client
+    assert secrets._reads.client() is not secrets_client
     reads: list[str] = []
-    secrets._values.get("snapshot-secret", lambda: reads.append("read") or {})
+    secrets._reads.values.get("snapshot-secret", lambda: reads.append("read") or {})
     assert reads == ["read"]  # the snapshot's value is gone: read again
 
 

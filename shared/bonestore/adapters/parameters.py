@@ -10,30 +10,20 @@ that first read.
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
-
-from bonestore.adapters.cached_reads import MaxAgeCache
+from bonestore.adapters.cached_reads import AwsReads
 from bonestore.domain.errors import UpstreamUnavailable
 
 # The value changes only with a deploy that changes the domain: re-read every 5 minutes.
 MAX_AGE_SECONDS = 300
 
-_values: MaxAgeCache[str] = MaxAgeCache(MAX_AGE_SECONDS)
-
-
-@cache
-def ssm_client() -> Any:
-    from bonestore.adapters.aws import aws_client
-
-    return aws_client("ssm")
+_reads: AwsReads[str] = AwsReads("ssm", MAX_AGE_SECONDS)
 
 
 def _read_parameter(name: str) -> str:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        value = ssm_client().get_parameter(Name=name)["Parameter"]["Value"]
+        value = _reads.client().get_parameter(Name=name)["Parameter"]["Value"]
     except (ClientError, BotoCoreError, KeyError) as exc:
         raise UpstreamUnavailable(f"The SSM parameter {name} cannot be read.") from exc
     url = str(value or "").strip().rstrip("/")
@@ -44,11 +34,10 @@ def _read_parameter(name: str) -> str:
 
 def forget_cached_parameters() -> None:
     """Drop the client and the values it read (a new local stack: another endpoint)."""
-    _values.clear()
-    ssm_client.cache_clear()
+    _reads.forget()
 
 
 def read_storefront_url(name: str) -> str:
     """The URL stored under ``name``; UpstreamUnavailable if it cannot be read or is not
     an http(s) URL (neither is cached: the next email reads it again)."""
-    return _values.get(name, lambda: _read_parameter(name))
+    return _reads.values.get(name, lambda: _read_parameter(name))

@@ -15,31 +15,23 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from bonestore.adapters.cached_reads import MaxAgeCache
+from bonestore.adapters.cached_reads import AwsReads
 from bonestore.domain.errors import UpstreamUnavailable
 
 CACHE_SECONDS = 300
 
-_values: MaxAgeCache[Any] = MaxAgeCache(CACHE_SECONDS)
-
-
-@cache
-def _client() -> Any:
-    """One Secrets Manager client per process, from the process's session (``aws.py``):
-    a second session would load botocore's data files again (~70 ms)."""
-    from bonestore.adapters.aws import aws_client
-
-    return aws_client("secretsmanager")
+# One Secrets Manager client per process, from the process's session (``aws.py``): a
+# second session would load botocore's data files again (~70 ms).
+_reads: AwsReads[Any] = AwsReads("secretsmanager", CACHE_SECONDS)
 
 
 def _read_secret(name: str) -> Any:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        text = _client().get_secret_value(SecretId=name)["SecretString"]
+        text = _reads.client().get_secret_value(SecretId=name)["SecretString"]
     except (ClientError, BotoCoreError, KeyError) as exc:
         raise UpstreamUnavailable(
             "Payment configuration is unavailable; please retry.",
@@ -51,8 +43,7 @@ def _read_secret(name: str) -> Any:
 def forget_cached_secrets() -> None:
     """Drop the client and the values it read (SnapStart's after-restore hook: a snapshot
     must not carry a secret a rotation has replaced, nor the snapshot's client)."""
-    _values.clear()
-    _client.cache_clear()
+    _reads.forget()
 
 
 @dataclass(frozen=True)
@@ -94,4 +85,4 @@ class StripeSecrets:
         self._name = secret_name
 
     def keys(self) -> StripeKeys:
-        return parse_stripe_secret(_values.get(self._name, lambda: _read_secret(self._name)))
+        return parse_stripe_secret(_reads.values.get(self._name, lambda: _read_secret(self._name)))

@@ -28,17 +28,18 @@ def ssm(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     """The SSM client over a stub: a read the test did not queue a response for fails
     the test. The cache starts empty, as in a new instance."""
     from bonestore.adapters import parameters
+    from bonestore.adapters.cached_reads import AwsReads
 
     monkeypatch.setenv("STOREFRONT_URL_PARAMETER", NAME)
     monkeypatch.setenv("STOREFRONT_URL", "http://127.0.0.1:9")  # must not be used
     get_settings.cache_clear()
     client = boto3.client("ssm", region_name="us-east-1")
     stub = Stubber(client)
-    monkeypatch.setattr(parameters, "ssm_client", lambda: client)
-    parameters._values.clear()
+    monkeypatch.setattr(
+        parameters, "_reads", AwsReads("ssm", parameters.MAX_AGE_SECONDS, client=client)
+    )
     with stub:
         yield stub
-    parameters._values.clear()
     get_settings.cache_clear()
 
 
