@@ -20,8 +20,9 @@ function module, definitions are followed by name (a call, a reference, or a
   (``self._orders`` -> ``__init__`` parameter -> the constructor call
   ``OrderRepository(client, settings.orders_table, ...)``) to a ``Settings`` field;
 * settings are the ``Settings`` fields accessed, plus literal ``os.environ`` reads;
-* a secret is read where Secrets Manager's ``get_secret_value`` is called, events are published where ``put_events`` is, and Powertools idempotency needs
-  its table read-write.
+* a secret is read where Secrets Manager's ``get_secret_value`` is called, events are
+  published where ``put_events`` is, and Powertools idempotency needs its table
+  read-write.
 
 Name-based following over-approximates (a method is assumed to run when a method
 of that name is referenced and its class is used); a ``TableName`` that cannot be
