@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 from bonestore.domain.errors import UpstreamUnavailable
@@ -32,7 +32,6 @@ log = logging.getLogger("bonestore.stripe")
 CONNECT_TIMEOUT_SECONDS = 3.0
 READ_TIMEOUT_SECONDS = 8.0
 MAX_NETWORK_RETRIES = 1
-T = TypeVar("T")
 
 
 class StripeGateway:
