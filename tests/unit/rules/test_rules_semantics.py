@@ -127,6 +127,27 @@ def test_unknown_amount_is_a_rule_error_never_a_pass() -> None:
     assert one(rs, SEED["TRUEOSTEO-120"], US).eligible  # 800 IU known: no error
 
 
+def test_a_permit_that_cannot_be_evaluated_lets_nothing_through() -> None:
+    """An ingredient test that cannot be told (an unknown amount; an amount in mg against
+    a rule in IU) is an error, never a match: the permit it conditions permits nothing."""
+    in_mg = physical(
+        "D3-MG",
+        "D3 in mg",
+        "supplement",
+        {"supply_days": 30, "ingredients": {"vitamin_d3": {"amount": 5, "unit": "mg"}}},
+    )
+    rs = ruleset(rule("d3-permit", "permit", when={"product": {"ingredients": [D3_OVER_1000_IU]}}))
+    for product in (UNKNOWN_D, in_mg):
+        item = one(rs, product, US)
+        assert not item.eligible
+        assert [(r.rule_id, r.code) for r in item.reasons] == [("d3-permit", "rule_error")]
+    for product in (UNKNOWN_D, in_mg):  # the same through the memo, filled by the first pass
+        engine = Engine(rs)
+        for _ in range(2):
+            (item,) = engine.decide([CartLine(product, 1)], US, NOW).items
+            assert not item.eligible and item.reasons[0].code == "rule_error"
+
+
 def test_a_definite_no_wins_over_an_error() -> None:
     rs = ruleset(
         PERMIT_ALL,

@@ -134,7 +134,10 @@ class CompiledRule:
             if self.skus is not None and product.sku not in self.skus:
                 return False
         # Conditions that may fail to evaluate: a definite False anywhere wins over an error.
-        # The first error's message is kept, not the exception (see ingredient_match).
+        # The first error's message is kept, not the exception: an exception held in a local
+        # of the frame it is raised from is a reference cycle (exception -> traceback ->
+        # frame -> exception), garbage only the collector frees, hundreds of microseconds
+        # later in some other request.
         error: str | None = None
         if self.postal is not None:
             try:
@@ -150,11 +153,11 @@ class CompiledRule:
                 except RuleError as exc:
                     error = error or str(exc)
             for ingredient in self.ingredients:
-                try:
-                    if not ingredient_match(ingredient, product):
-                        return False
-                except RuleError as exc:
-                    error = error or str(exc)
+                verdict = ingredient_match(ingredient, product)
+                if verdict is False:
+                    return False
+                if verdict is not True:
+                    error = error or verdict
         if error is not None:
             raise RuleError(error)
         return True
@@ -264,12 +267,22 @@ def attribute_match(test: AttributeTest, product: Product) -> bool:
     return compare(test.op, value, test.value)
 
 
-def ingredient_match(test: IngredientTest, product: Product) -> bool:
+# An ingredient test compares two finite Decimals (the schema's value, the product's
+# amount): the operator itself, not ``compare``'s checks for texts, bools and NaN.
+_AMOUNT_OPS: dict[str, Callable[[Decimal, Decimal], bool]] = {
+    "eq": operator.eq,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
+
+
+def ingredient_match(test: IngredientTest, product: Product) -> bool | str:
+    """True or False; or, when it cannot be told, why (a text: ``match`` raises it as
+    the RuleError, once; a rule with many ingredients tests would raise it per test).
+    Callers compare with ``is True`` / ``is False``: the text is truthy."""
     ingredients = product.attributes.ingredients
-    # The message, not the exception: an exception held in a local of the frame it is
-    # raised from is a reference cycle (exception -> traceback -> frame -> exception),
-    # garbage only the collector frees, hundreds of microseconds later in some other
-    # request.
     error: str | None = None
     for name in test.any_of:
         found = ingredients.get(name)
@@ -287,11 +300,12 @@ def ingredient_match(test: IngredientTest, product: Product) -> bool:
             else:
                 error = f"{product.sku}: {name} is in {found.unit}, the rule in {test.unit}"
                 continue
-        if compare(test.op, amount, test.value):
-            return True
-    if error is not None:
-        raise RuleError(error)
-    return False
+        try:
+            if _AMOUNT_OPS[test.op](amount, test.value):
+                return True
+        except ArithmeticError:  # NaN, which neither side can be (schema, catalog)
+            error = f"{product.sku}: cannot compare {amount!r} {test.op} {test.value!r}"
+    return error if error is not None else False
 
 
 def compile_rule(ruleset: Ruleset, rule: Rule) -> CompiledRule:

@@ -5,7 +5,6 @@ function combines them (docs/rules.md, "Decision semantics").
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -45,27 +44,31 @@ class Matched:
 
 @dataclass(slots=True)
 class LineBase:
-    """The quantity-independent part of a line's decision (what the memo keeps)."""
+    """The quantity-independent part of a line's decision (what the memo keeps). Read by
+    every cart the memo hands it to (and, in the local gateway, by threads at once):
+    never changed once built."""
 
     denials: list[Reason]  # forbids, rule errors, or "nothing permits"; by rule id
-    # (max quantity, reason): replaced by a sorted copy by the first apply_quantity that
-    # needs them (a line over its maximum): a line never seen before and within its
-    # limits (the usual one) never pays for the sort, and the memo's copy is sorted for
-    # good. A copy, not list.sort(): a list being sorted reads as empty to another thread
-    # (the local gateway's warm instances are threads sharing the engine's memo).
-    limits: list[tuple[int, Reason]]
+    limits: list[tuple[int, Reason]]  # (max quantity, reason), in no order
     max_quantity: int | None
     trace: list[dict[str, Any]] | None = None
-    limits_sorted: bool = False
 
 
-def combine(matched: Matched, no_permit: Callable[[], Reason]) -> LineBase:
+def no_permit_reason(product_name: str, country_name: str) -> Reason:
+    return Reason(
+        rule_id=NO_PERMIT_ID,
+        code=NO_PERMIT_CODE,
+        message=f"Nothing permits shipping {product_name} to {country_name}.",
+    )
+
+
+def combine(matched: Matched, product_name: str, country_name: str) -> LineBase:
     """Forbid overrides permit; errors deny; with no permit (and nothing else to name) the
-    defaults, else ``no_permit()``; the smallest limit is the line's maximum."""
+    defaults, else "nothing permits"; the smallest limit is the line's maximum."""
     # Sorted whatever their number: a guard for one item would save nothing measurable.
     denials = matched.forbids + matched.errors
     if not matched.permitted and not denials:
-        denials = matched.defaults or [no_permit()]
+        denials = matched.defaults or [no_permit_reason(product_name, country_name)]
     # By rule id (a line meets each rule once, so the tuples' later fields never decide).
     denials.sort()
     limits = matched.limits
@@ -74,10 +77,7 @@ def combine(matched: Matched, no_permit: Callable[[], Reason]) -> LineBase:
 
 def apply_quantity(base: LineBase, quantity: int) -> list[Reason]:
     """A line's reasons at ``quantity`` (the product's total over the cart): its denials,
-    then every limit it exceeds, smallest first. Empty: eligible."""
-    limits = base.limits
-    if not base.limits_sorted:
-        limits = sorted(limits)
-        base.limits = limits  # before the flag: whoever reads the flag set reads these
-        base.limits_sorted = True
-    return base.denials + [r for n, r in limits if quantity > n]
+    then every limit it exceeds, smallest first. Empty: eligible. Only the exceeded limits
+    are sorted (a line over its maximum usually exceeds one or two of its many)."""
+    exceeded = sorted([limit for limit in base.limits if quantity > limit[0]])
+    return base.denials + [reason for _, reason in exceeded]

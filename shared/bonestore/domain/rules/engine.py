@@ -23,8 +23,6 @@ from bonestore.domain.catalog import Product
 from bonestore.domain.geo import Destination, country_name
 from bonestore.domain.rules.conditions import CompiledRule, RuleError, compile_rule
 from bonestore.domain.rules.decision import (
-    NO_PERMIT_CODE,
-    NO_PERMIT_ID,
     RULE_ERROR,
     LineBase,
     Matched,
@@ -297,14 +295,7 @@ class Engine:
                     }
                 )
 
-        def no_permit() -> Reason:
-            return Reason(
-                rule_id=NO_PERMIT_ID,
-                code=NO_PERMIT_CODE,
-                message=f"Nothing permits shipping {product.name} to {values['country_name']}.",
-            )
-
-        base = combine(matched, no_permit)
+        base = combine(matched, product.name, name)
         if trace:
             steps.sort(key=_STEP_ORDER)
             base.trace = steps
