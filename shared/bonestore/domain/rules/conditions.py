@@ -120,6 +120,16 @@ class CompiledRule:
     def match(self, product: Product | None, dest: Destination, po: bool) -> bool:
         """Whether the rule applies (product None: its destination conditions only).
         Raises RuleError when that cannot be decided."""
+        verdict = self.verdict(product, dest, po)
+        if verdict is True or verdict is False:
+            return verdict
+        raise RuleError(verdict)
+
+    def verdict(self, product: Product | None, dest: Destination, po: bool) -> bool | str:
+        """``match`` without the raise, for the engine's hot path (a line meets many rules
+        that cannot be told, and a raise costs it a microsecond each): True, False, or why
+        it cannot be told, a text. Compare with ``is True`` / ``is False``: a text is
+        truthy, and an error read as a match would let a permit through."""
         if self.countries is not None and dest.country not in self.countries:
             return False
         if self.subdivisions is not None and dest.subdivision not in self.subdivisions:
@@ -158,9 +168,7 @@ class CompiledRule:
                     return False
                 if verdict is not True:
                     error = error or verdict
-        if error is not None:
-            raise RuleError(error)
-        return True
+        return True if error is None else error
 
     def limit_for(self, product: Product) -> int:
         """A limit rule's maximum quantity for ``product``. Raises RuleError."""

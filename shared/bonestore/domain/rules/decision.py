@@ -5,12 +5,15 @@ function combines them (docs/rules.md, "Decision semantics").
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 RULE_ERROR = "rule_error"
 NO_PERMIT_ID = "default-deny"
 NO_PERMIT_CODE = "not_permitted"
+_RULE_ID = operator.itemgetter(0)  # of a Reason
+_FEW = 8  # reasons a line's sort compares as tuples (a tuning bound)
 
 
 class Reason(NamedTuple):
@@ -69,8 +72,13 @@ def combine(matched: Matched, product_name: str, country_name: str) -> LineBase:
     denials = matched.forbids + matched.errors
     if not matched.permitted and not denials:
         denials = matched.defaults or [no_permit_reason(product_name, country_name)]
-    # By rule id (a line meets each rule once, so the tuples' later fields never decide).
-    denials.sort()
+    # By rule id: a line meets each rule once, so the tuples' later fields never decide.
+    # Many (a line may carry dozens: bench_rules (b)) sort ~2x faster on the ids alone,
+    # a few faster as tuples (no key list to build).
+    if len(denials) > _FEW:
+        denials.sort(key=_RULE_ID)
+    else:
+        denials.sort()
     limits = matched.limits
     return LineBase(denials=denials, limits=limits, max_quantity=min(limits)[0] if limits else None)
 

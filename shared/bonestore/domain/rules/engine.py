@@ -318,14 +318,19 @@ class Engine:
                 if steps is not None:
                     steps.append(_step(c, "inactive", "outside its effective window"))
                 continue
-            try:
-                applies = c.match(product, dest, po)
-                limit = c.limit_for(product) if applies and c.effect == "limit" else None
-            except RuleError as exc:
+            verdict = c.verdict(product, dest, po)
+            limit = None
+            if verdict is True and c.effect == "limit":
+                try:
+                    limit = c.limit_for(product)
+                except RuleError as exc:
+                    verdict = str(exc)
+            if verdict is not True and verdict is not False:  # cannot be told: it denies
                 matched.errors.append(_error_reason(c.rule_id, values))
                 if steps is not None:
-                    steps.append(_step(c, "error", str(exc)))
+                    steps.append(_step(c, "error", verdict))
                 continue
+            applies = verdict
             if steps is not None:
                 steps.append(_step(c, "match" if applies else "no_match", c.describe()))
             if not applies:
