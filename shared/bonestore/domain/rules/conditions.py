@@ -288,7 +288,7 @@ _AMOUNT_OPS: dict[str, Callable[[Decimal, Decimal], bool]] = {
 
 def ingredient_match(test: IngredientTest, product: Product) -> bool | str:
     """True or False; or, when it cannot be told, why (a text: ``match`` raises it as
-    the RuleError, once; a rule with many ingredients tests would raise it per test).
+    the RuleError, once; a rule with many ingredient tests would raise it per test).
     Callers compare with ``is True`` / ``is False``: the text is truthy."""
     ingredients = product.attributes.ingredients
     error: str | None = None

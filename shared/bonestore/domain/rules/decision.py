@@ -68,13 +68,12 @@ def no_permit_reason(product_name: str, country_name: str) -> Reason:
 def combine(matched: Matched, product_name: str, country_name: str) -> LineBase:
     """Forbid overrides permit; errors deny; with no permit (and nothing else to name) the
     defaults, else "nothing permits"; the smallest limit is the line's maximum."""
-    # Sorted whatever their number: a guard for one item would save nothing measurable.
     denials = matched.forbids + matched.errors
     if not matched.permitted and not denials:
         denials = matched.defaults or [no_permit_reason(product_name, country_name)]
     # By rule id: a line meets each rule once, so the tuples' later fields never decide.
     # Many (a line may carry dozens: bench_rules (b)) sort ~2x faster on the ids alone,
-    # a few faster as tuples (no key list to build).
+    # a few faster as tuples (no key list to build); none or one is a sort that returns.
     if len(denials) > _FEW:
         denials.sort(key=_RULE_ID)
     else:
