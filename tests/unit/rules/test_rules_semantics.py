@@ -127,6 +127,21 @@ def test_unknown_amount_is_a_rule_error_never_a_pass() -> None:
     assert one(rs, SEED["TRUEOSTEO-120"], US).eligible  # 800 IU known: no error
 
 
+def test_many_denials_are_listed_by_rule_id() -> None:
+    """Past a few, a line's denials are sorted on the rule id alone (rules/decision.py):
+    still by id, whatever their codes and messages say (here in the reverse order)."""
+    forbids = [
+        {**rule(f"f{i:02d}", "forbid"), "code": f"c{20 - i:02d}", "message": f"m{20 - i:02d}"}
+        for i in range(12)
+    ]
+    rs = ruleset(PERMIT_ALL, *reversed(forbids))
+    for memo_size in (0, 100):
+        engine = Engine(rs, memo_size=memo_size)
+        for _ in range(2):
+            (item,) = engine.decide([CartLine(NO_SUPPLY, 1)], US, NOW).items
+            assert [r.rule_id for r in item.reasons] == [f"f{i:02d}" for i in range(12)]
+
+
 def test_a_permit_that_cannot_be_evaluated_lets_nothing_through() -> None:
     """An ingredient test that cannot be told (an unknown amount; an amount in mg against
     a rule in IU) is an error, never a match: the permit it conditions permits nothing."""
@@ -146,6 +161,21 @@ def test_a_permit_that_cannot_be_evaluated_lets_nothing_through() -> None:
         for _ in range(2):
             (item,) = engine.decide([CartLine(product, 1)], US, NOW).items
             assert not item.eligible and item.reasons[0].code == "rule_error"
+    # One test told (melatonin is there), the next not: the rule still cannot be told.
+    both = physical(
+        "MEL-D3",
+        "Melatonin and D3",
+        "supplement",
+        {
+            "supply_days": 30,
+            "ingredients": {"melatonin": {"amount": 3, "unit": "mg"}, "vitamin_d3": {}},
+        },
+    )
+    two_tests = [{"any_of": ["melatonin"]}, D3_OVER_1000_IU]
+    rs = ruleset(rule("two-tests", "permit", when={"product": {"ingredients": two_tests}}))
+    item = one(rs, both, US)
+    assert not item.eligible
+    assert [(r.rule_id, r.code) for r in item.reasons] == [("two-tests", "rule_error")]
 
 
 def test_a_definite_no_wins_over_an_error() -> None:
