@@ -276,14 +276,8 @@ def attribute_match(test: AttributeTest, product: Product) -> bool:
 
 
 # An ingredient test compares two finite Decimals (the schema's value, the product's
-# amount): the operator itself, not ``compare``'s checks for texts, bools and NaN.
-_AMOUNT_OPS: dict[str, Callable[[Decimal, Decimal], bool]] = {
-    "eq": operator.eq,
-    "gt": operator.gt,
-    "ge": operator.ge,
-    "lt": operator.lt,
-    "le": operator.le,
-}
+# amount): ``compare``'s operators themselves, without its checks for texts, bools and NaN.
+_AMOUNT_OPS: dict[str, Callable[[Any, Any], Any]] = {"eq": operator.eq, **_ORDER}
 
 
 def ingredient_match(test: IngredientTest, product: Product) -> bool | str:
