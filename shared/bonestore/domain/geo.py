@@ -66,8 +66,11 @@ _POSTAL: dict[str, tuple[re.Pattern[str], Any]] = {
     },
 }  # fmt: skip
 _GENERIC_POSTAL = re.compile(r"[A-Z0-9][A-Z0-9 -]{0,10}[A-Z0-9]|[A-Z0-9]")
+# "PO Box 12", "P.O.Box12", "PO-Box", "Post Office Box", "POB 7": dots, spaces, dashes or
+# underscores between the letters, and the number written against "box" ("Box12"); a word
+# that goes on ("Boxer", "Boxwood") is a street, not a box.
 _PO_BOX = re.compile(
-    r"\b(?:p\s*\.?\s*o\s*\.?\s*|post\s*office\s*)box\b|\bpobox\b|\bp\s*\.?\s*o\s*\.?\s*b\s*\.?\s*\d",
+    r"\b(?:p[\s._-]*o|post[\s._-]*office)[\s._-]*box(?![a-z])|\bp[\s._-]*o[\s._-]*b[\s._-]*\d",
     re.IGNORECASE,
 )
 
