@@ -216,6 +216,23 @@ def test_ukrainian_postal_codes_of_the_occupied_regions_are_embargoed(
     assert decision["eligible"] is (not embargoed), decision["items"]
 
 
+@pytest.mark.parametrize(
+    ("postal_code", "embargoed"),
+    [("294999", False), ("295000", True), ("299011", True), ("299999", True), ("101000", False)],
+)
+def test_a_crimean_address_written_as_russian_is_embargoed(
+    api: Http, postal_code: str, embargoed: bool
+) -> None:
+    """The "Russian-assigned 295000-299999" codes are how Russia writes an address in Crimea
+    or Sevastopol, with country RU: the same place, so the same embargo (digital included).
+    Elsewhere in Russia digital products are sold (only physical ones are refused)."""
+    decision = decide(api, {"country": "RU", "postal_code": postal_code}, {"ORP-EBOOK": 1})
+    assert decision["eligible"] is (not embargoed), decision["items"]
+    if embargoed:
+        (reason,) = lines(decision)["ORP-EBOOK"]["reasons"]
+        assert reason["code"] == "embargoed" and "Crimea" in reason["message"]
+
+
 def test_syria_embargo_ended_on_2025_07_01_and_is_kept_with_its_end_date(api: Http) -> None:
     """ "Syria (SY) was embargoed until the program was revoked on 2025-07-01 (EO 14312):
     keep that rule with its end date.\""""
