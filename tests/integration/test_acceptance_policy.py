@@ -132,6 +132,52 @@ def test_other_us_territories_are_not_shipped_to(api: Http, subdivision: str) ->
 
 
 @pytest.mark.parametrize(
+    ("postal_code", "subdivision", "shippable", "express"),
+    [
+        ("96910", "US-GU", False, None),  # Guam: a territory
+        ("00802", "US-VI", False, None),  # the Virgin Islands
+        ("09021", "US-AE", True, None),  # an APO: standard only
+        ("99501", "US-AK", True, 3995),  # Anchorage: express +20.00
+        ("96813", "US-HI", True, 3995),
+        ("00901", "US-PR", True, 3995),
+        ("10001", None, True, 1995),  # New York: nothing apart
+    ],
+)
+def test_a_us_zip_code_decides_where_the_parcel_goes(
+    api: Http, postal_code: str, subdivision: str | None, shippable: bool, express: int | None
+) -> None:
+    """The rules decide on "exactly that address (PO box, military, territory, postal code)":
+    with no state given, the ZIP code of a territory, Alaska, Hawaii, Puerto Rico or an
+    APO names it, and the decision is that place's."""
+    decision = decide(api, {"country": "US", "postal_code": postal_code}, {"BONE-APPETIT-BOOK": 1})
+    assert decision["destination"].get("subdivision") == subdivision
+    assert decision["eligible"] is shippable, decision["items"]
+    if shippable:
+        assert methods(decision).get("express", {}).get("amount") == express
+
+
+@pytest.mark.parametrize(
+    ("subdivision", "postal_code"),
+    [("US-NY", "96910"), ("US-NY", "00802"), ("US-NY", "09021"), ("US-NY", "99501"),
+     ("US-NY", "96813"), ("US-HI", "10001")],
+)  # fmt: skip
+def test_a_state_and_a_zip_code_of_different_places_are_refused(
+    api: Http, subdivision: str, postal_code: str
+) -> None:
+    """A state typed beside another place's ZIP code cannot buy what that place may not
+    have (Guam), or what it costs more (Hawaii's express): 400, the postal code named."""
+    body = {
+        "destination": {"country": "US", "subdivision": subdivision, "postal_code": postal_code},
+        "items": [{"sku": "BONE-APPETIT-BOOK", "quantity": 1}],
+    }
+    response = api.post("/eligibility", body)
+    assert response.status == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_postal_code"
+    assert error["details"][0]["field"] == "destination.postal_code"
+
+
+@pytest.mark.parametrize(
     ("country", "name"),
     [("CN", "China"), ("ZA", "South Africa"), ("UA", "Ukraine"), ("GU", "Guam"), ("SY", "Syria")],
 )

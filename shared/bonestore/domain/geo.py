@@ -135,6 +135,70 @@ def canonical_postal_code(country: str, value: str) -> str | None:
     return cleaned if _GENERIC_POSTAL.fullmatch(cleaned) else None
 
 
+# Where a US ZIP code is, for the places the policy treats apart: the territories, Alaska,
+# Hawaii, Puerto Rico and the military "states" (USPS's ZIP prefixes, and 5-digit ranges
+# where places share a prefix). A ZIP code not listed is in one of the states or DC.
+# The first range that holds the ZIP code names its place.
+_US_ZIP_PLACES: tuple[tuple[str, str, str], ...] = (
+    ("00600", "00799", "US-PR"),
+    ("00800", "00899", "US-VI"),
+    ("00900", "00999", "US-PR"),
+    ("09000", "09899", "US-AE"),
+    ("34000", "34099", "US-AA"),
+    ("96200", "96699", "US-AP"),
+    ("96799", "96799", "US-AS"),
+    ("96898", "96898", "US-UM"),  # Wake Island
+    ("96700", "96899", "US-HI"),
+    # Palau, Micronesia and the Marshall Islands are countries of their own that use US
+    # ZIP codes.
+    ("96939", "96940", "PW"),
+    ("96941", "96944", "FM"),
+    ("96960", "96970", "MH"),
+    ("96950", "96952", "US-MP"),
+    ("96900", "96999", "US-GU"),
+    ("99500", "99999", "US-AK"),
+)
+_US_ZIP_SUBDIVISIONS = frozenset(place for _, _, place in _US_ZIP_PLACES if "-" in place)
+
+
+def us_zip_place(postal_code: str) -> str | None:
+    """The place a (canonical) US ZIP code is in, when it is one the policy treats apart:
+    a subdivision code (``US-GU``, ``US-HI``, ``US-AE``...) or, for the freely associated
+    states, their country code (``PW``). None: one of the states or DC."""
+    zip5 = postal_code[:5]
+    for low, high, place in _US_ZIP_PLACES:
+        if low <= zip5 <= high:
+            return place
+    return None
+
+
+def _us_subdivision(postal: str, subdivision: str | None, field: str) -> str | None:
+    """A US address's subdivision, checked against its ZIP code: the rules decide on the
+    place the parcel goes, and carriers route by ZIP. A ZIP code of a territory, Alaska,
+    Hawaii, Puerto Rico or a military "state" names that subdivision when none is given;
+    a ZIP code and a subdivision that name different places are refused, so that "US-NY"
+    with a Guam ZIP cannot buy what Guam may not have, or skip Hawaii's surcharge."""
+    place = us_zip_place(postal)
+    if place is not None and "-" not in place:
+        raise _invalid(
+            "invalid_postal_code",
+            f"{postal} is a ZIP code in {country_name(place)}: its country is {place}, not US",
+            f"{field}.postal_code",
+            postal,
+        )
+    if subdivision is None:
+        return place
+    if place != subdivision and (place is not None or subdivision in _US_ZIP_SUBDIVISIONS):
+        where = subdivision_name(place) if place is not None else "one of the states or DC"
+        raise _invalid(
+            "invalid_postal_code",
+            f"{postal} is a ZIP code in {where}, not in {subdivision_name(subdivision)}",
+            f"{field}.postal_code",
+            postal,
+        )
+    return subdivision
+
+
 def _invalid(code: str, message: str, field: str, value: Any) -> InvalidInput:
     return InvalidInput(message, code=code, details=[{"field": field, "value": value}])
 
@@ -209,6 +273,8 @@ def normalize_destination(raw: Mapping[str, Any], field: str = "destination") ->
                 postal,
             )
         postal = canonical
+        if country == "US":
+            subdivision = _us_subdivision(postal, subdivision, field)
 
     return Destination(
         country=country,
@@ -297,7 +363,13 @@ def destination_from_stripe_address(
     postal: str | None = None
     postal_raw = address.get("postal_code")
     if isinstance(postal_raw, str) and postal_raw.strip():
-        postal = canonical_postal_code(country, postal_raw) or " ".join(postal_raw.upper().split())
+        canonical = canonical_postal_code(country, postal_raw)
+        postal = canonical or " ".join(postal_raw.upper().split())
+        # Carriers route by ZIP code: a territory's, Alaska's, Hawaii's, Puerto Rico's or a
+        # military one decides the subdivision, whatever state was typed beside it.
+        place = us_zip_place(canonical) if country == "US" and canonical else None
+        if place is not None and "-" in place:
+            subdivision = place
 
     def clean(value: Any) -> str | None:
         return " ".join(value.split()) or None if isinstance(value, str) else None

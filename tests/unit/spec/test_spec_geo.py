@@ -516,3 +516,76 @@ def test_a_postal_code_with_a_letter_outside_ascii_is_refused_not_a_crash() -> N
     # NFKC keeps accented letters as they are; only decimal digits are rewritten.
     assert canonical_postal_code("FR", "É5000") is None
     assert canonical_postal_code("FR", "\u0667\u0665\u0660\u0660\u0661") == "75001"
+
+
+# -- US ZIP codes and the places the policy treats apart ---------------------------------
+# api-contract: "The rules decide on exactly that address (PO box, military, territory,
+# postal code)": a ZIP code of Guam, Alaska or an APO names that place, whatever state is
+# typed beside it.
+
+
+@pytest.mark.parametrize(
+    ("postal_code", "subdivision"),
+    [("99501", "US-AK"), ("96813", "US-HI"), ("00901", "US-PR"), ("00725", "US-PR"),
+     ("00802", "US-VI"), ("96799", "US-AS"), ("96910", "US-GU"), ("96950", "US-MP"),
+     ("09021", "US-AE"), ("34002", "US-AA"), ("96601", "US-AP"), ("96898", "US-UM"),
+     ("99501-1234", "US-AK"), ("10001", None), ("96701", "US-HI")],
+)  # fmt: skip
+def test_a_us_zip_code_of_a_place_apart_names_its_subdivision(
+    postal_code: str, subdivision: str | None
+) -> None:
+    dest = normalize_destination({"country": "US", "postal_code": postal_code})
+    assert dest.subdivision == subdivision
+    if subdivision is not None:  # and the same place, written in full, agrees
+        given = {"country": "US", "subdivision": subdivision, "postal_code": postal_code}
+        assert normalize_destination(given).subdivision == subdivision
+
+
+@pytest.mark.parametrize(
+    ("subdivision", "postal_code", "place"),
+    [("US-NY", "96910", "Guam"), ("NY", "00802", "Virgin Islands"),
+     ("US-NY", "99501", "Alaska"), ("US-CA", "96813", "Hawaii"), ("US-FL", "00901", "Puerto Rico"),
+     ("US-NY", "09021", "Armed Forces Europe"), ("US-HI", "10001", "one of the states or DC"),
+     ("US-AE", "10001", "one of the states or DC"), ("US-GU", "96813", "Hawaii")],
+)  # fmt: skip
+def test_a_us_zip_code_and_a_subdivision_of_different_places_are_refused(
+    subdivision: str, postal_code: str, place: str
+) -> None:
+    error = refused(
+        {"country": "US", "subdivision": subdivision, "postal_code": postal_code},
+        field="shipping_address",
+    )
+    assert error.code == "invalid_postal_code"
+    assert error.details == [{"field": "shipping_address.postal_code", "value": postal_code}]
+    assert place in str(error)
+
+
+def test_a_zip_code_of_a_state_is_not_checked_against_another_state() -> None:
+    """Which state a ZIP code is in matters to no rule: only the places apart are checked."""
+    dest = normalize_destination({"country": "US", "subdivision": "US-CA", "postal_code": "10001"})
+    assert dest.subdivision == "US-CA"
+
+
+@pytest.mark.parametrize(
+    ("postal_code", "country"), [("96940", "PW"), ("96941", "FM"), ("96960", "MH")]
+)
+def test_a_zip_code_of_a_freely_associated_state_is_not_a_us_address(
+    postal_code: str, country: str
+) -> None:
+    error = refused({"country": "US", "postal_code": postal_code})
+    assert error.code == "invalid_postal_code" and f"its country is {country}" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("state", "postal_code", "subdivision"),
+    [("NY", "96910", "US-GU"), ("NY", "99501", "US-AK"), (None, "09021", "US-AE"),
+     ("HI", "10001", "US-HI"), ("NY", "10001", "US-NY")],
+)  # fmt: skip
+def test_a_stripe_address_takes_the_place_of_its_zip_code(
+    state: str | None, postal_code: str, subdivision: str
+) -> None:
+    """Carriers route by ZIP code, so a collected address is decided where its ZIP goes."""
+    dest = destination_from_stripe_address(
+        {"country": "US", "state": state, "postal_code": postal_code}
+    )
+    assert dest is not None and dest.subdivision == subdivision
