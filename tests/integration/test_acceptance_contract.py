@@ -178,8 +178,13 @@ def test_lines_of_one_sku_are_merged_and_still_at_most_999(api: Http) -> None:
 
 
 @pytest.mark.parametrize(
-    "at", [5, 1769817600, "1769817600", "2026-01-31", True, "31/01/2026", "2026-01-31T00:00:00"]
-)
+    "at",
+    [
+        5, 1769817600, "1769817600", "2026-01-31", True, "31/01/2026", "2026-01-31T00:00:00",
+        # Offsets that move the time out of the years 1 to 9999 in UTC (a 500, before).
+        "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00",
+    ],
+)  # fmt: skip
 def test_at_is_an_iso_8601_point_in_time(api: Http, at: Any) -> None:
     """`"at": "2026-01-31T00:00:00Z"?  # optional point in time` (docs/api.md: "an ISO 8601
     instant with its offset"): a number is not one, though pydantic would read it as Unix
@@ -187,12 +192,21 @@ def test_at_is_an_iso_8601_point_in_time(api: Http, at: Any) -> None:
     assert_error(api.post("/eligibility", {**CART, "at": at}), 400, "invalid_time")
 
 
-@pytest.mark.parametrize("at", ["2026-01-31T00:00:00Z", "2026-01-31T01:00:00+01:00"])
-def test_at_with_its_offset_is_decided_then(api: Http, at: str) -> None:
-    """The point in time the decision was made for is the one asked, in UTC."""
+@pytest.mark.parametrize(
+    ("at", "evaluated"),
+    [
+        ("2026-01-31T00:00:00Z", "2026-01-31T00:00:00"),
+        ("2026-01-31T01:00:00+01:00", "2026-01-31T00:00:00"),
+        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00"),
+        ("9999-12-31T23:59:59+00:00", "9999-12-31T23:59:59"),
+    ],
+)
+def test_at_with_its_offset_is_decided_then(api: Http, at: str, evaluated: str) -> None:
+    """The point in time the decision was made for is the one asked, in UTC, from the
+    first instant of year 1 to the last of 9999."""
     response = api.post("/eligibility", {**CART, "at": at})
     assert response.status == 200, response.body[:300]
-    assert response.json()["evaluated_at"].startswith("2026-01-31T00:00:00")
+    assert response.json()["evaluated_at"].startswith(evaluated)
 
 
 # ---------------------------------------------------------------- v2 body rules

@@ -278,6 +278,7 @@ def test_eligibility_at_a_past_time_shows_the_rule_inactive(api: Http, support: 
         ({"destination": {"country": "CA"}, "items": []}, "invalid_items"),
         ({"items": [{"sku": "ORP-EBOOK", "quantity": 1}]}, None),
         ({"destination": {"country": "CA"}, "items": [{"sku": "ORP-EBOOK", "quantity": 1}], "at": "soon"}, "invalid_time"),
+        ({"destination": {"country": "CA"}, "items": [{"sku": "ORP-EBOOK", "quantity": 1}], "at": "0001-01-01T00:00:00+01:00"}, "invalid_time"),
     ],
 )  # fmt: skip
 def test_bad_eligibility_requests_are_400(

@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+)
 
 from bonestore.domain.errors import InvalidInput
 
@@ -61,6 +69,15 @@ def _iso_text(value: Any) -> Any:
     return value
 
 
+def _in_utc(value: datetime | None) -> datetime | None:
+    """``at`` in UTC, the time the rules compare: an offset that moves it past year 1 or
+    9999 ("0001-01-01T00:00:00+01:00") is no time at all, a 400 and not an overflow."""
+    try:
+        return None if value is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("at must be a time between the years 1 and 9999 in UTC") from None
+
+
 class EligibilityRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -69,6 +86,7 @@ class EligibilityRequest(BaseModel):
     at: Annotated[
         AwareDatetime | None,
         BeforeValidator(_iso_text),
+        AfterValidator(_in_utc),
         Field(examples=["2026-01-31T00:00:00Z"]),
     ] = None
 
