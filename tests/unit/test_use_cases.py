@@ -131,17 +131,21 @@ def test_an_idempotency_key_gives_the_first_answer() -> None:
 
 
 @pytest.mark.parametrize(
-    ("error", "code"),
+    ("error", "code", "retry_after"),
     [
-        (IdempotencyKeyReused("x"), "idempotency_key_reused"),
-        (RequestInProgress("x"), "request_in_progress"),
+        (IdempotencyKeyReused("x"), "idempotency_key_reused", None),
+        # The first request with the key is still being answered: retry in a moment.
+        (RequestInProgress("x"), "request_in_progress", 1),
     ],
 )
-def test_idempotency_conflicts_are_409s(error: Exception, code: str) -> None:
+def test_idempotency_conflicts_are_409s(
+    error: Exception, code: str, retry_after: int | None
+) -> None:
     service, _ = checkout(MemoryGateway(), Once(error))
     with pytest.raises(Conflict) as raised:
         service.create(CheckoutRequest.model_validate(CART), idempotency_key="k")
     assert (raised.value.code, raised.value.status) == (code, 409)
+    assert raised.value.retry_after == retry_after
 
 
 def once_answers(service: CheckoutService) -> dict[str, dict[str, Any]]:

@@ -521,7 +521,11 @@ class CheckoutService:
         except IdempotencyKeyReused as exc:
             raise Conflict(exc.message, code="idempotency_key_reused") from None
         except RequestInProgress as exc:
-            raise Conflict(exc.message, code="request_in_progress") from None
+            # As the same cart's checkout still opening (_reused): the first answer is a
+            # moment away, and docs/api.md promises a Retry-After with this 409.
+            error = Conflict(exc.message, code="request_in_progress")
+            error.retry_after = 1
+            raise error from None
 
     def _create(self, request: CheckoutRequest, client_address: str | None) -> dict[str, Any]:
         # Imported on the first checkout, not at the function's init (cold start).
