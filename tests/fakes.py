@@ -302,10 +302,8 @@ class MemoryGateway:
     def payment_shipping(self, payment_intent_id: str) -> ShippingDetails | None:
         return self.shipping.get(payment_intent_id)
 
-    def refund(
-        self, payment_intent_id: str, *, idempotency_key: str, metadata: dict[str, str]
-    ) -> str:
-        self.refunds.append(idempotency_key)
+    def refund(self, payment_intent_id: str, *, order_id: str) -> str:
+        self.refunds.append(f"refund-{order_id}")
         return f"re_{len(self.refunds)}"
 
 

@@ -102,6 +102,31 @@ def test_held_order_shows_why_with_the_rules_source(api: Http, shop: Shop, suppo
     assert body["eligibility"]["now"]["eligible"] is False
 
 
+def test_staff_refunding_one_order_at_once_all_get_the_one_refund(
+    api: Http, shop: Shop, support: str
+) -> None:
+    """ "refunded through Stripe (once, whatever the retries)": two support agents and an
+    ops engineer at once. Each asks Stripe with the order's one key; had the requests
+    differed (who, why), Stripe would refuse the later ones (idempotency_error: a 502)."""
+    order_id = held_order(shop)
+    tokens = [support, staff_token("support", username="kim-support"), staff_token("ops")] * 2
+
+    def refund(token: str) -> Any:
+        return api.post(f"/support/orders/{order_id}/refund", {"reason": "embargoed"}, token=token)
+
+    with ThreadPoolExecutor(len(tokens)) as pool:
+        answers = list(pool.map(refund, tokens))
+    assert [a.status for a in answers] == [200] * len(tokens), [a.body for a in answers]
+    stored = shop.order(order_id)
+    refunds = [
+        record["event"]["data"]["object"]
+        for record in shop.events("refund.created")
+        if record["event"]["data"]["object"].get("payment_intent") == stored["payment_intent_id"]
+    ]
+    assert [refund["id"] for refund in refunds] == [stored["refund_id"]]
+    assert refunds[0]["metadata"] == {"order_id": order_id}
+
+
 def test_release_of_an_embargoed_order_is_refused_with_the_reasons_then_refunded_once(
     api: Http, shop: Shop, support: str, caplog: pytest.LogCaptureFixture
 ) -> None:

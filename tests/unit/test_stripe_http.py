@@ -163,9 +163,7 @@ def test_the_gateway_sends_its_idempotency_key_and_reads_the_json(server: str) -
 
     _Stripe.script = [(200, {}, b'{"id": "re_1", "object": "refund"}', 0)]
     gateway = StripeGateway("sk_test_x", api_base=server)
-    assert gateway.refund("pi_1", idempotency_key="refund-o1", metadata={"order_id": "o1"}) == (
-        "re_1"
-    )
+    assert gateway.refund("pi_1", order_id="o1") == "re_1"
     seen = _Stripe.seen[0]
     assert seen["path"] == "/v1/refunds"
     assert seen["headers"]["Idempotency-Key"] == "refund-o1"

@@ -96,16 +96,20 @@ class StripeGateway:
             intent = self._call("get", f"/v1/payment_intents/{quote_plus(payment_intent_id)}")
             return parse_intent_shipping(intent)
 
-    def refund(
-        self, payment_intent_id: str, *, idempotency_key: str, metadata: dict[str, str]
-    ) -> str:
-        """Refund a payment in full; returns the refund's id."""
+    def refund(self, payment_intent_id: str, *, order_id: str) -> str:
+        """Refund a payment in full, once per order; returns the refund's id.
+
+        Stripe compares a repeated idempotency key's parameters with the first request's
+        and refuses others (``idempotency_error``, docs.stripe.com/api/idempotent_requests):
+        so key and parameters are the order's alone. Support's refund carried who and why
+        in the metadata, and a second staff member's, or one after the automatic refund,
+        was refused with a 502."""
         with _mapped_errors("refund"):
             refund = self._call(
                 "post",
                 "/v1/refunds",
-                {"payment_intent": payment_intent_id, "metadata": metadata},
-                idempotency_key,
+                {"payment_intent": payment_intent_id, "metadata": {"order_id": order_id}},
+                f"refund-{order_id}",
             )
             return str(refund["id"])
 
@@ -162,8 +166,10 @@ def _mapped_errors(action: str) -> Iterator[None]:
             status,
             getattr(exc, "request_id", None),
         )
+        # 409: another request with the same idempotency key is still running at Stripe
+        # ("Try again later"), or the object was locked; a retry gets the first's answer.
         retryable = isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError) or (
-            isinstance(status, int) and status >= 500
+            isinstance(status, int) and (status >= 500 or status == 409)
         )
         raise UpstreamUnavailable(
             "The payment provider is unavailable; nothing was charged. Please retry.",

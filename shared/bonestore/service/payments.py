@@ -566,19 +566,17 @@ class PaymentService:
         current: Order | None = None,
     ) -> Order | None:
         """Refund the order's payment in full and move it to ``refunded``. One refund per
-        order whatever the cause: the idempotency key is the order's. ``order`` may carry
-        changes to write on the way (``current`` is then the order as stored)."""
+        order whatever the cause (the gateway's request is the order's alone); ``reason``
+        goes in the order's timeline. ``order`` may carry changes to write on the way
+        (``current`` is then the order as stored)."""
         order_id = order.order_id
-        refund_id = self._gateway().refund(
-            payment_intent_id,
-            idempotency_key=f"refund-{order_id}",
-            metadata={"order_id": order_id, "reason": reason},
-        )
+        refund_id = self._gateway().refund(payment_intent_id, order_id=order_id)
         refunded = self.orders.transition(
             current or order,
             "refunded",
             event=OrderEvent(
-                event_type, {"refund_id": refund_id, **(detail or {}), "automatic": True}
+                event_type,
+                {"refund_id": refund_id, "reason": reason, **(detail or {}), "automatic": True},
             ),
             updated=replace(order, refund_id=refund_id),
         )

@@ -84,9 +84,11 @@ class PaymentGateway(Protocol):
         """The shipping address the provider holds for a payment, None when it has none."""
         ...
 
-    def refund(
-        self, payment_intent_id: str, *, idempotency_key: str, metadata: dict[str, str]
-    ) -> str: ...
+    def refund(self, payment_intent_id: str, *, order_id: str) -> str:
+        """Refund the payment in full, once per order: every call for one order is the
+        same request, whoever makes it and why (they are in the order's timeline), so a
+        retry, a second staff member and the automatic refund all get the one refund."""
+        ...
 
 
 class OrderEventPublisher(Protocol):

@@ -43,11 +43,6 @@ class NoPaymentToRefund(Conflict):
     code = "no_payment_to_refund"
 
 
-def refund_key(order_id: str) -> str:
-    """The one refund idempotency key of an order (every refund path uses it)."""
-    return f"refund-{order_id}"
-
-
 def session_of(order: Order) -> CheckoutSession:
     """The order's payment as the Checkout Session that made it: its shipping address
     (Stripe's field names), method and billing country, so ``screen_payment`` can judge
@@ -164,11 +159,7 @@ class SupportResolutions:
             )
         if not order.payment_intent_id:
             raise NoPaymentToRefund("The order names no payment to refund.")
-        refund_id = self._gateway().refund(
-            order.payment_intent_id,
-            idempotency_key=refund_key(order_id),
-            metadata={"order_id": order_id, "reason": "support", "by": staff},
-        )
+        refund_id = self._gateway().refund(order.payment_intent_id, order_id=order_id)
         detail: dict[str, Any] = {"by": staff, "reason": reason, "refund_id": refund_id}
         moved = self.orders.transition(
             order,
