@@ -11,7 +11,7 @@ from bonestore.domain.catalog import seed_catalog
 from bonestore.domain.geo import normalize_destination
 from bonestore.domain.rules import CartDecision, CartLine, default_engine, load_ruleset
 from tests.policy_facts import EU27_CODES as EU27
-from tests.policy_facts import ZONE
+from tests.policy_facts import EU_MEMBERS_OVERSEAS_OUTSIDE_EU, ZONE
 
 pytestmark = pytest.mark.unit
 
@@ -49,6 +49,42 @@ def test_books_and_dvds_ship_to_every_zone_country(country: str) -> None:
 )
 def test_us_zone_includes_states_dc_pr_and_military(sub: str) -> None:
     assert line({"country": "US", "subdivision": sub}, "TRUEOSTEO-120").eligible
+
+
+@pytest.mark.parametrize(("subdivision", "country"), sorted(EU_MEMBERS_OVERSEAS_OUTSIDE_EU.items()))
+def test_overseas_territories_of_eu_members_outside_the_eu_are_not_in_the_zone(
+    subdivision: str, country: str
+) -> None:
+    """ "the 27 EU member states ... Nowhere else": New Caledonia, Aruba and the rest are not
+    EU territory, and are refused however the address writes them."""
+    parent = subdivision.partition("-")[0]
+    as_sub = decide({"country": parent, "subdivision": subdivision}, ("DENSERCISE-DVD", 1))
+    as_country = line({"country": country}, "DENSERCISE-DVD")
+    assert rule_ids(as_sub.items[0]) == ["zone-eu-overseas-outside-eu-excluded"]
+    assert as_sub.shipping_methods == []  # no method where no parcel goes
+    assert not as_country.eligible and rule_ids(as_country) == ["no-zone-physical"]
+    ebook = line({"country": parent, "subdivision": subdivision}, "ORP-EBOOK")
+    assert ebook.eligible  # digital products sell there
+
+
+@pytest.mark.parametrize(
+    ("country", "subdivision"),
+    [("GP", "FR-971"), ("MQ", "FR-972"), ("GF", "FR-973"), ("RE", "FR-974"), ("YT", "FR-976"),
+     ("MF", "FR-MF"), ("AX", "FI-01")],
+)  # fmt: skip
+def test_eu_regions_written_as_countries_are_decided_as_the_eu(
+    country: str, subdivision: str
+) -> None:
+    """Reunion is in France and the EU; ISO 3166-1 and Stripe also write it RE. Either
+    way: physical goods ship, express is offered at the EU price, melatonin is refused."""
+    parent = subdivision.partition("-")[0]
+    for dest in ({"country": country}, {"country": parent, "subdivision": subdivision}):
+        assert line(dest, "DENSERCISE-DVD").eligible, dest
+        assert rule_ids(line(dest, "RESTWELL-60")) == ["no-melatonin-dhea"], dest
+        methods = {
+            m.id: m.price.amount for m in decide(dest, ("DENSERCISE-DVD", 1)).shipping_methods
+        }
+        assert methods == {"standard": 1495, "express": 3995}, dest
 
 
 @pytest.mark.parametrize("territory", ["GU", "VI", "AS", "MP", "UM"])
