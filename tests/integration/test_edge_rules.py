@@ -275,6 +275,20 @@ def test_a_body_that_never_arrives_is_cut_off(api: Http) -> None:
     assert body["error"]["code"] == "request_timeout"
 
 
+def test_a_body_declared_too_large_that_never_arrives_is_still_answered_413(api: Http) -> None:
+    """Over the limit by its Content-Length, and never sent: the 413 once the read gives
+    up (the connection used to close with no answer at all)."""
+    from bonestore_infra import local_api
+
+    request = (
+        b"POST /eligibility HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 99999999999\r\n\r\n{}"
+    )
+    status, body = raw_exchange(api, request, timeout=local_api.READ_TIMEOUT_SECONDS + 5)
+    assert status == 413
+    assert body["error"]["code"] == "payload_too_large"
+
+
 @pytest.mark.parametrize("name", [b"AUTHORIZATION", b"authorization", b"aUtHoRiZaTiOn"])
 def test_header_names_are_case_insensitive(api: Http, name: str) -> None:
     # Sent on a raw socket: urllib would re-capitalize the name.
