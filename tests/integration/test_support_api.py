@@ -130,6 +130,10 @@ def test_paid_order_shows_eligibility_three_ways_and_what_changed(api: Http, sup
     assert eligibility["now_differs"] is True
     assert eligibility["changed_by"] == ["ca-no-supplements-npn"]
     assert eligibility["compared_with"] == "at_payment"
+    # Each is a Decision as POST /eligibility answers it: every line has its max_quantity
+    # (null here: no limit), stored or decided now.
+    for name in ("at_checkout", "at_payment", "now"):
+        assert [line["max_quantity"] for line in eligibility[name]["items"]] == [None], name
 
 
 def test_order_that_still_ships_does_not_differ(api: Http, support: str) -> None:

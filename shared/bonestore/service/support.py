@@ -240,7 +240,13 @@ def _noted_decision(decision: Mapping[str, Any], rules: Mapping[str, Any]) -> di
             return [noted(inner) for inner in value]
         return value
 
-    return dict(noted(decision))
+    shown = dict(noted(decision))
+    for item in shown.get("items") or ():
+        # A line's null max_quantity is not stored (DynamoDB items drop None), yet every
+        # line of a Decision has one, as POST /eligibility answers it.
+        if isinstance(item, dict):
+            item.setdefault("max_quantity", None)
+    return shown
 
 
 def order_view(order: Order, engine: Engine, at: datetime | None = None) -> dict[str, Any]:
