@@ -26,6 +26,16 @@ TRUE, FALSE, ERROR = "true", "false", "error"
 
 # Milligrams, grams and micrograms convert (in micrograms here); IU only compares with IU.
 MICROGRAMS_PER = {"mcg": Decimal(1), "mg": Decimal(1000), "g": Decimal(1_000_000)}
+# docs/rules.md: "vitamin D's IU converts at 40 IU per mcg".
+IU_PER_MCG = {"vitamin_d": Decimal(40), "vitamin_d2": Decimal(40), "vitamin_d3": Decimal(40)}
+
+
+def micrograms(name: str, amount: Decimal, unit: str) -> Decimal | None:
+    if unit in MICROGRAMS_PER:
+        return amount * MICROGRAMS_PER[unit]
+    if unit == "IU" and name in IU_PER_MCG:
+        return amount / IU_PER_MCG[name]
+    return None
 
 
 @dataclass(frozen=True)
@@ -175,11 +185,13 @@ def ingredient_condition(test: Any, product: Product) -> str:
             results.append(ERROR)
         elif found.unit == test.unit:
             results.append(compare(test.op, found.amount, test.value))
-        elif found.unit in MICROGRAMS_PER and test.unit in MICROGRAMS_PER:
-            mcg = found.amount * MICROGRAMS_PER[found.unit]
-            results.append(compare(test.op, mcg, test.value * MICROGRAMS_PER[test.unit]))
         else:
-            results.append(ERROR)  # IU against a mass
+            mcg = micrograms(name, found.amount, found.unit)
+            limit = micrograms(name, test.value, test.unit)
+            if mcg is None or limit is None:
+                results.append(ERROR)  # IU against a mass, but for vitamin D
+            else:
+                results.append(compare(test.op, mcg, limit))
     if TRUE in results:
         return TRUE
     if ERROR in results:

@@ -70,6 +70,12 @@ US = Destination(country="US")
 PERMIT_ALL = rule("permit-all", "permit")
 
 
+def supplement_with(ingredients: dict[str, Any]) -> Product:
+    return physical(
+        "LABEL-X", "A label", "supplement", {"supply_days": 30, "ingredients": ingredients}
+    )
+
+
 # ------------------------------------------------------------------ by example
 
 
@@ -143,20 +149,19 @@ def test_many_denials_are_listed_by_rule_id() -> None:
 
 
 def test_a_permit_that_cannot_be_evaluated_lets_nothing_through() -> None:
-    """An ingredient test that cannot be told (an unknown amount; an amount in mg against
-    a rule in IU) is an error, never a match: the permit it conditions permits nothing."""
-    in_mg = physical(
-        "D3-MG",
-        "D3 in mg",
-        "supplement",
-        {"supply_days": 30, "ingredients": {"vitamin_d3": {"amount": 5, "unit": "mg"}}},
-    )
-    rs = ruleset(rule("d3-permit", "permit", when={"product": {"ingredients": [D3_OVER_1000_IU]}}))
-    for product in (UNKNOWN_D, in_mg):
+    """An ingredient test that cannot be told (an unknown amount; vitamin E in mg against
+    a rule in IU, which do not convert) is an error, never a match: the permit it
+    conditions permits nothing."""
+    in_mg = supplement_with({"vitamin_e": {"amount": 5, "unit": "mg"}})
+    e_over_10_iu = {"any_of": ["vitamin_e"], "op": "gt", "value": 10, "unit": "IU"}
+    cases = [(UNKNOWN_D, D3_OVER_1000_IU), (in_mg, e_over_10_iu)]
+    for product, test in cases:
+        rs = ruleset(rule("d3-permit", "permit", when={"product": {"ingredients": [test]}}))
         item = one(rs, product, US)
         assert not item.eligible
         assert [(r.rule_id, r.code) for r in item.reasons] == [("d3-permit", "rule_error")]
-    for product in (UNKNOWN_D, in_mg):  # the same through the memo, filled by the first pass
+    for product, test in cases:  # the same through the memo, filled by the first pass
+        rs = ruleset(rule("d3-permit", "permit", when={"product": {"ingredients": [test]}}))
         engine = Engine(rs)
         for _ in range(2):
             (item,) = engine.decide([CartLine(product, 1)], US, NOW).items
@@ -244,6 +249,54 @@ def test_ingredient_units_convert_within_mass() -> None:
         ),
     )
     assert not one(rs, SEED["RESTWELL-60"], US).eligible  # 3 mg == 3000 mcg
+
+
+@pytest.mark.parametrize(
+    ("amount", "unit", "refused"),
+    [("20", "mcg", False), ("25", "mcg", False), ("25.025", "mcg", True), ("0.026", "mg", True),
+     ("1000", "IU", False), ("1001", "IU", True)],
+)  # fmt: skip
+def test_vitamin_d_in_micrograms_is_compared_with_a_limit_in_iu(
+    amount: str, unit: str, refused: bool
+) -> None:
+    """ "no product above 1,000 IU/day of vitamin D": 1 mcg of vitamin D is 40 IU, so a
+    label in micrograms is judged, not refused as a rule error (25 mcg is 1,000 IU)."""
+    rs = ruleset(
+        PERMIT_ALL,
+        rule(
+            "vitamin-d-limit",
+            "forbid",
+            when={
+                "product": {
+                    "ingredients": [
+                        {"any_of": ["vitamin_d3"], "op": "gt", "value": 1000, "unit": "IU"}
+                    ]
+                }
+            },
+        ),
+    )
+    label = supplement_with({"vitamin_d3": {"amount": amount, "unit": unit}})
+    decided = one(rs, label, US)
+    assert decided.eligible is not refused
+    assert [r.code for r in decided.reasons] == (["c_forbid"] if refused else [])
+
+
+def test_iu_of_another_ingredient_does_not_convert_and_lets_nothing_through() -> None:
+    """Vitamin E's IU depend on its form: against a limit in mg it is a rule error."""
+    rs = ruleset(
+        PERMIT_ALL,
+        rule(
+            "vitamin-e-limit",
+            "forbid",
+            when={
+                "product": {
+                    "ingredients": [{"any_of": ["vitamin_e"], "op": "gt", "value": 1, "unit": "mg"}]
+                }
+            },
+        ),
+    )
+    decided = one(rs, supplement_with({"vitamin_e": {"amount": "10", "unit": "IU"}}), US)
+    assert not decided.eligible and [r.code for r in decided.reasons] == ["rule_error"]
 
 
 def test_windows_from_inclusive_until_exclusive() -> None:

@@ -663,14 +663,14 @@ def test_an_ingredient_amount_that_cannot_be_compared_fails_closed(
         """
         - id: f-dose
           effect: forbid
-          when: {product: {ingredients: [{any_of: [vitamin_d3], op: gt, value: 10, unit: mg}]}}
+          when: {product: {ingredients: [{any_of: [calcium], op: gt, value: 10, unit: mg}]}}
           code: cf
           message: f
           source: t
         """,
     )
     item = product(
-        "SUP-1", category="supplement", supply_days=30, ingredients={"vitamin_d3": stated}
+        "SUP-1", category="supplement", supply_days=30, ingredients={"calcium": stated}
     )
     decided = line(eng, item)
     assert [(r.rule_id, r.code) for r in decided.reasons] == [("f-dose", "rule_error")]

@@ -25,6 +25,18 @@ if TYPE_CHECKING:
     from bonestore.domain.rules.schema import Rule, Ruleset
 
 _MASS = {"g": Decimal(1_000_000), "mg": Decimal(1000), "mcg": Decimal(1)}
+# International units per microgram, for the ingredients whose unit is a fixed mass:
+# vitamin D, D2 and D3 alike, 1 mcg = 40 IU (NIH Office of Dietary Supplements, "Vitamin D"
+# fact sheet). Other ingredients' IU depend on the form (vitamin A, E) and do not convert.
+_IU_PER_MCG = dict.fromkeys(("vitamin_d", "vitamin_d2", "vitamin_d3"), Decimal(40))
+
+
+def _micrograms(name: str, amount: Decimal, unit: str) -> Decimal | None:
+    """``amount`` of ingredient ``name`` in ``unit`` as micrograms; None when it cannot be."""
+    if unit in _MASS:
+        return amount * _MASS[unit]
+    per_mcg = _IU_PER_MCG.get(name) if unit == "IU" else None
+    return None if per_mcg is None else amount / per_mcg
 
 
 class RuleError(Exception):
@@ -285,28 +297,30 @@ def ingredient_match(test: IngredientTest, product: Product) -> bool | str:
     the RuleError, once; a rule with many ingredient tests would raise it per test).
     Callers compare with ``is True`` / ``is False``: the text is truthy."""
     ingredients = product.attributes.ingredients
+    value, unit = test.value, test.unit
     error: str | None = None
     for name in test.any_of:
         found = ingredients.get(name)
         if found is None:
             continue
-        if test.value is None:  # only `present` names no amount (schema)
+        if value is None or unit is None:  # only `present` names neither (schema)
             return True
         if found.amount is None or found.unit is None:
             error = f"{product.sku}: the amount of {name} is unknown"
             continue
-        amount = found.amount
-        if found.unit != test.unit:
-            if found.unit in _MASS and test.unit in _MASS:
-                amount = amount * _MASS[found.unit] / _MASS[test.unit]
-            else:
-                error = f"{product.sku}: {name} is in {found.unit}, the rule in {test.unit}"
+        amount: Decimal | None = found.amount
+        limit: Decimal | None = value
+        if found.unit != unit:  # compared in micrograms, when both can be
+            amount = _micrograms(name, found.amount, found.unit)
+            limit = _micrograms(name, value, unit)
+            if amount is None or limit is None:
+                error = f"{product.sku}: {name} is in {found.unit}, the rule in {unit}"
                 continue
         try:
-            if _AMOUNT_OPS[test.op](amount, test.value):
+            if _AMOUNT_OPS[test.op](amount, limit):
                 return True
         except ArithmeticError:  # NaN, which neither side can be (schema, catalog)
-            error = f"{product.sku}: cannot compare {amount!r} {test.op} {test.value!r}"
+            error = f"{product.sku}: cannot compare {amount!r} {test.op} {limit!r}"
     return error if error is not None else False
 
 
