@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Http, product_body
+from tests.helpers import Http, assert_error, product_body
 from tests.policy_facts import ZONE
 from tests.staff_tokens import staff_token
 
@@ -602,6 +602,45 @@ def _assert_billing_state_holds(local_stack: Any, state: str) -> None:
     status, body = shop.checkout([{"sku": "ORP-EBOOK", "quantity": 1}])
     assert status == 201, body
     address = {"line1": "vul. Pushkina 1", "city": "Simferopol", "state": state, "country": "UA"}
+    _assert_billing_address_holds(local_stack, address)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        {"country": "UA", "postal_code": "95000", "city": "Simferopol"},
+        {"country": "RU", "postal_code": "295000", "city": "Simferopol"},
+        {"country": "UA", "state": "UA-40", "city": "Sevastopol"},
+    ],
+    ids=["ua-postal-code", "ru-postal-code", "ua-subdivision"],
+)
+def test_an_order_held_for_its_billing_region_stays_held_when_support_looks_again(
+    local_stack: Any, address: dict[str, str]
+) -> None:
+    """An embargoed region is a subdivision or a postal code, not a country: support's
+    "now" and a release decide on the billing address the payment check read, so the
+    order is not released (409 still_not_shippable) though Ukraine and Russia are not
+    embargoed as countries for digital goods."""
+    order_id = _assert_billing_address_holds(local_stack, {"line1": "vul. Pushkina 1", **address})
+    api, support = Http(local_stack.api_url), staff_token("support")
+    now = api.get(f"/support/orders/{order_id}", token=support).json()["eligibility"]["now"]
+    assert now["eligible"] is False and now["billing"]["eligible"] is False
+    assert now["billing"]["reasons"][0]["code"] == "embargoed"
+    released = api.post(f"/support/orders/{order_id}/release", {"reason": "ok?"}, token=support)
+    assert_error(released, 409, "still_not_shippable")
+    from bonestore_infra.bench_checkout import Shop
+
+    assert Shop(local_stack).order(order_id)["status"] == "held"
+
+
+def _assert_billing_address_holds(local_stack: Any, address: dict[str, str]) -> str:
+    """A digital order paid with ``address`` as its billing address ends held; its id."""
+    from bonestore_infra.bench_checkout import Shop
+
+    shop = Shop(local_stack)
+    status, body = shop.checkout([{"sku": "ORP-EBOOK", "quantity": 1}])
+    assert status == 201, body
     done, result = shop.complete(body["stripe_session_id"], customer_details={"address": address})
     assert done == 200 and result["webhook"]["ok"], result  # delivered before the answer
     assert shop.order(body["order_id"])["status"] == "held"
+    return str(body["order_id"])

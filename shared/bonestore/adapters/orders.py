@@ -48,6 +48,7 @@ from bonestore.domain.orders import can_enter, check_transition, now_iso, stock_
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from bonestore.domain.geo import Destination
     from bonestore.domain.limits import HoldLimits
     from bonestore.domain.money import Money
 
@@ -124,6 +125,18 @@ def _mapping(value: Any) -> dict[str, Any] | None:
     return dict(value) if isinstance(value, Mapping) else None
 
 
+def _place(value: Any) -> Destination | None:
+    """A stored destination (its known fields) as the domain's, None when there is none."""
+    from bonestore.domain.geo import Destination
+
+    stored = _mapping(value)
+    if not stored:
+        return None
+    return Destination.model_validate(
+        {k: v for k, v in stored.items() if k in Destination.model_fields}
+    )
+
+
 def _address(record: Mapping[str, Any]) -> Address | None:
     place = _mapping(record.get("shipping_address"))
     if not place or not _str(place.get("country")):
@@ -158,8 +171,6 @@ def _shipping(value: Any, currency: str) -> ShippingChoice | None:
 
 def order_from_record(raw: Mapping[str, Any]) -> Order:
     """A stored order (plain JSON, as ``from_item`` gives it) as the domain's Order."""
-    from bonestore.domain.geo import Destination
-
     record = cast(dict[str, Any], plain(raw, fractions_as_float=True))
     currency = str(record.get("currency") or "USD").upper()
     destination = _mapping(record.get("destination"))
@@ -188,14 +199,11 @@ def order_from_record(raw: Mapping[str, Any]) -> Order:
         amount_subtotal=_money(record.get("amount_subtotal"), currency),
         amount_total=_money(record.get("amount_total"), currency),
         email=_str(record.get("email")),
-        destination=Destination.model_validate(
-            {k: v for k, v in destination.items() if k in Destination.model_fields}
-        )
-        if destination
-        else None,
+        destination=_place(destination),
         shipping_address=_address(record),
         shipping_method=_shipping(record.get("shipping"), currency),
         billing_country=_str(record.get("billing_country")),
+        billing_place=_place(record.get("billing_place")),
         eligibility_at_checkout=_mapping(record.get("eligibility_at_checkout")),
         eligibility_at_payment=_mapping(record.get("eligibility_at_payment")),
         hold_reasons=tuple(r for r in record.get("hold_reasons") or [] if isinstance(r, dict)),
@@ -253,6 +261,7 @@ def order_to_record(order: Order) -> dict[str, Any]:
         "destination": order.destination.as_json() if order.destination else None,
         "shipping_address": _address_record(order.shipping_address),
         "billing_country": order.billing_country,
+        "billing_place": order.billing_place.as_json() if order.billing_place else None,
         "eligibility_at_checkout": order.eligibility_at_checkout,
         "eligibility_at_payment": order.eligibility_at_payment,
         "hold_reasons": [dict(r) for r in order.hold_reasons] or None,

@@ -183,6 +183,10 @@ class Order:
     shipping_address: Address | None = None
     shipping_method: ShippingChoice | None = None
     billing_country: str | None = None
+    # The billing address's place as the rules read it (country, subdivision, postal code):
+    # a check run again later (support's "now", a release) must see what the payment check
+    # saw, and an embargoed region is a subdivision or a postal code, not a country.
+    billing_place: Destination | None = None
     eligibility_at_checkout: Mapping[str, Any] | None = None
     eligibility_at_payment: Mapping[str, Any] | None = None
     hold_reasons: tuple[Mapping[str, Any], ...] = ()

@@ -34,6 +34,7 @@ from bonestore.domain.privacy import mask_destination, mask_email
 from bonestore.service import metrics as m
 
 if TYPE_CHECKING:
+    from bonestore.domain.geo import Destination
     from bonestore.domain.money import Money
     from bonestore.domain.rules import CartDecision, Engine
     from bonestore.service.ports import (
@@ -72,6 +73,7 @@ class Screening:
     shipping_address: Address | None = None
     shipping_method: ShippingChoice | None = None
     billing_country: str | None = None
+    billing_place: Destination | None = None
     amount_total: Money | None = None
     payment_intent_id: str | None = None
     email: str | None = None
@@ -84,6 +86,7 @@ class Screening:
             shipping_address=self.shipping_address or order.shipping_address,
             shipping_method=self.shipping_method or order.shipping_method,
             billing_country=self.billing_country or order.billing_country,
+            billing_place=self.billing_place or order.billing_place,
             amount_total=self.amount_total or order.amount_total,
             payment_intent_id=self.payment_intent_id or order.payment_intent_id,
             email=order.email or self.email,
@@ -216,7 +219,7 @@ def screen_payment(
     checked against what Stripe reports, ``reported`` being the payment's own shipping)
     or on the address Stripe collected (orders from before v2), and on the billing
     country."""
-    from bonestore.domain.geo import destination_from_stripe_address
+    from bonestore.domain.geo import Destination, destination_from_stripe_address
     from bonestore.domain.money import Money
 
     at = at or datetime.now(UTC)
@@ -320,6 +323,13 @@ def screen_payment(
         shipping_address=address,
         shipping_method=method,
         billing_country=billing.country if billing else None,
+        billing_place=Destination(
+            country=billing.country,
+            subdivision=billing.subdivision,
+            postal_code=billing.postal_code,
+        )
+        if billing
+        else None,
         amount_total=session.total(order.currency),
         payment_intent_id=session.payment_intent_id,
         email=session.email,

@@ -74,7 +74,7 @@ def session_of(order: Order) -> CheckoutSession:
         email=order.email,
         shipping_name=address.name if address else None,
         shipping_address=shipping,
-        billing_address={"country": order.billing_country} if order.billing_country else None,
+        billing_address=_billing_address(order),
         shipping_rate_id=rate_id,
         shipping_paid=method.price.amount if method else 0,
         amount_subtotal=order.amount_subtotal.amount,
@@ -82,6 +82,20 @@ def session_of(order: Order) -> CheckoutSession:
         currency=order.currency,
         payment_intent_id=order.payment_intent_id,
     )
+
+
+def _billing_address(order: Order) -> dict[str, str] | None:
+    """The billing address as the payment check read it: its place (orders paid before it
+    was kept: the country alone)."""
+    place = order.billing_place
+    if place is not None:
+        fields = {
+            "country": place.country,
+            "state": place.subdivision,
+            "postal_code": place.postal_code,
+        }
+        return {k: v for k, v in fields.items() if v}
+    return {"country": order.billing_country} if order.billing_country else None
 
 
 def screen_now(order: Order, engine: Engine, at: datetime | None = None) -> Screening:
