@@ -157,6 +157,20 @@ def test_a_us_zip_code_decides_where_the_parcel_goes(
 
 
 @pytest.mark.parametrize(
+    ("postal_code", "subdivision", "shippable"),
+    [("98800", "FR-NC", False), ("98714", "FR-PF", False), ("97400", "FR-974", True)],
+)
+def test_a_french_postal_code_overseas_decides_as_its_place(
+    api: Http, postal_code: str, subdivision: str, shippable: bool
+) -> None:
+    """ "the 27 EU member states ... Nowhere else": Noumea's 98800 is New Caledonia, not EU
+    territory, however the address writes it; Reunion's 97400 is in the EU."""
+    decision = decide(api, {"country": "FR", "postal_code": postal_code}, {"DENSERCISE-DVD": 1})
+    assert decision["destination"]["subdivision"] == subdivision
+    assert decision["eligible"] is shippable, decision["items"]
+
+
+@pytest.mark.parametrize(
     ("subdivision", "postal_code"),
     [("US-NY", "96910"), ("US-NY", "00802"), ("US-NY", "09021"), ("US-NY", "99501"),
      ("US-NY", "96813"), ("US-HI", "10001")],

@@ -135,64 +135,91 @@ def canonical_postal_code(country: str, value: str) -> str | None:
     return cleaned if _GENERIC_POSTAL.fullmatch(cleaned) else None
 
 
-# Where a US ZIP code is, for the places the policy treats apart: the territories, Alaska,
-# Hawaii, Puerto Rico and the military "states" (USPS's ZIP prefixes, and 5-digit ranges
-# where places share a prefix). A ZIP code not listed is in one of the states or DC.
-# The first range that holds the ZIP code names its place.
-_US_ZIP_PLACES: tuple[tuple[str, str, str], ...] = (
-    ("00600", "00799", "US-PR"),
-    ("00800", "00899", "US-VI"),
-    ("00900", "00999", "US-PR"),
-    ("09000", "09899", "US-AE"),
-    ("34000", "34099", "US-AA"),
-    ("96200", "96699", "US-AP"),
-    ("96799", "96799", "US-AS"),
-    ("96898", "96898", "US-UM"),  # Wake Island
-    ("96700", "96899", "US-HI"),
-    # Palau, Micronesia and the Marshall Islands are countries of their own that use US
-    # ZIP codes.
-    ("96939", "96940", "PW"),
-    ("96941", "96944", "FM"),
-    ("96960", "96970", "MH"),
-    ("96950", "96952", "US-MP"),
-    ("96900", "96999", "US-GU"),
-    ("99500", "99999", "US-AK"),
+# Places apart that a postal code names, per country: where the rules decide otherwise
+# than for the rest of the country (territories, Alaska, Hawaii, Puerto Rico, the military
+# "states"; the overseas departments and collectivities of France), or another country
+# that shares the postal system (Monaco in France's; Palau, Micronesia and the Marshall
+# Islands in the US's; the Crown dependencies and Gibraltar in the UK's; Christmas Island,
+# the Cocos Islands and Norfolk Island in Australia's). Ranges are over the compact code's
+# first characters (as many as the bounds have); the first range that holds it names the
+# place. A code no range holds is in the rest of the country (``MAINLAND``).
+_POSTAL_PLACES: Mapping[str, tuple[tuple[str, str, str], ...]] = {
+    "US": (  # USPS ZIP prefixes, and 5-digit ranges where places share one
+        ("00600", "00799", "US-PR"),
+        ("00800", "00899", "US-VI"),
+        ("00900", "00999", "US-PR"),
+        ("09000", "09899", "US-AE"),
+        ("34000", "34099", "US-AA"),
+        ("96200", "96699", "US-AP"),
+        ("96799", "96799", "US-AS"),
+        ("96898", "96898", "US-UM"),  # Wake Island
+        ("96700", "96899", "US-HI"),
+        ("96939", "96940", "PW"),
+        ("96941", "96944", "FM"),
+        ("96960", "96970", "MH"),
+        ("96950", "96952", "US-MP"),
+        ("96900", "96999", "US-GU"),
+        ("99500", "99999", "US-AK"),
+    ),
+    "FR": (  # La Poste: 97x and 98x are overseas
+        ("97133", "97133", "FR-BL"),
+        ("97150", "97150", "FR-MF"),
+        ("97100", "97199", "FR-971"),
+        ("97200", "97299", "FR-972"),
+        ("97300", "97399", "FR-973"),
+        ("97400", "97499", "FR-974"),
+        ("97500", "97599", "FR-PM"),
+        ("97600", "97699", "FR-976"),
+        ("98000", "98099", "MC"),
+        ("98600", "98699", "FR-WF"),
+        ("98700", "98799", "FR-PF"),
+        ("98800", "98899", "FR-NC"),
+    ),
+    "GB": (("GX11", "GX11", "GI"), ("GY", "GY", "GG"), ("IM", "IM", "IM"), ("JE", "JE", "JE")),
+    "AU": (("2899", "2899", "NF"), ("6798", "6798", "CX"), ("6799", "6799", "CC")),
+}
+MAINLAND = {"US": "one of the states or DC", "FR": "metropolitan France"}
+_POSTAL_SUBDIVISIONS = frozenset(
+    place for places in _POSTAL_PLACES.values() for _, _, place in places if "-" in place
 )
-_US_ZIP_SUBDIVISIONS = frozenset(place for _, _, place in _US_ZIP_PLACES if "-" in place)
 
 
-def us_zip_place(postal_code: str) -> str | None:
-    """The place a (canonical) US ZIP code is in, when it is one the policy treats apart:
-    a subdivision code (``US-GU``, ``US-HI``, ``US-AE``...) or, for the freely associated
-    states, their country code (``PW``). None: one of the states or DC."""
-    zip5 = postal_code[:5]
-    for low, high, place in _US_ZIP_PLACES:
-        if low <= zip5 <= high:
+def postal_place(country: str, postal_code: str) -> str | None:
+    """The place apart a (canonical) postal code of ``country`` is in: a subdivision code
+    (``US-GU``, ``US-HI``, ``FR-NC``) or another country's code (``PW``, ``JE``, ``MC``).
+    None: the rest of the country."""
+    compact = compact_postal(postal_code)
+    for low, high, place in _POSTAL_PLACES.get(country, ()):
+        if low <= compact[: len(low)] <= high:
             return place
     return None
 
 
-def _us_subdivision(postal: str, subdivision: str | None, field: str) -> str | None:
-    """A US address's subdivision, checked against its ZIP code: the rules decide on the
-    place the parcel goes, and carriers route by ZIP. A ZIP code of a territory, Alaska,
-    Hawaii, Puerto Rico or a military "state" names that subdivision when none is given;
-    a ZIP code and a subdivision that name different places are refused, so that "US-NY"
-    with a Guam ZIP cannot buy what Guam may not have, or skip Hawaii's surcharge."""
-    place = us_zip_place(postal)
+def _checked_subdivision(
+    country: str, postal: str, subdivision: str | None, field: str
+) -> str | None:
+    """An address's subdivision, checked against its postal code: the rules decide on the
+    place the parcel goes, and carriers route by postal code. A code of a place apart
+    names that subdivision when none is given; a postal code and a subdivision that name
+    different places, or a code of another country, are refused, so that "US-NY" with a
+    Guam ZIP (or France with Noumea's 98800) cannot buy what that place may not have, or
+    skip Hawaii's surcharge."""
+    place = postal_place(country, postal)
     if place is not None and "-" not in place:
         raise _invalid(
             "invalid_postal_code",
-            f"{postal} is a ZIP code in {country_name(place)}: its country is {place}, not US",
+            f"{postal} is a postal code in {country_name(place)}: its country is {place}, "
+            f"not {country}",
             f"{field}.postal_code",
             postal,
         )
     if subdivision is None:
         return place
-    if place != subdivision and (place is not None or subdivision in _US_ZIP_SUBDIVISIONS):
-        where = subdivision_name(place) if place is not None else "one of the states or DC"
+    if place != subdivision and (place is not None or subdivision in _POSTAL_SUBDIVISIONS):
+        where = subdivision_name(place) if place is not None else MAINLAND[country]
         raise _invalid(
             "invalid_postal_code",
-            f"{postal} is a ZIP code in {where}, not in {subdivision_name(subdivision)}",
+            f"{postal} is a postal code in {where}, not in {subdivision_name(subdivision)}",
             f"{field}.postal_code",
             postal,
         )
@@ -273,8 +300,8 @@ def normalize_destination(raw: Mapping[str, Any], field: str = "destination") ->
                 postal,
             )
         postal = canonical
-        if country == "US":
-            subdivision = _us_subdivision(postal, subdivision, field)
+        if country in _POSTAL_PLACES:
+            subdivision = _checked_subdivision(country, postal, subdivision, field)
 
     return Destination(
         country=country,
@@ -365,9 +392,9 @@ def destination_from_stripe_address(
     if isinstance(postal_raw, str) and postal_raw.strip():
         canonical = canonical_postal_code(country, postal_raw)
         postal = canonical or " ".join(postal_raw.upper().split())
-        # Carriers route by ZIP code: a territory's, Alaska's, Hawaii's, Puerto Rico's or a
-        # military one decides the subdivision, whatever state was typed beside it.
-        place = us_zip_place(canonical) if country == "US" and canonical else None
+        # Carriers route by postal code: one of a place apart (a territory, Alaska, an APO,
+        # New Caledonia...) decides the subdivision, whatever state was typed beside it.
+        place = postal_place(country, canonical) if canonical else None
         if place is not None and "-" in place:
             subdivision = place
 

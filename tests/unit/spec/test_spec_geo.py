@@ -589,3 +589,48 @@ def test_a_stripe_address_takes_the_place_of_its_zip_code(
         {"country": "US", "state": state, "postal_code": postal_code}
     )
     assert dest is not None and dest.subdivision == subdivision
+
+
+@pytest.mark.parametrize(
+    ("country", "postal_code", "subdivision"),
+    [("FR", "98800", "FR-NC"), ("FR", "98714", "FR-PF"), ("FR", "97133", "FR-BL"),
+     ("FR", "97150", "FR-MF"), ("FR", "97110", "FR-971"), ("FR", "97400", "FR-974"),
+     ("FR", "97500", "FR-PM"), ("FR", "98600", "FR-WF"), ("FR", "75001", None)],
+)  # fmt: skip
+def test_a_french_postal_code_overseas_names_its_subdivision(
+    country: str, postal_code: str, subdivision: str | None
+) -> None:
+    """Noumea's 98800 is New Caledonia, whose rules are not metropolitan France's."""
+    dest = normalize_destination({"country": country, "postal_code": postal_code})
+    assert dest.subdivision == subdivision
+
+
+@pytest.mark.parametrize(
+    ("country", "postal_code", "place"),
+    [("FR", "98000", "MC"), ("GB", "JE2 3AB", "JE"), ("GB", "GY1 1AA", "GG"),
+     ("GB", "IM1 1AA", "IM"), ("GB", "GX11 1AA", "GI"), ("AU", "6798", "CX"),
+     ("AU", "6799", "CC"), ("AU", "2899", "NF")],
+)  # fmt: skip
+def test_a_postal_code_of_another_country_in_the_same_system_is_refused(
+    country: str, postal_code: str, place: str
+) -> None:
+    """Jersey's postcodes are the UK's, Christmas Island's Australia's, Monaco's France's:
+    the place is another country, with its own answer (the policy lists the UK, not
+    Jersey)."""
+    error = refused({"country": country, "postal_code": postal_code})
+    assert error.code == "invalid_postal_code" and f"its country is {place}" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("country", "postal_code"), [("FR", "75001"), ("GB", "SW1A 1AA"), ("AU", "2000")]
+)
+def test_an_ordinary_postal_code_names_no_place_apart(country: str, postal_code: str) -> None:
+    assert (
+        normalize_destination({"country": country, "postal_code": postal_code}).subdivision is None
+    )
+
+
+def test_a_french_subdivision_and_an_overseas_postal_code_of_another_place_are_refused() -> None:
+    for subdivision, postal_code in (("FR-75C", "98800"), ("FR-NC", "75001"), ("FR-974", "97110")):
+        error = refused({"country": "FR", "subdivision": subdivision, "postal_code": postal_code})
+        assert error.code == "invalid_postal_code", (subdivision, postal_code)

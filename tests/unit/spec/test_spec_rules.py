@@ -669,9 +669,7 @@ def test_an_ingredient_amount_that_cannot_be_compared_fails_closed(
           source: t
         """,
     )
-    item = product(
-        "SUP-1", category="supplement", supply_days=30, ingredients={"calcium": stated}
-    )
+    item = product("SUP-1", category="supplement", supply_days=30, ingredients={"calcium": stated})
     decided = line(eng, item)
     assert [(r.rule_id, r.code) for r in decided.reasons] == [("f-dose", "rule_error")]
 
