@@ -625,8 +625,10 @@ def _assert_billing_state_holds(local_stack: Any, state: str) -> None:
         {"country": "UA", "postal_code": "95000", "city": "Simferopol"},
         {"country": "RU", "postal_code": "295000", "city": "Simferopol"},
         {"country": "UA", "state": "UA-40", "city": "Sevastopol"},
+        {"country": "RU", "state": "Crimea", "city": "Simferopol"},
+        {"country": "UA", "state": "Автономна Республіка Крим", "city": "Simferopol"},
     ],
-    ids=["ua-postal-code", "ru-postal-code", "ua-subdivision"],
+    ids=["ua-postal-code", "ru-postal-code", "ua-subdivision", "ru-state", "ua-local-name"],
 )
 def test_an_order_held_for_its_billing_region_stays_held_when_support_looks_again(
     local_stack: Any, address: dict[str, str]

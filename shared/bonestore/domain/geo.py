@@ -315,44 +315,67 @@ def normalize_destination(raw: Mapping[str, Any], field: str = "destination") ->
 # What customers write for the regions an embargo names (shipping policy: Crimea,
 # Sevastopol, Donetsk, Luhansk), beside ISO 3166-2's own names ("Avtonomna Respublika
 # Krym", "Donetska oblast"): a billing address typed by hand must not slip past the
-# embargo because it says "Crimea". English, Ukrainian and Russian spellings, as
-# ``_name_key`` leaves them.
-_SUBDIVISION_ALIASES: Mapping[str, Mapping[str, str]] = {
-    "UA": {
-        **dict.fromkeys(
-            ("crimea", "republic of crimea", "autonomous republic of crimea", "krym", "krim",
-             "respublika krym", "republic krym"),
-            "UA-43",
-        ),
-        **dict.fromkeys(("sevastopol", "sebastopol"), "UA-40"),
-        **dict.fromkeys(("donetsk", "donetska", "donetskaya", "donetskaja"), "UA-14"),
-        **dict.fromkeys(("luhansk", "lugansk", "luhanska", "luganskaya", "luganskaja"), "UA-09"),
-    }
+# embargo because it says "Crimea", "City of Sevastopol", "Крим" or "Donetsk People's
+# Republic". English, Ukrainian and Russian spellings, as ``_alias_key`` leaves them.
+# Russia writes these regions as its own, so under RU they name the same places in UA.
+_EMBARGOED_REGION_NAMES: Mapping[str, str] = {
+    **dict.fromkeys(("crimea", "krym", "krim", "крым", "крим"), "UA-43"),
+    **dict.fromkeys(("sevastopol", "sebastopol", "севастополь"), "UA-40"),
+    **dict.fromkeys(
+        ("donetsk", "donetska", "donetskaya", "donetskaja", "донецк", "донецька", "донецкая"),
+        "UA-14",
+    ),
+    **dict.fromkeys(
+        ("luhansk", "lugansk", "luhanska", "luganskaya", "luganskaja", "луганск", "луганська",
+         "луганская"),
+        "UA-09",
+    ),
 }  # fmt: skip
+_SUBDIVISION_ALIASES: Mapping[str, Mapping[str, str]] = {
+    "UA": _EMBARGOED_REGION_NAMES,
+    "RU": _EMBARGOED_REGION_NAMES,
+}
 # Words a region's name is written with or without ("Donetsk Oblast", "New York State").
 _REGION_WORDS = frozenset({"oblast", "region", "province", "state"})
+# And the words around an alias ("Republic of Crimea", "Sevastopol City", "AR Krym",
+# "Автономна Республіка Крим", "Донецька область", "Luhansk People's Republic").
+_ALIAS_WORDS = _REGION_WORDS | frozenset(
+    {"city", "of", "the", "republic", "autonomous", "ar", "peoples", "people", "avtonomna",
+     "respublika", "oblast", "область", "республика", "республіка", "автономна", "автономная",
+     "город", "місто", "народная", "народна", "г", "м"}
+)  # fmt: skip
 _NAME_APOSTROPHES = re.compile(r"['’`ʼ]")  # "Luhans'k" is Luhansk
 _NAME_PUNCTUATION = re.compile(r"[\s.,_-]+")
+
+
+def _words(name: str) -> list[str]:
+    return _NAME_PUNCTUATION.sub(" ", _NAME_APOSTROPHES.sub("", name.casefold())).split()
 
 
 def _name_key(name: str) -> str:
     """A region's name compared loosely: case, punctuation and a trailing "oblast",
     "region", "province" or "state" aside."""
-    words = _NAME_PUNCTUATION.sub(" ", _NAME_APOSTROPHES.sub("", name.casefold())).split()
+    words = _words(name)
     while words and words[-1] in _REGION_WORDS:
         words.pop()
     return " ".join(words)
 
 
+def _alias_key(name: str) -> str:
+    """A name as an alias is looked up: the words around it ("city", "republic") aside."""
+    return " ".join(word for word in _words(name) if word not in _ALIAS_WORDS)
+
+
 def _subdivision_named(country: str, text: str, known: Mapping[str, str]) -> str | None:
     """The subdivision ``text`` names: ISO 3166-2's name exactly (case aside), else loosely
     or by a known alias; None when no name fits, or more than one does (never a guess:
-    ISO gives Spain's province and community of Cantabria one name)."""
+    ISO gives Spain's province and community of Cantabria one name). An alias may name a
+    subdivision of another country (Russia's "Crimea" is UA-43)."""
     exact = {sub for sub, name in known.items() if name.casefold() == text.casefold()}
     if not exact:
         key = _name_key(text)
         exact = {sub for sub, name in known.items() if _name_key(name) == key}
-        alias = _SUBDIVISION_ALIASES.get(country, {}).get(key)
+        alias = _SUBDIVISION_ALIASES.get(country, {}).get(_alias_key(text))
         if alias is not None:
             exact.add(alias)
     return exact.pop() if len(exact) == 1 else None
@@ -386,6 +409,9 @@ def destination_from_stripe_address(
                 subdivision = candidate
         if subdivision is None:
             subdivision = _subdivision_named(country, text, known)
+        if subdivision is not None and not subdivision.startswith(f"{country}-"):
+            # Russia's "Crimea": the place is Ukraine's region, and so is the decision.
+            country = subdivision.partition("-")[0]
 
     postal: str | None = None
     postal_raw = address.get("postal_code")

@@ -634,3 +634,30 @@ def test_a_french_subdivision_and_an_overseas_postal_code_of_another_place_are_r
     for subdivision, postal_code in (("FR-75C", "98800"), ("FR-NC", "75001"), ("FR-974", "97110")):
         error = refused({"country": "FR", "subdivision": subdivision, "postal_code": postal_code})
         assert error.code == "invalid_postal_code", (subdivision, postal_code)
+
+
+@pytest.mark.parametrize(
+    ("country", "state", "place"),
+    [("UA", "Sevastopol City", "UA-40"), ("UA", "City of Sevastopol", "UA-40"),
+     ("UA", "Crimea Republic", "UA-43"), ("UA", "AR Krym", "UA-43"), ("UA", "Севастополь", "UA-40"),
+     ("UA", "Крым", "UA-43"), ("UA", "Автономна Республіка Крим", "UA-43"),
+     ("UA", "Донецька область", "UA-14"), ("UA", "Donetsk People's Republic", "UA-14"),
+     ("UA", "Luhansk People's Republic", "UA-09"), ("RU", "Crimea", "UA-43"),
+     ("RU", "Republic of Crimea", "UA-43"), ("RU", "Sevastopol", "UA-40"),
+     ("RU", "Donetsk People's Republic", "UA-14")],
+)  # fmt: skip
+def test_an_embargoed_region_written_any_way_in_a_stripe_address_is_that_region(
+    country: str, state: str, place: str
+) -> None:
+    """A billing address typed by hand must not slip past the embargo by how it spells the
+    region: the local names, "City of", "Republic", and Russia's writing of them as its
+    own (the place, and the decision, are Ukraine's region)."""
+    dest = destination_from_stripe_address({"country": country, "state": state})
+    assert dest is not None and (dest.country, dest.subdivision) == ("UA", place)
+
+
+@pytest.mark.parametrize(("country", "state"), [("UA", "Kyiv"), ("RU", "Moskva"), ("UA", "City")])
+def test_other_regions_are_not_taken_for_embargoed_ones(country: str, state: str) -> None:
+    dest = destination_from_stripe_address({"country": country, "state": state})
+    assert dest is not None and dest.country == country
+    assert dest.subdivision not in {"UA-43", "UA-40", "UA-14", "UA-09"}
