@@ -281,6 +281,27 @@ def test_vitamin_d_in_micrograms_is_compared_with_a_limit_in_iu(
     assert [r.code for r in decided.reasons] == (["c_forbid"] if refused else [])
 
 
+@pytest.mark.parametrize(("amount", "refused"), [("1000", False), ("1001", True), ("1040", True)])
+def test_vitamin_d_in_iu_is_compared_with_a_limit_in_micrograms(amount: str, refused: bool) -> None:
+    """The other way round, and to the fraction: 1,001 IU is 25.025 mcg, over 25 mcg."""
+    rs = ruleset(
+        PERMIT_ALL,
+        rule(
+            "vitamin-d-limit",
+            "forbid",
+            when={
+                "product": {
+                    "ingredients": [
+                        {"any_of": ["vitamin_d3"], "op": "gt", "value": 25, "unit": "mcg"}
+                    ]
+                }
+            },
+        ),
+    )
+    label = supplement_with({"vitamin_d3": {"amount": amount, "unit": "IU"}})
+    assert one(rs, label, US).eligible is not refused
+
+
 def test_iu_of_another_ingredient_does_not_convert_and_lets_nothing_through() -> None:
     """Vitamin E's IU depend on its form: against a limit in mg it is a rule error."""
     rs = ruleset(
