@@ -57,6 +57,11 @@ window.Bonestore = (function () {
     return { ok: true, status: response.status, data };
   }
 
+  function firstDetail(error) {
+    const d = error && Array.isArray(error.details) ? error.details[0] : null;
+    return d && typeof d === "object" ? d : {};
+  }
+
   // The sentence a customer reads for an API error: never a code, an ISO term or a pattern.
   // ``context`` supplies what a sentence names: {country, postalLabel, postalExample, subdivisionLabel}.
   function errorSentence(error, context) {
@@ -70,6 +75,9 @@ window.Bonestore = (function () {
       case "invalid_subdivision":
         return `Choose your ${(c.subdivisionLabel || "region").toLowerCase()} from the list.`;
       case "invalid_postal_code":
+        // A real code of another place ("96813 is a postal code in Hawaii, not in New
+        // York"): the server's sentence says which; only a malformed code gets ours.
+        if (firstDetail(error).place && error.message) return error.message;
         return `That doesn't look like a ${c.postalLabel || "postal code"} in ${where}` +
           (c.postalExample ? ` (for example ${c.postalExample}).` : ".");
       case "invalid_destination":
@@ -89,8 +97,17 @@ window.Bonestore = (function () {
         return "That shipping method isn't available for this address. Choose another one.";
       case "out_of_stock":
         return "Sorry, something in your cart just sold out.";
-      case "rate_limited":
-        return "You already hold a lot of this product in open checkouts. Finish or cancel one, or try again in a few minutes.";
+      case "rate_limited": {
+        // Which limit it was is in the details: say that one, with its number.
+        const d = firstDetail(error);
+        if (d.limit === "open_reservations")
+          return `You already have ${d.held} checkouts open. Pay for one, or try again once they expire.`;
+        if (d.limit === "units_per_sku")
+          return `One customer may buy at most ${d.max} of a product at a time. Lower the quantity, or pay for an open checkout first.`;
+        if (d.limit === "checkouts_per_minute")
+          return "Too many checkouts were started in the last minute. Please wait a moment and try again.";
+        return "Too many requests in a short time. Please wait a moment and try again.";
+      }
       case "payload_too_large":
         return "Your cart is too large. Remove some items and try again.";
       case "order_not_found":

@@ -252,6 +252,26 @@ def test_a_bad_postal_code_is_said_in_words(page: Any) -> None:
     wait_decided(page)
 
 
+def test_a_zip_code_of_another_place_says_which_place(page: Any) -> None:
+    """A real ZIP code of another place is not "malformed": the customer reads where it
+    is, in the server's words (Honolulu's ZIP with New York chosen)."""
+    choose_country(page, "US", "United States")
+    page.click("#add-BONE-APPETIT-BOOK")
+    fill_address(
+        page,
+        name="Jo",
+        line1="1 Main St",
+        city="Honolulu",
+        subdivision="US-NY",
+        postal_code="96813",
+    )
+    page.wait_for_selector("#address-error:not([hidden])")
+    assert (
+        page.text_content("#address-error") == "96813 is a postal code in Hawaii, not in New York."
+    )
+    assert page.is_disabled("#checkout")
+
+
 def test_cuba_one_message_and_nothing_buyable(page: Any, viewport: str) -> None:
     page.evaluate(
         "localStorage.setItem('bonestore.cart', JSON.stringify("
@@ -426,6 +446,36 @@ def test_checkout_errors_are_sentences(page: Any) -> None:
     assert "out_of_stock" not in text and "raw" not in text
     assert "Sorry, something in your cart just sold out." in text
     assert page.locator("#message[role=alert]").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("detail", "sentence"),
+    [
+        ({"limit": "units_per_sku", "sku": "X", "max": 20, "held": 0, "requested": 999},
+         "One customer may buy at most 20 of a product at a time."),
+        ({"limit": "open_reservations", "max": 5, "held": 5}, "You already have 5 checkouts open."),
+        ({"limit": "checkouts_per_minute"}, "Too many checkouts were started in the last minute."),
+    ],
+)  # fmt: skip
+def test_a_rate_limit_says_which_limit(page: Any, detail: dict[str, Any], sentence: str) -> None:
+    """Each of the three limits has its own sentence, with its number: a first checkout of
+    999 DVDs is not told it "already holds a lot" in open checkouts."""
+    page.click("#add-DENSERCISE-EBOOK")
+    wait_decided(page)
+    body = {"error": {"code": "rate_limited", "message": "raw", "details": [detail]}}
+    page.route(
+        "**/checkout",
+        lambda route: route.fulfill(
+            status=429,
+            content_type="application/json",
+            headers={"Retry-After": "60"},
+            body=json.dumps(body),
+        ),
+    )
+    page.click("#checkout")
+    page.wait_for_selector("#message.error")
+    text = page.text_content("#message")
+    assert sentence in text and "raw" not in text
 
 
 def test_api_text_is_never_interpreted_as_html(page: Any) -> None:

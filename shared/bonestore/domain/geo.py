@@ -206,24 +206,35 @@ def _checked_subdivision(
     skip Hawaii's surcharge."""
     place = postal_place(country, postal)
     if place is not None and "-" not in place:
-        raise _invalid(
-            "invalid_postal_code",
-            f"{postal} is a postal code in {country_name(place)}: its country is {place}, "
-            f"not {country}",
-            f"{field}.postal_code",
+        name = country_name(place)
+        raise _elsewhere(
+            f"{postal} is a postal code in {name}, not in {country_name(country)}: "
+            f"choose {name} as the country.",
+            field,
             postal,
+            place,
         )
     if subdivision is None:
         return place
     if place != subdivision and (place is not None or subdivision in _POSTAL_SUBDIVISIONS):
         where = subdivision_name(place) if place is not None else MAINLAND[country]
-        raise _invalid(
-            "invalid_postal_code",
-            f"{postal} is a postal code in {where}, not in {subdivision_name(subdivision)}",
-            f"{field}.postal_code",
+        raise _elsewhere(
+            f"{postal} is a postal code in {where}, not in {subdivision_name(subdivision)}.",
+            field,
             postal,
+            place or country,
         )
     return subdivision
+
+
+def _elsewhere(message: str, field: str, postal: str, place: str) -> InvalidInput:
+    """A postal code of another place than the address says: ``place`` (its code) in the
+    details, so a storefront can say so rather than call the code malformed."""
+    return InvalidInput(
+        message,
+        code="invalid_postal_code",
+        details=[{"field": f"{field}.postal_code", "value": postal, "place": place}],
+    )
 
 
 def _invalid(code: str, message: str, field: str, value: Any) -> InvalidInput:
