@@ -22,7 +22,7 @@
   const NEXT = {
     pending_payment: "This usually takes a few seconds. This page updates by itself.",
     paid: "We're packing your order. We'll email you the tracking number when it ships.",
-    held: "You don't need to do anything: our support team will email you within one business day, either to ship your order or to refund you in full.",
+    // held: the server's status message already says what happens next.
     payment_failed: "You were not charged. Your cart is still in the shop if you want to try again.",
     expired: "You were not charged, and the items went back on sale. Your cart is still in the shop.",
     refunded: "The refund goes back to the card you paid with; banks usually show it within 5–10 business days.",
@@ -85,11 +85,14 @@
     $("order").dataset.status = order.status;
     $("order-title").textContent = HEADINGS[order.status] || "Your order";
     $("order-status").textContent = order.status_message || "";
+    const items = Array.isArray(order.items) ? order.items : [];
+    // A digital-only order is not packed: nothing to say after the server's sentence.
+    const digitalOnly = items.length > 0 && items.every((line) => line.kind === "digital");
+    const next = order.status === "paid" && digitalOnly ? "" : NEXT[order.status] || "";
     const details = [
-      el("p", { class: "next" }, NEXT[order.status] || ""),
+      ...(next ? [el("p", { class: "next" }, next)] : []),
       el("p", { class: "order-number" }, "Order number: ", el("span", { id: "order-number" }, order.order_id)),
     ];
-    const items = Array.isArray(order.items) ? order.items : [];
     if (items.length) {
       details.push(el("ul", { class: "order-items" }, items.map((line) =>
         el("li", {}, `${line.quantity} × ${line.name || line.sku}`))));

@@ -47,6 +47,10 @@ def test_every_status_has_a_sentence_for_the_customer() -> None:
     held = replace(ORDER, status="held", hold_reasons=({"code": "embargoed",
                    "message": "We can't accept orders billed to Cuba."},))  # fmt: skip
     assert "billed to Cuba" in status_message(held) and "refund" in status_message(held)
+    # A sanction is not lifted by a review: no "go ahead after all" for it.
+    assert "after all" not in status_message(held)
+    reviewed = replace(held, hold_reasons=({"code": "not_shipped_here", "message": "No."},))
+    assert "after all" in status_message(reviewed)
     shipped = replace(ORDER, status="fulfilled", shipments=(Shipment("UPS", "1Z999", "t"),))
     assert "1Z999" in status_message(shipped) and "UPS" in status_message(shipped)
     assert status_message(shipped).startswith("Your order shipped and")  # no date: none said

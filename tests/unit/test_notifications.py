@@ -51,8 +51,21 @@ def test_paid_email_says_what_happens_next_in_text_and_html() -> None:
 def test_digital_only_paid_email_does_not_promise_a_parcel() -> None:
     digital = n.OrderNotice("ord_9", "t", "a@b.co", "USD", 4700, ship_to=None)
     message = n.order_paid_email(digital, SHOP)
-    assert "download" in message.text and "Ships to" not in message.text
-    assert "tracking" not in message.text
+    # No download link exists to promise: access comes in its own email (after OrderPaid).
+    assert "access to your digital products" in message.text and "download" not in message.text
+    assert "Ships to" not in message.text and "tracking" not in message.text
+
+
+def test_an_embargoed_held_email_does_not_offer_to_ship_after_all() -> None:
+    """A sanction is not something a review lifts: the customer is told of a refund, and
+    a digital-only order is not one "we cannot ship"."""
+    digital = n.OrderNotice("ord_9", "t", "a@b.co", "USD", 4700, ship_to=None)
+    reason = "US sanctions don't allow us to sell anything to Cuba."
+    message = n.order_held_email(digital, [reason], SHOP, will_refund=False, embargoed=True)
+    assert "ship it after all" not in message.text and "refund your payment in full" in message.text
+    assert "cannot complete your order" in message.text and "cannot ship" not in message.text
+    reviewed = n.order_held_email(NOTICE, ["Some reason."], SHOP, will_refund=False)
+    assert "ship it after all" in reviewed.text and "cannot ship your order yet" in reviewed.text
 
 
 @pytest.mark.parametrize("will_refund", [True, False])

@@ -59,16 +59,28 @@ def status_message(order: Order) -> str:
                 "Your payment went through. We're packing your order and will email you "
                 "the tracking number as soon as the parcel leaves our warehouse."
             )
-        return "Your payment went through. Your digital products are ready."
+        return (
+            "Your payment went through. You'll get a separate email with access to your "
+            "digital products."
+        )
     if status == "held":
+        from bonestore.service.payments import is_embargoed
+
         reasons = list(
             dict.fromkeys(str(r.get("message")) for r in order.hold_reasons if r.get("message"))
         )
         why = " ".join(reasons) or "It does not meet our shipping rules."
+        if is_embargoed(order):  # no review ships it after all
+            return (
+                f"Your payment went through, but we can't complete this order. {why} "
+                "You don't need to do anything: our support team will refund you in full "
+                f"within one business day. Questions? Write to {SUPPORT_EMAIL}."
+            )
+        yet = "ship this order" if order.physical else "complete this order"
         return (
-            f"Your payment went through, but we can't ship this order yet. {why} "
+            f"Your payment went through, but we can't {yet} yet. {why} "
             "You don't need to do anything: our support team will email you within one "
-            "business day, either to ship it after all or to refund you in full. "
+            "business day, either to go ahead after all or to refund you in full. "
             f"Questions? Write to {SUPPORT_EMAIL}."
         )
     if status == "payment_failed":

@@ -160,7 +160,7 @@ def order_paid_email(notice: OrderNotice, storefront_url: str) -> EmailMessage:
         "We are packing your order now. You will get another email with the tracking "
         "number as soon as the parcel leaves our warehouse."
         if physical
-        else "Your digital products are ready: open your order to download them."
+        else "You will get a separate email with access to your digital products."
     )
     body = _Body(
         heading="Thank you: your payment went through",
@@ -176,17 +176,26 @@ def order_held_email(
     storefront_url: str,
     *,
     will_refund: bool,
+    embargoed: bool = False,
 ) -> EmailMessage:
-    """Paid but may not ship. ``reasons``: the rules' customer-facing messages."""
+    """Paid but may not ship. ``reasons``: the rules' customer-facing messages;
+    ``embargoed``: one of them is a sanction, which no review ships after all."""
     what_next = (
         "We will refund your payment in full; you will get an email when the refund is "
         "on its way (banks usually show it within 5–10 business days)."
         if will_refund
+        else "Sanctions don't let us complete this order, so our support team will refund "
+        "your payment in full within one business day; you will get an email when the "
+        "refund is on its way."
+        if embargoed
         else "Our support team is reviewing your order and will email you within one "
         "business day: either we can ship it after all, or we refund you in full."
     )
+    physical = notice.ship_to is not None
     body = _Body(
-        heading="We received your payment, but cannot ship your order yet",
+        heading="We received your payment, but cannot ship your order yet"
+        if physical and not embargoed
+        else "We received your payment, but cannot complete your order",
         paragraphs=["Your order is on hold for this reason:"],
         bullets=list(dict.fromkeys(reasons)) or ["It does not meet our shipping rules."],
         details=[what_next, "You do not need to do anything."],
@@ -236,8 +245,13 @@ def notify_order_held(
     storefront_url: str,
     *,
     will_refund: bool,
+    embargoed: bool = False,
 ) -> str:
-    return sender.send(order_held_email(notice, reasons, storefront_url, will_refund=will_refund))
+    return sender.send(
+        order_held_email(
+            notice, reasons, storefront_url, will_refund=will_refund, embargoed=embargoed
+        )
+    )
 
 
 def notify_order_refunded(

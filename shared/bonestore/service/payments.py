@@ -49,6 +49,13 @@ log = logging.getLogger("bonestore.service.payments")
 
 # Reason codes that refuse a sale whatever is bought: screened on the billing address too.
 EMBARGO_CODES = frozenset({"embargoed"})
+
+
+def is_embargoed(order: Order) -> bool:
+    """Whether a sanction is among the order's hold reasons: no review ships it after all."""
+    return any(reason.get("code") in EMBARGO_CODES for reason in order.hold_reasons)
+
+
 # Orders whose payment, if it still arrives, is refunded (see PaymentService.settle).
 LATE_PAYMENT_STATUSES = frozenset({"expired", "payment_failed"})
 # How long a claim on sending an email holds (far longer than one send): a claim left by
@@ -690,7 +697,7 @@ class CustomerEmails:
                 reasons = [str(r.get("message") or "") for r in order.hold_reasons]
                 message_id = notifications.notify_order_held(
                     self._sender(), notice, [r for r in reasons if r], url,
-                    will_refund=will_refund,
+                    will_refund=will_refund, embargoed=is_embargoed(order),
                 )  # fmt: skip
             elif kind == "order_shipped":
                 shipment = order.shipments[-1]
