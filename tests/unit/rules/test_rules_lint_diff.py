@@ -211,3 +211,15 @@ def test_every_finding_names_its_check() -> None:
     found = lint_text(text, "r.yaml")
     assert [(i.check, i.rule_id) for i in found] == [("L102", "mx-in-no-supplements")]
     assert lint_text("rules: [", "r.yaml")[0].check == "L000"
+
+
+@pytest.mark.parametrize("date", ["2027-02-30", "2026-13-01", "2026-04-31T00:00:00Z"])
+def test_a_date_no_calendar_has_is_a_finding_on_its_line_not_a_crash(date: str) -> None:
+    """YAML reads 2027-02-30 as a date and fails to build it: lint, check, diff and the
+    server saw a traceback. It is an L000 error on that line, like any YAML error."""
+    text = DEFAULT_TEXT.replace("effective_from: 2013-06-01", f"effective_from: {date}")
+    assert text != DEFAULT_TEXT
+    [found] = lint_text(text, "r.yaml")
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if date in t)
+    assert (found.check, found.severity, found.line) == ("L000", "error", line)
+    assert date in found.message

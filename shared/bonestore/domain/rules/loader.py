@@ -108,6 +108,11 @@ def parse_ruleset(text: str, file: str = "<ruleset>") -> tuple[Ruleset, Any]:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise RulesetError([Issue("error", file, line, None, f"YAML: {exc}")]) from exc
+    except (ValueError, OverflowError) as exc:  # a date YAML reads but no calendar has
+        line, value = _bad_timestamp(node)
+        raise RulesetError(
+            [Issue("error", file, line, None, f"{value!r} is not a real date or time: {exc}")]
+        ) from exc
     if not isinstance(raw, dict):
         raise RulesetError([Issue("error", file, 1, None, "a ruleset is a mapping with `rules:`")])
     try:
@@ -130,6 +135,26 @@ def parse_ruleset(text: str, file: str = "<ruleset>") -> tuple[Ruleset, Any]:
             issues.append(Issue("error", file, line, rule_id, f"{path}: {message}"))
         raise RulesetError(issues) from exc
     return ruleset, node
+
+
+def _bad_timestamp(node: Any) -> tuple[int | None, str]:
+    """The line and text of the first timestamp YAML cannot build ("2027-02-30")."""
+    import yaml
+
+    constructor = yaml.constructor.SafeConstructor()
+    todo = [node]
+    while todo:
+        current = todo.pop(0)
+        if isinstance(current, yaml.MappingNode):
+            todo.extend(v for pair in current.value for v in pair)
+        elif isinstance(current, yaml.SequenceNode):
+            todo.extend(current.value)
+        elif current is not None and current.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                constructor.construct_yaml_timestamp(current)
+            except (ValueError, OverflowError):
+                return current.start_mark.line + 1, str(current.value)
+    return None, "a date"
 
 
 def read_ruleset_text(path: str | Path | None = None) -> tuple[str, str]:
