@@ -521,8 +521,20 @@ def check_command(args: argparse.Namespace) -> int:
         "items": [{"sku": sku, "quantity": args.qty} for sku in args.sku],
     }
     if args.at:
-        body["at"] = args.at
+        body["at"] = _api_time(args.at)
     return _run(args, "POST", "/support/eligibility", body, print_check)
+
+
+def _api_time(value: str) -> str:
+    """--at as the API takes it: a date is its midnight and a time without an offset is
+    UTC, as `bonestore rules check --at` reads them (the API itself wants the offset);
+    what is neither goes as typed, for the API to refuse in plain words."""
+    from bonestore.domain.orders import parse_iso
+
+    try:
+        return parse_iso(value.strip()).isoformat()
+    except ValueError:
+        return value
 
 
 def held_command(args: argparse.Namespace) -> int:

@@ -89,6 +89,15 @@ def test_check_shows_the_reasons_and_the_rules_considered(cli: Any) -> None:
     assert "standard" in out
 
 
+@pytest.mark.parametrize("at", ["2013-01-15", "2013-01-15T09:00:00", "2013-01-15T09:00:00Z"])
+def test_check_at_takes_the_date_its_help_shows(cli: Any, at: str) -> None:
+    """`--at 2027-01-01` (the help's own example): its midnight, UTC. Before the NPN rule
+    (2013-06-01) a supplement ships to Canada."""
+    code, out, err = cli("check", "--country", "ca", "--sku", "TRUEOSTEO-120", "--at", at)
+    assert code == 0, err
+    assert "NOT ELIGIBLE" not in out and "ELIGIBLE" in out
+
+
 def test_check_bad_input_exits_1_in_plain_words(cli: Any) -> None:
     code, _, err = cli("check", "--country", "ZZ", "--sku", "ORP-EBOOK")
     assert code == 1 and "400 invalid_country" in err
