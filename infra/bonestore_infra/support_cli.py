@@ -357,6 +357,11 @@ def _decision_rows(table: Any, name: str, decision: dict[str, Any] | None) -> No
             "-" if line.get("max_quantity") is None else str(line["max_quantity"]),
             _reasons(line) or "",
         )
+    billing = decision.get("billing")
+    if isinstance(billing, dict) and billing.get("eligible") is False:
+        # The payment check also decides on the billing address: its refusal is the hold.
+        codes = ", ".join(str(r.get("rule_id")) for r in billing.get("reasons") or [])
+        table.add_row("", f"billing {billing.get('country') or '-'}", _yes_no(False), "", codes)
 
 
 def print_order(body: dict[str, Any]) -> None:
@@ -372,6 +377,7 @@ def print_order(body: dict[str, Any]) -> None:
     head.add_row("Created", str(body.get("created_at") or "-"))
     head.add_row("Total", _money(body.get("amount_total")))
     head.add_row("Destination", _destination(body.get("destination")))
+    head.add_row("Billing country", str(body.get("billing_country") or "-"))
     head.add_row("Stripe session", str(body.get("stripe_session_id") or "-"))
     head.add_row("Payment intent", str(body.get("payment_intent_id") or "-"))
     console.print(head)
@@ -389,6 +395,20 @@ def print_order(body: dict[str, Any]) -> None:
         )
     console.print(items)
 
+    hold = (body.get("hold") or {}).get("reasons") or []
+    if hold:
+        why = Table(title="Why it is held", title_justify="left")
+        for column in ("Rule", "Message", "Source", "Note"):
+            why.add_column(column)
+        for reason in hold:
+            why.add_row(
+                str(reason.get("rule_id") or ""),
+                str(reason.get("message") or ""),
+                str(reason.get("source") or ""),
+                str(reason.get("note") or ""),
+            )
+        console.print(why)
+
     eligibility = body.get("eligibility") or {}
     table = Table(title="Eligibility", title_justify="left")
     for column in ("When", "SKU", "Eligible", "Max qty", "Reasons"):
@@ -403,7 +423,8 @@ def print_order(body: dict[str, Any]) -> None:
         compared = str(eligibility.get("compared_with") or "").replace("_", " ")
         console.print(f"[bold red]Now differs from {compared}[/bold red], changed by: {rules}")
     else:
-        console.print("[green]Now: same decision as when the order was placed.[/green]")
+        compared = str(eligibility.get("compared_with") or "at_checkout").replace("_", " ")
+        console.print(f"[green]Now: the same decision as {compared}.[/green]")
 
     events = Table(title="Timeline", title_justify="left")
     for column in ("At", "Event", "Detail"):

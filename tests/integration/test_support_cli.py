@@ -217,6 +217,13 @@ def test_held_release_and_refund_from_the_cli(cli: Any, local_stack: Any) -> Non
     code, out, err = cli("held", "--limit", "100")
     assert code == 0, err
     assert "Held orders" in out
+    # The order says why it is held: the rule, its customer message and its citation,
+    # the billing country, and the billing refusal in the eligibility table.
+    code, out, err = cli("order", order_id)
+    assert code == 0, err
+    assert "Why it is held" in out and "embargo-cuba" in out and "31 CFR part 515" in out
+    assert "Billing country" in out and "CU" in out
+    assert "billing CU" in out
     code, out, err = cli("release", order_id, "--reason", "customer asked")
     assert code == 1
     assert "409 still_not_shippable" in err and "embargo-cuba" in err
