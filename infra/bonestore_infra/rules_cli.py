@@ -378,6 +378,7 @@ def diff_command(args: argparse.Namespace) -> int:
             "order",
             "status",
             "created",
+            "decided on",
             "before",
             "after",
             title=f"{len(changed)} of {len(orders) + len(unreadable)} recent order(s) "
@@ -388,6 +389,7 @@ def diff_command(args: argparse.Namespace) -> int:
                 row.order_id,
                 row.status,
                 row.created_at,
+                row.on,
                 str(row.old) if row.old else "-",
                 str(row.new) if row.new else f"unreadable: {row.problem}",
             )

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from bonestore.domain.money import Money
     from bonestore.domain.order import Address, OrderLine, ShippingChoice
 
+# Reason codes that refuse a sale whatever is bought: the payment check screens the
+# billing address for them (service/payments.py), and a ruleset diff replays it.
+EMBARGO_CODES = frozenset({"embargoed"})
+
 SESSION_COMPLETED = "checkout.session.completed"
 ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"
 ASYNC_FAILED = "checkout.session.async_payment_failed"

@@ -23,6 +23,7 @@ from bonestore.domain.orders import now_iso
 from bonestore.domain.payment import (
     ASYNC_FAILED,
     CHARGE_REFUNDED,
+    EMBARGO_CODES,
     SESSION_COMPLETED,
     SESSION_EXPIRED,
     ChargeRefund,
@@ -46,9 +47,6 @@ if TYPE_CHECKING:
     )
 
 log = logging.getLogger("bonestore.service.payments")
-
-# Reason codes that refuse a sale whatever is bought: screened on the billing address too.
-EMBARGO_CODES = frozenset({"embargoed"})
 
 
 def is_embargoed(order: Order) -> bool:

@@ -196,6 +196,34 @@ def test_diff_orders_at_their_own_time() -> None:
     assert diff_orders(old, new, [early], at=datetime(2026, 7, 1, tzinfo=UTC)) == []
 
 
+def test_diff_orders_replays_the_billing_check_of_paid_orders() -> None:
+    """ "which open or recent orders it would have decided differently": ending the Cuba
+    embargo flips an order held for its Cuban billing address (shipped to the US), and a
+    digital one billed in Crimea by postal code, though neither's destination changes."""
+    old = Engine(load_ruleset())
+    cuba_ends = DEFAULT_TEXT.replace(
+        "      destination: {countries: [CU]}\n",
+        "      destination: {countries: [CU]}\n    effective_until: 2026-01-01\n",
+    )
+    crimea_ends = DEFAULT_TEXT.replace(
+        "countries: [UA]\n        postal_codes:", "countries: [MD]\n        postal_codes:"
+    )
+    assert cuba_ends != DEFAULT_TEXT and crimea_ends != DEFAULT_TEXT
+    held = order("o-cu", "BONE-APPETIT-BOOK", 1, {"country": "US"}, billing_country="CU")
+    crimea = order(
+        "o-ua", "ORP-EBOOK", 1, None,
+        billing_country="UA", billing_place={"country": "UA", "postal_code": "95000"},
+    )  # fmt: skip
+    plain = order("o-us", "BONE-APPETIT-BOOK", 1, {"country": "US"}, billing_country="US")
+    [flip] = diff_orders(old, engine_from(cuba_ends), [held, crimea, plain])
+    assert (flip.order_id, flip.on) == ("o-cu", "billing CU")
+    assert flip.old is not None and flip.old.rule_ids == ("embargo-cuba",)
+    assert flip.new is not None and flip.new.eligible
+    [flip] = diff_orders(old, engine_from(crimea_ends), [held, crimea, plain])
+    assert (flip.order_id, flip.on) == ("o-ua", "billing UA")
+    assert flip.old is not None and not flip.old.eligible
+
+
 def test_lint_checks_have_unique_ids_by_severity() -> None:
     from bonestore.domain.rules.lint import CHECKS
 

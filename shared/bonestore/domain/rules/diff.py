@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bonestore.domain.catalog import Product
 from bonestore.domain.geo import Destination, canonical_postal_code, subdivision_country
 from bonestore.domain.orders import parse_iso
+from bonestore.domain.payment import EMBARGO_CODES
 from bonestore.domain.rules.engine import CartDecision, CartLine, Engine, all_countries
 
 if TYPE_CHECKING:
@@ -193,6 +195,21 @@ class OrderFlip:
     old: DecisionSummary | None
     new: DecisionSummary | None
     problem: str | None = None  # the order could not be read (old/new are None)
+    # What was decided: "destination", or "billing CC" (the payment check's screen of the
+    # billing address: a sanction, or anything for a digital line).
+    on: str = "destination"
+
+
+def _billing_summary(decision: CartDecision, digital: set[str]) -> DecisionSummary:
+    """What the payment check refuses on a billing address: sanctions whatever is bought,
+    anything for a digital line (its only place)."""
+    refused = {
+        reason.rule_id
+        for item in decision.items
+        for reason in item.reasons
+        if reason.code in EMBARGO_CODES or item.sku in digital
+    }
+    return DecisionSummary(not refused, None, tuple(sorted(refused)), ())
 
 
 def diff_orders(
@@ -200,11 +217,16 @@ def diff_orders(
 ) -> list[OrderFlip]:
     """Orders the new ruleset decides differently, each judged at ``at`` (default: the time
     it was created, with the products as they were at checkout). Orders whose products or
-    time cannot be read are listed with ``problem`` set; orders with no destination are
-    skipped. The orders come typed: the order repository's translation reads the table."""
+    time cannot be read are listed with ``problem`` set. Each is decided on its destination
+    and, once paid, on its billing address as the payment check screens it (a sanction
+    change flips held and paid orders there, digital-only ones included). The orders come
+    typed: the order repository's translation reads the table."""
     out: list[OrderFlip] = []
     for order in orders:
-        if order.destination is None:
+        billing = order.billing_place or (
+            Destination(country=order.billing_country) if order.billing_country else None
+        )
+        if order.destination is None and billing is None:
             continue
         try:
             lines = order.cart_lines()
@@ -217,8 +239,16 @@ def diff_orders(
             continue
         if not lines:
             continue
-        before = summarize(old.decide(lines, order.destination, when))
-        after = summarize(new.decide(lines, order.destination, when))
-        if _flipped(before, after):
-            out.append(OrderFlip(order.order_id, order.status, order.created_at, before, after))
+        flip = partial(OrderFlip, order.order_id, order.status, order.created_at)
+        if order.destination is not None:
+            before = summarize(old.decide(lines, order.destination, when))
+            after = summarize(new.decide(lines, order.destination, when))
+            if _flipped(before, after):
+                out.append(flip(before, after))
+        if billing is not None:
+            digital = {line.product.sku for line in lines if line.product.kind == "digital"}
+            before = _billing_summary(old.decide(lines, billing, when), digital)
+            after = _billing_summary(new.decide(lines, billing, when), digital)
+            if before != after:
+                out.append(flip(before, after, on=f"billing {billing.country}"))
     return out
