@@ -20,7 +20,7 @@ from bonestore.api.gc_pause import resumed_after_first_call
 import logging
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator
 
 from bonestore.api.auth import SHIPPING_GROUPS, WRITE_GROUPS
 from bonestore.api.deps import product_repository, rules_engine, warehouse_shipments
@@ -28,7 +28,7 @@ from bonestore.api.lite_http import LiteRequest, LiteResponse, LiteRouter
 from bonestore.api.responses import documented
 from bonestore.domain.catalog import Product, Sku
 from bonestore.domain.errors import InvalidInput, NotFound, Unprocessable
-from bonestore.domain.money import Money
+from bonestore.domain.money import SHOP_CURRENCY, Money
 
 logger = logging.getLogger("bonestore.admin")
 logger.setLevel(logging.INFO)
@@ -53,13 +53,21 @@ class ProductBody(Product):
 
     @field_validator("price")
     @classmethod
-    def _iso_4217(cls, price: Money) -> Money:
+    def _iso_4217(cls, price: Money, info: ValidationInfo) -> Money:
         # Money's pattern takes any three letters; a price in "XYZ" would go on sale and
         # fail only at Stripe. The ISO 4217 list is read here, on a write, not per request.
         import pycountry
 
         if pycountry.currencies.get(alpha_3=price.currency) is None:
             raise ValueError(f"{price.currency!r} is not an ISO 4217 currency code")
+        # Shipping is priced in the shop's currency and a checkout charges goods and
+        # shipping in one: a book in EUR was quoted USD shipping, then Stripe refused the
+        # checkout (a 502). A digital product has no shipping and may sell in any.
+        if info.data.get("kind") == "physical" and price.currency != SHOP_CURRENCY:
+            raise ValueError(
+                f"a physical product sells in {SHOP_CURRENCY}, the currency its shipping "
+                f"is priced in, not {price.currency}"
+            )
         return price
 
 

@@ -418,6 +418,18 @@ def test_a_product_price_is_in_an_iso_4217_currency(api: Http, currency: str) ->
     assert api.get("/products/ACCEPT-CUR-1").status == 404
 
 
+@pytest.mark.parametrize("kind", ["book", "media"])
+def test_a_physical_product_is_priced_in_the_currency_its_shipping_is(api: Http, kind: str) -> None:
+    """Shipping is priced in USD and one checkout charges goods and shipping in one
+    currency: a book in EUR was quoted USD shipping and its checkout failed at Stripe
+    (a 502). It is refused where it is written, 400 `invalid_price`."""
+    product = product_body(kind, currency="EUR", stock=5)
+    response = api.request("PUT", "/admin/products/ACCEPT-CUR-3", product, token=staff_token("ops"))
+    error = assert_error(response, 400, "invalid_price")
+    assert "USD" in error["message"]
+    assert api.get("/products/ACCEPT-CUR-3").status == 404
+
+
 def test_a_product_price_in_another_real_currency_is_accepted(api: Http) -> None:
     """The check is ISO 4217, not "USD only": EUR in any case is a price."""
     product = product_body("program", currency="eur")

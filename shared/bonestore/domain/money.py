@@ -7,6 +7,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
+# What the shop sells in: the policy prices products and shipping in USD, and one Stripe
+# Checkout charges goods and shipping in one currency.
+SHOP_CURRENCY = "USD"
 
 
 class Money(BaseModel):
