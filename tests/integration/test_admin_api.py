@@ -86,6 +86,8 @@ def test_a_new_product_is_decided_by_the_rules(api: Http, ops: str) -> None:
         (supplement(stock=-1), "invalid_stock"),
         (supplement(stock=None), None),  # physical needs stock
         (supplement(kind="digital"), None),  # digital has no stock
+        # A supplement is a parcel: digital products sell everywhere but under an embargo.
+        (supplement(kind="digital", stock=None), None),
         (supplement(kind="hologram"), None),
         (supplement(category="toys"), None),
         (supplement(sku="OTHER-SKU"), "sku_mismatch"),

@@ -168,6 +168,10 @@ class Product(BaseModel):
             raise ValueError("a digital product has no stock")
         if self.category == "supplement" and self.attributes.supply_days is None:
             raise ValueError("a supplement needs attributes.supply_days")
+        # The policy's supplements are parcels, and digital products "are sold everywhere
+        # except under an embargo": a digital supplement would be refused like a parcel.
+        if self.category == "supplement" and self.kind == "digital":
+            raise ValueError("a supplement is a physical product")
         return self
 
     @property

@@ -60,8 +60,9 @@ EXTRA_VALUES = st.sampled_from([1, 5, 30, "5", "abc", True, 2.5, "NaN"])
 def products_st(draw: st.DrawFn) -> list[Product]:
     out = []
     for i in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(KINDS))
         category = draw(st.sampled_from(CATEGORIES))
+        # A supplement is a physical product (catalog.Product); anything else either.
+        kind = "physical" if category == "supplement" else draw(st.sampled_from(KINDS))
         attributes: dict[str, Any] = {}
         if category == "supplement" or draw(st.booleans()):
             attributes["supply_days"] = draw(st.sampled_from([20, 30, 60, 90, 120]))
