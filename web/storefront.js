@@ -121,6 +121,12 @@
     return cart.some((l) => { const p = products.get(l.sku); return !p || p.kind === "physical"; });
   }
 
+  // Where a sanction covers regions of a country (Crimea, Sevastopol, Donetsk, Luhansk:
+  // Ukraine's, and Russia's writing of them), a digital-only order says where it is, so
+  // the rules decide on that place before the card is charged, not after.
+  const REGION_SCREENED = new Set(["UA", "RU"]);
+  function needsRegion() { return !needsAddress() && REGION_SCREENED.has(country()); }
+
   // The address as typed: what /eligibility decides on while the customer types.
   function destination() {
     const dest = { country: country() };
@@ -373,7 +379,16 @@
     const sub = $("cart-subtotal");
     sub.hidden = empty || !currency;
     sub.textContent = currency ? `Subtotal: ${money({ amount: subtotal, currency })}` : "";
-    $("address").hidden = empty || !needsAddress();
+    const regionOnly = !empty && needsRegion();
+    $("address").hidden = empty || !(needsAddress() || regionOnly);
+    $("address").classList.toggle("region-only", regionOnly);
+    $("address-legend").textContent = regionOnly ? "Where you live" : "Shipping address";
+    const info = countryInfo();
+    if (info) {
+      $("address-country").textContent = regionOnly
+        ? `US sanctions cover parts of ${info.name}: tell us your region or postal code.`
+        : `Shipping to ${info.name}. Change the country at the top of the page.`;
+    }
     const summary = $("cart-summary");
     summary.hidden = empty;
     $("cart-summary-text").textContent = empty ? "Cart" :
@@ -423,7 +438,9 @@
     else if (checkError) why = "Please fix the shipping address above.";
     else if (!d) why = "Checking what can ship…";
     else if (!d.eligible) why = "Remove the items that can't ship to continue.";
-    else if (needsAddress()) {
+    else if (needsRegion() && !$("subdivision").value && !$("postal-code").value.trim()) {
+      why = "To continue, tell us your region or postal code.";
+    } else if (needsAddress()) {
       const missing = addressMissing();
       if (missing.length) why = `To continue, add ${missing.join(", ")}.`;
       else if (!(d.shipping_methods || []).length) why = "No shipping method reaches this address.";
@@ -518,6 +535,8 @@
       body.shipping_method = chosenMethod;
       // The same address as a v1 destination, for a server that does not read the v2 fields yet.
       body.destination = destination();
+    } else if (needsRegion()) {
+      body.destination = destination();  // decided on at checkout, before payment
     }
     const email = $("email").value.trim();
     if (email) body.email = email;

@@ -153,6 +153,42 @@ def test_a_digital_only_cart_sends_no_address(page: Any, local_stack: Any) -> No
     assert "shipping_address" not in sent[0] and "shipping_method" not in sent[0]
 
 
+def test_a_digital_cart_in_ukraine_says_its_region_before_payment(
+    page: Any, local_stack: Any, viewport: str
+) -> None:
+    """US sanctions cover regions of Ukraine (Crimea by its postal codes, 95000-98999):
+    a digital-only cart there asks only where the buyer lives, and the rules refuse an
+    ebook for Crimea before the card is charged, not after."""
+    choose_country(page, "UA", "Ukraine")
+    page.click("#add-ORP-EBOOK")
+    wait_decided(page)
+    assert page.is_visible("#address") and page.text_content("#address-legend") == "Where you live"
+    assert page.is_hidden("#name") and page.is_hidden("#line1") and page.is_hidden("#city")
+    assert page.is_visible("#postal-code") and page.is_hidden("#shipping-methods")
+    assert page.is_disabled("#checkout")
+    assert "region or postal code" in page.text_content("#checkout-hint")
+    page.fill("#postal-code", "95000")
+    page.wait_for_selector(".line-status.no")
+    assert "sanctions" in page.text_content("#cart").lower()
+    assert page.is_disabled("#checkout")
+    page.fill("#postal-code", "01001")  # Kyiv
+    page.wait_for_selector(".line-status.yes")
+    shot(page, "ukraine-digital-region", viewport)
+    sent: list[dict[str, Any]] = []
+    page.route(
+        "**/checkout",
+        lambda route: (sent.append(json.loads(route.request.post_data)), route.continue_())[1],
+    )
+    # Leave the field first. In the phone layout, headless, a click while the field still
+    # had focus did not submit (its change event re-renders the cart under the pointer).
+    page.evaluate("document.activeElement.blur()")
+    page.wait_for_selector("#checkout:not([disabled])")
+    page.click("#checkout")
+    page.wait_for_url(f"{local_stack.stripe_url}/**")
+    assert sent[0]["destination"] == {"country": "UA", "postal_code": "01001"}
+    assert "shipping_address" not in sent[0]
+
+
 # -- what the rules say about the address, before payment ----------------------------------
 
 
