@@ -251,3 +251,29 @@ def test_a_date_no_calendar_has_is_a_finding_on_its_line_not_a_crash(date: str) 
     line = next(n for n, t in enumerate(text.splitlines(), 1) if date in t)
     assert (found.check, found.severity, found.line) == ("L000", "error", line)
     assert date in found.message
+
+
+@pytest.mark.parametrize(
+    ("rule", "sku", "why"),
+    [
+        ("{id: jp-calcium-cap, effect: forbid, when: {destination: {countries: [JP]}, product:"
+         " {ingredients: [{any_of: [calcium], op: gt, value: 1000, unit: mg}]}},"
+         " code: cc, message: m, source: s}", "TRUEOSTEO-120", "amount of calcium is unknown"),
+        ("{id: jp-melatonin-iu, effect: forbid, when: {destination: {countries: [JP]}, product:"
+         " {ingredients: [{any_of: [melatonin], op: gt, value: 1, unit: IU}]}},"
+         " code: cc, message: m, source: s}", "RESTWELL-60", "melatonin is in mg, the rule in IU"),
+        ("{id: jp-books-supply, effect: limit, max_supply_days: 60, when: {destination:"
+         " {countries: [JP]}, product: {categories: [book]}}, code: cc, message: m, source: s}",
+         "BONE-APPETIT-BOOK", "no supply_days"),
+    ],
+)  # fmt: skip
+def test_a_rule_that_cannot_judge_a_catalog_product_is_a_warning(
+    rule: str, sku: str, why: str
+) -> None:
+    """It would refuse the product with a rule_error wherever it applies: fail closed, but
+    surely not what its author meant, so lint says so before a diff reads it as working."""
+    text = DEFAULT_TEXT.replace("\nrules:\n", f"\nrules:\n  - {rule}\n", 1)
+    assert text != DEFAULT_TEXT
+    found = [i for i in lint_text(text, "r.yaml") if i.check == "L208"]
+    assert len(found) == 1 and found[0].severity == "warning"
+    assert sku in found[0].message and why in found[0].message

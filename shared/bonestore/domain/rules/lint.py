@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from bonestore.domain.catalog import CATEGORIES, Product, ProductAttributes, seed_catalog
 from bonestore.domain.geo import canonical_postal_code, is_country, subdivision_country
@@ -183,6 +183,51 @@ def _matches_some_product(ctx: LintContext) -> Iterator[Finding]:
     for rule in ctx.ruleset.rules:
         if rule.effect != "offer_method" and not any(_static_match(rule, p) for p in ctx.products):
             yield rule, f"its product conditions match no product in the {ctx.catalog_name}"
+
+
+@check("L208", "warning", "rules can judge the catalog products they meet")
+def _judges_every_product(ctx: LintContext) -> Iterator[Finding]:
+    """A rule that cannot judge a product (an amount the catalog does not state, units
+    that do not convert, a days-supply limit on a product without supply_days) refuses
+    it with a rule_error wherever the rule's destination applies: safe, but surely not
+    what its author meant, and it reads as the rule working."""
+    from bonestore.domain.rules.conditions import compile_rule
+
+    for rule in ctx.ruleset.rules:
+        compiled = None
+        for product in ctx.products:
+            if not _static_match(rule, product):
+                continue
+            compiled = compiled or compile_rule(ctx.ruleset, rule)
+            why = _cannot_judge(compiled, product)
+            if why is not None:
+                yield rule, f"it cannot judge {product.sku}, so refuses it as a rule_error: {why}"
+
+
+def _cannot_judge(compiled: Any, product: Product) -> str | None:
+    """Why ``compiled``'s product conditions (or limit) cannot be told for ``product``;
+    None when they can (a definite no anywhere is an answer)."""
+    from bonestore.domain.rules.conditions import RuleError, attribute_match, ingredient_match
+
+    error: str | None = None
+    for attribute in compiled.attributes:
+        try:
+            if not attribute_match(attribute, product):
+                return None
+        except RuleError as exc:
+            error = error or str(exc)
+    for ingredient in compiled.ingredients:
+        verdict = ingredient_match(ingredient, product)
+        if verdict is False:
+            return None
+        if verdict is not True:
+            error = error or verdict
+    if error is None and compiled.effect == "limit":
+        try:
+            compiled.limit_for(product)
+        except RuleError as exc:
+            error = str(exc)
+    return error
 
 
 def _windows_overlap(a: Rule, b: Rule) -> bool:
