@@ -330,9 +330,17 @@ def _yes_no(value: Any) -> str:
 
 
 def _reasons(line: dict[str, Any]) -> str:
-    return "\n".join(
-        f"{r['rule_id']} ({r['code']}): {r['message']}" for r in line.get("reasons") or []
-    )
+    """Each reason with what staff show the customer and what backs it: the rule's
+    source (the regulation) and note, when the answer carries them."""
+    out = []
+    for r in line.get("reasons") or []:
+        text = f"{r['rule_id']} ({r['code']}): {r['message']}"
+        if r.get("source"):
+            text += f"\n  source: {r['source']}"
+        if r.get("note"):
+            text += f"\n  note: {r['note']}"
+        out.append(text)
+    return "\n".join(out)
 
 
 def _destination(dest: Any) -> str:

@@ -78,6 +78,8 @@ def test_check_shows_the_reasons_and_the_rules_considered(cli: Any) -> None:
     assert code == 0, err
     assert "NOT ELIGIBLE" in out
     assert "ca-no-supplements-npn" in out
+    # What backs the reason, as the contract has every reason shown to staff carry it.
+    assert "source: Health Canada" in out and "note: Books, DVDs and programs" in out
     assert "Rules considered for TRUEOSTEO-120" in out
     assert "zone-international-physical" in out
 
