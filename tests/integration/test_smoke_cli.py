@@ -66,3 +66,17 @@ def test_an_api_that_is_not_there_exits_1(smoke: Any, monkeypatch: pytest.Monkey
     monkeypatch.setenv("BONESTORE_API_URL", "http://127.0.0.1:9")
     code, _, err = smoke()
     assert code == 1 and "cannot reach http://127.0.0.1:9/products" in err
+
+
+def test_without_credentials_it_stops_before_buying_anything(
+    smoke: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It used to create and pay an order, then stop at the last step for want of a
+    sign-in, leaving a paid order behind: it asks for credentials first."""
+    monkeypatch.delenv("BONESTORE_TOKEN")
+    monkeypatch.delenv("BONESTORE_USERNAME", raising=False)
+    code, out, err = smoke()
+    assert code == 2 and "not signed in" in err
+    assert "checkout" not in out and "payment" not in out
+    code, out, _ = smoke("--no-pay")  # nothing to check as staff: no sign-in needed
+    assert code == 0 and "ok   checkout" in out
