@@ -171,13 +171,24 @@ _POSTAL_PLACES: Mapping[str, tuple[tuple[str, str, str], ...]] = {
         ("97500", "97599", "FR-PM"),
         ("97600", "97699", "FR-976"),
         ("98000", "98099", "MC"),
+        ("98400", "98499", "FR-TF"),
         ("98600", "98699", "FR-WF"),
         ("98700", "98799", "FR-PF"),
         ("98800", "98899", "FR-NC"),
     ),
     "GB": (("GX11", "GX11", "GI"), ("GY", "GY", "GG"), ("IM", "IM", "IM"), ("JE", "JE", "JE")),
     "AU": (("2899", "2899", "NF"), ("6798", "6798", "CX"), ("6799", "6799", "CC")),
+    "IT": (("00120", "00120", "VA"), ("47890", "47899", "SM")),
+    "CH": (("9485", "9498", "LI"),),
+    "DK": (("3900", "3999", "GL"),),
 }
+# The places apart written as countries of their own, with France's postal codes: each
+# code must be one of that place's ("RE" with Noumea's 98800 is no address in Reunion).
+_FRENCH_SYSTEM_PLACES = {
+    "GP": "FR-971", "MQ": "FR-972", "GF": "FR-973", "RE": "FR-974", "PM": "FR-PM",
+    "YT": "FR-976", "BL": "FR-BL", "MF": "FR-MF", "TF": "FR-TF", "WF": "FR-WF",
+    "PF": "FR-PF", "NC": "FR-NC", "MC": "MC",
+}  # fmt: skip
 MAINLAND = {"US": "one of the states or DC", "FR": "metropolitan France"}
 _POSTAL_SUBDIVISIONS = frozenset(
     place for places in _POSTAL_PLACES.values() for _, _, place in places if "-" in place
@@ -217,9 +228,13 @@ def _checked_subdivision(
     if subdivision is None:
         return place
     if place != subdivision and (place is not None or subdivision in _POSTAL_SUBDIVISIONS):
-        where = subdivision_name(place) if place is not None else MAINLAND[country]
+        where = (
+            subdivision_name(place)
+            if place is not None
+            else MAINLAND.get(country, f"the rest of {country_name(country)}")
+        )
         raise _elsewhere(
-            f"{postal} is a postal code in {where}, not in {subdivision_name(subdivision)}.",
+            f"{postal} is a postal code in {where}, not in {subdivision_name(subdivision)}",
             field,
             postal,
             place or country,
@@ -227,11 +242,37 @@ def _checked_subdivision(
     return subdivision
 
 
+def _check_french_system_place(country: str, postal: str, field: str) -> None:
+    """A place apart written as its own country (RE, NC, MC...) with a postal code of
+    another place in France's system: refused, naming where the code is."""
+    place = postal_place("FR", postal)
+    if place == _FRENCH_SYSTEM_PLACES[country]:
+        return
+    where = (
+        MAINLAND["FR"]
+        if place is None
+        else subdivision_name(place) or country_name(place)
+        if "-" in place
+        else country_name(place)
+    )
+    raise _elsewhere(
+        f"{postal} is a postal code in {where}, not in {country_name(country)}",
+        field,
+        postal,
+        place or "FR",
+    )
+
+
+def _sentence(text: str) -> str:
+    """``text`` ended by one period ("Virgin Islands, U.S." has its own)."""
+    return text if text.endswith(".") else f"{text}."
+
+
 def _elsewhere(message: str, field: str, postal: str, place: str) -> InvalidInput:
     """A postal code of another place than the address says: ``place`` (its code) in the
     details, so a storefront can say so rather than call the code malformed."""
     return InvalidInput(
-        message,
+        _sentence(message),
         code="invalid_postal_code",
         details=[{"field": f"{field}.postal_code", "value": postal, "place": place}],
     )
@@ -313,6 +354,8 @@ def normalize_destination(raw: Mapping[str, Any], field: str = "destination") ->
         postal = canonical
         if country in _POSTAL_PLACES:
             subdivision = _checked_subdivision(country, postal, subdivision, field)
+        elif country in _FRENCH_SYSTEM_PLACES:
+            _check_french_system_place(country, postal, field)
 
     return Destination(
         country=country,
@@ -333,12 +376,13 @@ _EMBARGOED_REGION_NAMES: Mapping[str, str] = {
     **dict.fromkeys(("crimea", "krym", "krim", "крым", "крим"), "UA-43"),
     **dict.fromkeys(("sevastopol", "sebastopol", "севастополь"), "UA-40"),
     **dict.fromkeys(
-        ("donetsk", "donetska", "donetskaya", "donetskaja", "донецк", "донецька", "донецкая"),
+        ("donetsk", "donetska", "donetskaya", "donetskaja", "донецк", "донецька", "донецкая",
+         "dnr", "dpr", "днр"),
         "UA-14",
     ),
     **dict.fromkeys(
         ("luhansk", "lugansk", "luhanska", "luganskaya", "luganskaja", "луганск", "луганська",
-         "луганская"),
+         "луганская", "lnr", "lpr", "лнр"),
         "UA-09",
     ),
 }  # fmt: skip

@@ -596,7 +596,8 @@ def test_a_stripe_address_takes_the_place_of_its_zip_code(
     ("country", "postal_code", "subdivision"),
     [("FR", "98800", "FR-NC"), ("FR", "98714", "FR-PF"), ("FR", "97133", "FR-BL"),
      ("FR", "97150", "FR-MF"), ("FR", "97110", "FR-971"), ("FR", "97400", "FR-974"),
-     ("FR", "97500", "FR-PM"), ("FR", "98600", "FR-WF"), ("FR", "75001", None)],
+     ("FR", "97500", "FR-PM"), ("FR", "98600", "FR-WF"), ("FR", "98404", "FR-TF"),
+     ("FR", "75001", None)],
 )  # fmt: skip
 def test_a_french_postal_code_overseas_names_its_subdivision(
     country: str, postal_code: str, subdivision: str | None
@@ -610,7 +611,8 @@ def test_a_french_postal_code_overseas_names_its_subdivision(
     ("country", "postal_code", "place"),
     [("FR", "98000", "MC"), ("GB", "JE2 3AB", "JE"), ("GB", "GY1 1AA", "GG"),
      ("GB", "IM1 1AA", "IM"), ("GB", "GX11 1AA", "GI"), ("AU", "6798", "CX"),
-     ("AU", "6799", "CC"), ("AU", "2899", "NF")],
+     ("AU", "6799", "CC"), ("AU", "2899", "NF"), ("IT", "00120", "VA"), ("IT", "47890", "SM"),
+     ("CH", "9490", "LI"), ("DK", "3900", "GL")],
 )  # fmt: skip
 def test_a_postal_code_of_another_country_in_the_same_system_is_refused(
     country: str, postal_code: str, place: str
@@ -646,7 +648,7 @@ def test_a_french_subdivision_and_an_overseas_postal_code_of_another_place_are_r
      ("UA", "Донецька область", "UA-14"), ("UA", "Donetsk People's Republic", "UA-14"),
      ("UA", "Luhansk People's Republic", "UA-09"), ("RU", "Crimea", "UA-43"),
      ("RU", "Republic of Crimea", "UA-43"), ("RU", "Sevastopol", "UA-40"),
-     ("RU", "Donetsk People's Republic", "UA-14")],
+     ("RU", "Donetsk People's Republic", "UA-14"), ("RU", "LNR", "UA-09"), ("UA", "ДНР", "UA-14")],
 )  # fmt: skip
 def test_an_embargoed_region_written_any_way_in_a_stripe_address_is_that_region(
     country: str, state: str, place: str
@@ -663,3 +665,35 @@ def test_other_regions_are_not_taken_for_embargoed_ones(country: str, state: str
     dest = destination_from_stripe_address({"country": country, "state": state})
     assert dest is not None and dest.country == country
     assert dest.subdivision not in {"UA-43", "UA-40", "UA-14", "UA-09"}
+
+
+@pytest.mark.parametrize(
+    ("country", "postal_code", "where"),
+    [("RE", "98800", "Nouvelle-Calédonie"), ("MF", "97133", "Saint-Barthélemy"),
+     ("GP", "97400", "La Réunion"), ("RE", "75001", "metropolitan France"), ("MC", "75001", None)],
+)  # fmt: skip
+def test_a_french_overseas_place_written_as_a_country_has_its_own_postal_codes(
+    country: str, postal_code: str, where: str | None
+) -> None:
+    """Reunion written RE (as Stripe writes it) with Noumea's 98800 is no address in
+    Reunion: refused, naming where the code is, so New Caledonia's parcel is not sold
+    as the EU's."""
+    error = refused({"country": country, "postal_code": postal_code})
+    assert error.code == "invalid_postal_code"
+    assert where is None or where in str(error)
+
+
+@pytest.mark.parametrize(
+    ("country", "postal_code"), [("RE", "97400"), ("GP", "97110"), ("NC", "98800"), ("MC", "98000")]
+)
+def test_a_french_overseas_place_with_its_own_postal_code_is_fine(
+    country: str, postal_code: str
+) -> None:
+    assert (
+        normalize_destination({"country": country, "postal_code": postal_code}).country == country
+    )
+
+
+def test_a_place_name_that_ends_in_a_period_is_not_given_two() -> None:
+    error = refused({"country": "US", "subdivision": "US-NY", "postal_code": "00802"})
+    assert str(error).endswith("Virgin Islands, U.S., not in New York.")
