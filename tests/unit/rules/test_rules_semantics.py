@@ -70,6 +70,15 @@ US = Destination(country="US")
 PERMIT_ALL = rule("permit-all", "permit")
 
 
+def forbid_over(ingredient: str, value: int, unit: str) -> Ruleset:
+    """Everything permitted, but a product with more than ``value`` ``unit`` of it."""
+    test = {"any_of": [ingredient], "op": "gt", "value": value, "unit": unit}
+    over = rule(
+        f"{ingredient.replace('_', '-')}-limit", "forbid", when={"product": {"ingredients": [test]}}
+    )
+    return ruleset(PERMIT_ALL, over)
+
+
 def supplement_with(ingredients: dict[str, Any]) -> Product:
     return physical(
         "LABEL-X", "A label", "supplement", {"supply_days": 30, "ingredients": ingredients}
@@ -261,20 +270,7 @@ def test_vitamin_d_in_micrograms_is_compared_with_a_limit_in_iu(
 ) -> None:
     """ "no product above 1,000 IU/day of vitamin D": 1 mcg of vitamin D is 40 IU, so a
     label in micrograms is judged, not refused as a rule error (25 mcg is 1,000 IU)."""
-    rs = ruleset(
-        PERMIT_ALL,
-        rule(
-            "vitamin-d-limit",
-            "forbid",
-            when={
-                "product": {
-                    "ingredients": [
-                        {"any_of": ["vitamin_d3"], "op": "gt", "value": 1000, "unit": "IU"}
-                    ]
-                }
-            },
-        ),
-    )
+    rs = forbid_over("vitamin_d3", 1000, "IU")
     label = supplement_with({"vitamin_d3": {"amount": amount, "unit": unit}})
     decided = one(rs, label, US)
     assert decided.eligible is not refused
@@ -284,38 +280,14 @@ def test_vitamin_d_in_micrograms_is_compared_with_a_limit_in_iu(
 @pytest.mark.parametrize(("amount", "refused"), [("1000", False), ("1001", True), ("1040", True)])
 def test_vitamin_d_in_iu_is_compared_with_a_limit_in_micrograms(amount: str, refused: bool) -> None:
     """The other way round, and to the fraction: 1,001 IU is 25.025 mcg, over 25 mcg."""
-    rs = ruleset(
-        PERMIT_ALL,
-        rule(
-            "vitamin-d-limit",
-            "forbid",
-            when={
-                "product": {
-                    "ingredients": [
-                        {"any_of": ["vitamin_d3"], "op": "gt", "value": 25, "unit": "mcg"}
-                    ]
-                }
-            },
-        ),
-    )
+    rs = forbid_over("vitamin_d3", 25, "mcg")
     label = supplement_with({"vitamin_d3": {"amount": amount, "unit": "IU"}})
     assert one(rs, label, US).eligible is not refused
 
 
 def test_iu_of_another_ingredient_does_not_convert_and_lets_nothing_through() -> None:
     """Vitamin E's IU depend on its form: against a limit in mg it is a rule error."""
-    rs = ruleset(
-        PERMIT_ALL,
-        rule(
-            "vitamin-e-limit",
-            "forbid",
-            when={
-                "product": {
-                    "ingredients": [{"any_of": ["vitamin_e"], "op": "gt", "value": 1, "unit": "mg"}]
-                }
-            },
-        ),
-    )
+    rs = forbid_over("vitamin_e", 1, "mg")
     decided = one(rs, supplement_with({"vitamin_e": {"amount": "10", "unit": "IU"}}), US)
     assert not decided.eligible and [r.code for r in decided.reasons] == ["rule_error"]
 

@@ -167,19 +167,30 @@ class CompiledRule:
                     return False
             except RuleError as exc:
                 error = str(exc)
-        if product is not None:
-            for attribute in self.attributes:
-                try:
-                    if not attribute_match(attribute, product):
-                        return False
-                except RuleError as exc:
-                    error = error or str(exc)
-            for ingredient in self.ingredients:
-                verdict = ingredient_match(ingredient, product)
-                if verdict is False:
+        if product is not None and (self.attributes or self.ingredients):
+            verdict = self.product_verdict(product)
+            if verdict is False:
+                return False
+            if verdict is not True:
+                error = error or verdict
+        return True if error is None else error
+
+    def product_verdict(self, product: Product) -> bool | str:
+        """Its attribute and ingredient tests on ``product`` (lint asks it of the catalog):
+        True, False, or why they cannot be told. A definite False wins over an error."""
+        error: str | None = None
+        for attribute in self.attributes:
+            try:
+                if not attribute_match(attribute, product):
                     return False
-                if verdict is not True:
-                    error = error or verdict
+            except RuleError as exc:
+                error = error or str(exc)
+        for ingredient in self.ingredients:
+            verdict = ingredient_match(ingredient, product)
+            if verdict is False:
+                return False
+            if verdict is not True:
+                error = error or verdict
         return True if error is None else error
 
     def limit_for(self, product: Product) -> int:

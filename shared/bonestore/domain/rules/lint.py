@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from bonestore.domain.catalog import CATEGORIES, Product, ProductAttributes, seed_catalog
 from bonestore.domain.geo import canonical_postal_code, is_country, subdivision_country
 from bonestore.domain.rules.loader import Issue, RulesetError, parse_ruleset, rule_lines
 from bonestore.domain.rules.schema import Rule, Ruleset
+
+if TYPE_CHECKING:
+    from bonestore.domain.rules.conditions import CompiledRule
 
 Severity = Literal["error", "warning"]
 # (the rule it is about, or None for the ruleset; the message)
@@ -204,30 +207,22 @@ def _judges_every_product(ctx: LintContext) -> Iterator[Finding]:
                 yield rule, f"it cannot judge {product.sku}, so refuses it as a rule_error: {why}"
 
 
-def _cannot_judge(compiled: Any, product: Product) -> str | None:
+def _cannot_judge(compiled: CompiledRule, product: Product) -> str | None:
     """Why ``compiled``'s product conditions (or limit) cannot be told for ``product``;
     None when they can (a definite no anywhere is an answer)."""
-    from bonestore.domain.rules.conditions import RuleError, attribute_match, ingredient_match
+    from bonestore.domain.rules.conditions import RuleError
 
-    error: str | None = None
-    for attribute in compiled.attributes:
-        try:
-            if not attribute_match(attribute, product):
-                return None
-        except RuleError as exc:
-            error = error or str(exc)
-    for ingredient in compiled.ingredients:
-        verdict = ingredient_match(ingredient, product)
-        if verdict is False:
-            return None
-        if verdict is not True:
-            error = error or verdict
-    if error is None and compiled.effect == "limit":
+    verdict = compiled.product_verdict(product)
+    if verdict is False:
+        return None
+    if verdict is not True:
+        return str(verdict)
+    if compiled.effect == "limit":
         try:
             compiled.limit_for(product)
         except RuleError as exc:
-            error = str(exc)
-    return error
+            return str(exc)
+    return None
 
 
 def _windows_overlap(a: Rule, b: Rule) -> bool:
