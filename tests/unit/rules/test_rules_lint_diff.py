@@ -241,7 +241,14 @@ def test_every_finding_names_its_check() -> None:
     assert lint_text("rules: [", "r.yaml")[0].check == "L000"
 
 
-@pytest.mark.parametrize("date", ["2027-02-30", "2026-13-01", "2026-04-31T00:00:00Z"])
+@pytest.mark.parametrize(
+    "date",
+    [
+        "2027-02-30", "2026-13-01", "2026-04-31T00:00:00Z",
+        # Real times, but outside the years 1 to 9999 once in UTC.
+        "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00",
+    ],
+)  # fmt: skip
 def test_a_date_no_calendar_has_is_a_finding_on_its_line_not_a_crash(date: str) -> None:
     """YAML reads 2027-02-30 as a date and fails to build it: lint, check, diff and the
     server saw a traceback. It is an L000 error on that line, like any YAML error."""

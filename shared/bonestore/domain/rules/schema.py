@@ -206,7 +206,10 @@ class _RuleBase(_Strict):
         whatever the zone of the machine that loads it."""
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the year 1 in UTC
+            raise ValueError(f"{value.isoformat()} is outside the years 1 to 9999 in UTC") from None
 
     @model_validator(mode="after")
     def _window(self) -> Self:
