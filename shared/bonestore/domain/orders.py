@@ -94,6 +94,16 @@ def now_iso() -> str:
     return iso(datetime.now(UTC))
 
 
+def in_utc(value: datetime) -> datetime:
+    """``value`` in UTC, a naive one read as UTC. Raises ValueError when an offset moves
+    it outside the years 1 to 9999 ("0001-01-01T00:00:00+01:00"), which datetime cannot
+    hold: for a client's or a ruleset's time that is bad input, not an overflow."""
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value.isoformat()} is outside the years 1 to 9999 in UTC") from None
+
+
 def parse_iso(value: str) -> datetime:
     """An ISO-8601 time (``Z`` allowed) as an aware datetime; a naive one is UTC.
     Raises ValueError. The one parser of the timestamps ``iso`` writes (and of times ops type)."""

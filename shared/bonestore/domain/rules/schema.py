@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import string
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
@@ -21,6 +21,7 @@ from pydantic import (
 
 from bonestore.domain.catalog import IngredientUnit, ProductKind
 from bonestore.domain.money import Money
+from bonestore.domain.orders import in_utc
 
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,80}$")]
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,60}$")]
@@ -204,12 +205,7 @@ class _RuleBase(_Strict):
     def _utc(cls, value: datetime | None) -> datetime | None:
         """In UTC: a naive time (and a date, which pydantic reads as its midnight) is UTC,
         whatever the zone of the machine that loads it."""
-        if value is None:
-            return None
-        try:
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the year 1 in UTC
-            raise ValueError(f"{value.isoformat()} is outside the years 1 to 9999 in UTC") from None
+        return None if value is None else in_utc(value)
 
     @model_validator(mode="after")
     def _window(self) -> Self:
