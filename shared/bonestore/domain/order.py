@@ -230,6 +230,15 @@ class Order:
                 return Destination.model_validate({k: v for k, v in raw.items() if k in fields})
         return None
 
+    def billing(self) -> Destination | None:
+        """Where the payment was billed, as the payment check judged it: the billing
+        place, or for orders paid before it was kept, the billing country alone."""
+        from bonestore.domain.geo import Destination
+
+        if self.billing_place is not None:
+            return self.billing_place
+        return Destination(country=self.billing_country) if self.billing_country else None
+
     def cart_lines(self) -> list[CartLine]:
         return [line.cart_line() for line in self.lines]
 

@@ -14,11 +14,17 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bonestore.domain.money import Money
-    from bonestore.domain.order import Address, OrderLine, ShippingChoice
+    from bonestore.domain.order import Address, Order, OrderLine, ShippingChoice
 
 # Reason codes that refuse a sale whatever is bought: the payment check screens the
 # billing address for them (service/payments.py), and a ruleset diff replays it.
 EMBARGO_CODES = frozenset({"embargoed"})
+
+
+def is_embargoed(order: Order) -> bool:
+    """Whether a sanction is among the order's hold reasons: no review ships it after all."""
+    return any(reason.get("code") in EMBARGO_CODES for reason in order.hold_reasons)
+
 
 SESSION_COMPLETED = "checkout.session.completed"
 ASYNC_SUCCEEDED = "checkout.session.async_payment_succeeded"

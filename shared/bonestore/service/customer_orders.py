@@ -64,7 +64,7 @@ def status_message(order: Order) -> str:
             "digital products."
         )
     if status == "held":
-        from bonestore.service.payments import is_embargoed
+        from bonestore.domain.payment import is_embargoed
 
         reasons = list(
             dict.fromkeys(str(r.get("message")) for r in order.hold_reasons if r.get("message"))

@@ -30,6 +30,7 @@ from bonestore.domain.payment import (
     CheckoutSession,
     PaymentEvent,
     ShippingDetails,
+    is_embargoed,
 )
 from bonestore.domain.privacy import mask_destination, mask_email
 from bonestore.service import metrics as m
@@ -47,11 +48,6 @@ if TYPE_CHECKING:
     )
 
 log = logging.getLogger("bonestore.service.payments")
-
-
-def is_embargoed(order: Order) -> bool:
-    """Whether a sanction is among the order's hold reasons: no review ships it after all."""
-    return any(reason.get("code") in EMBARGO_CODES for reason in order.hold_reasons)
 
 
 # Orders whose payment, if it still arrives, is refunded (see PaymentService.settle).

@@ -85,17 +85,16 @@ def session_of(order: Order) -> CheckoutSession:
 
 
 def _billing_address(order: Order) -> dict[str, str] | None:
-    """The billing address as the payment check read it: its place (orders paid before it
-    was kept: the country alone)."""
-    place = order.billing_place
-    if place is not None:
-        fields = {
-            "country": place.country,
-            "state": place.subdivision,
-            "postal_code": place.postal_code,
-        }
-        return {k: v for k, v in fields.items() if v}
-    return {"country": order.billing_country} if order.billing_country else None
+    """The billing address as the payment check read it (Stripe's field names)."""
+    place = order.billing()
+    if place is None:
+        return None
+    fields = {
+        "country": place.country,
+        "state": place.subdivision,
+        "postal_code": place.postal_code,
+    }
+    return {k: v for k, v in fields.items() if v}
 
 
 def screen_now(order: Order, engine: Engine, at: datetime | None = None) -> Screening:

@@ -223,9 +223,7 @@ def diff_orders(
     typed: the order repository's translation reads the table."""
     out: list[OrderFlip] = []
     for order in orders:
-        billing = order.billing_place or (
-            Destination(country=order.billing_country) if order.billing_country else None
-        )
+        billing = order.billing()
         if order.destination is None and billing is None:
             continue
         try:
