@@ -217,7 +217,7 @@ def _checked_subdivision(
     skip Hawaii's surcharge."""
     place = postal_place(country, postal)
     if place is not None and "-" not in place:
-        name = country_name(place)
+        name = _place_name(country, place)
         raise _elsewhere(
             f"{postal} is a postal code in {name}, not in {country_name(country)}: "
             f"choose {name} as the country.",
@@ -228,13 +228,9 @@ def _checked_subdivision(
     if subdivision is None:
         return place
     if place != subdivision and (place is not None or subdivision in _POSTAL_SUBDIVISIONS):
-        where = (
-            subdivision_name(place)
-            if place is not None
-            else MAINLAND.get(country, f"the rest of {country_name(country)}")
-        )
         raise _elsewhere(
-            f"{postal} is a postal code in {where}, not in {subdivision_name(subdivision)}",
+            f"{postal} is a postal code in {_place_name(country, place)}, "
+            f"not in {subdivision_name(subdivision)}",
             field,
             postal,
             place or country,
@@ -248,19 +244,19 @@ def _check_french_system_place(country: str, postal: str, field: str) -> None:
     place = postal_place("FR", postal)
     if place == _FRENCH_SYSTEM_PLACES[country]:
         return
-    where = (
-        MAINLAND["FR"]
-        if place is None
-        else subdivision_name(place) or country_name(place)
-        if "-" in place
-        else country_name(place)
-    )
     raise _elsewhere(
-        f"{postal} is a postal code in {where}, not in {country_name(country)}",
+        f"{postal} is a postal code in {_place_name('FR', place)}, not in {country_name(country)}",
         field,
         postal,
         place or "FR",
     )
+
+
+def _place_name(country: str, place: str | None) -> str:
+    """What a customer calls the place ``postal_place`` found in ``country``'s system."""
+    if place is None:
+        return MAINLAND.get(country, f"the rest of {country_name(country)}")
+    return (subdivision_name(place) or place) if "-" in place else country_name(place)
 
 
 def _sentence(text: str) -> str:
