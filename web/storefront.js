@@ -83,7 +83,7 @@
   function shapeAddressForm() {
     const info = countryInfo();
     if (!info) return;
-    $("address-country").textContent = `Shipping to ${info.name}. Change the country at the top of the page.`;
+    renderAddressFrame();
     const subs = info.subdivisions || [];
     const subLabel = info.subdivision.required ? info.subdivision.label : `${info.subdivision.label} (optional)`;
     $("subdivision-text").textContent = subLabel;
@@ -119,6 +119,22 @@
 
   function needsAddress() {
     return cart.some((l) => { const p = products.get(l.sku); return !p || p.kind === "physical"; });
+  }
+
+  // The address form's frame: shown when the cart needs an address (a full one to ship,
+  // or only the region where sanctions cover regions), and what it says it is for.
+  function renderAddressFrame() {
+    const empty = cart.length === 0;
+    const regionOnly = !empty && needsRegion();
+    $("address").hidden = empty || !(needsAddress() || regionOnly);
+    $("address").classList.toggle("region-only", regionOnly);
+    $("address-legend").textContent = regionOnly ? "Where you live" : "Shipping address";
+    const info = countryInfo();
+    if (info) {
+      $("address-country").textContent = regionOnly
+        ? `US sanctions cover parts of ${info.name}: tell us your region or postal code.`
+        : `Shipping to ${info.name}. Change the country at the top of the page.`;
+    }
   }
 
   // Where a sanction covers regions of a country (Crimea, Sevastopol, Donetsk, Luhansk:
@@ -379,16 +395,7 @@
     const sub = $("cart-subtotal");
     sub.hidden = empty || !currency;
     sub.textContent = currency ? `Subtotal: ${money({ amount: subtotal, currency })}` : "";
-    const regionOnly = !empty && needsRegion();
-    $("address").hidden = empty || !(needsAddress() || regionOnly);
-    $("address").classList.toggle("region-only", regionOnly);
-    $("address-legend").textContent = regionOnly ? "Where you live" : "Shipping address";
-    const info = countryInfo();
-    if (info) {
-      $("address-country").textContent = regionOnly
-        ? `US sanctions cover parts of ${info.name}: tell us your region or postal code.`
-        : `Shipping to ${info.name}. Change the country at the top of the page.`;
-    }
+    renderAddressFrame();
     const summary = $("cart-summary");
     summary.hidden = empty;
     $("cart-summary-text").textContent = empty ? "Cart" :
