@@ -351,3 +351,35 @@ def test_one_engine_agrees_with_the_reference_at_every_instant(
         expected = reference.decide(ruleset, lines, dest, at)
         assert engine_view(memo_off.decide(cart, dest, at)) == expected, at
         assert engine_view(warm.decide(cart, dest, at)) == expected, at
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    case_st(),
+    st.lists(
+        st.tuples(st.lists(st.integers(0, 3), max_size=4), destination_st()),
+        min_size=2,
+        max_size=6,
+    ),
+)
+def test_one_engine_agrees_with_the_reference_over_many_carts(
+    case: Any, requests: list[tuple[list[int], Destination]]
+) -> None:
+    """One engine, memo off, deciding carts of different products of one class for other
+    destinations in turn, as a running Lambda does: what the index keeps per product class
+    and country (rules/index.py ClassPlan) must not carry one product's reasons, limits or
+    message values to another's line."""
+    ruleset, lines, _, at = case
+    products = list({p.sku: p for p, _ in lines}.values())
+    if not products:
+        return
+    memo_off = Engine(ruleset, memo_size=0)
+    for picks, dest in requests:
+        chosen = [(products[i % len(products)], 1 + i) for i in picks]
+        expected = reference.decide(ruleset, chosen, dest, at)
+        cart = [CartLine(p, q) for p, q in chosen]
+        assert engine_view(memo_off.decide(cart, dest, at)) == expected, (picks, dest)

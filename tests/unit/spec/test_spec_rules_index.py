@@ -612,7 +612,36 @@ def test_message_reasons_per_index_group_stay_within_their_bound(
     for i in range(2 * BOUND + 10):
         found = line(eng, product(f"B-{i}"))
         assert [r.message for r in found.reasons] == [f"no B-{i}"]
-        fills_then_stays_within(eng, i + 1, group_reasons=BOUND)
+        fills_then_stays_within(eng, i + 1, group_reasons=BOUND, plan_reasons=BOUND)
+
+
+def test_class_plans_stay_within_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A product class is its kind, category and the values of the attributes the rules
+    # index: every form value below is a class of its own.
+    monkeypatch.setattr(rules_index, "CLASS_PLANS_LIMIT", BOUND)
+    powder = [{"name": "form", "op": "eq", "value": "f-0"}]
+    eng = engine(PERMIT_ALL, rule("f0", **when(attributes=powder)), memo_size=0)
+    for i in range(2 * BOUND + 10):
+        found = line(eng, product(f"B-{i}", form=f"f-{i % (2 * BOUND)}"))
+        assert ids(found) == (["f0"] if i % (2 * BOUND) == 0 else []), i
+        fills_then_stays_within(eng, min(i + 1, 2 * BOUND), class_plans=BOUND)
+
+
+def test_products_of_one_class_share_its_plan_but_not_their_own_rules() -> None:
+    """The plan decides what every product of the class meets; a product's SKU rules, its
+    ingredients' rules and the values its reasons name stay its own."""
+    eng = engine(
+        PERMIT_ALL,
+        rule("books", message="no {product_name}", **when(categories=["book"])),
+        rule("one-sku", **when(skus=["B-1"])),
+        memo_size=0,
+    )
+    for _ in range(2):
+        first, second = line(eng, product("B-1")), line(eng, product("B-2"))
+        assert ids(first) == ["books", "one-sku"]
+        assert ids(second) == ["books"]
+        assert second.reasons[0].message == "no Product B-2"
+    assert eng.cache_sizes()["class_plans"] == 1
 
 
 def test_a_group_whose_reasons_need_no_message_values_keeps_one_outcome() -> None:

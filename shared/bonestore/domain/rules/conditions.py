@@ -249,7 +249,8 @@ def attribute_value(product: Product, name: str) -> Any:
     attrs = product.attributes
     if name in _ATTRIBUTE_FIELDS:
         return getattr(attrs, name)
-    extra = attrs.model_extra
+    # The extras' dict itself: ``model_extra`` is a property around it, a call per lookup.
+    extra = attrs.__pydantic_extra__
     return extra.get(name) if extra else None
 
 

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 RULE_ERROR = "rule_error"
 NO_PERMIT_ID = "default-deny"
 NO_PERMIT_CODE = "not_permitted"
-_RULE_ID = operator.itemgetter(0)  # of a Reason
+BY_RULE_ID = operator.itemgetter(0)  # of a Reason
 _FEW = 8  # reasons a line's sort compares as tuples (a tuning bound)
 
 
@@ -75,7 +75,7 @@ def combine(matched: Matched, product_name: str, country_name: str) -> LineBase:
     # Many (a line may carry dozens: bench_rules (b)) sort ~2x faster on the ids alone,
     # a few faster as tuples (no key list to build); none or one is a sort that returns.
     if len(denials) > _FEW:
-        denials.sort(key=_RULE_ID)
+        denials.sort(key=BY_RULE_ID)
     else:
         denials.sort()
     limits = matched.limits

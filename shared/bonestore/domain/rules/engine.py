@@ -23,14 +23,25 @@ from bonestore.domain.catalog import Product
 from bonestore.domain.geo import Destination, country_name
 from bonestore.domain.rules.conditions import CompiledRule, RuleError, compile_rule
 from bonestore.domain.rules.decision import (
+    BY_RULE_ID,
     RULE_ERROR,
     LineBase,
     Matched,
     Reason,
     apply_quantity,
     combine,
+    no_permit_reason,
 )
-from bonestore.domain.rules.index import MEMO_LIMIT, GroupOutcome, GroupView, LineMemo, RuleIndex
+from bonestore.domain.rules.index import (
+    MEMO_LIMIT,
+    ClassPlan,
+    GroupOutcome,
+    GroupView,
+    LineGroup,
+    LineMemo,
+    PlanOutcome,
+    RuleIndex,
+)
 from bonestore.domain.rules.methods import (
     MethodPlan,
     ShippingMethodQuote,
@@ -179,6 +190,44 @@ def _group_outcome(view: GroupView, product: Product, values: dict[str, str]) ->
     )
 
 
+def _view_outcome(view: GroupView, product: Product, values: dict[str, str]) -> GroupOutcome:
+    """``view``'s outcome for these message values, from its cache or built and kept."""
+    outcome = view.outcome
+    if outcome is None:
+        key = view.key(values, product)
+        outcome = view.outcomes.get(key)
+        if outcome is None:
+            outcome = _group_outcome(view, product, values)
+            view.remember(key, outcome)
+    return outcome
+
+
+def _plan_outcome(plan: ClassPlan, product: Product, values: dict[str, str]) -> PlanOutcome:
+    """What ``plan``'s groups add to a line with these message values, merged and sorted
+    as combine() sorts a line's denials."""
+    outcome = plan.outcome
+    if outcome is None:
+        key = plan.key(values, product)
+        outcome = plan.outcomes.get(key)
+        if outcome is None:
+            denials: list[Reason] = []
+            defaults: list[Reason] = []
+            limits: list[tuple[int, Reason]] = []
+            for view in plan.views:
+                forbids, view_defaults, view_limits, errors = _view_outcome(view, product, values)
+                denials += forbids
+                denials += errors
+                defaults += view_defaults
+                limits += view_limits
+            # By rule id: a line meets each rule once, so the ids alone order them.
+            denials.sort(key=BY_RULE_ID)
+            defaults.sort(key=BY_RULE_ID)
+            smallest = min(limits)[0] if limits else None
+            outcome = (denials, defaults, limits, smallest)
+            plan.remember(key, outcome)
+    return outcome
+
+
 class Engine:
     """Decides carts against one ruleset. Build once per cold start; ``decide`` is pure."""
 
@@ -247,51 +296,50 @@ class Engine:
             "product_name": product.name,
             "max_quantity": "",
         }
-        matched = Matched()
-        if trace:
+        vocabulary = self._vocabulary
+        unknown = bool(vocabulary) and not vocabulary.issuperset(product.attributes.ingredients)
+        plan = None if trace else self._index.class_plan(product, dest.country, bucket, ts)
+        if plan is not None:
+            denials, defaults, limits, smallest = _plan_outcome(plan, product, values)
+            groups, check = self._index.product_rules(product, dest.country)
+            if not (groups or check or plan.check or unknown):
+                # The class decides the line: no rule left to match, no list to merge.
+                if not plan.permit and not denials:
+                    denials = defaults or [no_permit_reason(product.name, name)]
+                return LineBase(denials=denials, limits=limits, max_quantity=smallest)
+            matched = Matched()
+            matched.permitted = plan.permit
+            matched.forbids += denials  # copies: the plan's lists are shared
+            matched.defaults += defaults
+            matched.limits += limits
+            self._meet_groups(groups, bucket, ts, product, dest, po, values, matched)
+            if plan.check:
+                self._match_each(plan.check, product, dest, po, ts, values, matched, None)
+            if check:
+                self._match_each(check, product, dest, po, ts, values, matched, None)
+        elif trace:
+            matched = Matched()
             steps: list[dict[str, Any]] = []
             candidates = self._index.candidates(product, dest.country)
             self._match_each(candidates, product, dest, po, ts, values, matched, steps)
-        else:
+        else:  # a class no plan can name: every group it meets, one by one
+            matched = Matched()
             groups, check = self._index.line_candidates(product, dest.country)
-            for group in groups:  # rules their index key decides: no match() to call
-                view = group.views.get(bucket) or group.view(bucket, ts)
-                if view.permit:
-                    matched.permitted = True
-                if view.decides:
-                    outcome = view.outcome
-                    if outcome is None:
-                        key = view.key(values, product)
-                        outcome = view.outcomes.get(key)
-                        if outcome is None:
-                            outcome = _group_outcome(view, product, values)
-                            view.remember(key, outcome)
-                    forbids, defaults, limits, errors = outcome
-                    if forbids:
-                        matched.forbids += forbids
-                    if defaults:
-                        matched.defaults += defaults
-                    if limits:
-                        matched.limits += limits
-                    if errors:
-                        matched.errors += errors
-                if view.check:
-                    self._match_each(view.check, product, dest, po, ts, values, matched, None)
+            self._meet_groups(groups, bucket, ts, product, dest, po, values, matched)
             if check:
                 self._match_each(check, product, dest, po, ts, values, matched, None)
 
-        vocabulary = self._vocabulary
-        if vocabulary and not vocabulary.issuperset(product.attributes.ingredients):
+        if unknown:
             # Fail closed: no rule can be evaluated on an ingredient it cannot name.
             matched.errors.append(_error_reason(UNKNOWN_INGREDIENT_ID, values))
             if trace:
-                unknown = sorted(set(product.attributes.ingredients) - vocabulary)
+                names = sorted(set(product.attributes.ingredients) - vocabulary)
                 steps.append(
                     {
                         "rule_id": UNKNOWN_INGREDIENT_ID,
                         "effect": "error",
                         "result": "error",
-                        "detail": f"ingredients not in the ruleset's vocabulary: {unknown}",
+                        "detail": f"ingredients not in the ruleset's vocabulary: {names}",
                     }
                 )
 
@@ -300,6 +348,36 @@ class Engine:
             steps.sort(key=_STEP_ORDER)
             base.trace = steps
         return base
+
+    def _meet_groups(
+        self,
+        groups: list[LineGroup],
+        bucket: int,
+        ts: float,
+        product: Product,
+        dest: Destination,
+        po: bool,
+        values: dict[str, str],
+        matched: Matched,
+    ) -> None:
+        """Sort what ``groups`` add to a line into ``matched``: their key-decided rules'
+        outcomes (no match() to call), then the rules each leaves to ``match``."""
+        for group in groups:
+            view = group.views.get(bucket) or group.view(bucket, ts)
+            if view.permit:
+                matched.permitted = True
+            if view.decides:
+                forbids, defaults, limits, errors = _view_outcome(view, product, values)
+                if forbids:
+                    matched.forbids += forbids
+                if defaults:
+                    matched.defaults += defaults
+                if limits:
+                    matched.limits += limits
+                if errors:
+                    matched.errors += errors
+            if view.check:
+                self._match_each(view.check, product, dest, po, ts, values, matched, None)
 
     def _match_each(
         self,
@@ -354,6 +432,8 @@ class Engine:
         return {
             **self._memo.sizes(),
             "group_reasons": self._index.largest_reason_cache(),
+            "class_plans": len(self._index.class_plans),
+            "plan_reasons": self._index.largest_plan_reasons(),
             "group_views": self._index.largest_view_cache(),
             "plans": len(self._plans),
         }

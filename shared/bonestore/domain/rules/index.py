@@ -222,12 +222,12 @@ class _Bucket:
             *self.by_kind.values(),
         ]
 
-    def candidates(
+    def class_groups(
         self, product: Product, groups: list[LineGroup], check: list[CompiledRule]
-    ) -> bool:
-        """Adds the groups of rules that can apply to ``product``, and the rules found only
-        by one of its ingredients or an attribute it lacks to ``check``; True if ``check``
-        may hold a rule twice."""
+    ) -> None:
+        """Adds the groups of rules that can apply to any product of ``product``'s class
+        (its kind, its category, the values of the attributes this bucket indexes), and the
+        rules of an attribute it lacks to ``check``: what every product of the class meets."""
         if self.rest.rules:
             groups.append(self.rest)
         # Each lookup only where the bucket has rules of that key (most have one or two).
@@ -239,19 +239,6 @@ class _Bucket:
             found = self.by_category.get(product.category)
             if found is not None:
                 groups.append(found)
-        if self.by_sku:
-            found = self.by_sku.get(product.sku)
-            if found is not None:
-                groups.append(found)
-        repeats = False
-        if self.by_ingredient:
-            hits = 0
-            for name in product.attributes.ingredients:
-                rules = self.by_ingredient.get(name)
-                if rules:
-                    check += rules
-                    hits += 1
-            repeats = hits > 1
         for name, by_value in self.by_attribute.items():
             value = attribute_value(product, name)
             if value is None:
@@ -264,7 +251,56 @@ class _Bucket:
                 continue
             if group is not None:
                 groups.append(group)
-        return repeats
+
+
+# Class plans kept, one per product class, country and time bucket (a tuning bound: a plan
+# is rebuilt from its groups' views in microseconds).
+CLASS_PLANS_LIMIT = 10_000
+# The message values a country's plan never depends on: the plan fixes the country.
+_PLAN_FIXED = frozenset(("country", "country_name"))
+
+
+class ClassPlan:
+    """A decision table's row: what the index decides for every product of one class (its
+    kind, category and the values of the attributes the country's rules index) shipped to
+    one country in one time bucket. Its groups' key-decided outcomes merged and sorted once
+    per distinct set of message values (``outcomes``), and the rules left to ``match``
+    (``check``). A line of the class adds only its SKU's rules and its ingredients', so a
+    product never seen before costs a lookup, not a walk over every group (bench_rules (b))."""
+
+    __slots__ = ("check", "days", "fields", "outcome", "outcomes", "permit", "views")
+
+    def __init__(self, views: list[GroupView], check: list[CompiledRule]) -> None:
+        self.permit = any(v.permit for v in views)
+        self.views = [v for v in views if v.decides]
+        self.check = check + [c for v in views for c in v.check]
+        fields: set[str] = set()
+        for view in self.views:
+            fields.update(view.fields)
+        self.fields = tuple(sorted(fields - _PLAN_FIXED))
+        self.days = any(v.days for v in self.views)
+        self.outcomes: dict[tuple[Any, ...], PlanOutcome] = {}
+        # Its outcome when it depends on no message value (the usual plan).
+        self.outcome: PlanOutcome | None = None
+
+    def key(self, values: dict[str, str], product: Product) -> tuple[Any, ...]:
+        if self.days:
+            return (*[values[f] for f in self.fields], product.attributes.supply_days)
+        return tuple([values[f] for f in self.fields])
+
+    def remember(self, key: tuple[Any, ...], outcome: PlanOutcome) -> None:
+        if not key:
+            self.outcome = outcome
+            return
+        if len(self.outcomes) >= REASONS_LIMIT:
+            self.outcomes.clear()
+        self.outcomes[key] = outcome
+
+
+# What a class plan's groups add to one line, merged: (forbids and rule errors by rule id,
+# defaults by rule id, limits, the smallest limit or None). Shared by every line of the
+# class: never changed once built.
+PlanOutcome = tuple[list[Reason], list[Reason], list[tuple[int, Reason]], int | None]
 
 
 class RuleIndex:
@@ -306,19 +342,79 @@ class RuleIndex:
                     self._by_country.setdefault(cc, _Bucket(cc)).add(c)
         # Every instant a rule starts or ends: between two of them, the active set is fixed.
         self.boundaries = sorted(boundaries)
+        # (country, time bucket, kind, category, attribute values) -> its ClassPlan
+        self.class_plans: dict[tuple[Any, ...], ClassPlan] = {}
+        # country -> the attribute names its line rules index (its bucket's and global's)
+        self._class_attributes: dict[str, tuple[str, ...]] = {}
+
+    def class_plan(
+        self, product: Product, country: str, bucket: int, ts: float
+    ) -> ClassPlan | None:
+        """The plan for ``product``'s class in ``country`` in time bucket ``bucket`` (``ts``
+        an instant in it); None when the class cannot be told (an unhashable attribute
+        value): the line then meets its groups one by one."""
+        names = self._class_attributes.get(country)
+        if names is None:
+            found = self._by_country.get(country)
+            indexed = set(self._global.by_attribute) | set(found.by_attribute if found else ())
+            names = self._class_attributes[country] = tuple(sorted(indexed))
+        key: tuple[Any, ...] = (country, bucket, product.kind, product.category)
+        if names:
+            key += tuple([attribute_value(product, name) for name in names])
+        try:
+            plan = self.class_plans.get(key)
+        except TypeError:
+            return None
+        if plan is None:
+            groups: list[LineGroup] = []
+            check: list[CompiledRule] = []
+            self._global.class_groups(product, groups, check)
+            found = self._by_country.get(country)
+            if found is not None:
+                found.class_groups(product, groups, check)
+            views = [g.views.get(bucket) or g.view(bucket, ts) for g in groups]
+            if len(self.class_plans) >= CLASS_PLANS_LIMIT:
+                self.class_plans.clear()
+            plan = self.class_plans[key] = ClassPlan(views, check)
+        return plan
+
+    def product_rules(
+        self, product: Product, country: str
+    ) -> tuple[list[LineGroup], list[CompiledRule]]:
+        """What a line adds to its class's groups: the groups of its SKU, and the rules its
+        ingredients find (each once; an ingredient index may name a rule under several)."""
+        groups: list[LineGroup] = []
+        check: list[CompiledRule] = []
+        hits = 0
+        sku = product.sku
+        ingredients = product.attributes.ingredients
+        for bucket in (self._global, self._by_country.get(country)):
+            if bucket is None:
+                continue
+            if bucket.by_sku:
+                found = bucket.by_sku.get(sku)
+                if found is not None:
+                    groups.append(found)
+            if bucket.by_ingredient and ingredients:
+                by_ingredient = bucket.by_ingredient
+                for name in ingredients:
+                    rules = by_ingredient.get(name)
+                    if rules:
+                        check += rules
+                        hits += 1
+        return groups, list(dict.fromkeys(check)) if hits > 1 else check
 
     def line_candidates(
         self, product: Product, country: str
     ) -> tuple[list[LineGroup], list[CompiledRule]]:
         """The rule groups a line in ``country`` meets, and the rules it must ``match``
         (each once) beyond those the groups' keys decide."""
-        groups: list[LineGroup] = []
-        check: list[CompiledRule] = []
-        repeats = self._global.candidates(product, groups, check)
+        groups, check = self.product_rules(product, country)
+        self._global.class_groups(product, groups, check)
         bucket = self._by_country.get(country)
         if bucket is not None:
-            repeats = bucket.candidates(product, groups, check) or repeats
-        return groups, list(dict.fromkeys(check)) if repeats else check
+            bucket.class_groups(product, groups, check)
+        return groups, check
 
     def candidates(self, product: Product, country: str) -> list[CompiledRule]:
         """Every rule that can apply to a line in ``country``, each once (the trace)."""
@@ -333,6 +429,13 @@ class RuleIndex:
     def largest_reason_cache(self) -> int:
         """The most outcomes any one group's view holds (each is bounded by REASONS_LIMIT)."""
         return max(g.cached_reasons() for g in self._line_groups())
+
+    def largest_plan_reasons(self) -> int:
+        """The most outcomes any one class plan holds (each is bounded by REASONS_LIMIT)."""
+        return max(
+            (len(p.outcomes) or int(p.outcome is not None) for p in self.class_plans.values()),
+            default=0,
+        )
 
     def largest_view_cache(self) -> int:
         """The most time-bucket views any one group holds (bounded by VIEWS_LIMIT)."""
