@@ -2313,8 +2313,11 @@ def test_going_over_a_limit_never_changes_the_list_other_carts_read() -> None:
     from bonestore.domain.rules.decision import LineBase, Reason, apply_quantity
 
     three, one = Reason("three", "limit", "at most 3"), Reason("one", "limit", "at most 1")
-    shared = [(3, three), (1, one)]
+    also_one = Reason("also-one", "limit", "at most 1 too")
+    shared = [(1, also_one), (1, one), (3, three)]  # as LineBase keeps them: smallest first
     base = LineBase(denials=[], limits=shared, max_quantity=1)
-    assert apply_quantity(base, 5) == [one, three]
-    assert shared == [(3, three), (1, one)] and base.limits is shared
-    assert apply_quantity(base, 2) == [one]
+    assert apply_quantity(base, 5) == [also_one, one, three]
+    assert shared == [(1, also_one), (1, one), (3, three)] and base.limits is shared
+    assert apply_quantity(base, 3) == [also_one, one]
+    assert apply_quantity(base, 2) == [also_one, one]
+    assert apply_quantity(base, 1) == []

@@ -6,6 +6,7 @@ function combines them (docs/rules.md, "Decision semantics").
 from __future__ import annotations
 
 import operator
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -13,6 +14,7 @@ RULE_ERROR = "rule_error"
 NO_PERMIT_ID = "default-deny"
 NO_PERMIT_CODE = "not_permitted"
 BY_RULE_ID = operator.itemgetter(0)  # of a Reason
+_QUANTITY = operator.itemgetter(0)  # of a (max quantity, Reason) limit
 _FEW = 8  # reasons a line's sort compares as tuples (a tuning bound)
 
 
@@ -52,7 +54,9 @@ class LineBase:
     never changed once built."""
 
     denials: list[Reason]  # forbids, rule errors, or "nothing permits"; by rule id
-    limits: list[tuple[int, Reason]]  # (max quantity, reason), in no order
+    # (max quantity, reason), smallest first (as tuples sort): a quantity over some of
+    # them exceeds a prefix, found by bisection (apply_quantity)
+    limits: list[tuple[int, Reason]]
     max_quantity: int | None
     trace: list[dict[str, Any]] | None = None
 
@@ -65,26 +69,46 @@ def no_permit_reason(product_name: str, country_name: str) -> Reason:
     )
 
 
-def combine(matched: Matched, product_name: str, country_name: str) -> LineBase:
+# What a line's class plan decided before the line's own rules are met (index.ClassPlan):
+# (forbids and rule errors by rule id, defaults by rule id, limits smallest first, the
+# smallest limit or None). Shared by every line of the class: read, never changed.
+Decided = tuple[list[Reason], list[Reason], list[tuple[int, Reason]], int | None]
+
+
+def combine(
+    matched: Matched, product_name: str, country_name: str, decided: Decided | None = None
+) -> LineBase:
     """Forbid overrides permit; errors deny; with no permit (and nothing else to name) the
-    defaults, else "nothing permits"; the smallest limit is the line's maximum."""
-    denials = matched.forbids + matched.errors
+    defaults, else "nothing permits"; the smallest limit is the line's maximum.
+
+    ``matched`` adds to what the line's class plan ``decided`` (sorted, shared): a line
+    its own rules add nothing to keeps the plan's lists, one that adds a few merges them
+    in (two sorted runs: the sort merges them in one pass) instead of sorting them all."""
+    denials, defaults, limits, smallest = ([], [], [], None) if decided is None else decided
+    extra = matched.forbids + matched.errors
+    if extra:
+        denials = denials + extra
+        # By rule id: a line meets each rule once, so the tuples' later fields never
+        # decide. Many (a line may carry dozens: bench_rules (b)) sort ~2x faster on the
+        # ids alone, a few faster as tuples (no key list to build).
+        if len(denials) > _FEW:
+            denials.sort(key=BY_RULE_ID)
+        else:
+            denials.sort()
     if not matched.permitted and not denials:
-        denials = matched.defaults or [no_permit_reason(product_name, country_name)]
-    # By rule id: a line meets each rule once, so the tuples' later fields never decide.
-    # Many (a line may carry dozens: bench_rules (b)) sort ~2x faster on the ids alone,
-    # a few faster as tuples (no key list to build); none or one is a sort that returns.
-    if len(denials) > _FEW:
-        denials.sort(key=BY_RULE_ID)
-    else:
-        denials.sort()
-    limits = matched.limits
-    return LineBase(denials=denials, limits=limits, max_quantity=min(limits)[0] if limits else None)
+        if matched.defaults:
+            defaults = sorted(defaults + matched.defaults, key=BY_RULE_ID)
+        denials = defaults or [no_permit_reason(product_name, country_name)]
+    if matched.limits:
+        limits = sorted(limits + matched.limits)
+        smallest = limits[0][0]
+    return LineBase(denials=denials, limits=limits, max_quantity=smallest)
 
 
 def apply_quantity(base: LineBase, quantity: int) -> list[Reason]:
     """A line's reasons at ``quantity`` (the product's total over the cart): its denials,
-    then every limit it exceeds, smallest first. Empty: eligible. Only the exceeded limits
-    are sorted (a line over its maximum usually exceeds one or two of its many)."""
-    exceeded = sorted([limit for limit in base.limits if quantity > limit[0]])
-    return base.denials + [reason for _, reason in exceeded]
+    then every limit it exceeds, smallest first: the prefix of its sorted limits below
+    ``quantity``."""
+    limits = base.limits
+    exceeded = bisect_left(limits, quantity, key=_QUANTITY)
+    return base.denials + [reason for _, reason in limits[:exceeded]]

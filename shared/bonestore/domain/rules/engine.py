@@ -222,7 +222,8 @@ def _plan_outcome(plan: ClassPlan, product: Product, values: dict[str, str]) -> 
             # By rule id: a line meets each rule once, so the ids alone order them.
             denials.sort(key=BY_RULE_ID)
             defaults.sort(key=BY_RULE_ID)
-            smallest = min(limits)[0] if limits else None
+            limits.sort()
+            smallest = limits[0][0] if limits else None
             outcome = (denials, defaults, limits, smallest)
             plan.remember(key, outcome)
     return outcome
@@ -299,19 +300,18 @@ class Engine:
         vocabulary = self._vocabulary
         unknown = bool(vocabulary) and not vocabulary.issuperset(product.attributes.ingredients)
         plan = None if trace else self._index.class_plan(product, dest.country, bucket, ts)
+        decided = None
         if plan is not None:
-            denials, defaults, limits, smallest = _plan_outcome(plan, product, values)
+            decided = _plan_outcome(plan, product, values)
             groups, check = self._index.product_rules(product, dest.country)
             if not (groups or check or plan.check or unknown):
                 # The class decides the line: no rule left to match, no list to merge.
+                denials, defaults, limits, smallest = decided
                 if not plan.permit and not denials:
                     denials = defaults or [no_permit_reason(product.name, name)]
                 return LineBase(denials=denials, limits=limits, max_quantity=smallest)
             matched = Matched()
             matched.permitted = plan.permit
-            matched.forbids += denials  # copies: the plan's lists are shared
-            matched.defaults += defaults
-            matched.limits += limits
             self._meet_groups(groups, bucket, ts, product, dest, po, values, matched)
             if plan.check:
                 self._match_each(plan.check, product, dest, po, ts, values, matched, None)
@@ -343,7 +343,8 @@ class Engine:
                     }
                 )
 
-        base = combine(matched, product.name, name)
+        # What the line's own rules add to its class plan's decision (merged, not copied).
+        base = combine(matched, product.name, name, decided)
         if trace:
             steps.sort(key=_STEP_ORDER)
             base.trace = steps

@@ -14,7 +14,7 @@ from typing import Any
 from bonestore.domain.catalog import Product
 from bonestore.domain.geo import Destination, is_po_box
 from bonestore.domain.rules.conditions import CompiledRule, attribute_value
-from bonestore.domain.rules.decision import LineBase, Reason
+from bonestore.domain.rules.decision import Decided, LineBase, Reason
 
 MEMO_LIMIT = 200_000
 # The other caches' bounds. Their sizes are tuning (a smaller one only costs speed); that
@@ -297,10 +297,9 @@ class ClassPlan:
         self.outcomes[key] = outcome
 
 
-# What a class plan's groups add to one line, merged: (forbids and rule errors by rule id,
-# defaults by rule id, limits, the smallest limit or None). Shared by every line of the
-# class: never changed once built.
-PlanOutcome = tuple[list[Reason], list[Reason], list[tuple[int, Reason]], int | None]
+# What a class plan's groups add to one line, merged (decision.Decided: forbids and rule
+# errors by rule id, defaults by rule id, limits smallest first, the smallest or None).
+PlanOutcome = Decided
 
 
 class RuleIndex:
