@@ -66,11 +66,13 @@ _POSTAL: dict[str, tuple[re.Pattern[str], Any]] = {
     },
 }  # fmt: skip
 _GENERIC_POSTAL = re.compile(r"[A-Z0-9][A-Z0-9 -]{0,10}[A-Z0-9]|[A-Z0-9]")
-# "PO Box 12", "P.O.Box12", "PO-Box", "Post Office Box", "POB 7": dots, spaces, dashes or
-# underscores between the letters, and the number written against "box" ("Box12"); a word
-# that goes on ("Boxer", "Boxwood") is a street, not a box.
+# "PO Box 12", "P.O.Box12", "P/O Box", "PO-Box", "Post Office Box", "Post Box", "GPO Box"
+# (Australia's General Post Office boxes), "POB 7": dots, spaces, dashes or underscores
+# between the letters (a slash between P and O), and the number written against "box"
+# ("Box12"); a word that goes on ("Boxer", "Boxwood") is a street, not a box.
 _PO_BOX = re.compile(
-    r"\b(?:p[\s._-]*o|post[\s._-]*office)[\s._-]*box(?![a-z])|\bp[\s._-]*o[\s._-]*b[\s._-]*\d",
+    r"\b(?:g?p[\s./_-]*o|post(?:[\s._-]*office)?)[\s._-]*box(?![a-z])"
+    r"|\bp[\s._-]*o[\s._-]*b[\s._-]*\d",
     re.IGNORECASE,
 )
 

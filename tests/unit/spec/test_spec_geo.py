@@ -359,7 +359,8 @@ def test_a_destination_must_be_an_object() -> None:
         "PO Box 12", "P.O. Box 12", "P. O. Box 12", "p.o.box 12", "POBox 12", "Post Office Box 12",
         "post office box 12", "PostOffice Box 3", "12 Main St, PO Box 4", "P.O.B. 7", "POB 7",
         "P O B 9", "PO Box12", "POBox12", "P.O.Box12", "Post Office Box12", "PO-Box 12",
-        "Post-Office Box 12", "PO_Box 12",
+        "Post-Office Box 12", "PO_Box 12", "GPO Box 4001", "G.P.O. Box 9", "P/O Box 3",
+        "Post Box 5", "Postbox 5", "post box 5",
     ],
 )  # fmt: skip
 def test_a_first_line_that_reads_like_a_po_box_is_one(line1: str) -> None:
@@ -371,6 +372,7 @@ def test_a_first_line_that_reads_like_a_po_box_is_one(line1: str) -> None:
     [
         "1 Main St", "Box Hill Road 3", "Poboxer Street 1", "Depot Box 4",
         "Portobello Rd 2", "Boxwood Ave", "POB", "", None, "Po Boxer Rd 5", "Apollo Box Hill 2",
+        "Lamppost Box Lane 1", "Bagpo Box 2", "Post Boxer Rd 4", "Compost Box Co 3",
     ],
 )  # fmt: skip
 def test_an_ordinary_street_address_is_not_a_po_box(line1: str | None) -> None:
