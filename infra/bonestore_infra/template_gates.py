@@ -88,8 +88,6 @@ IDEMPOTENCY_ACTIONS = {
 # STOREFRONT_URL (in AWS the functions read the SSM parameter STOREFRONT_URL_PARAMETER
 # names: a value naming the distribution would be a cycle).
 RUNTIME_VARIABLES = {"AWS_REGION", "AWS_EXECUTION_ENV"}
-# Read by a library the functions use (and named there), not by the settings.
-LIBRARY_VARIABLES = {"PYDANTIC_DISABLE_PLUGINS"}  # bonestore/pydantic_plugins.py
 FORBIDDEN_VARIABLES = {"STRIPE_API_BASE", "STOREFRONT_URL"}
 # The ARN prefix of an SSM parameter in an IAM statement (the path follows).
 SSM_PARAMETER_ARN = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
@@ -454,12 +452,7 @@ class CodeUsage:
     def environment(self) -> set[str]:
         fields = _settings_fields()
         names = {fields[f] for f in self.settings if f in fields}
-        return (
-            (names | self.environ | self.powertools)
-            - RUNTIME_VARIABLES
-            - LIBRARY_VARIABLES
-            - FORBIDDEN_VARIABLES
-        )
+        return (names | self.environ | self.powertools) - RUNTIME_VARIABLES - FORBIDDEN_VARIABLES
 
 
 @cache
@@ -972,7 +965,7 @@ def check_environment(template: Template, fn: FunctionDef, usage: CodeUsage) -> 
                 fn.logical_id, "environment", f"{variable} is local-only and must not be deployed"
             )
         )
-    known = set(_settings_fields().values()) | RUNTIME_VARIABLES | LIBRARY_VARIABLES
+    known = set(_settings_fields().values()) | RUNTIME_VARIABLES
     for variable in sorted(fn.environment):
         if variable not in known and not variable.startswith("POWERTOOLS_"):
             problems.append(
