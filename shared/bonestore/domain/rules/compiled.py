@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from bonestore.domain.rules.schema import Ruleset
 
 ARTIFACT = "data/ruleset.compiled.pickle"
+# The packaged ruleset (the loader's default reads the same file: rules/loader.py).
+DEFAULT_RULESET = "data/ruleset.yaml"
 FORMAT = 1
 # The modules whose classes the pickle holds (or whose code decides what it holds).
 _CODE = (
@@ -96,14 +98,14 @@ def compile_to(package_dir: str | Path) -> Engine:
 
 def load_compiled() -> Engine | None:
     """The packaged artifact's engine, or None (missing, stale, unreadable: see above)."""
-    from bonestore.domain.rules.loader import read_ruleset_text
-
     package = resources.files("bonestore")
     try:
         raw = package.joinpath(ARTIFACT).read_bytes()
     except FileNotFoundError:
         return None
-    text, _ = read_ruleset_text()
+    # The packaged YAML read here, not through the loader: a cold start that decides from
+    # the artifact never imports the loader (its module and classes: issue #14).
+    text = package.joinpath(DEFAULT_RULESET).read_text("utf-8")
     try:
         body = pickle.loads(raw)  # noqa: S301 -- our own build artifact, beside our code
         expected = stamp(text)

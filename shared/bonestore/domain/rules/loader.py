@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bonestore.domain.errors import BonestoreError
+from bonestore.domain.rules.compiled import DEFAULT_RULESET
 
 if TYPE_CHECKING:
     from bonestore.domain.rules.schema import Ruleset
-
-DEFAULT_RULESET = "data/ruleset.yaml"
 
 
 @dataclass(frozen=True)
