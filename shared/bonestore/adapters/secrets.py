@@ -14,8 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from bonestore.adapters.cached_reads import AwsReads
 from bonestore.domain.errors import UpstreamUnavailable
@@ -46,8 +45,7 @@ def forget_cached_secrets() -> None:
     _reads.forget()
 
 
-@dataclass(frozen=True)
-class StripeKeys:
+class StripeKeys(NamedTuple):
     api_key: str
     webhook_secrets: tuple[str, ...]
     order_token_key: bytes = b""

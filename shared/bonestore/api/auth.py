@@ -11,8 +11,7 @@ active ruleset), only ``ops`` may change the catalog. Pure; no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from bonestore.domain.errors import Forbidden, Unauthorized
 
@@ -25,8 +24,7 @@ SHIPPING_GROUPS = frozenset({"ops", WAREHOUSE})
 KNOWN_GROUPS = READ_GROUPS | WRITE_GROUPS | SHIPPING_GROUPS
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
+class Principal(NamedTuple):
     """A verified caller. ``username`` is what the audit trail records."""
 
     username: str

@@ -22,8 +22,8 @@ import inspect
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from bonestore import log_context
 from bonestore.api.auth import Principal, RoutePolicy, authorize_event
@@ -39,12 +39,12 @@ Model = TypeVar("Model", bound="BaseModel")
 logger = logging.getLogger("bonestore.api.lite_http")
 
 
-@dataclass(frozen=True)
-class LiteRequest:
+class LiteRequest(NamedTuple):
     path_params: Mapping[str, str]
     query: Mapping[str, str]
     request_id: str | None
-    headers: Mapping[str, str] = field(default_factory=dict)  # names lower-cased
+    # names lower-cased; the default shared, so read-only
+    headers: Mapping[str, str] = MappingProxyType({})
     # The JSON object sent (already held to the contract's body rules); None: no body.
     body: Mapping[str, Any] | None = None
     # A staff route's caller, its group already checked (``LiteRouter(policy=...)``).
@@ -94,23 +94,21 @@ def _validated(model: type[Model], data: Mapping[str, Any], source: str) -> Mode
         raise invalid_request([{**e, "loc": (source, *e["loc"])} for e in errors]) from None
 
 
-@dataclass(frozen=True)
-class LiteResponse:
+class LiteResponse(NamedTuple):
     """A route's answer with a status other than 200 (a PUT that created: 201)."""
 
     status: int
     body: Any
 
 
-@dataclass(frozen=True)
-class LiteRoute:
+class LiteRoute(NamedTuple):
     method: str
     path: str  # API Gateway resource template, e.g. /products/{sku}
     handler: Callable[[LiteRequest], Any]
     summary: str
     query_params: tuple[str, ...]
     response_model: str | None  # "module:Name", imported only to document
-    errors: tuple[int, ...] = field(default=())
+    errors: tuple[int, ...] = ()
     cache_control: str | None = None  # the success answer's Cache-Control
     header_params: tuple[str, ...] = ()  # request headers the route reads (documented)
     # The request body's model, documented: "module:Name" (imported only to document) or,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from bonestore.domain.errors import Conflict
 from bonestore.domain.orders import OrderStatus, now_iso
@@ -56,8 +56,7 @@ class OrderEvent:
         return {"at": self.at, "type": self.type, "detail": dict(self.detail)}
 
 
-@dataclass(frozen=True, slots=True)
-class OrderLine:
+class OrderLine(NamedTuple):
     """One SKU of the order, with the product as it was sold (its JSON snapshot)."""
 
     sku: str
@@ -94,8 +93,7 @@ class OrderLine:
         return CartLine(product, self.quantity)
 
 
-@dataclass(frozen=True, slots=True)
-class StockLine:
+class StockLine(NamedTuple):
     """Units of one physical SKU reserved by the order (one per SKU: a transaction
     may touch an item once)."""
 
@@ -103,8 +101,7 @@ class StockLine:
     quantity: int
 
 
-@dataclass(frozen=True, slots=True)
-class Address:
+class Address(NamedTuple):
     """A postal address the parcel goes to (names as in the contract's Address)."""
 
     country: str
@@ -141,8 +138,7 @@ class Address:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ShippingChoice:
+class ShippingChoice(NamedTuple):
     """The shipping method an order ships by, and what was charged for it."""
 
     method_id: str
@@ -159,8 +155,7 @@ class ShippingChoice:
         return {"id": self.method_id, "name": self.name, "price": self.price.as_json()}
 
 
-@dataclass(frozen=True, slots=True)
-class Shipment:
+class Shipment(NamedTuple):
     carrier: str
     tracking_number: str
     at: str

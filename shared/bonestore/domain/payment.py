@@ -9,8 +9,7 @@ the wrong type in a payload (even a correctly signed one) reads as absent.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from bonestore.domain.money import Money
@@ -36,8 +35,7 @@ HANDLED_EVENTS = SESSION_EVENTS | {CHARGE_REFUNDED}
 PAID_STATUSES = frozenset({"paid", "no_payment_required"})
 
 
-@dataclass(frozen=True, slots=True)
-class SessionRequest:
+class SessionRequest(NamedTuple):
     """A hosted checkout to open for an order: its lines at their prices, the address the
     parcel goes to (fixed: the customer cannot change it at the provider), the one
     shipping method charged for it, and when it expires."""
@@ -52,8 +50,7 @@ class SessionRequest:
     shipping_options: tuple[ShippingChoice, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CheckoutSession:
+class CheckoutSession(NamedTuple):
     """A Checkout Session as the service reads it. Addresses keep the provider's field
     names (``line1``, ``line2``, ``city``, ``state``, ``postal_code``, ``country``),
     strings only; ``bonestore.domain.geo.destination_from_stripe_address`` reads them."""
@@ -88,8 +85,7 @@ class CheckoutSession:
         return Money(amount=self.amount_total, currency=currency)
 
 
-@dataclass(frozen=True, slots=True)
-class ShippingDetails:
+class ShippingDetails(NamedTuple):
     """A shipping address as the provider reports it on a payment (provider field names,
     as in :class:`CheckoutSession`)."""
 
@@ -97,16 +93,14 @@ class ShippingDetails:
     address: Mapping[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class ChargeRefund:
+class ChargeRefund(NamedTuple):
     charge_id: str | None
     order_id: str | None
     amount_refunded: int | None
     full: bool
 
 
-@dataclass(frozen=True, slots=True)
-class PaymentEvent:
+class PaymentEvent(NamedTuple):
     """A verified provider event of a handled type with a readable object."""
 
     event_id: str

@@ -33,9 +33,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -139,8 +139,7 @@ class CheckoutRequest(BaseModel):
     cancel_url: HttpUrl
 
 
-@dataclass(frozen=True)
-class PricedLine:
+class PricedLine(NamedTuple):
     product: Product
     quantity: int
     unit_price: Money
@@ -158,8 +157,7 @@ class PricedLine:
         )
 
 
-@dataclass(frozen=True)
-class CheckoutPlan:
+class CheckoutPlan(NamedTuple):
     """Everything decided before any write: the order to store and the session to open."""
 
     order: Order

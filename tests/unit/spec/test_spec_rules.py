@@ -12,7 +12,6 @@ import pickle
 import textwrap
 import time
 from collections.abc import Callable
-from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -1403,9 +1402,9 @@ def test_a_shipping_quote_or_withdrawal_handed_out_cannot_be_changed(tmp_path: P
     )
     hi = Destination(country="US", subdivision="US-HI")
     decision = eng.decide([CartLine(product(), 1)], hi, NOW)
-    with pytest.raises(FrozenInstanceError):
+    with pytest.raises(AttributeError):
         decision.shipping_methods[0].name = "anything"  # type: ignore[misc]
-    with pytest.raises(FrozenInstanceError):
+    with pytest.raises(AttributeError):
         decision.unavailable_shipping_methods[0].name = "anything"  # type: ignore[misc]
     again = eng.decide([CartLine(product(), 1)], hi, NOW)
     assert again.shipping_methods[0].name == "Standard shipping"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import operator
 from bisect import bisect_left
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 RULE_ERROR = "rule_error"
@@ -47,18 +46,27 @@ class Matched:
         self.limits: list[tuple[int, Reason]] = []
 
 
-@dataclass(slots=True)
 class LineBase:
     """The quantity-independent part of a line's decision (what the memo keeps). Read by
     every cart the memo hands it to (and, in the local gateway, by threads at once):
-    never changed once built."""
+    never changed once built. A plain class, as ``Matched``: a dataclass costs a cold
+    start ~2.5M instructions to define (issue #14)."""
 
-    denials: list[Reason]  # forbids, rule errors, or "nothing permits"; by rule id
-    # (max quantity, reason), smallest first (as tuples sort): a quantity over some of
-    # them exceeds a prefix, found by bisection (apply_quantity)
-    limits: list[tuple[int, Reason]]
-    max_quantity: int | None
-    trace: list[dict[str, Any]] | None = None
+    __slots__ = ("denials", "limits", "max_quantity", "trace")
+
+    def __init__(
+        self,
+        denials: list[Reason],
+        limits: list[tuple[int, Reason]],
+        max_quantity: int | None,
+        trace: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.denials = denials  # forbids, rule errors, or "nothing permits"; by rule id
+        # (max quantity, reason), smallest first (as tuples sort): a quantity over some of
+        # them exceeds a prefix, found by bisection (apply_quantity)
+        self.limits = limits
+        self.max_quantity = max_quantity
+        self.trace = trace
 
 
 def no_permit_reason(product_name: str, country_name: str) -> Reason:

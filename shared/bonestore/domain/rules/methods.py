@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bonestore.domain.catalog import Product
 from bonestore.domain.geo import Destination, country_name
@@ -22,8 +21,7 @@ if TYPE_CHECKING:
     from bonestore.domain.rules.engine import CartLine
 
 
-@dataclass(frozen=True, slots=True)
-class ShippingMethodQuote:
+class ShippingMethodQuote(NamedTuple):
     id: str
     name: str
     price: Money
@@ -39,8 +37,7 @@ class ShippingMethodQuote:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class UnavailableMethod:
+class UnavailableMethod(NamedTuple):
     """A method the destination would be offered but a rule takes away, and why."""
 
     id: str
@@ -51,8 +48,7 @@ class UnavailableMethod:
         return {"id": self.id, "name": self.name, "reasons": [r.as_json() for r in self.reasons]}
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedMethod:
+class PlannedMethod(NamedTuple):
     """A method offered for a destination, quoted for it: the winning offer's price plus
     its surcharges, with their reasons worded for this destination; the quote once the
     cart reaches the offer's free-shipping threshold (the threshold, and the surcharges
@@ -64,8 +60,7 @@ class PlannedMethod:
     restricted_by_product: tuple[CompiledRule, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class MethodPlan:
+class MethodPlan(NamedTuple):
     """A destination's methods at a time, before the cart: offered, and taken away (why)."""
 
     offered: list[PlannedMethod]
