@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -613,6 +614,68 @@ def cold_start(runs: int, only_functions: list[str] | None = None) -> list[str]:
     return list(misses.values())
 
 
+def _instructions_of(config: dict[str, Any], env: dict[str, str]) -> int | None:
+    """The instructions one fresh child executes (callgrind), or None without valgrind."""
+    import shutil
+
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    if "event" in config:
+        config = {**config, "event": _fresh_event(config["event"])}
+    command = [
+        valgrind,
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        "-S",
+        "-c",
+        CHILD,
+        json.dumps(config),
+    ]
+    # A fixed hash seed: set and dict orders, hence the work, are the same run to run.
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONHASHSEED": "0"},
+        cwd=REPO_ROOT,
+        check=False,
+    )
+    return collected_instructions(done.stderr)
+
+
+def collected_instructions(callgrind_stderr: str) -> int:
+    """The total callgrind prints ("==123== Collected : 1162401234")."""
+    found = re.search(r"Collected\s*:\s*(\d+)", callgrind_stderr)
+    if found is None:
+        raise RuntimeError(f"callgrind printed no total:\n{callgrind_stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def instructions(only_functions: list[str] | None = None) -> None:
+    """Each function's cold start in instructions against the fair floor's: one
+    callgrind run per child. Unlike CPU time it does not move with this VM's load (the
+    CPU ratio of one build swung 1.44 to 1.60 between two runs minutes apart), so it
+    measures a change's effect; the targets stay CPU time (``--only cold``)."""
+    with cold_setup(only_functions) as (env, configs):
+        for config in configs.values():  # the file cache and .pyc files warm, as there
+            _run_child(config, env)
+        fair = _instructions_of(configs["fair_baseline"], env)
+        if fair is None:
+            print("\nInstructions: valgrind is not installed; skipped")
+            return
+        print("\nCold start in instructions (callgrind, PYTHONHASHSEED=0, one run each)")
+        print(f"  {'row':28} {'M instructions':>15} {'x fair':>7}  target (CPU)")
+        for name, config in configs.items():
+            if " " in name:  # SnapStart's restored rows: CPU only
+                continue
+            count = fair if name == "fair_baseline" else _instructions_of(config, env)
+            assert count is not None
+            target = "" if "baseline" in name else f"<={TARGETS.get(name, DEFAULT_TARGET)}"
+            print(f"  {name:28} {count / 1e6:15.1f} {count / fair:7.3f}  {target}")
+
+
 # Where a cold start's time goes, step by step: (label, file path suffix, function); the
 # step's cumulative profiled time over the import and the first invocation.
 MILESTONES = (
@@ -766,7 +829,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument(
-        "--only", choices=["cold", "breakdown", "rules", "checkout", "load"], default=None
+        "--only",
+        choices=["cold", "breakdown", "instructions", "rules", "checkout", "load"],
+        default=None,
     )
     parser.add_argument(
         "--function",
@@ -788,6 +853,8 @@ def main(argv: list[str] | None = None) -> int:
         misses = cold_start(args.runs, args.functions)
     if args.only == "breakdown":
         breakdown(args.runs, args.functions, args.against)
+    if args.only == "instructions":
+        instructions(args.functions)
     if args.only in (None, "rules"):
         try:
             from bonestore_infra import bench_rules
