@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from bonestore.domain.catalog import Product
 from bonestore.domain.geo import Destination, is_po_box
@@ -51,10 +51,36 @@ VIEWS_LIMIT = 8
 
 # What a group's key-decided rules add to one line, for one set of the values their
 # reasons and limits depend on: (forbid reasons, default reasons, limits, rule errors).
+Outcome = TypeVar("Outcome")
 GroupOutcome = tuple[list[Reason], list[Reason], list[tuple[int, Reason]], list[Reason]]
 
 
-class GroupView:
+class _OutcomeCache(Generic[Outcome]):
+    """What a group view or a class plan adds to a line, kept per distinct set of the
+    message values it depends on (``fields``, and ``supply_days`` when a days-supply
+    limit is in it): ``outcome`` when it depends on none, else ``outcomes``, bounded."""
+
+    __slots__ = ("days", "fields", "outcome", "outcomes")
+    fields: tuple[str, ...]
+    days: bool
+    outcomes: dict[tuple[Any, ...], Outcome]
+    outcome: Outcome | None
+
+    def key(self, values: dict[str, str], product: Product) -> tuple[Any, ...]:
+        if self.days:
+            return (*[values[f] for f in self.fields], product.attributes.supply_days)
+        return tuple([values[f] for f in self.fields])
+
+    def remember(self, key: tuple[Any, ...], outcome: Outcome) -> None:
+        if not key:
+            self.outcome = outcome
+            return
+        if len(self.outcomes) >= REASONS_LIMIT:
+            self.outcomes.clear()
+        self.outcomes[key] = outcome
+
+
+class GroupView(_OutcomeCache[GroupOutcome]):
     """The rules of one group active in one time bucket, sorted for the hot path: those the
     key alone decides (no other condition) by effect, so a line meets them without
     ``match``; the rest in ``check``. Between two boundaries the active set is fixed, so a
@@ -62,14 +88,10 @@ class GroupView:
 
     __slots__ = (
         "check",
-        "days",
         "decides",
         "defaults",
-        "fields",
         "forbids",
         "limits",
-        "outcome",
-        "outcomes",
         "permit",
     )
 
@@ -110,19 +132,6 @@ class GroupView:
         self.fields = tuple(sorted(fields - fixed))
         self.outcomes: dict[tuple[Any, ...], GroupOutcome] = {}
         self.outcome: GroupOutcome | None = None
-
-    def key(self, values: dict[str, str], product: Product) -> tuple[Any, ...]:
-        if self.days:
-            return (*[values[f] for f in self.fields], product.attributes.supply_days)
-        return tuple([values[f] for f in self.fields])
-
-    def remember(self, key: tuple[Any, ...], outcome: GroupOutcome) -> None:
-        if not key:
-            self.outcome = outcome
-            return
-        if len(self.outcomes) >= REASONS_LIMIT:
-            self.outcomes.clear()
-        self.outcomes[key] = outcome
 
 
 class LineGroup:
@@ -260,7 +269,12 @@ CLASS_PLANS_LIMIT = 10_000
 _PLAN_FIXED = frozenset(("country", "country_name"))
 
 
-class ClassPlan:
+# What a class plan's groups add to one line, merged (decision.Decided: forbids and rule
+# errors by rule id, defaults by rule id, limits smallest first, the smallest or None).
+PlanOutcome = Decided
+
+
+class ClassPlan(_OutcomeCache[PlanOutcome]):
     """A decision table's row: what the index decides for every product of one class (its
     kind, category and the values of the attributes the country's rules index) shipped to
     one country in one time bucket. Its groups' key-decided outcomes merged and sorted once
@@ -268,7 +282,7 @@ class ClassPlan:
     (``check``). A line of the class adds only its SKU's rules and its ingredients', so a
     product never seen before costs a lookup, not a walk over every group (bench_rules (b))."""
 
-    __slots__ = ("check", "days", "fields", "outcome", "outcomes", "permit", "views")
+    __slots__ = ("check", "permit", "views")
 
     def __init__(self, views: list[GroupView], check: list[CompiledRule]) -> None:
         self.permit = any(v.permit for v in views)
@@ -282,24 +296,6 @@ class ClassPlan:
         self.outcomes: dict[tuple[Any, ...], PlanOutcome] = {}
         # Its outcome when it depends on no message value (the usual plan).
         self.outcome: PlanOutcome | None = None
-
-    def key(self, values: dict[str, str], product: Product) -> tuple[Any, ...]:
-        if self.days:
-            return (*[values[f] for f in self.fields], product.attributes.supply_days)
-        return tuple([values[f] for f in self.fields])
-
-    def remember(self, key: tuple[Any, ...], outcome: PlanOutcome) -> None:
-        if not key:
-            self.outcome = outcome
-            return
-        if len(self.outcomes) >= REASONS_LIMIT:
-            self.outcomes.clear()
-        self.outcomes[key] = outcome
-
-
-# What a class plan's groups add to one line, merged (decision.Decided: forbids and rule
-# errors by rule id, defaults by rule id, limits smallest first, the smallest or None).
-PlanOutcome = Decided
 
 
 class RuleIndex:
