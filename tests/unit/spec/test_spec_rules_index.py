@@ -626,6 +626,23 @@ def test_class_plans_stay_within_their_bound(monkeypatch: pytest.MonkeyPatch) ->
         fills_then_stays_within(eng, min(i + 1, 2 * BOUND), class_plans=BOUND)
 
 
+def test_class_plans_pushed_over_their_bound_come_back_within_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two threads of the local gateway may each add a plan at the bound (the check and the
+    insert are not one step): the next new class still clears the cache, it never grows
+    from there."""
+    monkeypatch.setattr(rules_index, "CLASS_PLANS_LIMIT", BOUND)
+    eng = engine(PERMIT_ALL, memo_size=0)
+    plans = eng._index.class_plans
+    line(eng, BOOK)
+    (plan,) = plans.values()
+    for i in range(BOUND + 1):  # one more than the bound, as the race leaves it
+        plans[("XX", i)] = plan
+    assert eligible(eng, BOOK, Destination(country="CA"))  # a class not planned yet
+    assert len(plans) <= BOUND
+
+
 def test_products_of_one_class_share_its_plan_but_not_their_own_rules() -> None:
     """The plan decides what every product of the class meets; a product's SKU rules, its
     ingredients' rules and the values its reasons name stay its own."""
