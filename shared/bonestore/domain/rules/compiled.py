@@ -28,13 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bonestore.domain.rules.engine import Engine
+from bonestore.domain.rules.packaged import packaged_ruleset_text
 
 if TYPE_CHECKING:
     from bonestore.domain.rules.schema import Ruleset
 
 ARTIFACT = "data/ruleset.compiled.pickle"
-# The packaged ruleset (the loader's default reads the same file: rules/loader.py).
-DEFAULT_RULESET = "data/ruleset.yaml"
 FORMAT = 1
 # The modules whose classes the pickle holds (or whose code decides what it holds).
 _CODE = (
@@ -103,9 +102,7 @@ def load_compiled() -> Engine | None:
         raw = package.joinpath(ARTIFACT).read_bytes()
     except FileNotFoundError:
         return None
-    # The packaged YAML read here, not through the loader: a cold start that decides from
-    # the artifact never imports the loader (its module and classes: issue #14).
-    text = package.joinpath(DEFAULT_RULESET).read_text("utf-8")
+    text = packaged_ruleset_text()  # not through the loader: rules/packaged.py
     try:
         body = pickle.loads(raw)  # noqa: S301 -- our own build artifact, beside our code
         expected = stamp(text)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bonestore.domain.errors import BonestoreError
-from bonestore.domain.rules.compiled import DEFAULT_RULESET
+from bonestore.domain.rules.packaged import DEFAULT_RULESET_NAME, packaged_ruleset_text
 
 if TYPE_CHECKING:
     from bonestore.domain.rules.schema import Ruleset
@@ -159,8 +158,7 @@ def _bad_timestamp(node: Any) -> tuple[int | None, str]:
 def read_ruleset_text(path: str | Path | None = None) -> tuple[str, str]:
     """(text, display name) of a ruleset file; None -> the packaged default."""
     if path is None:
-        text = resources.files("bonestore").joinpath(DEFAULT_RULESET).read_text("utf-8")
-        return text, f"bonestore/{DEFAULT_RULESET}"
+        return packaged_ruleset_text(), DEFAULT_RULESET_NAME
     return Path(path).read_text("utf-8"), str(path)
 
 
