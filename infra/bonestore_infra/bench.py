@@ -330,10 +330,11 @@ def _fresh_event(event: dict[str, Any]) -> dict[str, Any]:
     return fresh
 
 
-def _run_child(config: dict[str, Any], env: dict[str, str], importtime: bool = False) -> Any:
+def _child_command(config: dict[str, Any], importtime: bool = False) -> list[str]:
+    """The command line of one fresh child running ``config`` (its event made fresh)."""
     if "event" in config:
         config = {**config, "event": _fresh_event(config["event"])}
-    command = [
+    return [
         sys.executable,
         "-S",  # only the deployed sys.path (deployed_layer), not the venv's site-packages
         *(["-X", "importtime"] if importtime else []),
@@ -341,6 +342,10 @@ def _run_child(config: dict[str, Any], env: dict[str, str], importtime: bool = F
         CHILD,
         json.dumps(config),
     ]
+
+
+def _run_child(config: dict[str, Any], env: dict[str, str], importtime: bool = False) -> Any:
+    command = _child_command(config, importtime)
     done = subprocess.run(
         command, capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False
     )
@@ -621,17 +626,11 @@ def _instructions_of(config: dict[str, Any], env: dict[str, str]) -> int | None:
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         return None
-    if "event" in config:
-        config = {**config, "event": _fresh_event(config["event"])}
     command = [
         valgrind,
         "--tool=callgrind",
         "--callgrind-out-file=/dev/null",
-        sys.executable,
-        "-S",
-        "-c",
-        CHILD,
-        json.dumps(config),
+        *_child_command(config),
     ]
     # A fixed hash seed: set and dict orders, hence the work, are the same run to run.
     done = subprocess.run(
