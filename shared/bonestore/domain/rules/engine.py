@@ -133,18 +133,16 @@ class CartDecision:
         at: datetime,
         destination: Destination,
         items: list[LineDecision],
-        shipping_methods: list[ShippingMethodQuote] | None = None,
-        unavailable_shipping_methods: list[UnavailableMethod] | None = None,
+        shipping_methods: list[ShippingMethodQuote],
+        unavailable_shipping_methods: list[UnavailableMethod],
     ) -> None:
         self.eligible = eligible
         self.ruleset_version = ruleset_version
         self.at = at  # the point in time decided for (UTC)
         self.destination = destination
         self.items = items
-        self.shipping_methods = [] if shipping_methods is None else shipping_methods
-        self.unavailable_shipping_methods = (
-            [] if unavailable_shipping_methods is None else unavailable_shipping_methods
-        )
+        self.shipping_methods = shipping_methods
+        self.unavailable_shipping_methods = unavailable_shipping_methods
 
     @property
     def evaluated_at(self) -> str:
